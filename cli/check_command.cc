@@ -1,0 +1,51 @@
+// `amlflow check FILE...`: every diagnostic of every file, in one pass.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "compiler/compile.h"
+
+namespace amlflow::cli {
+
+bool use_color_on_stderr() { return isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr; }
+
+namespace {
+
+struct CheckArgs {
+    std::vector<std::string> files;
+    std::vector<std::string> sets;
+    std::string diagnostics = "text";
+};
+
+}  // namespace
+
+Runner add_check_command(CLI::App& app) {
+    auto args = std::make_shared<CheckArgs>();
+    CLI::App* command = app.add_subcommand("check", "Check .amlflow files: syntax, names, types and rules; runs nothing");
+    command->add_option("files", args->files, "The files to check")->required()->check(CLI::ExistingFile);
+    command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)");
+    command->add_option("--diagnostics", args->diagnostics, "How diagnostics are printed")
+        ->check(CLI::IsMember({"text", "json"}));
+    return [args]() {
+        bool clean = true;
+        nlohmann::json all = nlohmann::json::array();
+        compiler::RenderOptions render{use_color_on_stderr()};
+        for (const std::string& file : args->files) {
+            compiler::CompileOptions options;
+            options.sets = args->sets;
+            options.build_plan = false;
+            auto result = compiler::compile_file(file, options);
+            clean = clean && result->ok();
+            if (args->diagnostics == "json") {
+                for (auto& d : nlohmann::json::parse(compiler::render_json(result->diagnostics))) all.push_back(d);
+            } else {
+                std::cerr << compiler::render_text(result->diagnostics, render);
+            }
+        }
+        if (args->diagnostics == "json") std::cout << all.dump(2) << "\n";
+        return clean ? 0 : 1;
+    };
+}
+
+}  // namespace amlflow::cli

@@ -1,0 +1,20 @@
+// The amlflow subcommands. Each registers itself on the CLI11 app and returns the
+// process exit code: 0 success, 1 the file is wrong, 2 a step failed, 130 interrupted,
+// 64 the command line itself is wrong.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace amlflow::cli {
+
+using Runner = std::function<int()>;
+
+// Each returns the function that runs the command once the command line is parsed.
+Runner add_check_command(CLI::App& app);
+Runner add_plan_command(CLI::App& app);
+
+// Whether diagnostics written to stderr may use colour: a terminal and no NO_COLOR.
+bool use_color_on_stderr();
+
+}  // namespace amlflow::cli

@@ -1,0 +1,34 @@
+// amlflow: check, plan (and, as the runtime lands, run) .amlflow pipelines.
+#include <iostream>
+#include <map>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"amlflow: a language and interpreter for machine-learning training pipelines"};
+    app.name("amlflow");
+    app.set_version_flag("--version", std::string("amlflow ") + AMLFLOW_VERSION);
+    app.require_subcommand(1);
+    std::map<CLI::App*, amlflow::cli::Runner> runners;
+    auto add = [&](amlflow::cli::Runner (*make)(CLI::App&)) {
+        size_t before = app.get_subcommands({}).size();
+        amlflow::cli::Runner runner = make(app);
+        runners[app.get_subcommands({})[before]] = std::move(runner);
+    };
+    add(amlflow::cli::add_check_command);
+    add(amlflow::cli::add_plan_command);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 64;
+    }
+    for (auto& [command, runner] : runners) {
+        if (command->parsed()) return runner();
+    }
+    return 64;
+}

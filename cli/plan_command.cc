@@ -1,0 +1,61 @@
+// `amlflow plan FILE`: the plan graph the runtime would execute, in one of four forms.
+#include <fstream>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "compiler/compile.h"
+
+namespace amlflow::cli {
+
+namespace {
+
+struct PlanArgs {
+    std::string file;
+    std::vector<std::string> sets;
+    std::string format = "text";
+    std::string diagnostics = "text";
+    std::string output;
+};
+
+}  // namespace
+
+Runner add_plan_command(CLI::App& app) {
+    auto args = std::make_shared<PlanArgs>();
+    CLI::App* command = app.add_subcommand("plan", "Check a file and print the plan graph it runs as");
+    command->add_option("file", args->file, "The .amlflow file")->required()->check(CLI::ExistingFile);
+    command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)");
+    command->add_option("--format", args->format, "text, json (the runtime's contract), dot (Graphviz) or mermaid")
+        ->check(CLI::IsMember({"text", "json", "dot", "mermaid"}));
+    command->add_option("--diagnostics", args->diagnostics, "How diagnostics are printed")
+        ->check(CLI::IsMember({"text", "json"}));
+    command->add_option("-o,--output", args->output, "Write the plan to this file instead of standard output");
+    return [args]() {
+        compiler::CompileOptions options;
+        options.sets = args->sets;
+        auto result = compiler::compile_file(args->file, options);
+        if (args->diagnostics == "json") {
+            if (!result->ok()) std::cout << compiler::render_json(result->diagnostics);
+        } else {
+            std::cerr << compiler::render_text(result->diagnostics, {use_color_on_stderr()});
+        }
+        if (!result->plan) return 1;
+        const compiler::Plan& plan = *result->plan;
+        std::string text = args->format == "json" ? compiler::plan_to_json(plan).dump(2) + "\n"
+                         : args->format == "dot" ? compiler::plan_to_dot(plan)
+                         : args->format == "mermaid" ? compiler::plan_to_mermaid(plan)
+                         : compiler::plan_to_text(plan);
+        if (args->output.empty()) {
+            std::cout << text;
+        } else {
+            std::ofstream out(args->output);
+            out << text;
+            if (!out) {
+                std::cerr << "amlflow: error: cannot write '" << args->output << "'\n";
+                return 1;
+            }
+        }
+        return 0;
+    };
+}
+
+}  // namespace amlflow::cli

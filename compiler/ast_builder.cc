@@ -1,0 +1,467 @@
+#include "compiler/ast_builder.h"
+
+#include <cmath>
+#include <limits>
+
+#include "AmlflowParser.h"
+#include "compiler/string_literal.h"
+
+namespace amlflow::compiler {
+
+using grammar::AmlflowParser;
+using P = AmlflowParser;
+
+namespace {
+
+class Builder {
+public:
+    Builder(const SourceFile& file, const OffsetMap& offsets, Diagnostics& diagnostics)
+        : file_(file), offsets_(offsets), diagnostics_(diagnostics) {}
+
+    std::vector<ast::Decl> file(P::FileContext* context);
+    ast::ExprPtr expr(P::ExprContext* context);
+
+private:
+    SourceRange range(antlr4::ParserRuleContext* context) const;
+    SourceRange range(antlr4::tree::TerminalNode* node) const;
+    SourceRange range(antlr4::Token* token) const;
+    ast::Identifier ident(P::IdentContext* context) const;
+    bool broken(antlr4::ParserRuleContext* context) const;
+
+    std::optional<ast::Decl> top_decl(P::TopDeclContext* context);
+    ast::Decl import_decl(P::ImportDeclContext* context);
+    ast::Decl experiment(P::ExperimentDeclContext* context);
+    std::optional<ast::Step> step(P::StepContext* context);
+    ast::Step job(P::JobStepContext* context);
+    ast::TypeRef type_ref(P::TypeRefContext* context);
+    ast::BlockPtr block(P::BlockContext* context);
+    std::optional<ast::Member> member(P::MemberContext* context);
+    std::vector<ast::Arg> args(P::ArgsContext* context);
+    ast::ExprPtr primary(P::PrimaryContext* context);
+    ast::ExprPtr literal(P::LiteralContext* context);
+    ast::ExprPtr number_with_unit(antlr4::Token* token, ast::ExprKind kind);
+    ast::ExprPtr error_expr(SourceRange where) const;
+
+    const SourceFile& file_;
+    const OffsetMap& offsets_;
+    Diagnostics& diagnostics_;
+};
+
+SourceRange Builder::range(antlr4::Token* token) const {
+    if (token == nullptr || token->getStartIndex() == INVALID_INDEX) {
+        return {&file_, offsets_.base(), offsets_.base()};
+    }
+    return {&file_, offsets_.byte_offset(token->getStartIndex()),
+            offsets_.byte_offset(token->getStopIndex() + 1)};
+}
+
+SourceRange Builder::range(antlr4::tree::TerminalNode* node) const {
+    return node ? range(node->getSymbol()) : SourceRange{&file_, offsets_.base(), offsets_.base()};
+}
+
+SourceRange Builder::range(antlr4::ParserRuleContext* context) const {
+    if (context == nullptr) return {&file_, offsets_.base(), offsets_.base()};
+    SourceRange first = range(context->getStart());
+    antlr4::Token* stop = context->getStop();
+    if (stop == nullptr || stop->getStartIndex() == INVALID_INDEX ||
+        stop->getTokenIndex() < context->getStart()->getTokenIndex()) {
+        return first;
+    }
+    return SourceRange::cover(first, range(stop));
+}
+
+ast::Identifier Builder::ident(P::IdentContext* context) const {
+    if (context == nullptr || context->getStart() == nullptr) return {"", range(context)};
+    return {context->getText(), range(context)};
+}
+
+// A subtree the parser had to recover inside: an exception on a context or a token it
+// skipped (an error node) anywhere below.
+bool Builder::broken(antlr4::ParserRuleContext* context) const {
+    if (context == nullptr || context->exception != nullptr) return true;
+    for (antlr4::tree::ParseTree* child : context->children) {
+        if (dynamic_cast<antlr4::tree::ErrorNode*>(child)) return true;
+        if (auto* rule = dynamic_cast<antlr4::ParserRuleContext*>(child); rule && broken(rule)) return true;
+        if (auto* terminal = dynamic_cast<antlr4::tree::TerminalNode*>(child);
+            terminal && terminal->getSymbol()->getTokenIndex() == INVALID_INDEX) {
+            return true;  // a token the parser conjured up ("missing '='")
+        }
+    }
+    return false;
+}
+
+ast::ExprPtr Builder::error_expr(SourceRange where) const {
+    auto e = std::make_unique<ast::Expr>();
+    e->kind = ast::ExprKind::Error;
+    e->range = where;
+    return e;
+}
+
+std::vector<ast::Decl> Builder::file(P::FileContext* context) {
+    std::vector<ast::Decl> decls;
+    for (P::TopDeclContext* top : context->topDecl()) {
+        if (auto decl = top_decl(top)) decls.push_back(std::move(*decl));
+    }
+    return decls;
+}
+
+std::optional<ast::Decl> Builder::top_decl(P::TopDeclContext* context) {
+    ast::Decl decl;
+    decl.range = range(context);
+    if (auto* c = context->importDecl()) return import_decl(c);
+    if (auto* c = context->experimentDecl()) return experiment(c);
+    if (auto* c = context->paramDecl()) {
+        decl.kind = ast::DeclKind::Param;
+        decl.keyword_range = range(c->PARAM());
+        decl.name = ident(c->ident());
+        if (c->typeRef()) {
+            decl.type = type_ref(c->typeRef());
+            decl.has_type = true;
+        }
+        if (c->expr()) decl.value = expr(c->expr());
+    } else if (auto* c = context->letDecl()) {
+        decl.kind = ast::DeclKind::Let;
+        decl.keyword_range = range(c->LET());
+        decl.name = ident(c->ident());
+        decl.value = c->expr() ? expr(c->expr()) : error_expr(decl.range);
+    } else if (auto* c = context->workspaceDecl()) {
+        decl.kind = ast::DeclKind::Workspace;
+        decl.keyword_range = range(c->WORKSPACE());
+        decl.name = ident(c->ident());
+        decl.block = block(c->block());
+    } else if (auto* c = context->environmentDecl()) {
+        decl.kind = ast::DeclKind::Environment;
+        decl.keyword_range = range(c->ENVIRONMENT());
+        decl.name = ident(c->ident());
+        if (c->qualifiedName()) {
+            for (P::IdentContext* part : c->qualifiedName()->ident()) decl.base.push_back(ident(part));
+        }
+        decl.block = block(c->block());
+    } else if (auto* c = context->computeDecl()) {
+        decl.kind = ast::DeclKind::Compute;
+        decl.keyword_range = range(c->COMPUTE());
+        decl.name = ident(c->ident(0));
+        decl.compute_kind = ident(c->ident(1));
+        decl.block = block(c->block());
+    } else {
+        return std::nullopt;
+    }
+    if (decl.name.name.empty()) return std::nullopt;
+    return decl;
+}
+
+ast::Decl Builder::import_decl(P::ImportDeclContext* context) {
+    ast::Decl decl;
+    decl.kind = ast::DeclKind::Import;
+    decl.range = range(context);
+    decl.keyword_range = range(context->IMPORT());
+    if (context->STRING()) {
+        SourceRange where = range(context->STRING());
+        decl.import_path_range = where;
+        auto parts = decode_string_literal(file_, where.begin, where.end, diagnostics_);
+        for (const ast::StringPart& part : parts) {
+            if (part.expr) {
+                diagnostics_.error("syntax", part.range, "an import path cannot interpolate values");
+            } else {
+                decl.import_path += part.text;
+            }
+        }
+    }
+    if (context->ident()) {
+        decl.name = ident(context->ident());
+        decl.explicit_alias = true;
+    } else {
+        // `import "std/curated"` is used as `curated.x`; `import "lib/common.amlflow"` as `common.x`.
+        std::string path = decl.import_path;
+        size_t slash = path.find_last_of('/');
+        std::string stem = slash == std::string::npos ? path : path.substr(slash + 1);
+        if (size_t dot = stem.find('.'); dot != std::string::npos) stem.resize(dot);
+        decl.name = {stem, decl.import_path_range};
+    }
+    return decl;
+}
+
+ast::Decl Builder::experiment(P::ExperimentDeclContext* context) {
+    ast::Decl decl;
+    decl.kind = ast::DeclKind::Experiment;
+    decl.range = range(context);
+    decl.keyword_range = range(context->EXPERIMENT());
+    decl.name = ident(context->ident());
+    for (P::StepContext* s : context->step()) {
+        if (auto built = step(s)) decl.steps.push_back(std::move(*built));
+    }
+    return decl;
+}
+
+std::optional<ast::Step> Builder::step(P::StepContext* context) {
+    ast::Step step;
+    if (auto* c = context->jobStep()) {
+        step = job(c);
+    } else if (auto* c = context->sweepStep()) {
+        step.kind = ast::StepKind::Sweep;
+        step.keyword_range = range(c->SWEEP());
+        step.name = ident(c->ident(0));
+        if (c->ident(1)) step.target = ident(c->ident(1));
+        step.block = block(c->block());
+    } else if (auto* c = context->registerStep()) {
+        step.kind = ast::StepKind::Register;
+        step.keyword_range = SourceRange::cover(range(c->REGISTER()), range(c->MODEL()));
+        step.name = ident(c->ident());
+        step.block = block(c->block());
+    } else if (auto* c = context->exportStep()) {
+        step.kind = ast::StepKind::Export;
+        step.keyword_range = SourceRange::cover(range(c->EXPORT()), range(c->ONNX()));
+        step.name = ident(c->ident());
+        step.block = block(c->block());
+    } else if (auto* c = context->downloadStep()) {
+        step.kind = ast::StepKind::Download;
+        step.keyword_range = range(c->DOWNLOAD());
+        step.name = ident(c->ident());
+        step.block = block(c->block());
+    } else {
+        return std::nullopt;
+    }
+    step.range = range(context);
+    if (step.name.name.empty()) return std::nullopt;
+    if (!step.block) {
+        step.block = std::make_unique<ast::Block>();
+        step.block->range = step.range;
+    }
+    return step;
+}
+
+ast::Step Builder::job(P::JobStepContext* context) {
+    ast::Step step;
+    step.kind = ast::StepKind::Job;
+    step.keyword_range = range(context->JOB());
+    step.name = ident(context->ident(0));
+    if (context->ASSIGN()) {
+        step.target = ident(context->ident(1));
+        if (context->args()) step.bind_args = args(context->args());
+    }
+    if (auto* params = context->jobParams()) {
+        step.is_template = true;
+        for (P::JobParamContext* p : params->jobParam()) {
+            ast::JobParam param;
+            param.range = range(p);
+            param.name = ident(p->ident());
+            param.type = type_ref(p->typeRef());
+            if (p->expr()) param.default_value = expr(p->expr());
+            step.params.push_back(std::move(param));
+        }
+    }
+    if (context->block()) step.block = block(context->block());
+    return step;
+}
+
+ast::TypeRef Builder::type_ref(P::TypeRefContext* context) {
+    ast::TypeRef type;
+    type.range = range(context);
+    if (context == nullptr) return type;
+    type.name = ident(context->ident());
+    if (context->typeRef()) type.element = std::make_unique<ast::TypeRef>(type_ref(context->typeRef()));
+    return type;
+}
+
+ast::BlockPtr Builder::block(P::BlockContext* context) {
+    auto result = std::make_unique<ast::Block>();
+    result->range = range(context);
+    if (context == nullptr) {
+        result->incomplete = true;
+        return result;
+    }
+    if (context->exception != nullptr) result->incomplete = true;
+    for (antlr4::tree::ParseTree* child : context->children) {
+        if (dynamic_cast<antlr4::tree::ErrorNode*>(child)) result->incomplete = true;
+    }
+    for (P::MemberContext* m : context->member()) {
+        if (auto built = member(m)) {
+            result->members.push_back(std::move(*built));
+        } else {
+            result->incomplete = true;
+        }
+    }
+    return result;
+}
+
+std::optional<ast::Member> Builder::member(P::MemberContext* context) {
+    if (broken(context)) return std::nullopt;
+    ast::Member m;
+    m.range = range(context);
+    if (auto* assign = dynamic_cast<P::AssignMemberContext*>(context)) {
+        P::MemberKeyContext* key = assign->memberKey();
+        if (key->ident()) {
+            m.key = ident(key->ident());
+        } else {
+            SourceRange where = range(key->STRING());
+            std::string text;
+            for (const ast::StringPart& part : decode_string_literal(file_, where.begin, where.end, diagnostics_)) {
+                if (part.expr) diagnostics_.error("syntax", part.range, "a key cannot interpolate values");
+                text += part.text;
+            }
+            m.key = {text, where};
+        }
+        m.value = expr(assign->expr());
+    } else if (auto* nested = dynamic_cast<P::BlockMemberContext*>(context)) {
+        m.key = ident(nested->ident());
+        m.block = block(nested->block());
+    } else {
+        return std::nullopt;
+    }
+    return m;
+}
+
+std::vector<ast::Arg> Builder::args(P::ArgsContext* context) {
+    std::vector<ast::Arg> out;
+    for (P::ArgContext* a : context->arg()) {
+        ast::Arg arg;
+        arg.range = range(a);
+        if (a->ident()) arg.name = ident(a->ident());
+        arg.value = expr(a->expr());
+        out.push_back(std::move(arg));
+    }
+    return out;
+}
+
+ast::ExprPtr Builder::expr(P::ExprContext* context) {
+    if (context == nullptr || context->exception != nullptr) return error_expr(range(context));
+    auto e = std::make_unique<ast::Expr>();
+    e->range = range(context);
+    if (auto* c = dynamic_cast<P::PrimaryExprContext*>(context)) return primary(c->primary());
+    if (auto* c = dynamic_cast<P::MemberExprContext*>(context)) {
+        e->kind = ast::ExprKind::Member;
+        e->object = expr(c->expr());
+        e->name = ident(c->ident());
+    } else if (auto* c = dynamic_cast<P::NegateExprContext*>(context)) {
+        e->kind = ast::ExprKind::Negate;
+        e->object = expr(c->expr());
+    } else if (auto* c = dynamic_cast<P::MultiplyExprContext*>(context)) {
+        e->kind = ast::ExprKind::Binary;
+        e->op = c->op ? c->op->getText()[0] : '*';
+        e->object = expr(c->expr(0));
+        e->rhs = expr(c->expr(1));
+    } else if (auto* c = dynamic_cast<P::AddExprContext*>(context)) {
+        e->kind = ast::ExprKind::Binary;
+        e->op = c->op ? c->op->getText()[0] : '+';
+        e->object = expr(c->expr(0));
+        e->rhs = expr(c->expr(1));
+    } else {
+        return error_expr(e->range);
+    }
+    return e;
+}
+
+ast::ExprPtr Builder::primary(P::PrimaryContext* context) {
+    if (context == nullptr || context->exception != nullptr) return error_expr(range(context));
+    if (auto* c = dynamic_cast<P::LiteralPrimaryContext*>(context)) return literal(c->literal());
+    if (auto* c = dynamic_cast<P::ParenPrimaryContext*>(context)) {
+        ast::ExprPtr inner = expr(c->expr());
+        inner->range = range(context);
+        return inner;
+    }
+    auto e = std::make_unique<ast::Expr>();
+    e->range = range(context);
+    if (auto* c = dynamic_cast<P::NamePrimaryContext*>(context)) {
+        e->kind = ast::ExprKind::Name;
+        e->name = ident(c->ident());
+    } else if (auto* c = dynamic_cast<P::CallPrimaryContext*>(context)) {
+        e->kind = ast::ExprKind::Call;
+        e->name = ident(c->ident());
+        if (c->args()) e->args = args(c->args());
+    } else if (auto* c = dynamic_cast<P::ConstructPrimaryContext*>(context)) {
+        e->kind = ast::ExprKind::Construct;
+        e->name = ident(c->ident());
+        e->block = block(c->block());
+    } else if (auto* c = dynamic_cast<P::ListPrimaryContext*>(context)) {
+        e->kind = ast::ExprKind::List;
+        for (P::ExprContext* item : c->expr()) e->items.push_back(expr(item));
+    } else if (auto* c = dynamic_cast<P::MapPrimaryContext*>(context)) {
+        e->kind = ast::ExprKind::Map;
+        e->block = block(c->block());
+    } else {
+        e->kind = ast::ExprKind::Error;
+    }
+    return e;
+}
+
+ast::ExprPtr Builder::literal(P::LiteralContext* context) {
+    auto e = std::make_unique<ast::Expr>();
+    e->range = range(context);
+    antlr4::Token* token = context->getStart();
+    std::string text = token->getText();
+    switch (token->getType()) {
+        case P::INT: {
+            e->kind = ast::ExprKind::Int;
+            errno = 0;
+            char* end = nullptr;
+            long long value = std::strtoll(text.c_str(), &end, 10);
+            if (errno == ERANGE) {
+                diagnostics_.error("out-of-range", e->range, "integer " + text + " is too large")
+                    .note("integers are 64-bit: at most 9223372036854775807");
+            }
+            e->int_value = value;
+            return e;
+        }
+        case P::FLOAT:
+            e->kind = ast::ExprKind::Float;
+            e->float_value = std::strtod(text.c_str(), nullptr);
+            return e;
+        case P::DURATION: return number_with_unit(token, ast::ExprKind::Duration);
+        case P::SIZE: return number_with_unit(token, ast::ExprKind::Size);
+        case P::TRUE:
+        case P::FALSE:
+            e->kind = ast::ExprKind::Bool;
+            e->bool_value = token->getType() == P::TRUE;
+            return e;
+        case P::STRING:
+        case P::TRIPLE_STRING:
+            e->kind = ast::ExprKind::String;
+            e->parts = decode_string_literal(file_, e->range.begin, e->range.end, diagnostics_);
+            return e;
+        default:
+            return error_expr(e->range);
+    }
+}
+
+// `30s`, `1.5h`, `16GB`: the number scaled to milliseconds or bytes.
+ast::ExprPtr Builder::number_with_unit(antlr4::Token* token, ast::ExprKind kind) {
+    static const std::pair<const char*, double> kUnits[] = {
+        {"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3},
+        {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
+        {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}};
+    auto e = std::make_unique<ast::Expr>();
+    e->kind = kind;
+    e->range = range(token);
+    std::string text = token->getText();
+    size_t digits = text.find_first_not_of("0123456789.");
+    double number = std::strtod(text.substr(0, digits).c_str(), nullptr);
+    std::string unit = text.substr(digits);
+    double scale = 1;
+    for (const auto& [name, factor] : kUnits) {
+        if (unit == name) scale = factor;
+    }
+    double value = std::round(number * scale);
+    if (!(value < 9.2e18)) {
+        diagnostics_.error("out-of-range", e->range, "'" + text + "' is too large");
+        value = 0;
+    }
+    e->int_value = static_cast<int64_t>(value);
+    return e;
+}
+
+}  // namespace
+
+std::vector<ast::Decl> build_declarations(antlr4::ParserRuleContext* file_context,
+                                          const SourceFile& file, const OffsetMap& offsets,
+                                          Diagnostics& diagnostics) {
+    return Builder(file, offsets, diagnostics).file(static_cast<P::FileContext*>(file_context));
+}
+
+ast::ExprPtr build_standalone_expression(antlr4::ParserRuleContext* standalone_context,
+                                         const SourceFile& file, const OffsetMap& offsets,
+                                         Diagnostics& diagnostics) {
+    auto* context = static_cast<P::StandaloneExprContext*>(standalone_context);
+    return Builder(file, offsets, diagnostics).expr(context->expr());
+}
+
+}  // namespace amlflow::compiler

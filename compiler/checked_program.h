@@ -1,0 +1,51 @@
+// What the checker hands to the plan builder: every declaration that a step uses,
+// evaluated, with the source folder it needs; nothing here points into the parse tree
+// except for diagnostics' sake.
+#pragma once
+
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "compiler/ast.h"
+#include "compiler/value.h"
+
+namespace amlflow::compiler {
+
+struct CheckedDecl {
+    std::string id;       // "environment:torch", "compute:here", "workspace:azure"
+    std::string name;     // as referenced: "torch", "curated.pytorch_1_6_gpu"
+    std::string subkind;  // a compute's kind: local, hosts, amlcompute
+    Value fields;         // a Map of the evaluated fields
+    SourceRange range;
+};
+
+struct CheckedStep {
+    std::string name;
+    std::string experiment;
+    ast::StepKind kind = ast::StepKind::Job;
+    std::string template_name;   // a binding's or a sweep's job template
+    Value fields;                // a Map of the evaluated fields
+    Value template_fields;       // a sweep's template job, its parameters left as Param values
+    std::vector<std::pair<std::string, Value>> params;  // a binding's bound parameters
+    std::vector<std::pair<std::string, std::string>> template_params;  // name, type
+    std::set<std::string> data_inputs;  // steps whose results this step reads
+    std::set<std::string> after;        // steps ordered before this one without data
+    std::string environment_id;         // jobs, exports and sweeps
+    std::string compute_id;
+    std::string source_folder;          // relative to the main file's folder; jobs and sweeps
+    SourceRange range;
+};
+
+struct CheckedProgram {
+    std::string main_path;
+    std::filesystem::path folder;  // the main file's folder
+    std::vector<std::pair<std::string, Value>> params;
+    std::vector<CheckedDecl> workspaces;
+    std::vector<CheckedDecl> environments;
+    std::vector<CheckedDecl> computes;
+    std::vector<CheckedStep> steps;  // in file order
+};
+
+}  // namespace amlflow::compiler

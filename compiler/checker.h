@@ -1,0 +1,115 @@
+// The checker: resolves names across modules, evaluates params (with `--set`
+// overrides), lets and declarations, checks every step against the schema and the
+// language's rules, and returns the CheckedProgram the plan is built from. It reports
+// every error it finds; it never throws for a user's mistake.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "compiler/checked_program.h"
+#include "compiler/evaluator.h"
+#include "compiler/loader.h"
+
+namespace amlflow::compiler {
+
+struct CheckOptions {
+    std::vector<std::string> sets;  // "name=value", from `--set`
+};
+
+class Checker : public NameResolver {
+public:
+    Checker(const ModuleSet& modules, const CheckOptions& options, Diagnostics& diagnostics);
+
+    CheckedProgram run();
+    // Sources made for `--set` values: diagnostics point into them.
+    std::vector<std::shared_ptr<const SourceFile>> take_extra_sources() { return std::move(extra_sources_); }
+
+    Value resolve(const ast::Identifier& name, const EvalScope& scope) override;
+    Value member(const Value& object, const ast::Identifier& name, const ast::Expr& whole,
+                 const EvalScope& scope) override;
+    const std::filesystem::path& folder_of(size_t module) const override;
+
+private:
+    struct Symbol {
+        enum class Kind { Param, Let, Workspace, Environment, Compute, Import, Experiment };
+        Kind kind;
+        const ast::Decl* decl;
+        size_t module;
+        std::string id;  // "param:epochs", "environment:curated.pytorch_1_6_gpu", "module:1"
+    };
+    struct StepSymbol {
+        const ast::Step* step;
+        std::string experiment;
+    };
+    struct Lazy {
+        enum class State { Todo, Busy, Done };
+        State state = State::Todo;
+        Value value;
+    };
+
+    // checker.cc: symbols and names
+    void collect_symbols();
+    void add_symbol(size_t module, const ast::Identifier& name, Symbol symbol, SourceRange range);
+    std::vector<std::string> visible_names(const EvalScope& scope) const;
+    Value value_of(const Symbol& symbol, const ast::Identifier& use);
+    Value step_result(const StepSymbol& step, const ast::Identifier& name, const ast::Expr& whole);
+    Value output_member(const Value& object, const ast::Identifier& name);
+    std::string label_of(size_t module) const;
+
+    // checker_params.cc: params, `--set`, types
+    void apply_sets();
+    Value evaluate_param(const Symbol& symbol);
+    std::optional<FieldSpec> type_spec(const ast::TypeRef& type, bool report);
+
+    // checker_decls.cc: workspaces, environments, computes
+    void check_declarations();
+    const CheckedDecl* environment(const std::string& id);
+    const CheckedDecl* compute(const std::string& id);
+    Value evaluate_environment(const Symbol& symbol);
+    void check_workspace(const Symbol& symbol);
+    void check_compute(const Symbol& symbol);
+    std::string default_environment();
+    std::string default_compute();
+
+    // checker_steps.cc: steps
+    void check_steps(CheckedProgram& program);
+    std::optional<CheckedStep> check_step(const StepSymbol& symbol);
+    void check_job(const ast::Step& step, CheckedStep& out);
+    void check_binding(const ast::Step& step, CheckedStep& out);
+    void check_sweep(const ast::Step& step, CheckedStep& out);
+    const ast::Step* template_job(const ast::Step& step, const char* what);
+    std::vector<std::pair<std::string, Value>> template_locals(const ast::Step& job);
+    void finish_job_fields(const ast::Step& step, CheckedStep& out);
+
+    // checker_rules.cc: rules across declarations
+    void check_job_files(const ast::Step& step, const CheckedStep& job);
+    void check_capacity(const ast::Step& step, const CheckedStep& job);
+    void check_sweep_space(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out);
+    void check_sweep_objective(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out);
+    void check_cycles(const CheckedProgram& program);
+
+    const ast::Member* find_member(const ast::Block* block, std::string_view key) const;
+
+    const ModuleSet& modules_;
+    CheckOptions options_;
+    Diagnostics& diagnostics_;
+    Evaluator evaluator_;
+    std::vector<std::map<std::string, Symbol>> symbols_;  // per module
+    std::map<std::string, StepSymbol> steps_;
+    std::vector<std::string> step_order_;
+    std::map<std::string, Lazy> lazy_;  // params, lets and environments by id
+    std::map<std::string, Value> param_overrides_;
+    std::map<std::string, CheckedDecl> environments_;
+    std::map<std::string, CheckedDecl> computes_;
+    std::vector<CheckedDecl> workspaces_;
+    std::vector<std::string> used_environments_;
+    std::vector<std::string> used_computes_;
+    std::vector<std::shared_ptr<const SourceFile>> extra_sources_;
+    std::vector<std::string> labels_;
+};
+
+}  // namespace amlflow::compiler

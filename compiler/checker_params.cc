@@ -1,0 +1,143 @@
+// Params: their declared types, their defaults, and `--set name=value` overrides from
+// the command line (shown in diagnostics as a source of their own, with a caret).
+#include <algorithm>
+#include "compiler/checker.h"
+#include "compiler/parse_driver.h"
+#include "compiler/suggest.h"
+
+namespace amlflow::compiler {
+
+std::optional<FieldSpec> Checker::type_spec(const ast::TypeRef& type, bool report) {
+    const std::string& name = type.name.name;
+    FieldSpec spec{"", FieldType::Any};
+    if (name == "int") spec.type = FieldType::Int;
+    else if (name == "float") spec.type = FieldType::Float;
+    else if (name == "bool") spec.type = FieldType::Bool;
+    else if (name == "string") spec.type = FieldType::String;
+    else if (name == "duration") spec.type = FieldType::Duration;
+    else if (name == "size") spec.type = FieldType::Size;
+    else if (name == "path") spec.type = FieldType::Path;
+    else if (name == "list") {
+        spec.type = FieldType::List;
+        if (type.element) {
+            const std::string& element = type.element->name.name;
+            if (element == "int") spec.type = FieldType::IntList;
+            else if (element == "string") spec.type = FieldType::StringList;
+            else if (!type_spec(*type.element, report)) return std::nullopt;
+        }
+    } else {
+        if (report) {
+            std::vector<std::string> names;
+            for (std::string_view t : schema::type_names()) names.emplace_back(t);
+            Diagnostic& d = diagnostics_.error("unknown-name", type.name.range, "unknown type '" + name + "'");
+            if (auto near = closest_name(name, names)) d.help("did you mean '" + *near + "'?");
+            else d.note("the types are int, float, bool, string, duration, size, path and list[T]");
+        }
+        return std::nullopt;
+    }
+    if (spec.type != FieldType::List && spec.type != FieldType::IntList && spec.type != FieldType::StringList && type.element) {
+        if (report) diagnostics_.error("type", type.element->range, "type '" + name + "' takes no element type");
+        return std::nullopt;
+    }
+    return spec;
+}
+
+void Checker::apply_sets() {
+    for (const std::string& set : options_.sets) {
+        auto source = std::make_shared<SourceFile>("--set", set);
+        extra_sources_.push_back(source);
+        size_t equals = set.find('=');
+        if (equals == std::string::npos || equals == 0) {
+            diagnostics_.error("set", {source.get(), 0, static_cast<uint32_t>(set.size())},
+                               "--set expects name=value")
+                .help("for example: --set epochs=3");
+            continue;
+        }
+        std::string name = set.substr(0, equals);
+        SourceRange name_range{source.get(), 0, static_cast<uint32_t>(equals)};
+        auto found = symbols_[0].find(name);
+        if (found == symbols_[0].end() || found->second.kind != Symbol::Kind::Param) {
+            std::vector<std::string> params;
+            for (const auto& [n, symbol] : symbols_[0]) {
+                if (symbol.kind == Symbol::Kind::Param) params.push_back(n);
+            }
+            Diagnostic& d = diagnostics_.error("set", name_range, "unknown param '" + name + "'");
+            if (auto near = closest_name(name, params)) d.help("did you mean '" + *near + "'?");
+            else if (params.empty()) d.note("the file declares no params");
+            else {
+                std::string all;
+                for (const std::string& p : params) all += (all.empty() ? "'" : ", '") + p + "'";
+                d.note("the params are " + all);
+            }
+            continue;
+        }
+        const ast::Decl& decl = *found->second.decl;
+        auto spec = decl.has_type ? type_spec(decl.type, false) : std::optional<FieldSpec>();
+        std::string text = set.substr(equals + 1);
+        bool bare_text = spec && (spec->type == FieldType::String || spec->type == FieldType::Path) &&
+                         (text.empty() || text[0] != '"');
+        Value value;
+        if (bare_text) {
+            value = Value::of_string(text);
+        } else {
+            ast::ExprPtr expr = parse_expression(*source, static_cast<uint32_t>(equals + 1),
+                                                 static_cast<uint32_t>(set.size()), diagnostics_);
+            EvalScope scope;
+            value = expr->kind == ast::ExprKind::Error ? Value::error() : evaluator_.eval(*expr, scope);
+        }
+        if (value.kind == ValueKind::Error) continue;
+        if (spec) {
+            std::string why;
+            auto converted = coerce_to_field(value, *spec, &why);
+            if (!converted) {
+                diagnostics_.error("set", {source.get(), static_cast<uint32_t>(equals + 1), static_cast<uint32_t>(set.size())},
+                                   "param '" + name + "' is " + std::string(decl.type.range.text()) + ", not " + why)
+                    .note("declared here", decl.name.range);
+                continue;
+            }
+            value = *converted;
+        }
+        param_overrides_[name] = value;
+    }
+}
+
+Value Checker::evaluate_param(const Symbol& symbol) {
+    Lazy& lazy = lazy_[symbol.id];
+    if (lazy.state == Lazy::State::Done) return lazy.value;
+    if (lazy.state == Lazy::State::Busy) {
+        diagnostics_.error("cycle", symbol.decl->name.range, "param '" + symbol.decl->name.name + "' is defined in terms of itself");
+        return Value::error();
+    }
+    lazy.state = Lazy::State::Busy;
+    const ast::Decl& decl = *symbol.decl;
+    auto spec = decl.has_type ? type_spec(decl.type, true) : std::optional<FieldSpec>();
+    Value value;
+    if (symbol.module == 0 && param_overrides_.count(decl.name.name)) {
+        value = param_overrides_.at(decl.name.name);
+    } else if (decl.value) {
+        EvalScope scope;
+        scope.module = symbol.module;
+        value = evaluator_.eval(*decl.value, scope);
+        std::string why;
+        if (spec && value.kind != ValueKind::Error) {
+            if (auto converted = coerce_to_field(value, *spec, &why)) {
+                value = *converted;
+            } else {
+                diagnostics_.error("type", decl.value->range, "param '" + decl.name.name + "' is declared " +
+                                                                  std::string(decl.type.range.text()) + " but its default is " + why);
+                value = Value::error();
+            }
+        }
+    } else {
+        diagnostics_.error("missing-field", decl.name.range, "param '" + decl.name.name + "' has no default and is not set")
+            .help("give it one ('param " + decl.name.name + ": " + std::string(decl.type.range.text()) +
+                  " = ...') or set it: --set " + decl.name.name + "=...");
+        value = Value::error();
+    }
+    Lazy& done = lazy_[symbol.id];
+    done.state = Lazy::State::Done;
+    done.value = value;
+    return value;
+}
+
+}  // namespace amlflow::compiler

@@ -1,0 +1,280 @@
+// Steps: jobs, job templates and their bindings, sweeps, register/export/download.
+#include <algorithm>
+#include "compiler/checker.h"
+#include "compiler/suggest.h"
+
+namespace amlflow::compiler {
+
+namespace {
+
+// Steps a value reads the results of: the plan's data edges.
+void collect_steps(const Value& value, std::set<std::string>& out) {
+    if (value.kind == ValueKind::Output) out.insert(value.step);
+    if (value.kind == ValueKind::Ref && value.text.rfind("step:", 0) == 0) out.insert(value.text.substr(5));
+    for (const Value& item : value.items) collect_steps(item, out);
+    for (const auto& field : value.fields) collect_steps(field.second, out);
+}
+
+void merge_fields(Value& base, const Value& overrides) {
+    for (const auto& [key, value] : overrides.fields) {
+        bool replaced = false;
+        for (auto& [base_key, base_value] : base.fields) {
+            if (base_key == key) {
+                base_value = value;
+                replaced = true;
+            }
+        }
+        if (!replaced) base.fields.emplace_back(key, value);
+    }
+}
+
+void split_edges(CheckedStep& step, const Value& fields) {
+    for (const auto& [key, value] : fields.fields) {
+        if (key == "after") collect_steps(value, step.after);
+        else collect_steps(value, step.data_inputs);
+    }
+}
+
+}  // namespace
+
+void Checker::check_steps(CheckedProgram& program) {
+    for (const std::string& name : step_order_) {
+        if (auto step = check_step(steps_.at(name))) program.steps.push_back(std::move(*step));
+    }
+}
+
+std::optional<CheckedStep> Checker::check_step(const StepSymbol& symbol) {
+    const ast::Step& step = *symbol.step;
+    CheckedStep out;
+    out.name = step.name.name;
+    out.experiment = symbol.experiment;
+    out.kind = step.kind;
+    out.range = step.name.range;
+    std::string owner = std::string(ast::step_kind_name(step.kind)) + " '" + step.name.name + "'";
+    EvalScope scope;
+    switch (step.kind) {
+        case ast::StepKind::Job:
+            if (step.target) {
+                check_binding(step, out);
+            } else {
+                check_job(step, out);
+                if (step.is_template) return std::nullopt;  // it runs only when bound
+            }
+            break;
+        case ast::StepKind::Sweep: check_sweep(step, out); break;
+        case ast::StepKind::Register:
+            out.fields = evaluator_.eval_block(*step.block, schema::register_model(), owner, scope, step.name.range);
+            break;
+        case ast::StepKind::Export: {
+            out.fields = evaluator_.eval_block(*step.block, schema::export_onnx(), owner, scope, step.name.range);
+            const Value* env = out.fields.field("environment");
+            out.environment_id = env && env->kind == ValueKind::Ref ? env->text : default_environment();
+            environment(out.environment_id);
+            const Value* shape = out.fields.field("input_shape");
+            if (shape && shape->kind == ValueKind::List) {
+                const ast::Member* where = find_member(step.block.get(), "input_shape");
+                if (shape->items.empty()) {
+                    diagnostics_.error("out-of-range", where->value->range, "'input_shape' of " + owner + " is empty");
+                }
+                for (const Value& dim : shape->items) {
+                    if (dim.kind == ValueKind::Int && dim.number < 1) {
+                        diagnostics_.error("out-of-range", where->value->range,
+                                           "'input_shape' of " + owner + " has a dimension below 1: " + show_value(dim));
+                        break;
+                    }
+                }
+            }
+            break;
+        }
+        case ast::StepKind::Download:
+            out.fields = evaluator_.eval_block(*step.block, schema::download(), owner, scope, step.name.range);
+            break;
+    }
+    split_edges(out, out.fields);
+    split_edges(out, out.template_fields);
+    for (const auto& [name, value] : out.params) collect_steps(value, out.data_inputs);
+    for (const std::string& input : out.data_inputs) out.after.erase(input);
+    return out;
+}
+
+std::vector<std::pair<std::string, Value>> Checker::template_locals(const ast::Step& job) {
+    std::vector<std::pair<std::string, Value>> locals;
+    for (const ast::JobParam& param : job.params) {
+        Value placeholder;
+        placeholder.kind = ValueKind::Param;
+        placeholder.text = param.name.name;
+        placeholder.type = param.type.name.name;
+        locals.emplace_back(param.name.name, placeholder);
+    }
+    return locals;
+}
+
+void Checker::check_job(const ast::Step& step, CheckedStep& out) {
+    std::vector<std::pair<std::string, Value>> locals;
+    if (step.is_template) {
+        std::set<std::string> seen;
+        for (const ast::JobParam& param : step.params) {
+            if (!seen.insert(param.name.name).second) {
+                diagnostics_.error("duplicate", param.name.range, "parameter '" + param.name.name + "' is declared twice");
+            }
+            auto spec = type_spec(param.type, true);
+            if (param.default_value && spec) {
+                Value value = evaluator_.eval(*param.default_value, EvalScope{});
+                std::string why;
+                if (value.kind != ValueKind::Error && !coerce_to_field(value, *spec, &why)) {
+                    diagnostics_.error("type", param.default_value->range, "parameter '" + param.name.name + "' is " +
+                                                                               std::string(param.type.range.text()) + " but its default is " + why);
+                }
+            }
+        }
+        locals = template_locals(step);
+    }
+    EvalScope scope;
+    scope.locals = step.is_template ? &locals : nullptr;
+    out.fields = evaluator_.eval_block(*step.block, schema::job(), "job '" + step.name.name + "'", scope, step.name.range);
+    finish_job_fields(step, out);
+}
+
+const ast::Step* Checker::template_job(const ast::Step& step, const char* what) {
+    const ast::Identifier& target = *step.target;
+    auto found = steps_.find(target.name);
+    if (found == steps_.end()) {
+        std::vector<std::string> jobs;
+        for (const auto& [name, symbol] : steps_) {
+            if (symbol.step->kind == ast::StepKind::Job && symbol.step->is_template) jobs.push_back(name);
+        }
+        Diagnostic& d = diagnostics_.error("unknown-name", target.range, "unknown job '" + target.name + "'");
+        if (auto near = closest_name(target.name, jobs)) d.help("did you mean '" + *near + "'?");
+        return nullptr;
+    }
+    const ast::Step* job = found->second.step;
+    if (job->kind != ast::StepKind::Job || !job->is_template) {
+        diagnostics_.error("template", target.range,
+                           std::string(what) + " needs a job with parameters; " + ast::step_kind_name(job->kind) + " '" +
+                               target.name + "' has none")
+            .note("declared here", job->name.range)
+            .help("declare its parameters: job " + target.name + "(lr: float = 0.01) { ... }");
+        return nullptr;
+    }
+    if (job == &step) return nullptr;
+    return job;
+}
+
+void Checker::check_binding(const ast::Step& step, CheckedStep& out) {
+    const ast::Step* job = template_job(step, ("job '" + step.name.name + "'").c_str());
+    if (job == nullptr) return;
+    out.template_name = job->name.name;
+    std::vector<std::pair<std::string, Value>> locals;
+    std::set<std::string> bound;
+    size_t position = 0;
+    for (const ast::Arg& arg : step.bind_args) {
+        const ast::JobParam* param = nullptr;
+        if (arg.name) {
+            for (const ast::JobParam& p : job->params) {
+                if (p.name.name == arg.name->name) param = &p;
+            }
+            if (param == nullptr) {
+                std::vector<std::string> names;
+                for (const ast::JobParam& p : job->params) names.push_back(p.name.name);
+                Diagnostic& d = diagnostics_.error("unknown-name", arg.name->range,
+                                                   "job '" + job->name.name + "' has no parameter '" + arg.name->name + "'");
+                if (auto near = closest_name(arg.name->name, names)) d.help("did you mean '" + *near + "'?");
+                continue;
+            }
+        } else if (position < job->params.size()) {
+            param = &job->params[position++];
+        } else {
+            diagnostics_.error("type", arg.range, "job '" + job->name.name + "' takes " +
+                                                       std::to_string(job->params.size()) + " parameters");
+            continue;
+        }
+        if (!bound.insert(param->name.name).second) {
+            diagnostics_.error("duplicate", arg.range, "parameter '" + param->name.name + "' is bound twice");
+            continue;
+        }
+        Value value = evaluator_.eval(*arg.value, EvalScope{});
+        auto spec = type_spec(param->type, false);
+        std::string why;
+        if (spec && value.kind != ValueKind::Error) {
+            if (auto converted = coerce_to_field(value, *spec, &why)) {
+                value = *converted;
+            } else {
+                diagnostics_.error("type", arg.value->range, "parameter '" + param->name.name + "' of '" + job->name.name +
+                                                                 "' is " + std::string(param->type.range.text()) + ", not " + why);
+            }
+        }
+        locals.emplace_back(param->name.name, value);
+    }
+    for (const ast::JobParam& param : job->params) {
+        if (bound.count(param.name.name)) continue;
+        if (!param.default_value) {
+            diagnostics_.error("missing-field", step.target->range,
+                               "'" + step.name.name + "' does not bind parameter '" + param.name.name + "' of '" + job->name.name + "'")
+                .note("it has no default", param.name.range);
+            continue;
+        }
+        locals.emplace_back(param.name.name, evaluator_.eval(*param.default_value, EvalScope{}));
+    }
+    out.params = locals;
+    EvalScope scope;
+    scope.locals = &locals;
+    out.fields = evaluator_.eval_block(*job->block, schema::job(), "job '" + job->name.name + "'", scope, job->name.range);
+    if (step.block && !step.block->members.empty()) {
+        Value overrides = evaluator_.eval_block(*step.block, schema::job(), "job '" + step.name.name + "'", EvalScope{}, step.name.range);
+        merge_fields(out.fields, overrides);
+    }
+    finish_job_fields(*job, out);
+}
+
+void Checker::check_sweep(const ast::Step& step, CheckedStep& out) {
+    std::string owner = "sweep '" + step.name.name + "'";
+    out.fields = evaluator_.eval_block(*step.block, schema::sweep(), owner, EvalScope{}, step.name.range);
+    const ast::Step* job = step.target ? template_job(step, owner.c_str()) : nullptr;
+    if (job == nullptr) return;
+    out.template_name = job->name.name;
+    for (const ast::JobParam& param : job->params) out.template_params.emplace_back(param.name.name, param.type.name.name);
+    std::vector<std::pair<std::string, Value>> locals = template_locals(*job);
+    EvalScope scope;
+    scope.locals = &locals;
+    out.template_fields = evaluator_.eval_block(*job->block, schema::job(), "job '" + job->name.name + "'", scope, job->name.range);
+    CheckedStep as_job = out;
+    as_job.fields = out.template_fields;
+    finish_job_fields(*job, as_job);
+    out.environment_id = as_job.environment_id;
+    out.compute_id = as_job.compute_id;
+    out.source_folder = as_job.source_folder;
+    check_sweep_space(step, *job, out);
+    check_sweep_objective(step, *job, out);
+}
+
+void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out) {
+    const Value* env = out.fields.field("environment");
+    out.environment_id = env && env->kind == ValueKind::Ref ? env->text : default_environment();
+    environment(out.environment_id);
+    const Value* where = out.fields.field("compute");
+    out.compute_id = where && where->kind == ValueKind::Ref ? where->text : default_compute();
+    compute(out.compute_id);
+    const Value* source = out.fields.field("source");
+    out.source_folder = source && source->kind == ValueKind::Path ? source->text : ".";
+    bool has_script = out.fields.field("script") != nullptr || find_member(step.block.get(), "script");
+    bool has_command = out.fields.field("command") != nullptr || find_member(step.block.get(), "command");
+    std::string owner = "job '" + out.name + "'";
+    if (has_script && has_command) {
+        diagnostics_.error("invalid-value", find_member(step.block.get(), "command")->key.range,
+                           owner + " gives both 'script' and 'command'")
+            .help("keep one: 'script' runs a Python file, 'command' runs a command line");
+    } else if (!has_script && !has_command && !step.block->incomplete) {
+        diagnostics_.error("missing-field", step.name.range, owner + " needs 'script' or 'command'")
+            .help("for example: script = \"train.py\"");
+    }
+    const Value* distribution = out.fields.field("distribution");
+    if (distribution && distribution->kind == ValueKind::Object && distribution->text == "per_node" && !has_command) {
+        diagnostics_.error("invalid-value", find_member(step.block.get(), "distribution")->value->range,
+                           "a per_node distribution runs a launch command once per node; " + owner + " has no 'command'")
+            .help("give a command such as: command = \"python3 -m torch.distributed.launch --node_rank $NODE_RANK ... train.py\"");
+    }
+    check_job_files(step, out);
+    check_capacity(step, out);
+}
+
+}  // namespace amlflow::compiler

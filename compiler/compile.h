@@ -1,0 +1,33 @@
+// The compiler's front door: a file (and `--set` values) in; diagnostics and, when the
+// file is clean, the plan out. Used by the CLI, the tests, the fuzzer and the benchmarks.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/checked_program.h"
+#include "compiler/diagnostics.h"
+#include "compiler/loader.h"
+#include "compiler/plan.h"
+
+namespace amlflow::compiler {
+
+struct CompileOptions {
+    std::vector<std::string> sets;           // "name=value"
+    std::optional<std::string> main_text;    // instead of reading the main file
+    bool build_plan = true;                  // false: check only
+};
+
+struct CompileResult {
+    Diagnostics diagnostics;
+    ModuleSet modules;                                    // keeps the sources alive
+    std::vector<std::shared_ptr<const SourceFile>> extra_sources;
+    std::optional<Plan> plan;                             // set when there is no error
+    bool ok() const { return !diagnostics.has_errors(); }
+};
+
+std::unique_ptr<CompileResult> compile_file(const std::string& path, const CompileOptions& options);
+
+}  // namespace amlflow::compiler

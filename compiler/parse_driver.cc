@@ -1,0 +1,91 @@
+#include "compiler/parse_driver.h"
+
+#include <ANTLRInputStream.h>
+#include <BailErrorStrategy.h>
+#include <CommonTokenStream.h>
+#include <DefaultErrorStrategy.h>
+#include <atn/ParserATNSimulator.h>
+#include <atn/PredictionMode.h>
+#include <Exceptions.h>
+
+#include "AmlflowLexer.h"
+#include "AmlflowParser.h"
+#include "compiler/ast_builder.h"
+#include "compiler/syntax_errors.h"
+
+namespace amlflow::compiler {
+
+using grammar::AmlflowLexer;
+using grammar::AmlflowParser;
+
+namespace {
+
+// Parses with the fast SLL strategy first and falls back to full LL with error
+// recovery only when that fails: valid files (the common case) never pay for LL, and
+// invalid ones get every error reported in one pass.
+template <typename Entry, typename Build>
+auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostics& diagnostics,
+                Entry entry, Build build) {
+    std::string_view slice(file.text().data() + begin, end - begin);
+    OffsetMap offsets(slice, begin);
+    antlr4::ANTLRInputStream input(slice.data(), slice.size());
+    AmlflowLexer lexer(&input);
+    lexer.removeErrorListeners();
+    antlr4::CommonTokenStream tokens(&lexer);
+    AmlflowParser parser(&tokens);
+    parser.removeErrorListeners();
+    parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
+        antlr4::atn::PredictionMode::SLL);
+    parser.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
+    try {
+        auto* tree = entry(parser);
+        return build(tree, offsets);
+    } catch (const antlr4::ParseCancellationException&) {
+        // Not SLL-parsable or not valid: parse again with full LL and recovery.
+    }
+    tokens.seek(0);
+    parser.reset();
+    SyntaxErrorListener listener(file, offsets, diagnostics);
+    parser.addErrorListener(&listener);
+    parser.setErrorHandler(std::make_shared<antlr4::DefaultErrorStrategy>());
+    parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
+        antlr4::atn::PredictionMode::LL);
+    auto* tree = entry(parser);
+    return build(tree, offsets);
+}
+
+}  // namespace
+
+std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> source,
+                                          Diagnostics& diagnostics) {
+    auto module = std::make_unique<ast::Module>();
+    module->source = source;
+    const SourceFile& file = *source;
+    module->decls = parse_with(
+        file, 0, static_cast<uint32_t>(file.text().size()), diagnostics,
+        [](AmlflowParser& parser) { return parser.file(); },
+        [&](AmlflowParser::FileContext* tree, const OffsetMap& offsets) {
+            return build_declarations(tree, file, offsets, diagnostics);
+        });
+    return module;
+}
+
+ast::ExprPtr parse_expression(const SourceFile& file, uint32_t begin, uint32_t end,
+                              Diagnostics& diagnostics) {
+    size_t before = diagnostics.error_count();
+    ast::ExprPtr expr = parse_with(
+        file, begin, end, diagnostics,
+        [](AmlflowParser& parser) { return parser.standaloneExpr(); },
+        [&](AmlflowParser::StandaloneExprContext* tree, const OffsetMap& offsets) {
+            return build_standalone_expression(tree, file, offsets, diagnostics);
+        });
+    if (diagnostics.error_count() > before || expr == nullptr) {
+        auto error = std::make_unique<ast::Expr>();
+        error->kind = ast::ExprKind::Error;
+        error->range = {&file, begin, end};
+        return error;
+    }
+    return expr;
+}
+
+}  // namespace amlflow::compiler

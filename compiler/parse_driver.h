@@ -1,0 +1,22 @@
+// The only place that includes ANTLR's generated parser: text in, AST and syntax
+// diagnostics out. Syntax errors are worded in the language's own terms by
+// syntax_errors.cc; no ANTLR message ever reaches the user.
+#pragma once
+
+#include <memory>
+
+#include "compiler/ast.h"
+#include "compiler/diagnostics.h"
+
+namespace amlflow::compiler {
+
+std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> source,
+                                          Diagnostics& diagnostics);
+
+// Parses [begin, end) of `file` as one expression (string interpolation, `--set`
+// values). Ranges in the result point into `file`. Returns an Error expression, with
+// diagnostics, when the text is not one whole expression.
+ast::ExprPtr parse_expression(const SourceFile& file, uint32_t begin, uint32_t end,
+                              Diagnostics& diagnostics);
+
+}  // namespace amlflow::compiler

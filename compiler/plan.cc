@@ -1,0 +1,167 @@
+#include "compiler/plan.h"
+
+#include <map>
+#include <set>
+
+#include "compiler/schema.h"
+#include "compiler/sha256.h"
+#include "compiler/source_tree.h"
+
+namespace amlflow::compiler {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const BlockSpec& spec_of(ast::StepKind kind) {
+    switch (kind) {
+        case ast::StepKind::Job: return schema::job();
+        case ast::StepKind::Sweep: return schema::sweep();
+        case ast::StepKind::Register: return schema::register_model();
+        case ast::StepKind::Export: return schema::export_onnx();
+        case ast::StepKind::Download: return schema::download();
+    }
+    return schema::job();
+}
+
+const char* kind_word(ast::StepKind kind) {
+    switch (kind) {
+        case ast::StepKind::Job: return "job";
+        case ast::StepKind::Sweep: return "sweep";
+        case ast::StepKind::Register: return "register";
+        case ast::StepKind::Export: return "export";
+        case ast::StepKind::Download: return "download";
+    }
+    return "step";
+}
+
+json fields_json(const Value& fields) {
+    json out = json::object();
+    for (const auto& [key, value] : fields.fields) out[key] = value_to_json(value);
+    return out;
+}
+
+// Only the fields that decide a step's result enter its hash: a new timeout or restart
+// budget reuses the result; a new argument does not.
+json hashed_fields(const Value& fields, const BlockSpec& spec) {
+    json out = json::object();
+    for (const auto& [key, value] : fields.fields) {
+        const FieldSpec* field = spec.find(key);
+        if (field && field->in_hash) out[key] = value_to_json(value);
+    }
+    return out;
+}
+
+std::string hash_json(const json& value) { return sha256_hex(value.dump()); }
+
+// Steps in dependency order, file order among equals (Kahn's algorithm).
+std::vector<const CheckedStep*> dependency_order(const CheckedProgram& program) {
+    std::map<std::string, const CheckedStep*> by_name;
+    std::map<std::string, size_t> waiting;
+    std::map<std::string, std::vector<std::string>> dependents;
+    for (const CheckedStep& step : program.steps) by_name[step.name] = &step;
+    for (const CheckedStep& step : program.steps) {
+        std::set<std::string> deps = step.data_inputs;
+        deps.insert(step.after.begin(), step.after.end());
+        for (const std::string& dep : deps) {
+            if (!by_name.count(dep)) continue;
+            ++waiting[step.name];
+            dependents[dep].push_back(step.name);
+        }
+    }
+    std::vector<const CheckedStep*> order;
+    std::set<std::string> placed;
+    while (order.size() < program.steps.size()) {
+        size_t before = order.size();
+        for (const CheckedStep& step : program.steps) {
+            if (placed.count(step.name) || waiting[step.name] > 0) continue;
+            order.push_back(&step);
+            placed.insert(step.name);
+            for (const std::string& next : dependents[step.name]) --waiting[next];
+        }
+        if (order.size() == before) break;  // a cycle, already reported by the checker
+    }
+    return order;
+}
+
+}  // namespace
+
+Plan build_plan(const CheckedProgram& program, Diagnostics& diagnostics) {
+    Plan plan;
+    plan.file = fs::path(program.main_path).filename().string();
+    plan.params = json::object();
+    for (const auto& [name, value] : program.params) plan.params[name] = value_to_json(value);
+    plan.workspaces = json::object();
+    for (const CheckedDecl& ws : program.workspaces) plan.workspaces[ws.name] = fields_json(ws.fields);
+    plan.computes = json::object();
+    for (const CheckedDecl& compute : program.computes) {
+        json entry = fields_json(compute.fields);
+        entry["$kind"] = compute.subkind;
+        plan.computes[compute.id] = entry;
+    }
+
+    std::map<std::string, std::string> hash_of;
+    std::set<std::string> sources;
+    for (const CheckedStep& step : program.steps) {
+        if (!step.source_folder.empty() && (step.kind == ast::StepKind::Job || step.kind == ast::StepKind::Sweep)) {
+            sources.insert(step.source_folder);
+        }
+    }
+    for (const std::string& folder : sources) {
+        std::string error;
+        auto digest = digest_source_tree(program.folder / folder, &error);
+        if (!digest) {
+            diagnostics.error("missing-file", {}, "cannot snapshot source folder '" + folder + "': " + error);
+            continue;
+        }
+        PlanNode node{"source:" + folder, "source", folder, "", json::object(), digest->hash};
+        node.spec = {{"path", folder}, {"files", digest->files.size()}, {"bytes", digest->total_bytes},
+                     {"ignore_file", digest->ignore_origin}};
+        hash_of[node.id] = node.hash;
+        plan.nodes.push_back(std::move(node));
+    }
+    for (const CheckedDecl& env : program.environments) {
+        PlanNode node{env.id, "environment", env.name, "", fields_json(env.fields), ""};
+        node.hash = hash_json(hashed_fields(env.fields, schema::environment()));
+        hash_of[node.id] = node.hash;
+        plan.nodes.push_back(std::move(node));
+    }
+    for (const CheckedStep* step : dependency_order(program)) {
+        PlanNode node{"step:" + step->name, kind_word(step->kind), step->name, step->experiment, fields_json(step->fields), ""};
+        json hashed = {{"kind", node.kind}, {"fields", hashed_fields(step->fields, spec_of(step->kind))}};
+        if (!step->template_name.empty()) {
+            json params = json::object();
+            for (const auto& [name, value] : step->params) params[name] = value_to_json(value);
+            json tmpl = {{"name", step->template_name}};
+            if (step->kind == ast::StepKind::Sweep) {
+                json declared = json::array();
+                for (const auto& [name, type] : step->template_params) declared.push_back({{"name", name}, {"type", type}});
+                tmpl["params"] = declared;
+                tmpl["fields"] = fields_json(step->template_fields);
+                hashed["template"] = hashed_fields(step->template_fields, schema::job());
+            } else {
+                tmpl["bound"] = params;
+            }
+            node.spec["$template"] = tmpl;
+        }
+        auto link = [&](const std::string& from, const std::string& kind, const char* field) {
+            plan.edges.push_back({from, node.id, kind});
+            if (field) node.spec[field] = from;
+            hashed[kind == "data" ? "input:" + from : kind] = hash_of[from];
+        };
+        if (!step->environment_id.empty()) link(step->environment_id, "environment", "$environment");
+        if (!step->source_folder.empty() && sources.count(step->source_folder)) {
+            link("source:" + step->source_folder, "source", "$source");
+        }
+        if (!step->compute_id.empty()) node.spec["$compute"] = step->compute_id;
+        for (const std::string& input : step->data_inputs) link("step:" + input, "data", nullptr);
+        for (const std::string& before : step->after) plan.edges.push_back({"step:" + before, node.id, "after"});
+        node.hash = hash_json(hashed);
+        hash_of[node.id] = node.hash;
+        plan.nodes.push_back(std::move(node));
+    }
+    return plan;
+}
+
+}  // namespace amlflow::compiler

@@ -1,0 +1,50 @@
+// The plan graph: the one contract between the compiler and the runtime. A node for
+// every step and for every source snapshot and environment a step needs; edges from
+// references (data), `after` (order only), and to environments and sources. Every node
+// has a content hash of everything that decides its result, so that the runtime can
+// reuse results and the hash is the same on every machine for the same inputs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "compiler/checked_program.h"
+#include "compiler/diagnostics.h"
+
+namespace amlflow::compiler {
+
+struct PlanNode {
+    std::string id;          // "step:train", "environment:torch", "source:pytorch-birds"
+    std::string kind;        // job, sweep, register, export, download, environment, source
+    std::string name;        // as written: "train", "curated.pytorch_1_6_gpu", "pytorch-birds"
+    std::string experiment;  // steps only
+    nlohmann::json spec;     // evaluated fields (docs/plan-format.md)
+    std::string hash;        // sha256 hex
+};
+
+struct PlanEdge {
+    std::string from;  // the node that must come first
+    std::string to;
+    std::string kind;  // data | after | environment | source
+};
+
+struct Plan {
+    std::string file;  // the main file's name
+    nlohmann::json params;
+    nlohmann::json workspaces;
+    nlohmann::json computes;
+    std::vector<PlanNode> nodes;  // sources, environments, then steps in dependency order
+    std::vector<PlanEdge> edges;
+};
+
+// Reports a source folder that cannot be hashed (unreadable files) as a diagnostic.
+Plan build_plan(const CheckedProgram& program, Diagnostics& diagnostics);
+
+nlohmann::json plan_to_json(const Plan& plan);
+std::string plan_to_text(const Plan& plan);
+std::string plan_to_dot(const Plan& plan);
+std::string plan_to_mermaid(const Plan& plan);
+
+}  // namespace amlflow::compiler

@@ -1,0 +1,106 @@
+#include "compiler/string_literal.h"
+
+#include "compiler/parse_driver.h"
+
+namespace amlflow::compiler {
+
+namespace {
+
+struct Cursor {
+    const SourceFile& file;
+    std::string_view text;  // the whole file
+    uint32_t at;
+    uint32_t end;  // content end (before the closing quotes)
+};
+
+// Finds the `}` that closes an interpolation starting after `${`, skipping nested
+// braces and quoted strings. Returns `end` when there is none.
+uint32_t find_interpolation_end(const Cursor& c, uint32_t from) {
+    int depth = 0;
+    bool quoted = false;
+    for (uint32_t i = from; i < c.end; ++i) {
+        char ch = c.text[i];
+        if (quoted) {
+            if (ch == '\\') ++i;
+            else if (ch == '"') quoted = false;
+        } else if (ch == '"') {
+            quoted = true;
+        } else if (ch == '{') {
+            ++depth;
+        } else if (ch == '}') {
+            if (depth == 0) return i;
+            --depth;
+        }
+    }
+    return c.end;
+}
+
+bool decode_escape(char ch, std::string& out) {
+    switch (ch) {
+        case 'n': out += '\n'; return true;
+        case 't': out += '\t'; return true;
+        case 'r': out += '\r'; return true;
+        case '0': out += '\0'; return true;
+        case '\\': out += '\\'; return true;
+        case '"': out += '"'; return true;
+        case '$': out += '$'; return true;
+        default: return false;
+    }
+}
+
+}  // namespace
+
+std::vector<ast::StringPart> decode_string_literal(const SourceFile& file, uint32_t begin,
+                                                   uint32_t end, Diagnostics& diagnostics) {
+    std::string_view text = file.text();
+    bool triple = end - begin >= 6 && text.substr(begin, 3) == "\"\"\"";
+    uint32_t quote = triple ? 3 : 1;
+    Cursor c{file, text, begin + quote, end - quote};
+    // A `"""` string that starts with a line break does not keep it.
+    if (triple && c.at < c.end && text[c.at] == '\n') ++c.at;
+
+    std::vector<ast::StringPart> parts;
+    ast::StringPart literal;
+    literal.range = {&file, c.at, c.at};
+    auto flush = [&](uint32_t upto) {
+        literal.range.end = upto;
+        if (!literal.text.empty() || parts.empty()) parts.push_back(std::move(literal));
+        literal = ast::StringPart{};
+    };
+    while (c.at < c.end) {
+        char ch = text[c.at];
+        if (ch == '\\' && c.at + 1 < c.end) {
+            if (!decode_escape(text[c.at + 1], literal.text)) {
+                diagnostics.error("syntax", {&file, c.at, c.at + 2},
+                                  "unknown escape '\\" + std::string(1, text[c.at + 1]) + "' in string")
+                    .help("the escapes are \\n \\t \\r \\0 \\\\ \\\" and \\$");
+            }
+            c.at += 2;
+            continue;
+        }
+        if (ch == '$' && c.at + 1 < c.end && text[c.at + 1] == '{') {
+            uint32_t open = c.at;
+            uint32_t close = find_interpolation_end(c, open + 2);
+            if (close >= c.end) {
+                diagnostics.error("syntax", {&file, open, open + 2}, "'${' is never closed with '}'")
+                    .help("write \\${ for a literal '${'");
+                c.at = c.end;
+                break;
+            }
+            flush(open);
+            ast::StringPart piece;
+            piece.range = {&file, open, close + 1};
+            piece.expr = parse_expression(file, open + 2, close, diagnostics);
+            parts.push_back(std::move(piece));
+            c.at = close + 1;
+            literal.range = {&file, c.at, c.at};
+            continue;
+        }
+        literal.text += ch;
+        ++c.at;
+    }
+    flush(c.end);
+    return parts;
+}
+
+}  // namespace amlflow::compiler

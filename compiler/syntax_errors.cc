@@ -1,0 +1,176 @@
+#include "compiler/syntax_errors.h"
+
+#include <Parser.h>
+#include <Token.h>
+#include <TokenStream.h>
+#include <misc/IntervalSet.h>
+
+#include "AmlflowLexer.h"
+#include "AmlflowParser.h"
+
+namespace amlflow::compiler {
+
+using grammar::AmlflowLexer;
+using grammar::AmlflowParser;
+
+namespace {
+
+bool is_name_token(size_t type) {
+    return type == AmlflowLexer::ID || (type >= AmlflowLexer::IMPORT && type <= AmlflowLexer::FROM);
+}
+
+// How a token the user wrote is named in a message.
+std::string describe_found(const antlr4::Token* token) {
+    if (token == nullptr || token->getType() == antlr4::Token::EOF) return "end of file";
+    size_t type = token->getType();
+    std::string text = token->getText();
+    switch (type) {
+        case AmlflowLexer::STRING:
+        case AmlflowLexer::TRIPLE_STRING: return "a string";
+        case AmlflowLexer::INT:
+        case AmlflowLexer::FLOAT: return "number " + text;
+        case AmlflowLexer::DURATION: return "duration " + text;
+        case AmlflowLexer::SIZE: return "size " + text;
+        default: break;
+    }
+    if (is_name_token(type) && type != AmlflowLexer::ID) return "keyword '" + text + "'";
+    return "'" + text + "'";
+}
+
+// The previous token on the default channel (comments and spaces are hidden).
+const antlr4::Token* previous_visible(antlr4::Parser* parser, const antlr4::Token* token) {
+    if (token == nullptr) return nullptr;
+    auto* stream = parser->getTokenStream();
+    for (ssize_t i = static_cast<ssize_t>(token->getTokenIndex()) - 1; i >= 0; --i) {
+        const antlr4::Token* t = stream->get(static_cast<size_t>(i));
+        if (t->getChannel() == antlr4::Token::DEFAULT_CHANNEL) return t;
+    }
+    return nullptr;
+}
+
+bool expects_value(const antlr4::misc::IntervalSet& set) {
+    return set.contains(size_t{AmlflowLexer::INT}) && set.contains(size_t{AmlflowLexer::STRING}) &&
+           set.contains(size_t{AmlflowLexer::LBRACKET});
+}
+
+// "'{' or '('", "a name", ... from the set the parser could have accepted.
+std::string describe_expected(antlr4::Parser* parser, const antlr4::misc::IntervalSet& set) {
+    if (expects_value(set)) return "a value";
+    std::vector<std::string> names;
+    bool name_added = false;
+    for (ssize_t type : set.toList()) {
+        if (type == static_cast<ssize_t>(antlr4::Token::EOF)) {
+            names.push_back("end of file");
+        } else if (is_name_token(static_cast<size_t>(type))) {
+            if (!name_added) names.push_back("a name");
+            name_added = true;
+        } else if (type == AmlflowLexer::STRING) {
+            names.push_back("a string");
+        } else {
+            std::string literal = parser->getVocabulary().getLiteralName(type);
+            if (!literal.empty()) names.push_back(literal);
+        }
+    }
+    if (names.empty()) return "something else";
+    if (names.size() > 4) names.resize(4);
+    std::string out = names[0];
+    for (size_t i = 1; i < names.size(); ++i) out += (i + 1 == names.size() ? " or " : ", ") + names[i];
+    return out;
+}
+
+size_t rule_of(antlr4::Parser* parser) {
+    auto* context = parser->getContext();
+    return context ? context->getRuleIndex() : size_t{AmlflowParser::RuleFile};
+}
+
+struct Wording {
+    std::string message;
+    std::string help;
+};
+
+Wording word_error(antlr4::Parser* parser, const antlr4::Token* found) {
+    const antlr4::Token* previous = previous_visible(parser, found);
+    size_t rule = rule_of(parser);
+    size_t found_type = found ? found->getType() : antlr4::Token::EOF;
+    std::string found_text = describe_found(found);
+    bool in_block = rule == AmlflowParser::RuleBlock || rule == AmlflowParser::RuleMember ||
+                    rule == AmlflowParser::RuleMemberKey;
+    if (in_block && previous && is_name_token(previous->getType()) &&
+        found_type != AmlflowLexer::ASSIGN && found_type != AmlflowLexer::LBRACE) {
+        return {"expected '=' after field '" + previous->getText() + "', found " + found_text,
+                "fields are written 'name = value'"};
+    }
+    if (rule == AmlflowParser::RuleFile || rule == AmlflowParser::RuleTopDecl) {
+        return {"expected a declaration, found " + found_text,
+                "a file holds import, param, let, workspace, environment, compute and "
+                "experiment declarations"};
+    }
+    if (rule == AmlflowParser::RuleExperimentDecl || rule == AmlflowParser::RuleStep) {
+        return {"expected a step or '}', found " + found_text,
+                "an experiment holds job, sweep, register model, export onnx and download steps"};
+    }
+    antlr4::misc::IntervalSet expected;
+    try {
+        expected = parser->getExpectedTokens();
+    } catch (...) {
+        // The generated ATN may not answer for a state it recovered into; the words
+        // below still hold without the set.
+    }
+    std::string what = describe_expected(parser, expected);
+    if (in_block && what.find("a name") != std::string::npos && expected.contains(size_t{AmlflowLexer::RBRACE})) {
+        what = "a field or '}'";
+    }
+    std::string message = "expected " + what;
+    if (what == "a name" && previous) message += " after '" + previous->getText() + "'";
+    return {message + ", found " + found_text, ""};
+}
+
+std::string bad_character_help(char c) {
+    switch (c) {
+        case '#': return "comments start with '//'";
+        case ';': return "fields are separated by new lines or commas";
+        case '\'': return "strings use double quotes: \"...\"";
+        case '$': return "interpolation is written inside a string: \"${name}\"";
+        default: return "";
+    }
+}
+
+}  // namespace
+
+void SyntaxErrorListener::syntaxError(antlr4::Recognizer* recognizer, antlr4::Token* offending,
+                                      size_t, size_t, const std::string&, std::exception_ptr) {
+    ++count_;
+    auto* parser = dynamic_cast<antlr4::Parser*>(recognizer);
+    SourceRange range{&file_, offsets_.base(), offsets_.base()};
+    if (offending && offending->getType() != antlr4::Token::EOF && offending->getStartIndex() != INVALID_INDEX) {
+        range.begin = offsets_.byte_offset(offending->getStartIndex());
+        range.end = offsets_.byte_offset(offending->getStopIndex() + 1);
+    } else if (parser) {
+        const antlr4::Token* previous = previous_visible(parser, offending);
+        uint32_t at = previous ? offsets_.byte_offset(previous->getStopIndex() + 1)
+                               : static_cast<uint32_t>(file_.text().size());
+        range.begin = range.end = at;
+    }
+    size_t type = offending ? offending->getType() : antlr4::Token::EOF;
+    if (type == AmlflowLexer::UNTERMINATED_STRING) {
+        diagnostics_.error("syntax", range, "unterminated string")
+            .help("close it with '\"' on the same line, or write \"\"\"...\"\"\" for text over several lines");
+        return;
+    }
+    if (type == AmlflowLexer::BAD_CHAR) {
+        std::string text = offending->getText();
+        Diagnostic& d = diagnostics_.error("syntax", range, "unexpected character '" + text + "'");
+        std::string help = bad_character_help(text.empty() ? '\0' : text[0]);
+        if (!help.empty()) d.help(help);
+        return;
+    }
+    if (parser == nullptr) {
+        diagnostics_.error("syntax", range, "unexpected text");
+        return;
+    }
+    Wording wording = word_error(parser, offending);
+    Diagnostic& d = diagnostics_.error("syntax", range, wording.message);
+    if (!wording.help.empty()) d.help(wording.help);
+}
+
+}  // namespace amlflow::compiler

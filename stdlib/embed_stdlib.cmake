@@ -1,0 +1,15 @@
+# Writes every stdlib file into one C++ source as raw string literals, so the amlflow
+# binary carries its stdlib and works from any folder. Run by CMake at build time.
+file(GLOB_RECURSE files RELATIVE ${STDLIB_DIR} ${STDLIB_DIR}/*.amlflow ${STDLIB_DIR}/*.py)
+list(SORT files)
+set(body "// Generated from stdlib/ by embed_stdlib.cmake. Do not edit.\n")
+string(APPEND body "#include \"compiler/stdlib_files.h\"\n\nnamespace amlflow::compiler {\n\n")
+string(APPEND body "const std::vector<EmbeddedFile>& embedded_stdlib_files() {\n")
+string(APPEND body "    static const std::vector<EmbeddedFile> files = {\n")
+foreach(name ${files})
+  file(READ ${STDLIB_DIR}/${name} content)
+  string(APPEND body "        {\"${name}\", R\"amlflow_stdlib(${content})amlflow_stdlib\"},\n")
+endforeach()
+string(APPEND body "    };\n    return files;\n}\n\n}  // namespace amlflow::compiler\n")
+file(WRITE ${OUTPUT}.tmp "${body}")
+file(COPY_FILE ${OUTPUT}.tmp ${OUTPUT} ONLY_IF_DIFFERENT)
