@@ -20,7 +20,9 @@ int64_t int_field(const Value& fields, const char* name, int64_t fallback) {
 }
 
 std::string plural(int64_t n, const char* word) {
-    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+    std::string w = word;
+    if (n != 1) w += w.back() == 's' ? "es" : "s";
+    return std::to_string(n) + " " + w;
 }
 
 }  // namespace

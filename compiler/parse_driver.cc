@@ -25,8 +25,9 @@ namespace {
 // invalid ones get every error reported in one pass.
 template <typename Entry, typename Build>
 auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostics& diagnostics,
-                Entry entry, Build build) {
+                Entry entry, Build build, std::string_view replacement = {}) {
     std::string_view slice(file.text().data() + begin, end - begin);
+    if (replacement.size() == slice.size()) slice = replacement;
     OffsetMap offsets(slice, begin);
     antlr4::ANTLRInputStream input(slice.data(), slice.size());
     AmlflowLexer lexer(&input);
@@ -47,7 +48,7 @@ auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostic
     parser.reset();
     SyntaxErrorListener listener(file, offsets, diagnostics);
     parser.addErrorListener(&listener);
-    parser.setErrorHandler(std::make_shared<antlr4::DefaultErrorStrategy>());
+    parser.setErrorHandler(std::make_shared<LineErrorStrategy>());
     parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
         antlr4::atn::PredictionMode::LL);
     auto* tree = entry(parser);
@@ -71,14 +72,15 @@ std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> sour
 }
 
 ast::ExprPtr parse_expression(const SourceFile& file, uint32_t begin, uint32_t end,
-                              Diagnostics& diagnostics) {
+                              Diagnostics& diagnostics, std::string_view text) {
     size_t before = diagnostics.error_count();
     ast::ExprPtr expr = parse_with(
         file, begin, end, diagnostics,
         [](AmlflowParser& parser) { return parser.standaloneExpr(); },
         [&](AmlflowParser::StandaloneExprContext* tree, const OffsetMap& offsets) {
             return build_standalone_expression(tree, file, offsets, diagnostics);
-        });
+        },
+        text);
     if (diagnostics.error_count() > before || expr == nullptr) {
         auto error = std::make_unique<ast::Expr>();
         error->kind = ast::ExprKind::Error;

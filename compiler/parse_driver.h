@@ -16,7 +16,9 @@ std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> sour
 // Parses [begin, end) of `file` as one expression (string interpolation, `--set`
 // values). Ranges in the result point into `file`. Returns an Error expression, with
 // diagnostics, when the text is not one whole expression.
+// `text`, when given, replaces the slice's bytes (same length): an interpolation inside a
+// string is parsed with its escaped quotes (\") turned into plain ones.
 ast::ExprPtr parse_expression(const SourceFile& file, uint32_t begin, uint32_t end,
-                              Diagnostics& diagnostics);
+                              Diagnostics& diagnostics, std::string_view text = {});
 
 }  // namespace amlflow::compiler

@@ -20,11 +20,14 @@ uint32_t find_interpolation_end(const Cursor& c, uint32_t from) {
     bool quoted = false;
     for (uint32_t i = from; i < c.end; ++i) {
         char ch = c.text[i];
-        if (quoted) {
-            if (ch == '\\') ++i;
-            else if (ch == '"') quoted = false;
+        // Inner strings are quoted with \" (or " in a """ string).
+        if (ch == '\\' && i + 1 < c.end && c.text[i + 1] == '"') {
+            quoted = !quoted;
+            ++i;
         } else if (ch == '"') {
-            quoted = true;
+            quoted = !quoted;
+        } else if (quoted) {
+            continue;
         } else if (ch == '{') {
             ++depth;
         } else if (ch == '}') {
@@ -90,7 +93,12 @@ std::vector<ast::StringPart> decode_string_literal(const SourceFile& file, uint3
             flush(open);
             ast::StringPart piece;
             piece.range = {&file, open, close + 1};
-            piece.expr = parse_expression(file, open + 2, close, diagnostics);
+            // `\"` inside `${...}` is a quote of the inner expression: `"${a / \"b\"}"`.
+            std::string inner(text.substr(open + 2, close - open - 2));
+            for (size_t i = 0; i + 1 < inner.size(); ++i) {
+                if (inner[i] == '\\' && inner[i + 1] == '"') inner[i] = ' ';
+            }
+            piece.expr = parse_expression(file, open + 2, close, diagnostics, inner);
             parts.push_back(std::move(piece));
             c.at = close + 1;
             literal.range = {&file, c.at, c.at};

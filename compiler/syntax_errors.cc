@@ -135,7 +135,54 @@ std::string bad_character_help(char c) {
     }
 }
 
+enum class Level { Block, Experiment, File };
+
+Level enclosing_level(antlr4::Parser* parser) {
+    for (antlr4::RuleContext* c = parser->getContext(); c != nullptr; c = dynamic_cast<antlr4::RuleContext*>(c->parent)) {
+        size_t rule = c->getRuleIndex();
+        if (rule == AmlflowParser::RuleBlock || rule == AmlflowParser::RuleMember) return Level::Block;
+        if (rule == AmlflowParser::RuleExperimentDecl) return Level::Experiment;
+    }
+    return Level::File;
+}
+
+bool starts(Level level, size_t type) {
+    switch (level) {
+        case Level::Block: return is_name_token(type) || type == AmlflowLexer::STRING;
+        case Level::Experiment:
+            return type == AmlflowLexer::JOB || type == AmlflowLexer::SWEEP || type == AmlflowLexer::REGISTER ||
+                   type == AmlflowLexer::EXPORT || type == AmlflowLexer::DOWNLOAD;
+        case Level::File:
+            return type == AmlflowLexer::IMPORT || type == AmlflowLexer::PARAM || type == AmlflowLexer::LET ||
+                   type == AmlflowLexer::WORKSPACE || type == AmlflowLexer::ENVIRONMENT ||
+                   type == AmlflowLexer::COMPUTE || type == AmlflowLexer::EXPERIMENT;
+    }
+    return false;
+}
+
 }  // namespace
+
+void LineErrorStrategy::recover(antlr4::Parser* parser, std::exception_ptr error) {
+    antlr4::TokenStream* tokens = parser->getTokenStream();
+    ssize_t index = static_cast<ssize_t>(tokens->index());
+    if (index == last_index_) {
+        // No progress since the last recovery here: let ANTLR's strategy consume.
+        DefaultErrorStrategy::recover(parser, error);
+        return;
+    }
+    last_index_ = index;
+    Level level = enclosing_level(parser);
+    size_t line = parser->getCurrentToken()->getLine();
+    int depth = 0;  // braces opened while skipping
+    for (antlr4::Token* t = parser->getCurrentToken(); t->getType() != antlr4::Token::EOF; t = parser->getCurrentToken()) {
+        size_t type = t->getType();
+        if (depth == 0 && level != Level::File && type == AmlflowLexer::RBRACE) break;
+        if (depth == 0 && t->getLine() > line && starts(level, type)) break;
+        if (type == AmlflowLexer::LBRACE) ++depth;
+        if (type == AmlflowLexer::RBRACE && depth > 0) --depth;
+        parser->consume();
+    }
+}
 
 void SyntaxErrorListener::syntaxError(antlr4::Recognizer* recognizer, antlr4::Token* offending,
                                       size_t, size_t, const std::string&, std::exception_ptr) {

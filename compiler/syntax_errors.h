@@ -4,6 +4,7 @@
 #pragma once
 
 #include <BaseErrorListener.h>
+#include <DefaultErrorStrategy.h>
 
 #include "compiler/diagnostics.h"
 #include "compiler/utf8.h"
@@ -27,6 +28,18 @@ private:
     const OffsetMap& offsets_;
     Diagnostics& diagnostics_;
     size_t count_ = 0;
+};
+
+// Recovers from a syntax error by skipping to the next line that starts what the
+// enclosing construct can hold (a field, a step, a declaration) or to its closing '}'.
+// ANTLR's own recovery resynchronises token by token, which turns one missing '=' into
+// a cascade of errors; lines are how people write and fix these files.
+class LineErrorStrategy : public antlr4::DefaultErrorStrategy {
+public:
+    void recover(antlr4::Parser* recognizer, std::exception_ptr error) override;
+
+private:
+    ssize_t last_index_ = -1;
 };
 
 }  // namespace amlflow::compiler

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package amlflow's build, tests and examples need (DESIGN §7).
+# Safe to run again: when everything is present it does nothing.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config
+  antlr4 default-jre-headless libantlr4-runtime-dev
+  nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libsqlite3-dev
+  libopenmpi-dev openmpi-bin
+  # tests: Boost.Test, and clang with its sanitizer/libFuzzer runtimes for the fuzz smoke test
+  libboost-test-dev clang libclang-rt-14-dev
+  # the examples' real training runs: PyTorch (CPU, gloo), ONNX, mpi4py
+  python3 python3-torch python3-onnx python3-mpi4py
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

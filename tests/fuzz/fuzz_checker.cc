@@ -1,0 +1,69 @@
+// libFuzzer target: the bytes are the text of a main .amlflow file. Runs the whole
+// front end (load, parse, check), renders the diagnostics as text (plain and colored)
+// and as JSON, and, when the file is clean, builds the plan and renders it in every
+// format. Anything that crashes, leaks, hangs, trips ASan/UBSan or throws is a finding.
+//
+// Relative paths in the input (`file("...")`, imports, source folders) resolve against
+// the current directory: run it from an empty scratch folder (tests/fuzz/run_fuzz.sh
+// does).
+//
+// Besides "does not crash", it checks two cheap properties:
+//   - render_json's output is valid JSON (nlohmann::json::parse accepts it);
+//   - a plan is produced exactly when there are no errors, and it serializes.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "compiler/compile.h"
+#include "compiler/diagnostics.h"
+#include "compiler/plan.h"
+
+namespace {
+
+[[noreturn]] void fail(const char* what, const std::string& detail) {
+    std::fprintf(stderr, "fuzz_checker: %s\n%s\n", what, detail.c_str());
+    std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    using namespace amlflow::compiler;
+
+    CompileOptions options;
+    options.main_text = std::string(reinterpret_cast<const char*>(data), size);
+    std::unique_ptr<CompileResult> result = compile_file("fuzz.amlflow", options);
+    if (!result) fail("compile_file returned null", "");
+
+    RenderOptions plain;
+    RenderOptions colored;
+    colored.color = true;
+    std::string text = render_text(result->diagnostics, plain);
+    std::string text_colored = render_text(result->diagnostics, colored);
+    for (const Diagnostic& diagnostic : result->diagnostics.sorted()) {
+        text += render_text(diagnostic, plain);
+    }
+    std::string json_text = render_json(result->diagnostics);
+    if (!nlohmann::json::accept(json_text)) fail("render_json produced invalid JSON", json_text);
+
+    if (result->plan) {
+        if (result->diagnostics.has_errors()) fail("a plan was produced despite errors", text);
+        const Plan& plan = *result->plan;
+        std::string plan_json = plan_to_json(plan).dump(2);
+        std::string plan_text = plan_to_text(plan);
+        std::string plan_dot = plan_to_dot(plan);
+        std::string plan_mermaid = plan_to_mermaid(plan);
+        // Keep the optimizer from dropping the renderings.
+        volatile size_t sink = plan_json.size() + plan_text.size() + plan_dot.size() + plan_mermaid.size();
+        (void)sink;
+    } else if (!result->diagnostics.has_errors()) {
+        fail("no errors but no plan", text);
+    }
+    volatile size_t sink = text.size() + text_colored.size() + json_text.size();
+    (void)sink;
+    return 0;
+}

@@ -1,0 +1,112 @@
+// Plan hashes decide what the runtime reuses: they must be stable across runs and
+// machines, change with anything that decides a result (script contents included),
+// and not change with comments, formatting or run policies.
+#include <boost/test/unit_test.hpp>
+
+#include "test_support.h"
+
+using namespace amlflow::compiler;
+using amlflow::testing::TempProject;
+using amlflow::testing::messages;
+
+namespace {
+
+const char* kPipeline =
+    "param epochs: int = 2\n"
+    "environment torch { python = \"python3\", pip = [\"torch\"] }\n"
+    "experiment e {\n"
+    "  job train { source = \"src\", script = \"train.py\", args = [\"--epochs\", epochs], environment = torch,\n"
+    "              restarts = 1 }\n"
+    "  register model m { path = train.outputs / \"model.pt\" }\n"
+    "}\n";
+
+std::map<std::string, std::string> hashes(const TempProject& project, const std::string& text,
+                                          std::vector<std::string> sets = {}) {
+    auto result = project.compile(text, std::move(sets));
+    BOOST_TEST_REQUIRE(result->ok(), messages(result->diagnostics));
+    std::map<std::string, std::string> out;
+    for (const PlanNode& node : result->plan->nodes) out[node.id] = node.hash;
+    return out;
+}
+
+void write_project(const TempProject& project) {
+    project.write("src/train.py", "print('train')\n");
+    project.write("src/util.py", "X = 1\n");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(plan_hash)
+
+BOOST_AUTO_TEST_CASE(stable_across_runs_and_folders) {
+    TempProject a, b;
+    write_project(a);
+    write_project(b);
+    auto first = hashes(a, kPipeline);
+    BOOST_TEST(first == hashes(a, kPipeline));
+    BOOST_TEST(first == hashes(b, kPipeline));  // another absolute location: same hashes
+    BOOST_TEST(first.size() == 4u);             // source, environment, train, m
+}
+
+BOOST_AUTO_TEST_CASE(unchanged_by_comments_formatting_and_policies) {
+    TempProject project;
+    write_project(project);
+    auto base = hashes(project, kPipeline);
+    std::string reformatted = std::string("// a comment\n/* another */\n") + kPipeline;
+    for (size_t at = reformatted.find(", "); at != std::string::npos; at = reformatted.find(", ", at + 2)) {
+        reformatted.replace(at, 2, ",\n    ");
+    }
+    BOOST_TEST(base == hashes(project, reformatted));
+    std::string policy = kPipeline;
+    policy.replace(policy.find("restarts = 1"), 12, "restarts = 5, timeout = 2h");
+    BOOST_TEST(base == hashes(project, policy));
+}
+
+BOOST_AUTO_TEST_CASE(changed_by_a_script_file_and_passed_downstream) {
+    TempProject project;
+    write_project(project);
+    auto base = hashes(project, kPipeline);
+    project.write("src/util.py", "X = 2\n");
+    auto changed = hashes(project, kPipeline);
+    BOOST_TEST(base["source:src"] != changed["source:src"]);
+    BOOST_TEST(base["step:train"] != changed["step:train"]);
+    BOOST_TEST(base["step:m"] != changed["step:m"]);  // its input changed
+    BOOST_TEST(base["environment:torch"] == changed["environment:torch"]);
+}
+
+BOOST_AUTO_TEST_CASE(changed_by_arguments_params_and_environment) {
+    TempProject project;
+    write_project(project);
+    auto base = hashes(project, kPipeline);
+    BOOST_TEST(base["step:train"] != hashes(project, kPipeline, {"epochs=3"})["step:train"]);
+    std::string env = kPipeline;
+    env.replace(env.find("[\"torch\"]"), 9, "[\"torch==1.13\"]");
+    auto changed = hashes(project, env);
+    BOOST_TEST(base["environment:torch"] != changed["environment:torch"]);
+    BOOST_TEST(base["step:train"] != changed["step:train"]);
+}
+
+BOOST_AUTO_TEST_CASE(ignored_files_do_not_change_the_source_hash) {
+    TempProject project;
+    write_project(project);
+    project.write("src/.amlignore", "data/\n");
+    auto base = hashes(project, kPipeline);
+    project.write("src/data/big.bin", "0123456789");
+    BOOST_TEST(base == hashes(project, kPipeline));
+}
+
+BOOST_AUTO_TEST_CASE(json_form_is_stable_and_ordered) {
+    TempProject project;
+    write_project(project);
+    auto first = project.compile(kPipeline);
+    auto second = project.compile(kPipeline);
+    BOOST_TEST_REQUIRE(first->plan.has_value());
+    BOOST_TEST(plan_to_json(*first->plan).dump() == plan_to_json(*second->plan).dump());
+    const auto& nodes = first->plan->nodes;
+    BOOST_TEST(nodes[0].kind == "source");
+    BOOST_TEST(nodes[1].kind == "environment");
+    BOOST_TEST(nodes[2].id == "step:train");  // dependencies before dependents
+    BOOST_TEST(nodes[3].id == "step:m");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
