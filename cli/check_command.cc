@@ -24,7 +24,7 @@ Runner add_check_command(CLI::App& app) {
     auto args = std::make_shared<CheckArgs>();
     CLI::App* command = app.add_subcommand("check", "Check .amlflow files: syntax, names, types and rules; runs nothing");
     command->add_option("files", args->files, "The files to check")->required()->check(CLI::ExistingFile);
-    command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)");
+    command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)")->allow_extra_args(false);
     command->add_option("--diagnostics", args->diagnostics, "How diagnostics are printed")
         ->check(CLI::IsMember({"text", "json"}));
     return [args]() {

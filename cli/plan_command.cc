@@ -23,7 +23,7 @@ Runner add_plan_command(CLI::App& app) {
     auto args = std::make_shared<PlanArgs>();
     CLI::App* command = app.add_subcommand("plan", "Check a file and print the plan graph it runs as");
     command->add_option("file", args->file, "The .amlflow file")->required()->check(CLI::ExistingFile);
-    command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)");
+    command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)")->allow_extra_args(false);
     command->add_option("--format", args->format, "text, json (the runtime's contract), dot (Graphviz) or mermaid")
         ->check(CLI::IsMember({"text", "json", "dot", "mermaid"}));
     command->add_option("--diagnostics", args->diagnostics, "How diagnostics are printed")

@@ -83,7 +83,9 @@ void Checker::apply_sets() {
             ast::ExprPtr expr = parse_expression(*source, static_cast<uint32_t>(equals + 1),
                                                  static_cast<uint32_t>(set.size()), diagnostics_);
             EvalScope scope;
-            value = expr->kind == ast::ExprKind::Error ? Value::error() : evaluator_.eval(*expr, scope);
+            // A bare word is text the user meant as a value (`--set epochs=many`), not a name.
+            if (expr->kind == ast::ExprKind::Name) value = Value::of_string(text);
+            else value = expr->kind == ast::ExprKind::Error ? Value::error() : evaluator_.eval(*expr, scope);
         }
         if (value.kind == ValueKind::Error) continue;
         if (spec) {

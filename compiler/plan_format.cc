@@ -24,24 +24,39 @@ namespace {
 
 std::string short_hash(const std::string& hash) { return hash.substr(0, 12); }
 
+// Values as a person reads them: paths and references by name, objects as written.
 std::string show_json(const json& value) {
-    if (value.is_object() && value.contains("$path")) return value["$path"].get<std::string>();
-    if (value.is_object() && value.contains("$ref")) {
-        std::string id = value["$ref"].get<std::string>();
-        return id.substr(id.find(':') + 1);
+    if (value.is_object()) {
+        if (value.contains("$path")) return value["$path"].get<std::string>();
+        if (value.contains("$ref")) {
+            std::string id = value["$ref"].get<std::string>();
+            return id.substr(id.find(':') + 1);
+        }
+        if (value.contains("$output")) {
+            const json& out = value["$output"];
+            std::string text = out["step"].get<std::string>();
+            for (const json& member : out["result"]) text += "." + member.get<std::string>();
+            if (!out["path"].get<std::string>().empty()) text += "/" + out["path"].get<std::string>();
+            return text;
+        }
+        if (value.contains("$param")) return "<" + value["$param"].get<std::string>() + ">";
+        if (value.contains("$duration_ms")) return std::to_string(value["$duration_ms"].get<int64_t>() / 1000) + "s";
+        if (value.contains("$bytes")) return std::to_string(value["$bytes"].get<int64_t>()) + "B";
+        if (value.contains("$format")) {
+            std::string text;
+            for (const json& part : value["$format"]) text += part.is_string() ? part.get<std::string>() : "${" + show_json(part) + "}";
+            return "\"" + text + "\"";
+        }
+        std::string out = value.contains("$kind") ? value["$kind"].get<std::string>() + " " : "";
+        std::string fields;
+        for (const auto& [key, item] : value.items()) {
+            if (key != "$kind") fields += (fields.empty() ? "" : ", ") + key + " = " + show_json(item);
+        }
+        return fields.empty() ? out + "{}" : out + "{ " + fields + " }";
     }
-    if (value.is_object() && value.contains("$output")) {
-        const json& out = value["$output"];
-        std::string text = out["step"].get<std::string>();
-        for (const json& member : out["result"]) text += "." + member.get<std::string>();
-        if (!out["path"].get<std::string>().empty()) text += "/" + out["path"].get<std::string>();
-        return text;
-    }
-    if (value.is_object() && value.contains("$param")) return "<" + value["$param"].get<std::string>() + ">";
-    if (value.is_object() && value.contains("$kind") && value.size() == 1) return value["$kind"].get<std::string>();
     if (value.is_array()) {
         std::string out;
-        for (const json& item : value) out += (out.empty() ? "" : " ") + show_json(item);
+        for (const json& item : value) out += (out.empty() ? "" : ", ") + show_json(item);
         return "[" + out + "]";
     }
     if (value.is_string()) return value.get<std::string>();
@@ -83,7 +98,10 @@ std::string plan_to_text(const Plan& plan) {
                 continue;
             }
             std::string label = key[0] == '$' ? key.substr(1) : key;
-            out += "   " + label + ": " + show_json(value) + "\n";
+            if (key[0] == '$' && node.spec.contains(label)) continue;  // the field says it already
+            std::string shown = key[0] == '$' ? value.get<std::string>().substr(value.get<std::string>().find(':') + 1)
+                                              : show_json(value);
+            out += "   " + label + ": " + shown + "\n";
         }
     }
     out += "\n";
