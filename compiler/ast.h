@@ -138,6 +138,8 @@ struct Decl {
     BlockPtr block;
     // experiment
     std::vector<Step> steps;
+    // A syntax error broke the declaration's head: later phases stay quiet about it.
+    bool broken = false;
 };
 
 struct Module {

@@ -45,7 +45,13 @@ private:
     const SourceFile& file_;
     const OffsetMap& offsets_;
     Diagnostics& diagnostics_;
+    int depth_ = 0;  // of expressions being built, against kMaxDepth
+    bool depth_reported_ = false;
 };
+
+// Deeper expressions are refused, not built: every later phase recurses over the tree,
+// and a 10,000-term sum must not overflow the stack of the checker or the server.
+constexpr int kMaxDepth = 500;
 
 SourceRange Builder::range(antlr4::Token* token) const {
     if (token == nullptr || token->getStartIndex() == INVALID_INDEX) {
@@ -78,13 +84,19 @@ ast::Identifier Builder::ident(P::IdentContext* context) const {
 // A subtree the parser had to recover inside: an exception on a context or a token it
 // skipped (an error node) anywhere below.
 bool Builder::broken(antlr4::ParserRuleContext* context) const {
-    if (context == nullptr || context->exception != nullptr) return true;
-    for (antlr4::tree::ParseTree* child : context->children) {
-        if (dynamic_cast<antlr4::tree::ErrorNode*>(child)) return true;
-        if (auto* rule = dynamic_cast<antlr4::ParserRuleContext*>(child); rule && broken(rule)) return true;
-        if (auto* terminal = dynamic_cast<antlr4::tree::TerminalNode*>(child);
-            terminal && terminal->getSymbol()->getTokenIndex() == INVALID_INDEX) {
-            return true;  // a token the parser conjured up ("missing '='")
+    // Iterative: a left-deep chain of 10,000 additions is 10,000 levels of tree.
+    std::vector<antlr4::ParserRuleContext*> pending{context};
+    while (!pending.empty()) {
+        antlr4::ParserRuleContext* current = pending.back();
+        pending.pop_back();
+        if (current == nullptr || current->exception != nullptr) return true;
+        for (antlr4::tree::ParseTree* child : current->children) {
+            if (dynamic_cast<antlr4::tree::ErrorNode*>(child)) return true;
+            if (auto* rule = dynamic_cast<antlr4::ParserRuleContext*>(child)) pending.push_back(rule);
+            if (auto* terminal = dynamic_cast<antlr4::tree::TerminalNode*>(child);
+                terminal && terminal->getSymbol()->getTokenIndex() == INVALID_INDEX) {
+                return true;  // a token the parser conjured up ("missing '='")
+            }
         }
     }
     return false;
@@ -112,6 +124,7 @@ std::optional<ast::Decl> Builder::top_decl(P::TopDeclContext* context) {
     if (auto* c = context->experimentDecl()) return experiment(c);
     if (auto* c = context->paramDecl()) {
         decl.kind = ast::DeclKind::Param;
+        decl.broken = broken(c);
         decl.keyword_range = range(c->PARAM());
         decl.name = ident(c->ident());
         if (c->typeRef()) {
@@ -121,6 +134,7 @@ std::optional<ast::Decl> Builder::top_decl(P::TopDeclContext* context) {
         if (c->expr()) decl.value = expr(c->expr());
     } else if (auto* c = context->letDecl()) {
         decl.kind = ast::DeclKind::Let;
+        decl.broken = broken(c);
         decl.keyword_range = range(c->LET());
         decl.name = ident(c->ident());
         decl.value = c->expr() ? expr(c->expr()) : error_expr(decl.range);
@@ -325,6 +339,19 @@ std::vector<ast::Arg> Builder::args(P::ArgsContext* context) {
 
 ast::ExprPtr Builder::expr(P::ExprContext* context) {
     if (context == nullptr || context->exception != nullptr) return error_expr(range(context));
+    if (depth_ >= kMaxDepth) {
+        if (!depth_reported_) {
+            diagnostics_.error("syntax", range(context), "this expression is nested too deeply")
+                .note("expressions may nest at most " + std::to_string(kMaxDepth) + " levels; split it with 'let'");
+        }
+        depth_reported_ = true;
+        return error_expr(range(context));
+    }
+    struct Deeper {
+        int& depth;
+        explicit Deeper(int& d) : depth(d) { ++depth; }
+        ~Deeper() { --depth; }
+    } deeper(depth_);
     auto e = std::make_unique<ast::Expr>();
     e->range = range(context);
     if (auto* c = dynamic_cast<P::PrimaryExprContext*>(context)) return primary(c->primary());
@@ -413,6 +440,16 @@ ast::ExprPtr Builder::literal(P::LiteralContext* context) {
             e->kind = ast::ExprKind::Bool;
             e->bool_value = token->getType() == P::TRUE;
             return e;
+        case P::UNTERMINATED_STRING:
+            diagnostics_.error("syntax", e->range, "unterminated string")
+                .help("close it with '\"' on the same line, or write \"\"\"...\"\"\" for text over several lines");
+            return error_expr(e->range);
+        case P::BAD_NUMBER: {
+            size_t letters = text.find_first_not_of("0123456789.");
+            diagnostics_.error("syntax", e->range, "unknown unit '" + text.substr(letters) + "' in '" + text + "'")
+                .help("durations end in ms, s, m, h or d; sizes in B, KB, MB, GB, TB, KiB, MiB, GiB or TiB");
+            return error_expr(e->range);
+        }
         case P::STRING:
         case P::TRIPLE_STRING:
             e->kind = ast::ExprKind::String;
@@ -443,7 +480,7 @@ ast::ExprPtr Builder::number_with_unit(antlr4::Token* token, ast::ExprKind kind)
     double value = std::round(number * scale);
     if (!(value < 9.2e18)) {
         diagnostics_.error("out-of-range", e->range, "'" + text + "' is too large");
-        value = 0;
+        return error_expr(e->range);
     }
     e->int_value = static_cast<int64_t>(value);
     return e;

@@ -32,6 +32,7 @@ Value Evaluator::eval_block(const ast::Block& block, const BlockSpec& spec, cons
         const std::string& key = member.key.name;
         const FieldSpec* field = spec.find(key);
         if (field == nullptr) {
+            blocks_with_unknown_fields_.insert(&block);
             Diagnostic& d = diagnostics_.error("unknown-field", member.key.range,
                                                "unknown field '" + key + "' in " + owner);
             if (auto near = closest_name(key, field_names(spec))) d.help("did you mean '" + *near + "'?");
@@ -73,11 +74,11 @@ Value Evaluator::eval_block(const ast::Block& block, const BlockSpec& spec, cons
         }
         result.fields.emplace_back(key, std::move(value));
     }
-    if (!block.incomplete) {
+    if (!block.incomplete && !had_unknown_field(&block)) {
         for (const FieldSpec& field : spec.fields) {
             if (field.required && seen.count(std::string(field.name)) == 0) {
                 diagnostics_.error("missing-field", owner_range, owner + " is missing field '" + std::string(field.name) + "'")
-                    .note("'" + std::string(field.name) + "' is " + std::string(field.doc));
+                    .note("'" + std::string(field.name) + "': " + std::string(field.doc));
             }
         }
     }
@@ -93,14 +94,16 @@ Value Evaluator::eval_field(const ast::Expr& expr, const FieldSpec& spec, const 
     std::string why;
     std::optional<Value> converted = coerce_to_field(value, spec, &why);
     if (!converted) {
-        Diagnostic& d = diagnostics_.error("type", expr.range, "field '" + std::string(spec.name) + "' of " + owner +
-                                                                   " expects " + std::string(schema::describe(spec.type)) +
-                                                                   ", found " + why);
+        std::string expected(schema::describe(spec.type));
         if (spec.type == FieldType::Enum) {
-            std::string words;
-            for (std::string_view c : spec.choices) words += (words.empty() ? "" : ", ") + std::string(c);
-            d.note("'" + std::string(spec.name) + "' is one of: " + words);
+            expected.clear();
+            for (size_t i = 0; i < spec.choices.size(); ++i) {
+                expected += (i == 0 ? "" : i + 1 == spec.choices.size() ? " or " : ", ") + std::string(spec.choices[i]);
+            }
+            if (value.kind == ValueKind::String || value.kind == ValueKind::Enum) why = show_value(value);
         }
+        diagnostics_.error("type", expr.range, "field '" + std::string(spec.name) + "' of " + owner + " expects " +
+                                                   expected + ", found " + why);
         return Value::error();
     }
     if (converted->is_number() && (spec.min || spec.max)) {

@@ -67,7 +67,7 @@ void Checker::check_workspace(const Symbol& symbol) {
                 }
             }
         }
-    } else if (!missing.empty() && !decl.block->incomplete) {
+    } else if (!missing.empty() && !decl.block->incomplete && !evaluator_.had_unknown_field(decl.block.get())) {
         diagnostics_.error("missing-field", decl.name.range, owner + " is missing field '" + missing[0] + "'")
             .help("give 'subscription', 'resource_group' and 'name', or 'config = \"config.json\"'");
     }
@@ -126,6 +126,7 @@ void Checker::check_compute(const Symbol& symbol) {
     const std::string& kind = decl.compute_kind.name;
     const BlockSpec* spec = schema::compute(kind);
     std::string owner = "compute '" + decl.name.name + "'";
+    if (kind.empty()) return;  // a syntax error left it out, and is reported
     if (spec == nullptr) {
         std::vector<std::string> kinds;
         for (std::string_view k : schema::compute_kinds()) kinds.emplace_back(k);

@@ -9,7 +9,7 @@ namespace amlflow::compiler {
 
 std::optional<FieldSpec> Checker::type_spec(const ast::TypeRef& type, bool report) {
     const std::string& name = type.name.name;
-    FieldSpec spec{"", FieldType::Any};
+    FieldSpec spec{"", FieldType::Any, false, "", ""};
     if (name == "int") spec.type = FieldType::Int;
     else if (name == "float") spec.type = FieldType::Float;
     else if (name == "bool") spec.type = FieldType::Bool;
@@ -114,7 +114,9 @@ Value Checker::evaluate_param(const Symbol& symbol) {
     const ast::Decl& decl = *symbol.decl;
     auto spec = decl.has_type ? type_spec(decl.type, true) : std::optional<FieldSpec>();
     Value value;
-    if (symbol.module == 0 && param_overrides_.count(decl.name.name)) {
+    if (decl.broken) {
+        value = Value::error();  // its syntax error is reported
+    } else if (symbol.module == 0 && param_overrides_.count(decl.name.name)) {
         value = param_overrides_.at(decl.name.name);
     } else if (decl.value) {
         EvalScope scope;

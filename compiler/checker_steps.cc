@@ -149,11 +149,11 @@ const ast::Step* Checker::template_job(const ast::Step& step, const char* what) 
     }
     const ast::Step* job = found->second.step;
     if (job->kind != ast::StepKind::Job || !job->is_template) {
-        diagnostics_.error("template", target.range,
-                           std::string(what) + " needs a job with parameters; " + ast::step_kind_name(job->kind) + " '" +
-                               target.name + "' has none")
-            .note("declared here", job->name.range)
-            .help("declare its parameters: job " + target.name + "(lr: float = 0.01) { ... }");
+        Diagnostic& d = diagnostics_.error("template", target.range,
+                                           std::string(what) + " needs a job with parameters; " +
+                                               ast::step_kind_name(job->kind) + " '" + target.name + "' has none");
+        d.note("declared here", job->name.range);
+        if (job->kind == ast::StepKind::Job) d.help("declare its parameters: job " + target.name + "(lr: float = 0.01) { ... }");
         return nullptr;
     }
     if (job == &step) return nullptr;
@@ -184,8 +184,10 @@ void Checker::check_binding(const ast::Step& step, CheckedStep& out) {
         } else if (position < job->params.size()) {
             param = &job->params[position++];
         } else {
-            diagnostics_.error("type", arg.range, "job '" + job->name.name + "' takes " +
-                                                       std::to_string(job->params.size()) + " parameters");
+            size_t count = job->params.size();
+            diagnostics_.error("type", arg.range, "job '" + job->name.name + "' takes " + std::to_string(count) +
+                                                       (count == 1 ? " parameter" : " parameters") + ", given " +
+                                                       std::to_string(step.bind_args.size()));
             continue;
         }
         if (!bound.insert(param->name.name).second) {
@@ -263,7 +265,7 @@ void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out) {
         diagnostics_.error("invalid-value", find_member(step.block.get(), "command")->key.range,
                            owner + " gives both 'script' and 'command'")
             .help("keep one: 'script' runs a Python file, 'command' runs a command line");
-    } else if (!has_script && !has_command && !step.block->incomplete) {
+    } else if (!has_script && !has_command && !step.block->incomplete && !evaluator_.had_unknown_field(step.block.get())) {
         diagnostics_.error("missing-field", step.name.range, owner + " needs 'script' or 'command'")
             .help("for example: script = \"train.py\"");
     }

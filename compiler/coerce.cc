@@ -119,6 +119,14 @@ std::optional<Value> convert(const Value& v, const FieldSpec& spec, std::string*
         case T::Command:
             if (auto s = as_string(v)) return s;
             return each_item(v, as_string, why);
+        case T::Arguments:
+            return each_item(v, [](const Value& i) -> std::optional<Value> {
+                switch (i.kind) {
+                    case ValueKind::Ref: case ValueKind::Map: case ValueKind::Object:
+                    case ValueKind::List: case ValueKind::Unset: case ValueKind::Null: return std::nullopt;
+                    default: return i;
+                }
+            }, why);
         case T::Environment: return ref_of(v, "environment") ? std::optional<Value>(v) : std::nullopt;
         case T::Compute: return ref_of(v, "compute") ? std::optional<Value>(v) : std::nullopt;
         case T::Workspace: return ref_of(v, "workspace") ? std::optional<Value>(v) : std::nullopt;

@@ -69,16 +69,36 @@ std::string excerpt(const SourceRange& range, const Palette& palette) {
     std::string_view line = range.file->line_text(start.line);
     std::string number = std::to_string(start.line);
     std::string gutter(number.size(), ' ');
-    uint32_t first = start.column - 1;
-    uint32_t last = range.end > range.begin ? range.file->locate(range.end).column - 1 : first + 1;
+    // Work in bytes of the line, count characters for the padding and the marker.
+    uint32_t line_start = range.file->offset_of({start.line, 1});
+    uint32_t first = range.begin - line_start;
+    uint32_t last = std::min<uint32_t>(range.end - line_start, static_cast<uint32_t>(line.size()));
     if (range.file->locate(range.end).line != start.line) last = static_cast<uint32_t>(line.size());
-    if (last <= first) last = first + 1;
-    std::string padding;
-    for (uint32_t i = 0; i < first && i < line.size(); ++i) padding += line[i] == '\t' ? '\t' : ' ';
+    auto is_character = [&](uint32_t i) { return (static_cast<unsigned char>(line[i]) & 0xC0) != 0x80; };
+    // A very long line is shown as a window around the caret.
+    constexpr uint32_t kWidth = 120;
+    std::string before, after;
+    if (line.size() > kWidth) {
+        uint32_t from = first > 40 ? first - 40 : 0;
+        while (from > 0 && !is_character(from)) --from;
+        uint32_t to = std::min<uint32_t>(static_cast<uint32_t>(line.size()), from + kWidth);
+        while (to < line.size() && !is_character(to)) ++to;
+        if (from > 0) before = "...";
+        if (to < line.size()) after = "...";
+        line = line.substr(from, to - from);
+        first -= from;
+        last = last > from ? std::min<uint32_t>(last - from, static_cast<uint32_t>(line.size())) : first;
+    }
+    std::string padding = before.empty() ? "" : "   ";
+    for (uint32_t i = 0; i < first && i < line.size(); ++i) {
+        if (is_character(i)) padding += line[i] == '\t' ? '\t' : ' ';
+    }
     if (first > line.size()) padding.append(first - line.size(), ' ');
-    std::string marker = "^" + std::string(last - first - 1, '~');
+    size_t width = 0;
+    for (uint32_t i = first; i < last && i < line.size(); ++i) width += is_character(i) ? 1 : 0;
+    std::string marker = "^" + std::string(width > 1 ? width - 1 : 0, '~');
     std::string out;
-    out += " " + number + " | " + std::string(line) + "\n";
+    out += " " + number + " | " + before + std::string(line) + after + "\n";
     out += " " + gutter + " | " + padding + palette.paint(marker, "1;32") + "\n";
     return out;
 }

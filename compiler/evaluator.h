@@ -62,6 +62,10 @@ public:
 
     Diagnostics& diagnostics() { return diagnostics_; }
 
+    // Whether a block had a field the schema does not know (most likely a misspelt one):
+    // its required-field checks are then not reported, they would repeat the typo.
+    bool had_unknown_field(const ast::Block* block) const { return blocks_with_unknown_fields_.count(block) > 0; }
+
     // A path written in `module`, made relative to the main file's folder (the one
     // convention of paths in the plan).
     std::string rebase_path(size_t module, const std::string& path) const;
@@ -80,6 +84,7 @@ private:
 
     NameResolver& resolver_;
     Diagnostics& diagnostics_;
+    std::set<const ast::Block*> blocks_with_unknown_fields_;
 };
 
 // Converts `value` to `spec`'s type, or explains why it can't ("expected an int, found a

@@ -20,6 +20,31 @@ using grammar::AmlflowParser;
 
 namespace {
 
+// The parser recurses once per bracket and per prefix '-': text nested deeper than this
+// is refused before parsing, so no input can overflow the stack.
+constexpr int kMaxNesting = 200;
+
+// Returns false, with a diagnostic, when brackets or a run of '-' nest too deeply.
+bool nesting_is_bounded(antlr4::CommonTokenStream& tokens, const SourceFile& file, const OffsetMap& offsets,
+                        Diagnostics& diagnostics) {
+    tokens.fill();
+    int depth = 0, minus_run = 0;
+    for (antlr4::Token* token : tokens.getTokens()) {
+        size_t type = token->getType();
+        if (token->getChannel() != antlr4::Token::DEFAULT_CHANNEL) continue;
+        minus_run = type == AmlflowLexer::MINUS ? minus_run + 1 : 0;
+        if (type == AmlflowLexer::LPAREN || type == AmlflowLexer::LBRACKET || type == AmlflowLexer::LBRACE) ++depth;
+        if (type == AmlflowLexer::RPAREN || type == AmlflowLexer::RBRACKET || type == AmlflowLexer::RBRACE) --depth;
+        if (depth > kMaxNesting || minus_run > kMaxNesting) {
+            SourceRange at{&file, offsets.byte_offset(token->getStartIndex()), offsets.byte_offset(token->getStopIndex() + 1)};
+            diagnostics.error("syntax", at, "the text is nested too deeply here")
+                .note("brackets, braces and '-' may nest at most " + std::to_string(kMaxNesting) + " levels");
+            return false;
+        }
+    }
+    return true;
+}
+
 // Parses with the fast SLL strategy first and falls back to full LL with error
 // recovery only when that fails: valid files (the common case) never pay for LL, and
 // invalid ones get every error reported in one pass.
@@ -33,6 +58,7 @@ auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostic
     AmlflowLexer lexer(&input);
     lexer.removeErrorListeners();
     antlr4::CommonTokenStream tokens(&lexer);
+    if (!nesting_is_bounded(tokens, file, offsets, diagnostics)) return build(nullptr, offsets);
     AmlflowParser parser(&tokens);
     parser.removeErrorListeners();
     parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
@@ -66,7 +92,7 @@ std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> sour
         file, 0, static_cast<uint32_t>(file.text().size()), diagnostics,
         [](AmlflowParser& parser) { return parser.file(); },
         [&](AmlflowParser::FileContext* tree, const OffsetMap& offsets) {
-            return build_declarations(tree, file, offsets, diagnostics);
+            return tree ? build_declarations(tree, file, offsets, diagnostics) : std::vector<ast::Decl>{};
         });
     return module;
 }
@@ -78,7 +104,7 @@ ast::ExprPtr parse_expression(const SourceFile& file, uint32_t begin, uint32_t e
         file, begin, end, diagnostics,
         [](AmlflowParser& parser) { return parser.standaloneExpr(); },
         [&](AmlflowParser::StandaloneExprContext* tree, const OffsetMap& offsets) {
-            return build_standalone_expression(tree, file, offsets, diagnostics);
+            return tree ? build_standalone_expression(tree, file, offsets, diagnostics) : ast::ExprPtr{};
         },
         text);
     if (diagnostics.error_count() > before || expr == nullptr) {

@@ -167,7 +167,7 @@ const BlockSpec& job() {
             {"source", T::Path, false, "\".\"", "the folder snapshotted as the working directory"},
             {"script", T::Path, false, "", "the Python script, relative to `source` (or give `command`)"},
             {"command", T::Command, false, "", "a command to run instead of a script: a string (run by a shell) or a list (argv)"},
-            {"args", T::List, false, "[]", "arguments passed to the script"},
+            {"args", T::Arguments, false, "[]", "arguments passed to the script"},
             {"environment", T::Environment, false, "python3 on this machine", "the environment it runs in"},
             {"compute", T::Compute, false, "this machine", "where it runs", {}, {}, {}, false},
             {"distribution", T::Distribution, false, "none", "how ranks are laid out: none, pytorch, per_node or mpi"},
@@ -280,6 +280,7 @@ std::string_view describe(FieldType type) {
         case T::PathMap: return "a map of paths";
         case T::Map: return "a map";
         case T::Command: return "a string or a list of strings";
+        case T::Arguments: return "a list of arguments (strings, numbers, paths, step results)";
         case T::Environment: return "an environment";
         case T::Compute: return "a compute";
         case T::Workspace: return "a workspace";

@@ -25,6 +25,7 @@ enum class FieldType {
     PathMap,      // map of paths (inputs)
     Map,
     Command,      // a string (run by a shell) or a list of strings (argv)
+    Arguments,    // a list of values a script receives as argv: no references or maps
     Environment,  // a reference to an environment
     Compute,      // a reference to a compute
     Workspace,    // a reference to a workspace

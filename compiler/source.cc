@@ -16,7 +16,12 @@ LineColumn SourceFile::locate(uint32_t offset) const {
     offset = std::min<uint32_t>(offset, static_cast<uint32_t>(text_.size()));
     auto next = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
     uint32_t line_index = static_cast<uint32_t>(next - line_starts_.begin()) - 1;
-    return {line_index + 1, offset - line_starts_[line_index] + 1};
+    // Columns count characters (UTF-8 code points), as editors and people do.
+    uint32_t column = 1;
+    for (uint32_t i = line_starts_[line_index]; i < offset; ++i) {
+        if ((static_cast<unsigned char>(text_[i]) & 0xC0) != 0x80) ++column;
+    }
+    return {line_index + 1, column};
 }
 
 uint32_t SourceFile::offset_of(LineColumn position) const {
@@ -25,8 +30,13 @@ uint32_t SourceFile::offset_of(LineColumn position) const {
     }
     uint32_t start = line_starts_[position.line - 1];
     std::string_view line = line_text(position.line);
-    uint32_t column = std::min<uint32_t>(position.column - 1, static_cast<uint32_t>(line.size()));
-    return start + column;
+    uint32_t characters = 1;
+    for (uint32_t i = 0; i < line.size(); ++i) {
+        if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80) continue;  // inside a character
+        if (characters == position.column) return start + i;
+        ++characters;
+    }
+    return start + static_cast<uint32_t>(line.size());
 }
 
 std::string_view SourceFile::line_text(uint32_t line) const {

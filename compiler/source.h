@@ -13,7 +13,7 @@ namespace amlflow::compiler {
 
 struct LineColumn {
     uint32_t line = 1;    // 1-based
-    uint32_t column = 1;  // 1-based, in bytes
+    uint32_t column = 1;  // 1-based, in characters (UTF-8 code points)
 };
 
 class SourceFile {

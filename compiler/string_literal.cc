@@ -86,9 +86,15 @@ std::vector<ast::StringPart> decode_string_literal(const SourceFile& file, uint3
             uint32_t close = find_interpolation_end(c, open + 2);
             if (close >= c.end) {
                 diagnostics.error("syntax", {&file, open, open + 2}, "'${' is never closed with '}'")
-                    .help("write \\${ for a literal '${'");
+                    .help("a quote inside ${...} is written \\\" in a one-line string; \\${ is a literal '${'");
                 c.at = c.end;
                 break;
+            }
+            if (text.substr(open + 2, close - open - 2).find_first_not_of(" \t") == std::string_view::npos) {
+                diagnostics.error("syntax", {&file, open, close + 1}, "'${}' holds no expression")
+                    .help("write the value to insert, as in \"${epochs}\", or \\${ for a literal '${'");
+                c.at = close + 1;
+                continue;
             }
             flush(open);
             ast::StringPart piece;

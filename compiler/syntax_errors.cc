@@ -7,6 +7,7 @@
 
 #include "AmlflowLexer.h"
 #include "AmlflowParser.h"
+#include "compiler/suggest.h"
 
 namespace amlflow::compiler {
 
@@ -58,10 +59,12 @@ std::string describe_expected(antlr4::Parser* parser, const antlr4::misc::Interv
     if (expects_value(set)) return "a value";
     std::vector<std::string> names;
     bool name_added = false;
+    // Keywords count as names only where any name would do; alone they are themselves.
+    bool any_name = set.contains(size_t{AmlflowLexer::ID});
     for (ssize_t type : set.toList()) {
         if (type == static_cast<ssize_t>(antlr4::Token::EOF)) {
             names.push_back("end of file");
-        } else if (is_name_token(static_cast<size_t>(type))) {
+        } else if (is_name_token(static_cast<size_t>(type)) && any_name) {
             if (!name_added) names.push_back("a name");
             name_added = true;
         } else if (type == AmlflowLexer::STRING) {
@@ -100,14 +103,18 @@ Wording word_error(antlr4::Parser* parser, const antlr4::Token* found) {
         return {"expected '=' after field '" + previous->getText() + "', found " + found_text,
                 "fields are written 'name = value'"};
     }
+    std::string found_word = found && found_type == AmlflowLexer::ID ? found->getText() : "";
     if (rule == AmlflowParser::RuleFile || rule == AmlflowParser::RuleTopDecl) {
+        auto near = closest_name(found_word, {"import", "param", "let", "workspace", "environment", "compute", "experiment"});
         return {"expected a declaration, found " + found_text,
-                "a file holds import, param, let, workspace, environment, compute and "
-                "experiment declarations"};
+                near ? "did you mean '" + *near + "'?"
+                     : "a file holds import, param, let, workspace, environment, compute and experiment declarations"};
     }
     if (rule == AmlflowParser::RuleExperimentDecl || rule == AmlflowParser::RuleStep) {
+        auto near = closest_name(found_word, {"job", "sweep", "register", "export", "download"});
         return {"expected a step or '}', found " + found_text,
-                "an experiment holds job, sweep, register model, export onnx and download steps"};
+                near ? "did you mean '" + *near + "'?"
+                     : "an experiment holds job, sweep, register model, export onnx and download steps"};
     }
     antlr4::misc::IntervalSet expected;
     try {
@@ -182,6 +189,8 @@ void LineErrorStrategy::recover(antlr4::Parser* parser, std::exception_ptr error
         if (type == AmlflowLexer::RBRACE && depth > 0) --depth;
         parser->consume();
     }
+    // The next line is a fresh start: a mistake there is its own and is reported.
+    endErrorCondition(parser);
 }
 
 void SyntaxErrorListener::syntaxError(antlr4::Recognizer* recognizer, antlr4::Token* offending,
@@ -199,13 +208,18 @@ void SyntaxErrorListener::syntaxError(antlr4::Recognizer* recognizer, antlr4::To
         range.begin = range.end = at;
     }
     size_t type = offending ? offending->getType() : antlr4::Token::EOF;
-    if (type == AmlflowLexer::UNTERMINATED_STRING) {
-        diagnostics_.error("syntax", range, "unterminated string")
-            .help("close it with '\"' on the same line, or write \"\"\"...\"\"\" for text over several lines");
+    if (type == AmlflowLexer::UNTERMINATED_COMMENT) {
+        range.end = range.begin + 2;
+        diagnostics_.error("syntax", range, "'/*' is never closed with '*/'");
         return;
     }
     if (type == AmlflowLexer::BAD_CHAR) {
         std::string text = offending->getText();
+        if (text.size() == 1 && static_cast<unsigned char>(text[0]) < 0x20) {
+            char code[8];
+            std::snprintf(code, sizeof code, "\\x%02x", static_cast<unsigned char>(text[0]));
+            text = code;
+        }
         Diagnostic& d = diagnostics_.error("syntax", range, "unexpected character '" + text + "'");
         std::string help = bad_character_help(text.empty() ? '\0' : text[0]);
         if (!help.empty()) d.help(help);

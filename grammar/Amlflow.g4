@@ -110,6 +110,8 @@ literal
     | SIZE
     | STRING
     | TRIPLE_STRING
+    | UNTERMINATED_STRING   // reported by the AST builder, so no cascade follows
+    | BAD_NUMBER            // likewise: "unknown unit 'min'"
     | TRUE
     | FALSE
     ;
@@ -163,6 +165,9 @@ DURATION : DIGITS ('.' DIGITS)? ('ms' | 's' | 'm' | 'h' | 'd') ;
 SIZE     : DIGITS ('.' DIGITS)? ('B' | 'KB' | 'MB' | 'GB' | 'TB' | 'KiB' | 'MiB' | 'GiB' | 'TiB') ;
 FLOAT    : DIGITS '.' DIGITS EXPONENT? | DIGITS EXPONENT ;
 INT      : DIGITS ;
+// A number glued to letters that are no unit (`10min`): one token, so the AST builder
+// can name the unit instead of the parser tripping over the letters.
+BAD_NUMBER : DIGITS ('.' DIGITS)? [a-zA-Z_] [a-zA-Z_0-9]* ;
 
 TRIPLE_STRING : '"""' .*? '"""' ;
 STRING        : '"' (ESCAPE | ~["\\\r\n])* '"' ;
@@ -174,6 +179,9 @@ ID : [a-zA-Z_] [a-zA-Z_0-9]* ;
 
 LINE_COMMENT  : '//' ~[\r\n]* -> channel(HIDDEN) ;
 BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN) ;
+// A '/*' that reaches the end of the file; it cannot contain '*/', so it never wins over
+// a closed comment.
+UNTERMINATED_COMMENT : '/*' (~'*' | '*'+ ~[*/])* '*'* EOF ;
 WS            : [ \t\r\n]+ -> channel(HIDDEN) ;
 
 // Anything else is one bad character; the parse driver reports it by name.

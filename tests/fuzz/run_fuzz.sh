@@ -7,7 +7,10 @@
 #   FUZZ_BUILD_DIR   build folder (default: build-fuzz at the repository root)
 #   FUZZ_JOBS        parallel build jobs (default 2)
 #   FUZZ_TIMEOUT     per-input timeout in seconds passed to -timeout (default 10)
-#   FUZZ_EXTRA_ARGS  more libFuzzer flags, e.g. "-seed=1 -workers=1"
+#   FUZZ_KEEP_GOING  1: run in libFuzzer's fork mode (-fork=1 -ignore_crashes=1
+#                    -ignore_timeouts=1 -ignore_ooms=1), so that one run collects every
+#                    finding instead of stopping at the first (still exits non-zero)
+#   FUZZ_EXTRA_ARGS  more libFuzzer flags, e.g. "-seed=1"
 #
 # Seeds a scratch corpus (kept between runs, so coverage accumulates) with the examples,
 # the stdlib and tests/golden/*.amlflow, uses tests/fuzz/amlflow.dict, and runs the
@@ -52,25 +55,39 @@ export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1:print_stack
 export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:symbolize=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 export LSAN_OPTIONS="print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
+mode_args=()
+if [[ "${FUZZ_KEEP_GOING:-0}" == 1 ]]; then
+  mode_args=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+fi
+artifacts_before="$(ls "$ARTIFACTS" | sort)"
+
 set +e
 # New inputs go to the first corpus folder; the seed folder is only read.
 ( cd "$WORK" && "$FUZZER" "$CORPUS" "$SEEDS" \
     -dict="$ROOT/tests/fuzz/amlflow.dict" \
     -max_total_time="$SECONDS_TO_RUN" -max_len=4096 -timeout="$TIMEOUT" -rss_limit_mb=2048 \
-    -artifact_prefix="$ARTIFACTS/" -print_final_stats=1 ${FUZZ_EXTRA_ARGS:-} ) 2>&1 | tee "$LOG"
+    -artifact_prefix="$ARTIFACTS/" -print_final_stats=1 "${mode_args[@]}" ${FUZZ_EXTRA_ARGS:-} ) 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
 
+# Plain mode prints final stats; fork mode prints "#RUNS: cov: ... corp: N" lines.
 runs="$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$LOG" | grep -oE '[0-9]+$' | tail -1 || true)"
+if [[ -z "$runs" ]]; then runs="$(grep -oE '^#[0-9]+: cov' "$LOG" | tail -1 | grep -oE '[0-9]+' || true)"; fi
 corpus_files="$(ls "$CORPUS" | wc -l)"
+new_artifacts="$(comm -13 <(echo "$artifacts_before") <(ls "$ARTIFACTS" | sort) | sed '/^$/d')"
 finding=""
-if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|ALARM: working on the last Unit|fuzz_checker: ' "$LOG"; then
-  finding="$(grep -m1 -E 'ERROR: |runtime error:|ALARM:|fuzz_checker: ' "$LOG" || true)"
+if [[ -n "$new_artifacts" ]]; then
+  finding="$(echo "$new_artifacts" | wc -l) new reproducer(s)"
 fi
+report="$(grep -m1 -E '^==[0-9]+==ERROR: |runtime error:|ALARM: working on the last Unit|^fuzz_checker: |terminate called' "$LOG" || true)"
+if [[ -n "$report" && -z "$finding" ]]; then finding="$report"; fi
 if [[ $status -ne 0 && -z "$finding" ]]; then finding="fuzzer exited with status $status"; fi
 
-echo "fuzz summary: runs=${runs:-?} corpus=${corpus_files} files time=${SECONDS_TO_RUN}s status=$([[ -z "$finding" ]] && echo ok || echo FAILED)${finding:+ ($finding)}"
+echo "fuzz summary: runs=${runs:-?} corpus=${corpus_files} files time=${SECONDS_TO_RUN}s status=$([[ -z "$finding" ]] && echo ok || echo FAILED)${finding:+ ($finding${report:+; first report: $report})}"
 if [[ -n "$finding" ]]; then
-  echo "reproducers in $ARTIFACTS:"; ls -1 "$ARTIFACTS"
+  if [[ -n "$new_artifacts" ]]; then
+    echo "new reproducers (replay one with: cd $WORK && $FUZZER $ARTIFACTS/NAME):"
+    echo "$new_artifacts" | sed "s|^|  $ARTIFACTS/|"
+  fi
   exit 1
 fi

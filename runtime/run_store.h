@@ -1,0 +1,230 @@
+// The run store: the record of every run, step, attempt and rank, kept in a SQLite
+// database (`store.db`) beside the artifact folders those runs wrote. It is what
+// `amlflow runs` lists, what `--resume` continues from, and where cached results are
+// found, so it has to survive the interpreter being killed at any instant.
+//
+// Durability: the database is in WAL mode with synchronous=NORMAL, and every state
+// change is one short transaction. A committed record survives a SIGKILL of the writer
+// at any moment (the WAL is in the OS's hands once COMMIT returns) and the file always
+// passes integrity_check. The commits that mark a step succeeded or a run finished are
+// made with synchronous=FULL, so they also survive power loss: those are the records
+// whose loss would redo real work. Everything else (attempts, ranks, metrics, cached
+// steps) can be rebuilt or re-derived, and an fsync each would cost more than it saves.
+//
+// Concurrency: readers (`amlflow runs list`) never block a writer or each other under
+// WAL; writers wait up to five seconds (busy_timeout) for one another. One RunStore is
+// one connection: use it from one thread at a time, and open a new one after fork().
+//
+// Errors: nothing here throws or aborts on a SQLite or filesystem failure. Calls that
+// change the store return bool; calls that return something return std::optional (or
+// an empty path). On false / nullopt / empty, last_error() holds one lowercase sentence
+// naming what failed and why ("cannot record step 'train' of run '...': database is
+// locked"); a lookup that finds nothing counts as such a failure, with the reason
+// ("no run matches 'abc'"). last_error() is only meaningful right after a failure.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace amlflow::runtime {
+
+namespace sqlite {
+class Connection;
+}
+
+enum class RunState { Running, Succeeded, Failed, Canceled };
+enum class StepState { Pending, Running, Succeeded, Failed, Canceled, Skipped, Cached };
+enum class AttemptState { Running, Succeeded, Failed, Canceled };
+
+// The lowercase names stored in the database and shown to users ("running", "cached").
+const char* to_string(RunState state);
+const char* to_string(StepState state);
+const char* to_string(AttemptState state);
+std::optional<RunState> parse_run_state(std::string_view text);
+std::optional<StepState> parse_step_state(std::string_view text);
+std::optional<AttemptState> parse_attempt_state(std::string_view text);
+
+// Records carry their whole key (run id, step name, attempt number), so that a record
+// read back can be handed on without its parents. Times are unix milliseconds; 0 means
+// "not yet". Paths inside the store are kept relative to it and come back absolute.
+
+struct NewRun {
+    std::string file;                // the pipeline file
+    std::string plan_hash;           // sha256 hex of plan_json
+    std::string plan_json;           // the whole plan, as the compiler wrote it
+    std::string params_json = "{}";  // final parameter values
+    std::vector<std::string> sets;   // the --set arguments, in command-line order
+    std::string version;             // amlflow's version; empty: this build's
+};
+
+struct RunRecord {
+    std::string id;  // "20261122-031500-a1b2": UTC second, then 4 random hex digits
+    std::string file, plan_hash, plan_json, params_json, version;
+    std::vector<std::string> sets;
+    RunState state = RunState::Running;
+    int64_t created_ms = 0, finished_ms = 0;
+    int exit_code = -1;  // the interpreter's exit code; -1 while running
+};
+
+struct StepRecord {
+    std::string run_id, name, kind, hash;
+    StepState state = StepState::Pending;
+    int64_t started_ms = 0, finished_ms = 0;
+    int attempts = 0;         // attempts begun, counted from the attempt records
+    std::string cached_from;  // the run whose result was reused, when state is Cached
+    std::filesystem::path outputs;
+};
+
+struct AttemptRecord {
+    std::string run_id, step;
+    int number = 0;  // 0-based; TORCHELASTIC_RESTART_COUNT of the attempt
+    AttemptState state = AttemptState::Running;
+    int64_t started_ms = 0, finished_ms = 0;
+    int master_port = 0;
+    // JSON written by the executor when the attempt fails: root-cause rank, exit code or
+    // signal, reason (exit|signal|timeout|hang|canceled), log tail. Empty otherwise.
+    std::string failure_json;
+    std::filesystem::path logs;  // the attempt's log folder (rank-<r>.log inside)
+};
+
+struct RankRecord {
+    std::string run_id, step;
+    int attempt = 0;
+    int global_rank = 0, local_rank = 0, node_rank = 0;
+    int64_t pid = 0;
+    int64_t started_ms = 0, finished_ms = 0;  // add_rank: started 0 means now
+    int exit_code = -1;                       // -1: still running or killed by a signal
+    int signal = 0;                           // 0: not killed by a signal
+    std::filesystem::path log_file;
+};
+
+struct MetricRecord {
+    std::string run_id, step;
+    int attempt = 0, rank = 0;
+    std::string name;
+    double value = 0;          // NaN is kept (a diverged loss is worth recording)
+    int64_t step_index = -1;   // the script's training step; -1 when not given
+    int64_t time_ms = 0;       // 0 on add: now
+};
+
+struct CacheEntry {
+    std::string hash, run_id, step;
+    int64_t created_ms = 0;
+};
+
+enum class OpenMode { CreateIfMissing, MustExist };
+
+class RunStore {
+public:
+    // PRAGMA user_version of the schema this build writes. A store with a newer version
+    // is refused rather than misread.
+    static constexpr int kSchemaVersion = 1;
+
+    // Opens the store in `folder` (creating the folder, store.db and its schema unless
+    // MustExist). Returns nullptr and sets *error (which may be null) on failure.
+    static std::unique_ptr<RunStore> open(const std::filesystem::path& folder, std::string* error,
+                                          OpenMode mode = OpenMode::CreateIfMissing);
+    ~RunStore();
+    RunStore(const RunStore&) = delete;
+    RunStore& operator=(const RunStore&) = delete;
+
+    const std::filesystem::path& folder() const { return root_; }
+    const std::string& last_error() const { return last_error_; }
+
+    // --- runs ---------------------------------------------------------------------------
+    // Records a new run in state Running; returns its id.
+    std::optional<std::string> create_run(const NewRun& run);
+    // Running clears finished_ms and the exit code (a resumed run); the other states set
+    // them. A finished run is committed with synchronous=FULL.
+    bool set_run_state(const std::string& run, RunState state, int exit_code = -1);
+    // By whole id or by a prefix that matches exactly one run, as git does.
+    std::optional<RunRecord> find_run(const std::string& id_or_prefix);
+    // Newest first, at most `limit` (0: all). plan_json is left empty: it can be large and no
+    // listing shows it; find_run fills it.
+    std::optional<std::vector<RunRecord>> list_runs(size_t limit);
+
+    // --- steps --------------------------------------------------------------------------
+    // Adds a Pending step; its outputs folder is step_outputs() (not created here).
+    bool add_step(const std::string& run, const std::string& step, const std::string& kind,
+                  const std::string& hash);
+    // Running sets started_ms (once); a final state sets finished_ms, Pending and Running
+    // clear it. cached_from is kept only with Cached. Succeeded is committed with FULL.
+    bool set_step_state(const std::string& run, const std::string& step, StepState state,
+                        const std::string& cached_from = "");
+    // In the order they were added.
+    std::optional<std::vector<StepRecord>> steps_of(const std::string& run);
+
+    // --- attempts and ranks -------------------------------------------------------------
+    // Starts the next attempt (0, 1, ...) of a step, in state Running, with its log folder
+    // created, and puts the step in Running too. Returns the attempt's number.
+    std::optional<int> begin_attempt(const std::string& run, const std::string& step,
+                                     int master_port);
+    // Leaves the step's state alone: whether to retry is the executor's call.
+    bool finish_attempt(const std::string& run, const std::string& step, int attempt,
+                        AttemptState state, const std::string& failure_json = "");
+    std::optional<std::vector<AttemptRecord>> attempts_of(const std::string& run,
+                                                          const std::string& step);
+    bool add_rank(const RankRecord& rank);
+    // exit_code -1 with a signal number for a rank killed by a signal; finished 0: now.
+    bool finish_rank(const std::string& run, const std::string& step, int attempt,
+                     int global_rank, int exit_code, int signal, int64_t finished_ms = 0);
+    // Ordered by global rank.
+    std::optional<std::vector<RankRecord>> ranks_of(const std::string& run,
+                                                    const std::string& step, int attempt);
+
+    // --- metrics and cache keys ---------------------------------------------------------
+    bool add_metric(const MetricRecord& metric);
+    // One transaction for the whole batch: a log relay flushes what it has read.
+    bool add_metrics(const std::vector<MetricRecord>& metrics);
+    // A step's metrics in the order they were recorded; all names when `name` is empty.
+    std::optional<std::vector<MetricRecord>> metrics_of(const std::string& run,
+                                                        const std::string& step,
+                                                        const std::string& name = "");
+    // Records that `hash` is answered by this step's outputs; a later record replaces it.
+    bool put_cache_key(const std::string& hash, const std::string& run, const std::string& step);
+    std::optional<CacheEntry> find_cache_key(const std::string& hash);
+
+    // --- artifact layout, folders created on demand --------------------------------------
+    std::filesystem::path run_folder(const std::string& run);                         // runs/<run>
+    std::filesystem::path step_outputs(const std::string& run, const std::string& step);  // <step>/outputs
+    // Kept across the attempts of a step and across --resume of its run.
+    std::filesystem::path step_checkpoints(const std::string& run, const std::string& step);
+    std::filesystem::path attempt_logs(const std::string& run, const std::string& step,
+                                       int attempt);  // <step>/attempt-<k>
+    // attempt_logs()/rank-<r>.log; the folder is created, the file is not.
+    std::filesystem::path rank_log(const std::string& run, const std::string& step, int attempt,
+                                   int global_rank);
+
+    // --- upkeep -------------------------------------------------------------------------
+    // PRAGMA integrity_check and foreign_key_check; false with the findings in last_error().
+    bool check_integrity();
+
+private:
+    RunStore(std::unique_ptr<sqlite::Connection> db, std::filesystem::path root);
+
+    bool fail(const std::string& message);
+    bool fail(const std::string& what, const std::string& reason);
+    int64_t now_ms();
+    std::optional<int64_t> step_id(const std::string& run, const std::string& step);
+    std::string stored_path(const std::filesystem::path& path) const;
+    std::filesystem::path loaded_path(const std::string& text) const;
+    // <store>/runs/<parts...>, each part checked to be one plain folder name.
+    std::filesystem::path folder_under(const std::vector<std::string>& parts, bool create);
+    bool insert_metric(const MetricRecord& metric, int64_t step_id);
+
+    std::unique_ptr<sqlite::Connection> db_;
+    std::filesystem::path root_;  // absolute
+    std::string last_error_;
+    int64_t last_ms_ = 0;  // never stamp a time earlier than one already stamped
+};
+
+// Where the store is: $AMLFLOW_HOME if set and not empty, else the folder of the
+// pipeline file joined with ".amlflow". The result is absolute.
+std::filesystem::path default_store_folder(const std::filesystem::path& pipeline_file);
+
+}  // namespace amlflow::runtime

@@ -1,0 +1,23 @@
+// The working directory of a job's attempt: a copy of its source folder, as the source
+// snapshot (compiler/source_tree.h) defines it: `.amlignore`, else `.gitignore`, is
+// honoured; `.git`, `__pycache__` and `.amlflow` are left out. A copy, not links, so a
+// script that writes next to itself cannot change the user's files.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace amlflow::runtime {
+
+struct SnapshotResult {
+    std::string hash;   // the source digest, as in the plan
+    size_t files = 0;
+};
+
+// Copies `source` into `destination` (created; must not exist or be empty).
+std::optional<SnapshotResult> snapshot_source(const std::filesystem::path& source,
+                                              const std::filesystem::path& destination,
+                                              std::string* error);
+
+}  // namespace amlflow::runtime
