@@ -5,28 +5,54 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace amlflow::runtime {
 namespace {
 
-constexpr std::size_t kReadSize = 64 * 1024;
+constexpr std::size_t kReadSize = 256 * 1024;    // one read takes all a big pipe holds
 constexpr int kReadsPerRound = 4;                  // then let the other ranks have a turn
 constexpr std::size_t kStageLimit = 256 * 1024;     // write the file at least this often
 constexpr std::size_t kDrainLimit = 1024 * 1024;    // a pipe holds at most 1 MiB unprivileged
 constexpr std::size_t kKeepCapacity = 4096;         // partial buffers larger are given back
 
-// One read buffer and one file staging buffer for every relay: the loop runs one relay
-// callback at a time, and each callback writes out its staging before it returns. With
-// 64 ranks this is the difference between 64 KiB and several MB resident.
+// One read buffer and one file staging area for every relay: the loop runs one relay
+// callback at a time, and each read's lines are written out before the next read. With
+// 64 ranks this is the difference between a few hundred KiB and many MB resident.
+//
+// The file gets two pieces per read, in order: `staged` (copied lines: those completed
+// from a partial line, redrawn, or cut) and `run`, the stretch of whole lines that lie
+// in the read buffer as they came, "\n" included, which is written from there uncopied.
 struct Scratch {
     std::vector<char> read = std::vector<char>(kReadSize);
     std::string staged;
+    const char* run_begin = nullptr;
+    const char* run_end = nullptr;
 };
 
 Scratch& scratch() {
     static thread_local Scratch s;
     return s;
+}
+
+bool write_all(int fd, iovec* iov, int count) {
+    while (count > 0) {
+        ssize_t n = ::writev(fd, iov, count);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        auto done = static_cast<std::size_t>(n);
+        while (count > 0 && done >= iov->iov_len) {
+            done -= iov->iov_len;
+            ++iov;
+            --count;
+        }
+        if (count > 0) {
+            iov->iov_base = static_cast<char*>(iov->iov_base) + done;
+            iov->iov_len -= done;
+        }
+    }
+    return true;
 }
 
 const char* find(const char* at, const char* end, char c) {
@@ -50,6 +76,7 @@ LogRelay::LogRelay(EventLoop& loop, LogRelayOptions options, LineSink* sink)
     : loop_(loop), options_(std::move(options)), sink_(sink) {
     if (options_.max_line == 0) options_.max_line = 64 * 1024;
     if (sink_) prefix_ = sink_->prefix(options_.label, options_.colour);
+    views_.resize(options_.tail_lines);
     pipes_[0].stream = Stream::out;
     pipes_[1].stream = Stream::err;
 }
@@ -71,6 +98,8 @@ void LogRelay::attach(Stream stream, int fd) {
         ::close(pipe.fd);
     }
     pipe.fd = fd;
+    int capacity = fcntl(fd, F_GETPIPE_SZ);
+    pipe.capacity = capacity > 0 ? static_cast<std::size_t>(capacity) : 64 * 1024;
     finished_ = false;
     loop_.watch(fd, POLLIN, [this, &pipe](short) { on_ready(pipe); });
 }
@@ -99,8 +128,10 @@ bool LogRelay::read_some(Pipe& pipe, std::size_t limit, bool to_eof) {
             total += static_cast<std::size_t>(n);
             bytes_read_ += static_cast<std::uint64_t>(n);
             feed(pipe, buffer, buffer + n);
-            // A short read means the pipe is empty now: skip the read that says EAGAIN.
-            if (!to_eof && static_cast<std::size_t>(n) < kReadSize) break;
+            flush_file();  // before the next read reuses the buffer the run points into
+            // Less than a full pipe means it is empty now: skip the read that says EAGAIN.
+            // A full one means the writer is blocked on us, so read on.
+            if (!to_eof && static_cast<std::size_t>(n) < pipe.capacity) break;
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -136,7 +167,7 @@ void LogRelay::feed(Pipe& pipe, const char* at, const char* end) {
         const char* stop = std::min(nl, cr);
         if (stop == end) {
             keep(pipe, at, end);
-            return;
+            break;
         }
         if (*stop == '\r') {
             keep(pipe, at, stop);
@@ -149,6 +180,7 @@ void LogRelay::feed(Pipe& pipe, const char* at, const char* end) {
         }
         at = stop + 1;
     }
+    commit_views();
 }
 
 void LogRelay::keep(Pipe& pipe, const char* at, const char* end) {
@@ -157,7 +189,7 @@ void LogRelay::keep(Pipe& pipe, const char* at, const char* end) {
         std::size_t room = max - pipe.pending.size();
         std::size_t take = room > 3 ? utf8_cut(at, room) : room;
         pipe.pending.append(at, take);
-        emit(pipe.stream, pipe.pending);
+        emit(pipe.stream, pipe.pending, Origin::copy);
         pipe.pending.clear();
         at += take;
     }
@@ -165,30 +197,60 @@ void LogRelay::keep(Pipe& pipe, const char* at, const char* end) {
 }
 
 void LogRelay::emit_pending(Pipe& pipe) {
-    emit(pipe.stream, pipe.pending);
+    emit(pipe.stream, pipe.pending, Origin::copy);
     pipe.pending.clear();
     if (pipe.pending.capacity() > kKeepCapacity) std::string().swap(pipe.pending);
 }
 
+// Emits the line [at, end) of the read buffer, which `end` (a "\n") terminates there.
 void LogRelay::emit_split(Stream stream, const char* at, const char* end) {
     const std::size_t max = options_.max_line;
     while (static_cast<std::size_t>(end - at) > max) {
         std::size_t take = utf8_cut(at, max);
-        emit(stream, std::string_view(at, take));
+        emit(stream, std::string_view(at, take), Origin::buffer);
         at += take;
     }
-    emit(stream, std::string_view(at, static_cast<std::size_t>(end - at)));
+    emit(stream, std::string_view(at, static_cast<std::size_t>(end - at)), Origin::buffer_line);
 }
 
-void LogRelay::emit(Stream stream, std::string_view text) {
+void LogRelay::emit(Stream stream, std::string_view text, Origin origin) {
     if (file_fd_ >= 0) {
-        std::string& staged = scratch().staged;
-        staged.append(text.data(), text.size());
-        staged.push_back('\n');
-        if (staged.size() >= kStageLimit) flush_file();
+        Scratch& s = scratch();
+        if (origin == Origin::buffer_line && s.run_end == text.data()) {
+            s.run_end = text.data() + text.size() + 1;  // the common case: extend the run
+        } else {
+            if (s.run_begin != s.run_end) s.staged.append(s.run_begin, s.run_end);
+            s.run_begin = s.run_end = nullptr;
+            if (origin == Origin::buffer_line) {
+                s.run_begin = text.data();
+                s.run_end = text.data() + text.size() + 1;
+            } else {
+                s.staged.append(text.data(), text.size());
+                s.staged.push_back('\n');
+            }
+        }
+        if (s.staged.size() >= kStageLimit) flush_file();
     }
     if (sink_) sink_->line(prefix_, stream, text);
-    remember(text);
+    if (views_.empty()) return;
+    if (origin == Origin::copy) {
+        commit_views();
+        remember(text);
+        return;
+    }
+    // A view into the read buffer: only the last tail_lines of them are ever copied, when
+    // the read is done, instead of copying every line into the ring as it passes.
+    views_[view_next_] = text;
+    view_next_ = (view_next_ + 1) % views_.size();
+    ++view_count_;
+}
+
+void LogRelay::commit_views() {
+    std::size_t count = std::min(view_count_, views_.size());
+    for (std::size_t i = 0; i < count; ++i) {
+        remember(views_[(view_next_ + views_.size() - count + i) % views_.size()]);
+    }
+    view_count_ = 0;
 }
 
 void LogRelay::remember(std::string_view text) {
@@ -220,21 +282,16 @@ void LogRelay::end_of_stream(Pipe& pipe) {
 }
 
 void LogRelay::flush_file() {
-    std::string& staged = scratch().staged;
-    const char* at = staged.data();
-    std::size_t left = staged.size();
-    while (left > 0 && file_fd_ >= 0 && write_error_.empty()) {
-        ssize_t n = ::write(file_fd_, at, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            // Keep relaying to the terminal: losing the file is bad, losing the run worse.
-            write_error_ = "cannot write log file '" + options_.path + "': " + strerror(errno);
-            break;
-        }
-        at += n;
-        left -= static_cast<std::size_t>(n);
+    Scratch& s = scratch();
+    iovec iov[2] = {{s.staged.data(), s.staged.size()},
+                    {const_cast<char*>(s.run_begin), static_cast<std::size_t>(s.run_end - s.run_begin)}};
+    bool any = s.staged.size() + iov[1].iov_len > 0;
+    if (any && file_fd_ >= 0 && write_error_.empty() && !write_all(file_fd_, iov, 2)) {
+        // Keep relaying to the terminal: losing the file is bad, losing the run worse.
+        write_error_ = "cannot write log file '" + options_.path + "': " + strerror(errno);
     }
-    staged.clear();
+    s.staged.clear();
+    s.run_begin = s.run_end = nullptr;
 }
 
 bool LogRelay::drain() {

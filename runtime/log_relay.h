@@ -12,10 +12,11 @@
 //     a rank printing megabytes without a newline costs no more memory than any other.
 //   - at EOF the partial line is emitted as a line.
 //
-// Speed: 64 KiB reads into one buffer shared by all relays (the loop is single-threaded),
-// complete lines passed on as views into it, and the log file written once per readiness
-// round from one shared staging buffer, never once per line. Memory per rank is the tail
-// ring and whatever partial line is pending, which is what lets 64 ranks fit in a few MB.
+// Speed: reads of up to 256 KiB into one buffer shared by all relays (the loop is
+// single-threaded), complete lines passed on as views into it, the log file written once
+// per read with one writev (the lines as they lie in the buffer, not copied), and only the
+// last tail_lines of a read copied into the tail ring. Memory per rank is the tail ring and
+// whatever partial line is pending, which is what lets 64 ranks fit in a few MB.
 #pragma once
 
 #include <cstdint>
@@ -93,6 +94,7 @@ private:
     struct Pipe {
         Stream stream = Stream::out;
         int fd = -1;
+        std::size_t capacity = 0;  // of the pipe
         std::string pending;     // the partial line
         bool after_cr = false;   // pending ended in "\r": the next byte decides its fate
     };
@@ -102,7 +104,11 @@ private:
     void feed(Pipe& pipe, const char* at, const char* end);
     void keep(Pipe& pipe, const char* at, const char* end);
     void emit_pending(Pipe& pipe);
-    void emit(Stream stream, std::string_view text);
+    // Where an emitted line lies: copied out (pending), in the read buffer, or in the read
+    // buffer with its "\n" right after it (so the file can take it from there as is).
+    enum class Origin { copy, buffer, buffer_line };
+    void emit(Stream stream, std::string_view text, Origin origin);
+    void commit_views();
     void emit_split(Stream stream, const char* at, const char* end);
     void remember(std::string_view text);
     void end_of_stream(Pipe& pipe);
@@ -118,6 +124,9 @@ private:
     std::function<void()> on_closed_;
     std::vector<std::string> ring_;
     std::size_t ring_next_ = 0;
+    std::vector<std::string_view> views_;  // this read's last lines, not yet in ring_
+    std::size_t view_next_ = 0;
+    std::size_t view_count_ = 0;
     std::optional<Clock::time_point> last_output_;
     std::uint64_t bytes_read_ = 0;
     std::string write_error_;

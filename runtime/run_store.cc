@@ -140,8 +140,8 @@ std::optional<std::string> RunStore::create_run(const NewRun& run) {
     for (int tries = 0;; ++tries) {
         id = make_run_id(created);
         sqlite::Query insert = db_->query(
-            "INSERT INTO run (id, file, plan_hash, plan_json, params_json, state, created_ms, version)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7)");
+            "INSERT INTO run (id, file, plan_hash, plan_json, params_json, state, created_ms,"
+            " version) VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7)");
         insert.bind(1, id).bind(2, run.file).bind(3, run.plan_hash).bind(4, run.plan_json);
         insert.bind(5, run.params_json).bind(6, created);
         insert.bind(7, run.version.empty() ? std::string(AMLFLOW_VERSION) : run.version);
@@ -153,7 +153,8 @@ std::optional<std::string> RunStore::create_run(const NewRun& run) {
         }
     }
     for (size_t i = 0; i < run.sets.size(); ++i) {
-        sqlite::Query insert = db_->query("INSERT INTO run_set (run_id, position, arg) VALUES (?1, ?2, ?3)");
+        sqlite::Query insert =
+            db_->query("INSERT INTO run_set (run_id, position, arg) VALUES (?1, ?2, ?3)");
         insert.bind(1, id).bind(2, static_cast<int64_t>(i)).bind(3, run.sets[i]);
         if (!insert.run()) {
             fail(what, insert.error());
@@ -226,7 +227,8 @@ std::optional<RunRecord> RunStore::find_run(const std::string& id_or_prefix) {
     {
         // A range rather than LIKE/GLOB: the prefix is user text and needs no escaping,
         // and the primary-key index answers it. 0xff never occurs in UTF-8 text.
-        sqlite::Query query = db_->query("SELECT id FROM run WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 4");
+        sqlite::Query query =
+            db_->query("SELECT id FROM run WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 4");
         query.bind(1, id_or_prefix).bind(2, id_or_prefix + "\xff");
         int rc;
         while ((rc = query.step()) == SQLITE_ROW) matches.push_back(query.text(0));

@@ -23,6 +23,7 @@
 // ("no run matches 'abc'"). last_error() is only meaningful right after a failure.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -100,7 +101,7 @@ struct RankRecord {
     int64_t started_ms = 0, finished_ms = 0;  // add_rank: started 0 means now
     int exit_code = -1;                       // -1: still running or killed by a signal
     int signal = 0;                           // 0: not killed by a signal
-    std::filesystem::path log_file;
+    std::filesystem::path log_file;           // add_rank: empty means rank_log()'s path
 };
 
 struct MetricRecord {
@@ -190,12 +191,13 @@ public:
     std::optional<CacheEntry> find_cache_key(const std::string& hash);
 
     // --- artifact layout, folders created on demand --------------------------------------
-    std::filesystem::path run_folder(const std::string& run);                         // runs/<run>
-    std::filesystem::path step_outputs(const std::string& run, const std::string& step);  // <step>/outputs
+    // <store>/runs/<run>, and <store>/runs/<run>/<step>/outputs.
+    std::filesystem::path run_folder(const std::string& run);
+    std::filesystem::path step_outputs(const std::string& run, const std::string& step);
     // Kept across the attempts of a step and across --resume of its run.
     std::filesystem::path step_checkpoints(const std::string& run, const std::string& step);
     std::filesystem::path attempt_logs(const std::string& run, const std::string& step,
-                                       int attempt);  // <step>/attempt-<k>
+                                       int attempt);  // <run>/<step>/attempt-<k>
     // attempt_logs()/rank-<r>.log; the folder is created, the file is not.
     std::filesystem::path rank_log(const std::string& run, const std::string& step, int attempt,
                                    int global_rank);

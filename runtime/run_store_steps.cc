@@ -121,7 +121,8 @@ std::optional<int> RunStore::begin_attempt(const std::string& run, const std::st
     }
     int number = 0;
     {
-        sqlite::Query next = db_->query("SELECT coalesce(max(number) + 1, 0) FROM attempt WHERE step_id = ?1");
+        sqlite::Query next =
+            db_->query("SELECT coalesce(max(number) + 1, 0) FROM attempt WHERE step_id = ?1");
         next.bind(1, *id);
         if (next.step() != SQLITE_ROW) {
             fail(what, next.error());

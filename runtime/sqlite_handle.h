@@ -52,9 +52,13 @@ public:
     }
     Query& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
     Query& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
-    Query& bind(int index, int64_t value) { return check(sqlite3_bind_int64(statement_, index, value)); }
+    Query& bind(int index, int64_t value) {
+        return check(sqlite3_bind_int64(statement_, index, value));
+    }
     Query& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
-    Query& bind(int index, double value) { return check(sqlite3_bind_double(statement_, index, value)); }
+    Query& bind(int index, double value) {
+        return check(sqlite3_bind_double(statement_, index, value));
+    }
     Query& bind_null(int index) { return check(sqlite3_bind_null(statement_, index)); }
     // Empty text and the "unset" sentinel of an integer both mean SQL NULL.
     Query& bind_or_null(int index, const std::string& text) {

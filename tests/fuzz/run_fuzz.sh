@@ -10,6 +10,8 @@
 #   FUZZ_KEEP_GOING  1: run in libFuzzer's fork mode (-fork=1 -ignore_crashes=1
 #                    -ignore_timeouts=1 -ignore_ooms=1), so that one run collects every
 #                    finding instead of stopping at the first (still exits non-zero)
+#   AMLFLOW_FUZZ_UTF8_ONLY  1: the target rejects inputs that are not valid UTF-8
+#                    (see fuzz_checker.cc); passed through as is
 #   FUZZ_EXTRA_ARGS  more libFuzzer flags, e.g. "-seed=1"
 #
 # Seeds a scratch corpus (kept between runs, so coverage accumulates) with the examples,

@@ -15,9 +15,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <limits>
-#include <map>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -105,7 +102,8 @@ BOOST_AUTO_TEST_CASE(opening_creates_a_versioned_schema_in_wal_mode) {
     BOOST_TEST(store->folder() == folder);
     BOOST_TEST(raw_pragma(folder, "PRAGMA journal_mode") == "wal");
     BOOST_TEST(raw_pragma(folder, "PRAGMA user_version") == std::to_string(RunStore::kSchemaVersion));
-    std::string tables = raw_pragma(folder, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+    std::string tables =
+        raw_pragma(folder, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
     BOOST_TEST(tables == "attempt\ncache_key\nmetric\nrank\nrun\nrun_set\nstep");
     BOOST_TEST(store->check_integrity(), store->last_error());
     store.reset();
@@ -300,8 +298,8 @@ BOOST_AUTO_TEST_CASE(attempts_are_numbered_from_zero_and_start_their_step) {
     auto first = store->begin_attempt(id, "train", 29500);
     BOOST_TEST_REQUIRE(first.has_value(), store->last_error());
     BOOST_TEST(*first == 0);
-    const std::string failure =
-        R"({"root_cause_rank":1,"exit_code":null,"signal":9,"reason":"signal","log_tail":"Killed\n"})";
+    const std::string failure = R"({"root_cause_rank":1,"exit_code":null,"signal":9,)"
+                                R"("reason":"signal","log_tail":"Killed\n"})";
     BOOST_TEST_REQUIRE(store->finish_attempt(id, "train", 0, AttemptState::Failed, failure),
                        store->last_error());
     auto second = store->begin_attempt(id, "train", 29501);
@@ -473,7 +471,8 @@ BOOST_AUTO_TEST_CASE(artifact_folders_are_created_on_demand_inside_the_store) {
     BOOST_TEST(store->step_outputs(id, "train") == runs / id / "train" / "outputs");
     BOOST_TEST(store->step_checkpoints(id, "train") == runs / id / "train" / "checkpoints");
     BOOST_TEST(store->attempt_logs(id, "train", 2) == runs / id / "train" / "attempt-2");
-    BOOST_TEST(store->rank_log(id, "train", 2, 7) == runs / id / "train" / "attempt-2" / "rank-7.log");
+    BOOST_TEST(store->rank_log(id, "train", 2, 7) ==
+               runs / id / "train" / "attempt-2" / "rank-7.log");
     for (const char* sub : {"outputs", "checkpoints", "attempt-2"}) {
         BOOST_TEST(fs::is_directory(runs / id / "train" / sub), sub);
     }
@@ -496,7 +495,8 @@ BOOST_AUTO_TEST_CASE(a_moved_store_still_finds_its_artifacts) {
     }
     fs::rename(temp.root() / "a", temp.root() / "b");
     auto store = open_store(temp.root() / "b" / ".amlflow");
-    BOOST_TEST(store->steps_of(id)->at(0).outputs == store->folder() / "runs" / id / "train" / "outputs");
+    BOOST_TEST(store->steps_of(id)->at(0).outputs ==
+               store->folder() / "runs" / id / "train" / "outputs");
     fs::path logs = store->attempts_of(id, "train")->at(0).logs;
     BOOST_TEST(logs == store->folder() / "runs" / id / "train" / "attempt-0");
     BOOST_TEST(fs::is_directory(logs));
@@ -665,7 +665,9 @@ void check_reported(RunStore& store, const std::string& line) {
     if (what == "attempt") BOOST_TEST(store.attempts_of(id, "train")->size() == 1u, line);
     if (what == "rank") BOOST_TEST(store.ranks_of(id, "train", 0)->size() == 1u, line);
     if (what == "metrics") BOOST_TEST(store.metrics_of(id, "train", "loss")->size() == 5u, line);
-    if (what == "succeeded") BOOST_TEST((store.steps_of(id)->at(0).state == StepState::Succeeded), line);
+    if (what == "succeeded") {
+        BOOST_TEST((store.steps_of(id)->at(0).state == StepState::Succeeded), line);
+    }
     if (what == "cached") {
         auto entry = store.find_cache_key(hash);
         BOOST_TEST((entry && entry->run_id == id), line);
@@ -676,6 +678,28 @@ void check_reported(RunStore& store, const std::string& line) {
 }
 
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(processes_opening_a_new_store_at_once_all_succeed) {
+    // Two `amlflow run`s started together in a fresh project race to create the schema.
+    TempFolder temp;
+    fs::path folder = temp.root() / ".amlflow";
+    std::vector<pid_t> children;
+    for (int i = 0; i < 4; ++i) {
+        pid_t pid = fork();
+        BOOST_TEST_REQUIRE(pid >= 0);
+        if (pid == 0) {
+            auto store = RunStore::open(folder, nullptr);
+            _exit(store && store->create_run(new_run()) ? 0 : 1);
+        }
+        children.push_back(pid);
+    }
+    for (pid_t pid : children) {
+        int status = 0;
+        BOOST_TEST_REQUIRE(waitpid(pid, &status, 0) == pid);
+        BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
+    BOOST_TEST(open_store(folder)->list_runs(0)->size() == 4u);
+}
 
 BOOST_AUTO_TEST_CASE(a_writer_killed_at_any_moment_loses_no_committed_record) {
     TempFolder temp;

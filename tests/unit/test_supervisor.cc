@@ -28,6 +28,10 @@
 #include "runtime/rank_group.h"
 #include "runtime/terminal_sink.h"
 
+namespace amlflow::runtime {
+inline std::ostream& operator<<(std::ostream& out, FailureKind kind) { return out << to_string(kind); }
+}  // namespace amlflow::runtime
+
 using namespace amlflow::runtime;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -167,7 +171,7 @@ BOOST_AUTO_TEST_CASE(timers_fire_in_deadline_order_and_can_be_cancelled) {
     loop.at(now + 5ms, [&] { loop.cancel(cancelled); });
     BOOST_REQUIRE(loop.run_until([&] { return fired.size() == 2; }, now + 2s));
     BOOST_TEST(fired == (std::vector<int>{1, 3}), boost::test_tools::per_element());
-    BOOST_TEST(Clock::now() - now >= 30ms);
+    BOOST_TEST((Clock::now() - now >= 30ms));
 }
 
 BOOST_AUTO_TEST_CASE(run_until_stops_at_its_deadline_without_spinning) {
@@ -177,8 +181,8 @@ BOOST_AUTO_TEST_CASE(run_until_stops_at_its_deadline_without_spinning) {
     auto begin = Clock::now();
     BOOST_TEST(!loop.run_until([] { return false; }, begin + 100ms));
     auto waited = Clock::now() - begin;
-    BOOST_TEST(waited >= 100ms);
-    BOOST_TEST(waited < 2s);
+    BOOST_TEST((waited >= 100ms));
+    BOOST_TEST((waited < 2s));
     BOOST_TEST(fired == 0);
 }
 
@@ -355,7 +359,8 @@ BOOST_AUTO_TEST_CASE(carriage_returns_across_reads) {
         "for part in ['a 10%\\r', 'a 90%\\r', '\\n', 'b\\r', '\\r', 'c\\r\\n', 'tail']:\n"
         "    sys.stdout.write(part); sys.stdout.flush(); time.sleep(0.02)\n";
     Result r = run_group({python(code)});
-    BOOST_TEST(r.lines == (std::vector<std::string>{"a 90%", "b", "c", "tail"}),
+    // "b" is redrawn as "c" (the lone "\r" between them changes nothing).
+    BOOST_TEST(r.lines == (std::vector<std::string>{"a 90%", "c", "tail"}),
                boost::test_tools::per_element());
 }
 
