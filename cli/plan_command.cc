@@ -33,8 +33,9 @@ Runner add_plan_command(CLI::App& app) {
         compiler::CompileOptions options;
         options.sets = args->sets;
         auto result = compiler::compile_file(args->file, options);
+        // Standard output carries the plan; diagnostics, warnings included, go to stderr.
         if (args->diagnostics == "json") {
-            if (!result->ok()) std::cout << compiler::render_json(result->diagnostics);
+            std::cerr << compiler::render_json(result->diagnostics);
         } else {
             std::cerr << compiler::render_text(result->diagnostics, {use_color_on_stderr()});
         }

@@ -119,7 +119,8 @@ Value Evaluator::eval_field(const ast::Expr& expr, const FieldSpec& spec, const 
             return Value::error();
         }
     }
-    if (converted->kind == ValueKind::Path && converted->digest.empty()) {
+    if (converted->kind == ValueKind::Path && converted->digest.empty() &&
+        converted->text.find("://") == std::string::npos) {
         converted->text = rebase_path(scope.module, converted->text);
     }
     if (converted->kind == ValueKind::Duration && converted->number <= 0) {

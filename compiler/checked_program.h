@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,7 +30,11 @@ struct CheckedStep {
     Value fields;                // a Map of the evaluated fields
     Value template_fields;       // a sweep's template job, its parameters left as Param values
     std::vector<std::pair<std::string, Value>> params;  // a binding's bound parameters
-    std::vector<std::pair<std::string, std::string>> template_params;  // name, type
+    struct TemplateParam {
+        std::string name, type;
+        std::optional<Value> default_value;
+    };
+    std::vector<TemplateParam> template_params;  // a sweep's template's parameters
     std::set<std::string> data_inputs;  // steps whose results this step reads
     std::set<std::string> after;        // steps ordered before this one without data
     std::string environment_id;         // jobs, exports and sweeps

@@ -185,12 +185,12 @@ const CheckedDecl* Checker::compute(const std::string& id) {
 
 // A job that names no environment runs with `python3` on this machine.
 std::string Checker::default_environment() {
-    const std::string id = "environment:default";
+    const std::string id = "environment:(default)";
     if (!environments_.count(id)) {
         Value fields;
         fields.kind = ValueKind::Map;
         fields.fields.emplace_back("python", Value::of_string("python3"));
-        environments_[id] = {id, "default", "", fields, {}};
+        environments_[id] = {id, "(default)", "", fields, {}};
     }
     environment(id);
     return id;
@@ -198,12 +198,12 @@ std::string Checker::default_environment() {
 
 // A job that names no compute runs on this machine, with every GPU it has.
 std::string Checker::default_compute() {
-    const std::string id = "compute:default";
+    const std::string id = "compute:(local)";
     if (!computes_.count(id)) {
         Value fields;
         fields.kind = ValueKind::Map;
         fields.fields.emplace_back("gpus", Value::of_enum("all"));
-        computes_[id] = {id, "default", "local", fields, {}};
+        computes_[id] = {id, "(local)", "local", fields, {}};
     }
     compute(id);
     return id;

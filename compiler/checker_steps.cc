@@ -92,6 +92,16 @@ std::optional<CheckedStep> Checker::check_step(const StepSymbol& symbol) {
     }
     split_edges(out, out.fields);
     split_edges(out, out.template_fields);
+    for (const std::string& before : out.after) {
+        const ast::Step* target = steps_.count(before) ? steps_.at(before).step : nullptr;
+        if (target && target->kind == ast::StepKind::Job && target->is_template) {
+            const ast::Member* after = find_member(step.block.get(), "after");
+            diagnostics_.error("template", after && after->value ? after->value->range : step.name.range,
+                               "job '" + before + "' is a template: it has parameters and does not run on its own")
+                .note("declared with parameters here", target->name.range)
+                .help("wait for a step that binds it instead");
+        }
+    }
     for (const auto& [name, value] : out.params) collect_steps(value, out.data_inputs);
     for (const std::string& input : out.data_inputs) out.after.erase(input);
     return out;
@@ -215,7 +225,12 @@ void Checker::check_binding(const ast::Step& step, CheckedStep& out) {
                 .note("it has no default", param.name.range);
             continue;
         }
-        locals.emplace_back(param.name.name, evaluator_.eval(*param.default_value, EvalScope{}));
+        Value value = evaluator_.eval(*param.default_value, EvalScope{});
+        std::string why;
+        if (auto spec = type_spec(param.type, false)) {
+            if (auto converted = coerce_to_field(value, *spec, &why)) value = *converted;
+        }
+        locals.emplace_back(param.name.name, value);
     }
     out.params = locals;
     EvalScope scope;
@@ -223,6 +238,13 @@ void Checker::check_binding(const ast::Step& step, CheckedStep& out) {
     out.fields = evaluator_.eval_block(*job->block, schema::job(), "job '" + job->name.name + "'", scope, job->name.range);
     if (step.block && !step.block->members.empty()) {
         Value overrides = evaluator_.eval_block(*step.block, schema::job(), "job '" + step.name.name + "'", EvalScope{}, step.name.range);
+        // A command given in the binding replaces the template's script, and the other way round.
+        auto drop = [&](const char* field) {
+            auto& fields = out.fields.fields;
+            fields.erase(std::remove_if(fields.begin(), fields.end(), [&](const auto& f) { return f.first == field; }), fields.end());
+        };
+        if (overrides.field("command")) drop("script");
+        if (overrides.field("script")) drop("command");
         merge_fields(out.fields, overrides);
     }
     finish_job_fields(*job, out);
@@ -234,7 +256,19 @@ void Checker::check_sweep(const ast::Step& step, CheckedStep& out) {
     const ast::Step* job = step.target ? template_job(step, owner.c_str()) : nullptr;
     if (job == nullptr) return;
     out.template_name = job->name.name;
-    for (const ast::JobParam& param : job->params) out.template_params.emplace_back(param.name.name, param.type.name.name);
+    for (const ast::JobParam& param : job->params) {
+        CheckedStep::TemplateParam declared{param.name.name, param.type.name.name, std::nullopt};
+        if (param.default_value) {
+            Value value = evaluator_.eval(*param.default_value, EvalScope{});
+            auto spec = type_spec(param.type, false);
+            std::string why;
+            if (spec) {
+                if (auto converted = coerce_to_field(value, *spec, &why)) value = *converted;
+            }
+            declared.default_value = value;
+        }
+        out.template_params.push_back(std::move(declared));
+    }
     std::vector<std::pair<std::string, Value>> locals = template_locals(*job);
     EvalScope scope;
     scope.locals = &locals;
@@ -257,12 +291,21 @@ void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out) {
     out.compute_id = where && where->kind == ValueKind::Ref ? where->text : default_compute();
     compute(out.compute_id);
     const Value* source = out.fields.field("source");
-    out.source_folder = source && source->kind == ValueKind::Path ? source->text : ".";
-    bool has_script = out.fields.field("script") != nullptr || find_member(step.block.get(), "script");
-    bool has_command = out.fields.field("command") != nullptr || find_member(step.block.get(), "command");
+    // A source made by another step is known only when it runs: no snapshot node.
+    out.source_folder = !source ? "." : source->kind == ValueKind::Path ? source->text : "";
+    // A member that failed to evaluate still counts as given: its error is reported.
+    bool own_block = out.template_name.empty();
+    bool has_script = out.fields.field("script") != nullptr || (own_block && find_member(step.block.get(), "script"));
+    bool has_command = out.fields.field("command") != nullptr || (own_block && find_member(step.block.get(), "command"));
     std::string owner = "job '" + out.name + "'";
+    // A binding's fields may come from its own block: point there when the template has none.
+    auto range_of = [&](const char* field, bool value) {
+        const ast::Member* member = find_member(step.block.get(), field);
+        if (member == nullptr) return out.range;
+        return value && member->value ? member->value->range : member->key.range;
+    };
     if (has_script && has_command) {
-        diagnostics_.error("invalid-value", find_member(step.block.get(), "command")->key.range,
+        diagnostics_.error("invalid-value", range_of("command", false),
                            owner + " gives both 'script' and 'command'")
             .help("keep one: 'script' runs a Python file, 'command' runs a command line");
     } else if (!has_script && !has_command && !step.block->incomplete && !evaluator_.had_unknown_field(step.block.get())) {
@@ -271,7 +314,7 @@ void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out) {
     }
     const Value* distribution = out.fields.field("distribution");
     if (distribution && distribution->kind == ValueKind::Object && distribution->text == "per_node" && !has_command) {
-        diagnostics_.error("invalid-value", find_member(step.block.get(), "distribution")->value->range,
+        diagnostics_.error("invalid-value", range_of("distribution", true),
                            "a per_node distribution runs a launch command once per node; " + owner + " has no 'command'")
             .help("give a command such as: command = \"python3 -m torch.distributed.launch --node_rank $NODE_RANK ... train.py\"");
     }

@@ -114,7 +114,17 @@ Value Evaluator::eval_string(const ast::Expr& expr, const EvalScope& scope) {
 
 Value Evaluator::eval_name(const ast::Expr& expr, const EvalScope& scope) {
     for (const std::string& word : bare_words(scope.field)) {
-        if (word == expr.name.name) return Value::of_enum(word);
+        if (word != expr.name.name) continue;
+        // `distribution = pytorch` is `pytorch {}`: its required fields still apply.
+        const BlockSpec* spec = schema::distribution(word);
+        if (spec == nullptr) spec = schema::early_stop(word);
+        if (spec == nullptr) return Value::of_enum(word);
+        ast::Block empty;
+        empty.range = expr.range;
+        Value object = eval_block(empty, *spec, "'" + word + "'", scope, expr.range);
+        object.kind = ValueKind::Object;
+        object.text = word;
+        return object;
     }
     return resolver_.resolve(expr.name, scope);
 }
@@ -248,8 +258,8 @@ Value Evaluator::eval_binary(const ast::Expr& expr, const EvalScope& scope) {
                                        "cannot apply '" + std::string(1, op) + "' to " + describe_kind(a) +
                                            " and " + describe_kind(b));
     if (is_runtime_value(a) || is_runtime_value(b)) {
-        d.note("step results and job parameters are known only when the plan runs; they can be "
-               "joined as paths ('/') or put into strings (\"${...}\")");
+        d.note("step results and job parameters are known only when the plan runs: they can be put "
+               "into strings (\"${...}\"), and step results joined as paths ('/')");
     }
     return Value::error();
 }

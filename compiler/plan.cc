@@ -93,7 +93,7 @@ Plan build_plan(const CheckedProgram& program, Diagnostics& diagnostics) {
     plan.params = json::object();
     for (const auto& [name, value] : program.params) plan.params[name] = value_to_json(value);
     plan.workspaces = json::object();
-    for (const CheckedDecl& ws : program.workspaces) plan.workspaces[ws.name] = fields_json(ws.fields);
+    for (const CheckedDecl& ws : program.workspaces) plan.workspaces[ws.id] = fields_json(ws.fields);
     plan.computes = json::object();
     for (const CheckedDecl& compute : program.computes) {
         json entry = fields_json(compute.fields);
@@ -136,10 +136,15 @@ Plan build_plan(const CheckedProgram& program, Diagnostics& diagnostics) {
             json tmpl = {{"name", step->template_name}};
             if (step->kind == ast::StepKind::Sweep) {
                 json declared = json::array();
-                for (const auto& [name, type] : step->template_params) declared.push_back({{"name", name}, {"type", type}});
+                for (const auto& param : step->template_params) {
+                    json entry = {{"name", param.name}, {"type", param.type}};
+                    if (param.default_value) entry["default"] = value_to_json(*param.default_value);
+                    declared.push_back(entry);
+                }
                 tmpl["params"] = declared;
                 tmpl["fields"] = fields_json(step->template_fields);
                 hashed["template"] = hashed_fields(step->template_fields, schema::job());
+                hashed["template_params"] = declared;
             } else {
                 tmpl["bound"] = params;
             }

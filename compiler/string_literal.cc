@@ -100,9 +100,16 @@ std::vector<ast::StringPart> decode_string_literal(const SourceFile& file, uint3
             ast::StringPart piece;
             piece.range = {&file, open, close + 1};
             // `\"` inside `${...}` is a quote of the inner expression: `"${a / \"b\"}"`.
+            // The backslash becomes a space outside the inner string (` "x" `), so the inner
+            // token's bytes in the file are `"x\`, which decode to x.
             std::string inner(text.substr(open + 2, close - open - 2));
+            bool opening = true;
             for (size_t i = 0; i + 1 < inner.size(); ++i) {
-                if (inner[i] == '\\' && inner[i + 1] == '"') inner[i] = ' ';
+                if (inner[i] != '\\' || inner[i + 1] != '"') continue;
+                if (opening) inner[i] = ' ';
+                else std::swap(inner[i], inner[i + 1]), inner[i + 1] = ' ';
+                opening = !opening;
+                ++i;
             }
             piece.expr = parse_expression(file, open + 2, close, diagnostics, inner);
             parts.push_back(std::move(piece));

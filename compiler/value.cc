@@ -72,6 +72,7 @@ std::string describe_kind(const Value& value) {
         case ValueKind::Object: return "'" + value.text + " { ... }'";
         case ValueKind::Enum: return "'" + value.text + "'";
         case ValueKind::Ref: {
+            if (value.text.rfind("module:", 0) == 0) return "an imported module";
             size_t colon = value.text.find(':');
             return "a reference to " + value.text.substr(0, colon) + " '" + value.text.substr(colon + 1) + "'";
         }

@@ -36,12 +36,15 @@ RankGroup::RankGroup(EventLoop& loop, RankGroupOptions options, LineSink* sink)
 
 RankGroup::~RankGroup() {
     loop_.cancel(timeout_timer_);
+    // Every group is killed before any is waited for, so the ranks die in parallel.
+    for (auto& rank : ranks_) {
+        if (!rank->finished && rank->process) rank->process->signal_group(SIGKILL);
+    }
     for (auto& rank : ranks_) {
         loop_.cancel(rank->hang_timer);
         loop_.cancel(rank->linger_timer);
-        // Process before relay: the kill first, so the relay's last read meets EOF sooner.
-        rank->process.reset();
-        rank->log.reset();
+        rank->process.reset();  // reaps
+        rank->log.reset();      // emits partial lines, closes pipes and file
     }
 }
 
