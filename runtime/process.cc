@@ -93,6 +93,15 @@ std::string ExitStatus::describe() const {
     return text;
 }
 
+std::string launcher_beside_executable() {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return {};
+    std::string path(self, static_cast<std::size_t>(n));
+    path = path.substr(0, path.rfind('/') + 1) + "amlflow-launch";
+    return is_executable_file(path) ? path : std::string();
+}
+
 Process::Process(EventLoop& loop) : loop_(loop) {}
 
 Process::~Process() {

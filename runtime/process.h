@@ -52,13 +52,19 @@ struct SpawnSpec {
     std::string launcher;
 };
 
+// The amlflow-launch that the build puts beside the running executable
+// (/proc/self/exe's folder), or "" when there is none there.
+std::string launcher_beside_executable();
+
 class Process {
 public:
     using Clock = EventLoop::Clock;
 
     explicit Process(EventLoop& loop);
     // A process still running is killed (SIGKILL to its group) and reaped; a zombie is
-    // reaped. Blocks only for as long as the kernel takes to deliver a SIGKILL.
+    // reaped (its group SIGKILLed first). Blocks until the kernel has ended the process,
+    // which is quick except for one stuck in the kernel (a GPU driver tearing down).
+    // The EventLoop must outlive every Process registered with it.
     ~Process();
     Process(const Process&) = delete;
     Process& operator=(const Process&) = delete;

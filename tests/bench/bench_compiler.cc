@@ -3,17 +3,22 @@
 //   (b) generated files of N steps (default N = 1,000, 2,000, 5,000, 10,000), written
 //       into a temporary folder together with the source folders and scripts they name.
 //
+// and, for each generated file, the rendering of its plan in each format (what
+// `amlflow plan --format ...` does after compiling): plan_to_text, plan_to_json (with
+// dump(2)), plan_to_dot, plan_to_mermaid.
+//
 // Prints one row per measurement: median and min wall-clock time over several
 // repetitions (std::chrono::steady_clock), and the time per step. Then the growth of the
 // per-step time from the smallest to the largest generated file (linear growth: about
-// 1.0) and a comparison with the targets (typical file <= 10 ms, 10,000 steps <= 0.5 s).
+// 1.0), for compiling and for each rendering, and a comparison with the targets
+// (typical file <= 10 ms, 10,000 steps <= 0.5 s).
 // Timings are never asserted: machines are noisy. The exit status is 0, or 1 when a
 // benchmarked file does not compile cleanly (the figures would then mean nothing) or
 // the command line is wrong.
 //
 //   bench_compiler [--root DIR] [--sizes 1000,2000,5000,10000] [--reps N]
-//                  [--example-reps N] [--no-examples] [--check-only] [--keep]
-//                  [--generate N FILE]
+//                  [--example-reps N] [--no-examples] [--check-only] [--no-render]
+//                  [--reverse] [--keep] [--generate N FILE]
 //
 //   --root DIR         the repository (default: the source tree this was built from)
 //   --sizes LIST       step counts of the generated files
@@ -21,6 +26,10 @@
 //                      5 up to 5,000, 3 above)
 //   --example-reps N   repetitions per example (default 21)
 //   --check-only       also measure check without the plan (build_plan = false)
+//   --no-render        do not measure the plan renderings
+//   --reverse          write the generated steps consumers first (each job before the
+//                      job whose outputs it reads): the same pipeline, in the order that
+//                      is worst for an order-dependent topological sort
 //   --keep             keep the temporary folder and print its path
 //   --generate N FILE  only write a generated file of N steps (and its src/ folders
 //                      next to it), e.g. to profile one compile under callgrind:
@@ -32,6 +41,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -43,6 +53,7 @@
 
 #include "compiler/compile.h"
 #include "compiler/diagnostics.h"
+#include "compiler/plan.h"
 
 #ifndef AMLFLOW_SOURCE_DIR
 #define AMLFLOW_SOURCE_DIR "."
@@ -85,8 +96,9 @@ void write_text(const fs::path& path, const std::string& text) {
     }
 }
 
-// Writes `file` (N step declarations) and the folders it names, next to it.
-void generate(int steps, const fs::path& file) {
+// Writes `file` (N step declarations) and the folders it names, next to it. With
+// `reverse`, the steps are written consumers first (each job before the job it reads).
+void generate(int steps, const fs::path& file, bool reverse) {
     fs::path folder = file.parent_path();
     fs::create_directories(folder);
     for (int s = 0; s < kSourceFolders; ++s) {
@@ -124,19 +136,13 @@ void generate(int steps, const fs::path& file) {
         << "compute big   : local { cpus = 4 }\n\n";
 
     const char* envs[] = {"torch", "torch_mpi", "sk", "local_torch"};
+    // Each step's text, in dependency order (producers first) ...
+    std::vector<std::string> texts;
     int emitted = 0;
-    int experiment = 0;
     std::string previous_job;  // the last plain job: the next one reads its outputs
     std::vector<std::string> jobs;
-    auto open_experiment = [&] { out << "experiment exp" << experiment << " {\n"; };
-    auto close_experiment = [&] { out << "}\n\n"; };
-    open_experiment();
     while (emitted < steps) {
-        if (emitted > 0 && emitted % kStepsPerExperiment == 0) {
-            close_experiment();
-            ++experiment;
-            open_experiment();
-        }
+        std::ostringstream st;
         int block = emitted / kBlock;
         int slot = emitted % kBlock;
         std::string b = std::to_string(block);
@@ -144,7 +150,7 @@ void generate(int steps, const fs::path& file) {
         std::string src = source_of(block);
         switch (slot) {
             case 0:  // a template
-                out << "  job tmpl" << b << "(lr: float = base_lr, bs: int = batch) {\n"
+                st << "  job tmpl" << b << "(lr: float = base_lr, bs: int = batch) {\n"
                     << "    source       = \"" << src << "\"\n"
                     << "    script       = \"train.py\"\n"
                     << "    args         = [\"--epochs\", epochs, \"--lr\", lr, \"--batch_size\", bs, \"--output_dir\", out_dir]\n"
@@ -157,7 +163,7 @@ void generate(int steps, const fs::path& file) {
                     << "  }\n";
                 break;
             case 1:  // a sweep over it
-                out << "  sweep tune" << b << " over tmpl" << b << " {\n"
+                st << "  sweep tune" << b << " over tmpl" << b << " {\n"
                     << "    space {\n"
                     << "      lr = loguniform(1e-4, 1e-1)\n"
                     << "      bs = choice(16, 32, 64)\n"
@@ -167,14 +173,14 @@ void generate(int steps, const fs::path& file) {
                     << "    trials     = trials\n"
                     << "    parallel   = 1\n"
                     << "    early_stop = bandit { slack = 0.1, interval = 1, delay = 2 }\n";
-                if (!previous_job.empty()) out << "    after      = [" << previous_job << "]\n";
-                out << "  }\n";
+                if (!previous_job.empty()) st << "    after      = [" << previous_job << "]\n";
+                st << "  }\n";
                 break;
             case 2:  // a binding of the template
-                out << "  job fixed" << b << " = tmpl" << b << "(lr = 0.01, bs = 64) { restarts = 2 }\n";
+                st << "  job fixed" << b << " = tmpl" << b << "(lr = 0.01, bs = 64) { restarts = 2 }\n";
                 break;
             case 3:
-                out << "  register model model" << b << " {\n"
+                st << "  register model model" << b << " {\n"
                     << "    name        = \"model-" << b << "\"\n"
                     << "    path        = tune" << b << ".best.outputs / \"model.pt\"\n"
                     << "    description = \"best trial of tune" << b << "\"\n"
@@ -182,7 +188,7 @@ void generate(int steps, const fs::path& file) {
                     << "  }\n";
                 break;
             case 4:
-                out << "  export onnx onnx" << b << " {\n"
+                st << "  export onnx onnx" << b << " {\n"
                     << "    model        = tune" << b << ".best.outputs / \"model.pt\"\n"
                     << "    input_shape  = [1, 3, 32, 32]\n"
                     << "    opset        = 13\n"
@@ -192,22 +198,22 @@ void generate(int steps, const fs::path& file) {
                     << "  }\n";
                 break;
             case 5:
-                out << "  download best" << b << " { path = tune" << b << ".best.outputs, to = \"./downloads/" << b << "\" }\n";
+                st << "  download best" << b << " { path = tune" << b << ".best.outputs, to = \"./downloads/" << b << "\" }\n";
                 break;
             default: {  // a plain job in the chain
                 std::string name = "job" + std::to_string(emitted);
                 const char* script = slot % 3 == 0 ? "prep.py" : slot % 3 == 1 ? "train.py" : "eval.py";
-                out << "  job " << name << " {\n"
+                st << "  job " << name << " {\n"
                     << "    source       = \"" << src << "\"\n"
                     << "    script       = \"" << script << "\"\n"
                     << "    args         = [\"--epochs\", epochs, \"--step\", " << emitted;
-                if (!previous_job.empty()) out << ", \"--input\", " << previous_job << ".outputs / \"data\"";
-                out << ", \"--output_dir\", out_dir]\n"
+                if (!previous_job.empty()) st << ", \"--input\", " << previous_job << ".outputs / \"data\"";
+                st << ", \"--output_dir\", out_dir]\n"
                     << "    environment  = " << (slot % 2 ? env : "torch") << "\n"
                     << "    compute      = " << (slot % 4 == 0 ? "big" : "here") << "\n";
-                if (slot % 3 == 0) out << "    distribution = mpi { processes_per_node = 2 }\n";
-                else out << "    distribution = pytorch { nodes = 1, processes_per_node = 2 }\n";
-                out << "    restarts     = 1\n"
+                if (slot % 3 == 0) st << "    distribution = mpi { processes_per_node = 2 }\n";
+                else st << "    distribution = pytorch { nodes = 1, processes_per_node = 2 }\n";
+                st << "    restarts     = 1\n"
                     << "    backoff      = 1s\n"
                     << "    timeout      = 2h\n"
                     << "    hang_timeout = 10m\n"
@@ -215,17 +221,27 @@ void generate(int steps, const fs::path& file) {
                     << "    metrics      = [\"loss\"]\n"
                     << "    variables    = { STEP = \"" << emitted << "\" }\n"
                     << "    tags         = { block = \"" << b << "\" }\n";
-                if (!previous_job.empty()) out << "    inputs       = { data = " << previous_job << ".outputs }\n";
-                if (slot == 10 && jobs.size() > 20) out << "    after        = [" << jobs[jobs.size() - 20] << "]\n";
-                out << "  }\n";
+                if (!previous_job.empty()) st << "    inputs       = { data = " << previous_job << ".outputs }\n";
+                if (slot == 10 && jobs.size() > 20) st << "    after        = [" << jobs[jobs.size() - 20] << "]\n";
+                st << "  }\n";
                 previous_job = name;
                 jobs.push_back(name);
                 break;
             }
         }
+        texts.push_back(st.str());
         ++emitted;
     }
-    close_experiment();
+    // ... or consumers first: the same steps in the opposite order.
+    if (reverse) std::reverse(texts.begin(), texts.end());
+    for (size_t i = 0; i < texts.size(); ++i) {
+        if (i % kStepsPerExperiment == 0) {
+            if (i > 0) out << "}\n\n";
+            out << "experiment exp" << i / kStepsPerExperiment << " {\n";
+        }
+        out << texts[i];
+    }
+    out << "}\n";
     write_text(file, out.str());
 }
 
@@ -258,6 +274,15 @@ std::optional<double> compile_once(const fs::path& file, bool plan, std::string*
     return std::chrono::duration<double, std::milli>(stop - start).count();
 }
 
+Timing summarize(std::vector<double> samples) {
+    Timing timing;
+    std::sort(samples.begin(), samples.end());
+    size_t n = samples.size();
+    timing.median_ms = n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
+    timing.min_ms = samples.front();
+    return timing;
+}
+
 Timing measure(const fs::path& file, bool plan, int reps) {
     Timing timing;
     std::string errors;
@@ -268,11 +293,23 @@ Timing measure(const fs::path& file, bool plan, int reps) {
     }
     std::vector<double> samples;
     for (int i = 0; i < reps; ++i) samples.push_back(*compile_once(file, plan, nullptr));
-    std::sort(samples.begin(), samples.end());
-    size_t n = samples.size();
-    timing.median_ms = n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
-    timing.min_ms = samples.front();
-    return timing;
+    return summarize(samples);
+}
+
+// A plan rendered by `render` (whose result's size is kept so the work is
+// not optimized away), timed `reps` times.
+template <typename Render>
+Timing measure_render(const amlflow::compiler::Plan& plan, int reps, Render render) {
+    std::vector<double> samples;
+    size_t sink = render(plan).size();  // warm-up
+    for (int i = 0; i < reps; ++i) {
+        auto start = std::chrono::steady_clock::now();
+        sink += render(plan).size();
+        auto stop = std::chrono::steady_clock::now();
+        samples.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+    }
+    if (sink == 0) std::printf("(empty rendering)\n");
+    return summarize(samples);
 }
 
 void print_header() {
@@ -333,6 +370,8 @@ int main(int argc, char** argv) {
     int example_reps = 21;
     bool examples = true;
     bool check_only = false;
+    bool render = true;
+    bool reverse = false;
     bool keep = false;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
@@ -349,16 +388,19 @@ int main(int argc, char** argv) {
         else if (arg == "--example-reps") example_reps = std::max(1, std::atoi(value().c_str()));
         else if (arg == "--no-examples") examples = false;
         else if (arg == "--check-only") check_only = true;
+        else if (arg == "--no-render") render = false;
+        else if (arg == "--reverse") reverse = true;
         else if (arg == "--keep") keep = true;
         else if (arg == "--generate") {
             int n = parse_sizes(value()).at(0);
             fs::path file = fs::absolute(value());
-            generate(n, file);
+            generate(n, file, reverse);
             std::printf("wrote %s (%d steps)\n", file.string().c_str(), count_steps(file));
             return 0;
         } else {
             std::cerr << "usage: bench_compiler [--root DIR] [--sizes N,N,...] [--reps N] [--example-reps N]\n"
-                         "                      [--no-examples] [--check-only] [--keep] [--generate N FILE]\n";
+                         "                      [--no-examples] [--check-only] [--no-render] [--reverse]\n"
+                         "                      [--keep] [--generate N FILE]\n";
             return arg == "--help" || arg == "-h" ? 0 : 1;
         }
     }
@@ -407,29 +449,50 @@ int main(int argc, char** argv) {
     }
     fs::path temp = made;
     std::vector<std::pair<int, Timing>> generated;
+    using amlflow::compiler::Plan;
+    const std::vector<std::pair<std::string, std::function<std::string(const Plan&)>>> renderers = {
+        {"plan_to_text", [](const Plan& p) { return amlflow::compiler::plan_to_text(p); }},
+        {"plan_to_json", [](const Plan& p) { return amlflow::compiler::plan_to_json(p).dump(2); }},
+        {"plan_to_dot", [](const Plan& p) { return amlflow::compiler::plan_to_dot(p); }},
+        {"plan_to_mermaid", [](const Plan& p) { return amlflow::compiler::plan_to_mermaid(p); }},
+    };
+    std::vector<std::vector<std::pair<int, Timing>>> rendered(renderers.size());
     for (int n : sizes) {
         fs::path file = temp / ("gen" + std::to_string(n)) / "pipeline.amlflow";
-        generate(n, file);
+        generate(n, file, reverse);
         int r = reps > 0 ? reps : default_reps(n);
-        std::string name = "generated " + std::to_string(n) + " steps";
+        std::string name = (reverse ? "reversed " : "generated ") + std::to_string(n) + " steps";
         Timing t = measure(file, true, r);
         print_row(name, n, r, t);
         if (check_only) print_row(name + " (check only)", n, r, measure(file, false, r));
         all_ok = all_ok && t.ok;
-        if (t.ok) generated.emplace_back(n, t);
+        if (!t.ok) continue;
+        generated.emplace_back(n, t);
+        if (!render) continue;
+        CompileOptions options;
+        auto result = compile_file(file.string(), options);
+        if (!result->plan) continue;
+        for (size_t k = 0; k < renderers.size(); ++k) {
+            Timing rt = measure_render(*result->plan, r, renderers[k].second);
+            print_row("  render " + renderers[k].first + " " + std::to_string(n), n, r, rt);
+            rendered[k].emplace_back(n, rt);
+        }
     }
     if (keep) std::printf("generated files kept in %s\n", temp.string().c_str());
     else fs::remove_all(temp);
 
     // Growth and targets.
-    if (generated.size() >= 2) {
-        const auto& [n0, t0] = generated.front();
-        const auto& [n1, t1] = generated.back();
+    auto growth = [](const std::string& what, const std::vector<std::pair<int, Timing>>& rows) {
+        if (rows.size() < 2) return;
+        const auto& [n0, t0] = rows.front();
+        const auto& [n1, t1] = rows.back();
         double med = (t1.median_ms / n1) / (t0.median_ms / n0);
         double min = (t1.min_ms / n1) / (t0.min_ms / n0);
-        std::printf("growth: per-step time at %d vs %d steps: %.2f (median), %.2f (min); linear growth is about 1.0\n",
-                    n1, n0, med, min);
-    }
+        std::printf("growth: %s: per-step time at %d vs %d steps: %.2f (median), %.2f (min); linear is about 1.0\n",
+                    what.c_str(), n1, n0, med, min);
+    };
+    growth("check + plan", generated);
+    for (size_t k = 0; k < renderers.size(); ++k) growth("render " + renderers[k].first, rendered[k]);
     if (typical) {
         std::printf("target: typical file (birds.amlflow) <= 10 ms: median %.3f ms, min %.3f ms -> %s\n",
                     typical->median_ms, typical->min_ms, typical->median_ms <= 10 ? "met" : "NOT met");

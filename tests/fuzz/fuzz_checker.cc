@@ -11,6 +11,14 @@
 //   - render_json's output is valid JSON (nlohmann::json::parse accepts it);
 //   - a plan is produced exactly when there are no errors, and it serializes.
 //
+// Directives: lines at the very start of the input of the form
+//   //@set NAME=VALUE     passed as a `--set` value (CompileOptions::sets)
+//   //@env VALUE          the value of the environment variable AMLFLOW_FUZZ_ENV, which
+//                         the input can read with env("AMLFLOW_FUZZ_ENV")
+// are comments to the parser, so the whole input is still the main file's text; they
+// let the fuzzer reach the `--set` parser and values from the environment too. Without
+// an //@env line the variable is unset.
+//
 // AMLFLOW_FUZZ_UTF8_ONLY=1 in the environment rejects inputs that are not valid UTF-8
 // (the loader stops at the first malformed byte anyway, so little else is lost): a way
 // to keep fuzzing the rest of the compiler while a bug in that path is open. Off by
@@ -50,6 +58,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     CompileOptions options;
     options.main_text = std::string(reinterpret_cast<const char*>(data), size);
+    bool env_set = false;
+    for (size_t at = 0; at < options.main_text->size();) {
+        const std::string& text = *options.main_text;
+        size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        std::string_view line(text.data() + at, end - at);
+        if (line.substr(0, 7) == "//@set ") {
+            options.sets.emplace_back(line.substr(7));
+        } else if (line.substr(0, 7) == "//@env ") {
+            ::setenv("AMLFLOW_FUZZ_ENV", std::string(line.substr(7)).c_str(), 1);
+            env_set = true;
+        } else {
+            break;
+        }
+        at = end + 1;
+    }
+    if (!env_set) ::unsetenv("AMLFLOW_FUZZ_ENV");
     std::unique_ptr<CompileResult> result = compile_file("fuzz.amlflow", options);
     if (!result) fail("compile_file returned null", "");
 

@@ -45,7 +45,8 @@ rm -rf "$SEEDS" "$WORK"
 mkdir -p "$SEEDS" "$WORK"
 
 shopt -s nullglob
-for seed in "$ROOT"/examples/*/*.amlflow "$ROOT"/stdlib/std/*.amlflow "$ROOT"/tests/golden/*.amlflow; do
+for seed in "$ROOT"/examples/*/*.amlflow "$ROOT"/stdlib/std/*.amlflow "$ROOT"/tests/golden/*.amlflow \
+            "$ROOT"/tests/fuzz/seeds/*.amlflow; do
   # Flatten: examples/birds/birds.amlflow -> examples_birds_birds.amlflow
   rel="${seed#"$ROOT"/}"
   cp "$seed" "$SEEDS/${rel//\//_}"

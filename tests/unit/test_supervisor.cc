@@ -312,6 +312,14 @@ BOOST_AUTO_TEST_CASE(a_missing_program_is_exit_127_with_a_message) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(the_launcher_is_found_beside_the_executable) {
+    // The test binary has none beside it unless the build put one there; either way the
+    // answer is an executable amlflow-launch or "".
+    std::string found = launcher_beside_executable();
+    BOOST_TEST((found.empty() || found.size() > std::string("/amlflow-launch").size()));
+    if (!found.empty()) BOOST_TEST(access(found.c_str(), X_OK) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(a_missing_working_directory_fails_the_start) {
     EventLoop loop;
     RankGroup group(loop, options());
