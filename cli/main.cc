@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
     };
     add(amlflow::cli::add_check_command);
     add(amlflow::cli::add_plan_command);
+    add(amlflow::cli::add_run_command);
+    add(amlflow::cli::add_runs_command);
+    add(amlflow::cli::add_logs_command);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

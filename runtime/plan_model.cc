@@ -29,7 +29,8 @@ std::optional<RunPlan> load_plan(const json& plan_json, std::string* error) {
     plan.raw = plan_json;
     plan.file = plan_json.value("file", "");
     plan.params = plan_json.value("params", json::object());
-    for (const auto& [id, compute] : plan_json.value("computes", json::object()).items()) plan.computes[id] = compute;
+    const json computes = plan_json.value("computes", json::object());  // items() needs a live object
+    for (const auto& [id, compute] : computes.items()) plan.computes[id] = compute;
     std::map<std::string, std::vector<std::string>> needs;
     for (const json& edge : plan_json.value("edges", json::array())) {
         std::string kind = string_or_empty(edge, "kind");

@@ -15,12 +15,14 @@
 //   //@set NAME=VALUE     passed as a `--set` value (CompileOptions::sets)
 //   //@env VALUE          the value of the environment variable AMLFLOW_FUZZ_ENV, which
 //                         the input can read with env("AMLFLOW_FUZZ_ENV")
-// are comments to the parser, so the whole input is still the main file's text; they
-// let the fuzzer reach the `--set` parser and values from the environment too. Without
-// an //@env line the variable is unset.
+// are taken out of the main file's text (each leaves an empty line, so line numbers
+// stay those of the input; their bytes may be anything, even invalid UTF-8, without
+// making the main file invalid). They let the fuzzer reach the `--set` parser and values
+// from the environment too. Without an //@env line the variable is unset.
 //
-// AMLFLOW_FUZZ_UTF8_ONLY=1 in the environment rejects inputs that are not valid UTF-8
-// (the loader stops at the first malformed byte anyway, so little else is lost): a way
+// AMLFLOW_FUZZ_UTF8_ONLY=1 in the environment rejects inputs whose main text is not
+// valid UTF-8 (the loader stops at the first malformed byte anyway, so little else is
+// lost): a way
 // to keep fuzzing the rest of the compiler while a bug in that path is open. Off by
 // default, so that such bugs are found.
 #include <cstddef>
@@ -52,18 +54,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const char* flag = std::getenv("AMLFLOW_FUZZ_UTF8_ONLY");
         return flag != nullptr && std::string(flag) == "1";
     }();
-    if (utf8_only && find_invalid_utf8(std::string_view(reinterpret_cast<const char*>(data), size))) {
-        return -1;  // not added to the corpus
-    }
-
     CompileOptions options;
-    options.main_text = std::string(reinterpret_cast<const char*>(data), size);
+    std::string source(reinterpret_cast<const char*>(data), size);
     bool env_set = false;
-    for (size_t at = 0; at < options.main_text->size();) {
-        const std::string& text = *options.main_text;
-        size_t end = text.find('\n', at);
-        if (end == std::string::npos) end = text.size();
-        std::string_view line(text.data() + at, end - at);
+    size_t at = 0;
+    while (at < source.size()) {
+        size_t end = source.find('\n', at);
+        if (end == std::string::npos) end = source.size();
+        std::string_view line(source.data() + at, end - at);
         if (line.substr(0, 7) == "//@set ") {
             options.sets.emplace_back(line.substr(7));
         } else if (line.substr(0, 7) == "//@env ") {
@@ -72,8 +70,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         } else {
             break;
         }
-        at = end + 1;
+        // The directive leaves an empty line, so line numbers stay those of the input.
+        source.replace(at, end - at, "");
+        at = at + 1;
     }
+    if (utf8_only && find_invalid_utf8(source)) return -1;  // not added to the corpus
+    options.main_text = std::move(source);
     if (!env_set) ::unsetenv("AMLFLOW_FUZZ_ENV");
     std::unique_ptr<CompileResult> result = compile_file("fuzz.amlflow", options);
     if (!result) fail("compile_file returned null", "");

@@ -4,7 +4,9 @@
 //
 // AMLFLOW_LAUNCH names the amlflow-launch helper (the build sets it); without it the ranks
 // are spawned directly and the parent-death test fails with a note saying so.
+#ifndef BOOST_TEST_DYN_LINK
 #define BOOST_TEST_DYN_LINK
+#endif
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>

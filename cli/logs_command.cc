@@ -1,0 +1,135 @@
+// `amlflow logs ID`: the per-rank logs of a run, by step, rank and attempt; --follow
+// keeps printing while the run writes them (inotify, no polling sleeps).
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/store_option.h"
+
+namespace amlflow::cli {
+
+namespace fs = std::filesystem;
+using namespace amlflow::runtime;
+
+namespace {
+
+struct LogsArgs {
+    StoreOption where;
+    std::string id, step;
+    int rank = -1, attempt = -1;
+    bool follow = false;
+};
+
+struct LogFile {
+    std::string label;
+    fs::path path;
+    std::streamoff read = 0;
+};
+
+// The log files the arguments select: the last attempt of each step unless --attempt.
+std::vector<LogFile> select_logs(RunStore& store, const RunRecord& run, const LogsArgs& args) {
+    std::vector<LogFile> files;
+    auto steps = store.steps_of(run.id);
+    if (!steps) return files;
+    for (const StepRecord& step : *steps) {
+        if (!args.step.empty() && step.name != args.step) continue;
+        auto attempts = store.attempts_of(run.id, step.name);
+        if (!attempts || attempts->empty()) continue;
+        for (const AttemptRecord& attempt : *attempts) {
+            bool chosen = args.attempt >= 0 ? attempt.number == args.attempt - 1 : &attempt == &attempts->back();
+            if (!chosen) continue;
+            auto ranks = store.ranks_of(run.id, step.name, attempt.number);
+            if (!ranks) continue;
+            for (const RankRecord& rank : *ranks) {
+                if (args.rank >= 0 && rank.global_rank != args.rank) continue;
+                files.push_back({step.name + " attempt " + std::to_string(attempt.number + 1) + " rank " +
+                                     std::to_string(rank.global_rank),
+                                 rank.log_file, 0});
+            }
+        }
+    }
+    return files;
+}
+
+// Prints what was added to each file since the last call; true when anything was.
+bool print_new(std::vector<LogFile>& files, bool headers) {
+    bool any = false;
+    for (LogFile& file : files) {
+        std::ifstream in(file.path, std::ios::binary);
+        if (!in) continue;
+        in.seekg(file.read);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (text.empty()) continue;
+        if (headers) std::cout << "==> " << file.label << " (" << file.path.string() << ") <==\n";
+        std::cout << text;
+        file.read += static_cast<std::streamoff>(text.size());
+        any = true;
+    }
+    std::cout.flush();
+    return any;
+}
+
+int follow(RunStore& store, const RunRecord& run, const LogsArgs& args, std::vector<LogFile>& files) {
+    int watcher = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (watcher >= 0) inotify_add_watch(watcher, (store.run_folder(run.id)).c_str(), IN_MODIFY | IN_CREATE);
+    for (;;) {
+        auto now = store.find_run(run.id);
+        bool running = now && now->state == RunState::Running;
+        files = [&] {
+            std::vector<LogFile> fresh = select_logs(store, *now, args);
+            for (LogFile& file : fresh) {
+                for (const LogFile& old : files) {
+                    if (old.path == file.path) file.read = old.read;
+                }
+            }
+            return fresh;
+        }();
+        print_new(files, files.size() > 1);
+        if (!running) break;
+        // Wake on a write under the run's folder, or once a second to see the run end.
+        pollfd ready{watcher, POLLIN, 0};
+        if (poll(&ready, watcher >= 0 ? 1 : 0, 1000) > 0) {
+            char drain[4096];
+            while (read(watcher, drain, sizeof drain) > 0) {
+            }
+        }
+    }
+    if (watcher >= 0) close(watcher);
+    return 0;
+}
+
+}  // namespace
+
+Runner add_logs_command(CLI::App& app) {
+    auto args = std::make_shared<LogsArgs>();
+    CLI::App* command = app.add_subcommand("logs", "Print a run's per-rank logs");
+    command->add_option("id", args->id, "The run id, or a unique prefix of it")->required();
+    command->add_option("--step", args->step, "Only this step");
+    command->add_option("--rank", args->rank, "Only this rank");
+    command->add_option("--attempt", args->attempt, "This attempt (1 is the first; default: the last)");
+    command->add_flag("-f,--follow", args->follow, "Keep printing while the run writes");
+    args->where.add_to(command);
+    return [args]() {
+        auto store = args->where.open();
+        if (!store) return 1;
+        auto run = store->find_run(args->id);
+        if (!run) {
+            std::cerr << "amlflow: error: " << store->last_error() << "\n";
+            return 1;
+        }
+        std::vector<LogFile> files = select_logs(*store, *run, *args);
+        if (files.empty() && !args->follow) {
+            std::cerr << "amlflow: error: no logs match in run " << run->id << "\n";
+            return 1;
+        }
+        if (args->follow) return follow(*store, *run, *args, files);
+        print_new(files, files.size() > 1);
+        return 0;
+    };
+}
+
+}  // namespace amlflow::cli

@@ -1,0 +1,132 @@
+// `amlflow runs list` and `amlflow runs show ID`: what the run store holds.
+#include <ctime>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/store_option.h"
+#include "runtime/run_reporter.h"
+
+namespace amlflow::cli {
+
+namespace fs = std::filesystem;
+using namespace amlflow::runtime;
+
+void StoreOption::add_to(CLI::App* command) {
+    command->add_option("--store", store, "The run store folder (default: $AMLFLOW_HOME, else ./.amlflow)");
+    command->add_option("--file", file, "Use the store beside this .amlflow file");
+}
+
+fs::path StoreOption::folder() const {
+    if (!store.empty()) return store;
+    if (const char* home = std::getenv("AMLFLOW_HOME"); home && *home) return home;
+    if (!file.empty()) return default_store_folder(file);
+    return fs::path(".amlflow");
+}
+
+std::unique_ptr<RunStore> StoreOption::open() const {
+    std::string error;
+    auto opened = RunStore::open(folder(), &error, OpenMode::MustExist);
+    if (!opened) {
+        std::cerr << "amlflow: error: no run store at '" << folder().string() << "': " << error << "\n"
+                  << "help: runs are kept beside their .amlflow file; pass --file FILE or --store DIR\n";
+    }
+    return opened;
+}
+
+namespace {
+
+std::string clock_time(int64_t ms) {
+    if (ms == 0) return "-";
+    std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", std::localtime(&seconds));
+    return text;
+}
+
+std::string pad(const std::string& text, size_t width) {
+    return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
+}
+
+int list_runs(const StoreOption& where, size_t limit) {
+    auto store = where.open();
+    if (!store) return 1;
+    auto runs = store->list_runs(limit);
+    if (!runs) {
+        std::cerr << "amlflow: error: " << store->last_error() << "\n";
+        return 1;
+    }
+    std::cout << pad("run", 22) << pad("state", 11) << pad("started", 21) << pad("time", 9) << "file\n";
+    for (const RunRecord& run : *runs) {
+        int64_t took = run.finished_ms ? run.finished_ms - run.created_ms : 0;
+        std::cout << pad(run.id, 22) << pad(to_string(run.state), 11) << pad(clock_time(run.created_ms), 21)
+                  << pad(took ? format_duration_ms(took) : "-", 9) << run.file << "\n";
+    }
+    return 0;
+}
+
+void show_attempts(RunStore& store, const RunRecord& run, const StepRecord& step) {
+    auto attempts = store.attempts_of(run.id, step.name);
+    if (!attempts) return;
+    for (const AttemptRecord& attempt : *attempts) {
+        int64_t took = attempt.finished_ms ? attempt.finished_ms - attempt.started_ms : 0;
+        std::cout << "    attempt " << attempt.number + 1 << ": " << to_string(attempt.state)
+                  << (took ? " in " + format_duration_ms(took) : "") << ", MASTER_PORT " << attempt.master_port << "\n";
+        if (!attempt.failure_json.empty()) {
+            auto failure = nlohmann::json::parse(attempt.failure_json, nullptr, false);
+            if (failure.is_object()) std::cout << "      failure: " << failure.value("message", "") << "\n";
+        }
+        auto ranks = store.ranks_of(run.id, step.name, attempt.number);
+        if (!ranks) continue;
+        for (const RankRecord& rank : *ranks) {
+            std::string end = rank.signal ? "signal " + std::to_string(rank.signal)
+                            : rank.exit_code >= 0 ? "exit " + std::to_string(rank.exit_code) : "running";
+            std::cout << "      rank " << rank.global_rank << " pid " << rank.pid << ": " << end << "  "
+                      << rank.log_file.string() << "\n";
+        }
+    }
+}
+
+int show_run(const StoreOption& where, const std::string& id) {
+    auto store = where.open();
+    if (!store) return 1;
+    auto run = store->find_run(id);
+    if (!run) {
+        std::cerr << "amlflow: error: " << store->last_error() << "\n";
+        return 1;
+    }
+    std::cout << "run " << run->id << ": " << to_string(run->state);
+    if (run->exit_code >= 0) std::cout << " (exit " << run->exit_code << ")";
+    std::cout << "\n  file: " << run->file << "\n  started: " << clock_time(run->created_ms)
+              << "\n  finished: " << clock_time(run->finished_ms) << "\n  params: " << run->params_json << "\n";
+    for (const std::string& set : run->sets) std::cout << "  --set " << set << "\n";
+    auto steps = store->steps_of(run->id);
+    if (!steps) return 1;
+    for (const StepRecord& step : *steps) {
+        std::cout << "  step " << step.name << " (" << step.kind << "): " << to_string(step.state) << ", "
+                  << step.attempts << " attempt" << (step.attempts == 1 ? "" : "s") << "\n    outputs: "
+                  << step.outputs.string() << "\n";
+        show_attempts(*store, *run, step);
+    }
+    return 0;
+}
+
+}  // namespace
+
+Runner add_runs_command(CLI::App& app) {
+    auto where = std::make_shared<StoreOption>();
+    auto id = std::make_shared<std::string>();
+    auto limit = std::make_shared<size_t>(20);
+    CLI::App* runs = app.add_subcommand("runs", "List and show recorded runs");
+    runs->require_subcommand(1);
+    CLI::App* list = runs->add_subcommand("list", "The most recent runs, newest first");
+    where->add_to(list);
+    list->add_option("-n,--limit", *limit, "How many runs (0: all)");
+    CLI::App* show = runs->add_subcommand("show", "A run's steps, attempts and ranks");
+    show->add_option("id", *id, "The run id, or a unique prefix of it")->required();
+    where->add_to(show);
+    return [where, id, limit, list]() { return list->parsed() ? list_runs(*where, *limit) : show_run(*where, *id); };
+}
+
+}  // namespace amlflow::cli
