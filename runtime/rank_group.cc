@@ -128,7 +128,9 @@ void RankGroup::handle_exit(int index, const ExitStatus& status) {
     bool closed = rank.log->drain();
     exits_.push_back(RankExit{index, status, Clock::now()});
     if (on_rank_exit_) on_rank_exit_(exits_.back());
-    if (!status.success()) {
+    if (rank.hung) {
+        declare_hang(index);
+    } else if (!status.success()) {
         std::string message = status.signaled
                                   ? rank_name(index) + " was killed by " + status.describe()
                                   : rank_name(index) + " exited with code " + std::to_string(status.code);
@@ -164,6 +166,19 @@ void RankGroup::check_hang(int index) {
         rank.hang_timer = loop_.at(due, [this, index] { check_hang(index); });
         return;
     }
+    // Before it is stopped, a hung rank is asked for its stacks: SIGABRT makes Python's
+    // faulthandler (PYTHONFAULTHANDLER=1, set for every rank) print every thread's
+    // traceback into the log. The failure is declared when it dies of that, or after
+    // a short window if it does not.
+    rank.hung = true;
+    rank.process->signal_group(SIGABRT);
+    rank.hang_timer = loop_.after(std::chrono::seconds(2), [this, index] {
+        ranks_[index]->hang_timer = 0;
+        declare_hang(index);
+    });
+}
+
+void RankGroup::declare_hang(int index) {
     fail(FailureKind::hang, index, {},
          rank_name(index) + " wrote no output for " + seconds(options_.hang_timeout));
 }

@@ -124,6 +124,7 @@ private:
         std::unique_ptr<LogRelay> log;
         bool exited = false;
         bool finished = false;  // reaped and its pipes closed
+        bool hung = false;      // silent past hang_timeout: asked for its stacks
         EventLoop::TimerId hang_timer = 0;
         EventLoop::TimerId linger_timer = 0;
     };
@@ -132,6 +133,7 @@ private:
     void handle_exit(int index, const ExitStatus& status);
     void handle_closed(int index);
     void check_hang(int index);
+    void declare_hang(int index);
     void finish_rank(int index);
     void fail(FailureKind kind, int rank, const ExitStatus& status, std::string message);
     void stop_processes(Clock::duration grace);
