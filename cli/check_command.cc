@@ -43,7 +43,7 @@ Runner add_check_command(CLI::App& app) {
                 std::cerr << compiler::render_text(result->diagnostics, render);
             }
         }
-        if (args->diagnostics == "json") std::cout << all.dump(2) << "\n";
+        if (args->diagnostics == "json") std::cout << all.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return clean ? 0 : 1;
     };
 }

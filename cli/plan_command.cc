@@ -41,7 +41,7 @@ Runner add_plan_command(CLI::App& app) {
         }
         if (!result->plan) return 1;
         const compiler::Plan& plan = *result->plan;
-        std::string text = args->format == "json" ? compiler::plan_to_json(plan).dump(2) + "\n"
+        std::string text = args->format == "json" ? compiler::plan_to_json(plan).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
                          : args->format == "dot" ? compiler::plan_to_dot(plan)
                          : args->format == "mermaid" ? compiler::plan_to_mermaid(plan)
                          : compiler::plan_to_text(plan);

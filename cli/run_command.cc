@@ -55,7 +55,7 @@ int dry_run(const RunPlan& plan, const std::map<std::string, std::string>& base)
         }
         for (const ProcessLaunch& launch : *launches) {
             std::cout << "  [" << launch.label << "]";
-            for (const std::string& arg : launch.argv) std::cout << " " << nlohmann::json(arg).dump();
+            for (const std::string& arg : launch.argv) std::cout << " " << nlohmann::json(arg).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
             std::cout << "\n   ";
             for (const auto& [key, value] : launch.env) {
                 auto inherited = base.find(key);
@@ -95,9 +95,9 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
     }
     NewRun record;
     record.file = fs::absolute(args.file).lexically_normal().string();
-    record.plan_json = plan_json.dump();
+    record.plan_json = plan_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     record.plan_hash = compiler::sha256_hex(record.plan_json);
-    record.params_json = plan_json["params"].dump();
+    record.params_json = plan_json["params"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     record.sets = args.sets;
     auto run_id = store->create_run(record);
     if (!run_id) {

@@ -11,6 +11,7 @@
 #include "compiler/evaluator.h"
 #include "compiler/sha256.h"
 #include "compiler/suggest.h"
+#include "compiler/utf8.h"
 
 namespace amlflow::compiler {
 
@@ -94,7 +95,13 @@ Value Evaluator::eval_call(const ast::Expr& expr, const EvalScope& scope) {
     }
     if (name == "env") {
         if (!want(1, 2) || !want_string(0)) return Value::error();
-        if (const char* set = std::getenv(args[0].text.c_str())) return Value::of_string(set);
+        if (const char* set = std::getenv(args[0].text.c_str())) {
+            if (find_invalid_utf8(set)) {
+                diagnostics_.error("invalid-value", expr.range, "environment variable '" + args[0].text + "' is not valid UTF-8");
+                return Value::error();
+            }
+            return Value::of_string(set);
+        }
         if (args.size() == 2) return args[1];
         if (!scope.unset_env_is_warning) {
             diagnostics_.error("unset-env", expr.range, "environment variable '" + args[0].text + "' is not set")
@@ -145,6 +152,7 @@ Value Evaluator::eval_call(const ast::Expr& expr, const EvalScope& scope) {
         std::vector<std::string> names(found.gl_pathv, found.gl_pathv + found.gl_pathc);
         std::sort(names.begin(), names.end());
         for (const std::string& match : names) {
+            if (find_invalid_utf8(match)) continue;  // a name the plan's JSON could not hold
             std::string relative = fs::path(match).lexically_relative(folder).generic_string();
             paths.push_back(Value::of_path(rebase_path(scope.module, relative)));
         }

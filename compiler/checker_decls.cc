@@ -51,10 +51,13 @@ void Checker::check_workspace(const Symbol& symbol) {
     } else if (has_config) {
         const Value& config = *fields.field("config");
         fs::path path = modules_.modules[0]->folder / config.text;
-        std::ifstream in(path);
+        std::error_code error;
+        bool readable = fs::is_regular_file(path, error) && fs::file_size(path, error) < (1u << 20);
+        std::ifstream in;
+        if (readable) in.open(path);
         const ast::Member* where = find_member(decl.block.get(), "config");
         SourceRange range = where ? where->value->range : decl.name.range;
-        if (!in) {
+        if (!readable || !in) {
             diagnostics_.error("missing-file", range, "workspace config '" + config.text + "' does not exist")
                 .note("download it from the Azure portal: the workspace's overview page, 'Download config.json'");
         } else {

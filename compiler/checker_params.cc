@@ -4,6 +4,7 @@
 #include "compiler/checker.h"
 #include "compiler/parse_driver.h"
 #include "compiler/suggest.h"
+#include "compiler/utf8.h"
 
 namespace amlflow::compiler {
 
@@ -44,6 +45,10 @@ std::optional<FieldSpec> Checker::type_spec(const ast::TypeRef& type, bool repor
 
 void Checker::apply_sets() {
     for (const std::string& set : options_.sets) {
+        if (find_invalid_utf8(set)) {
+            diagnostics_.error("set", {}, "a --set value is not valid UTF-8");
+            continue;
+        }
         auto source = std::make_shared<SourceFile>("--set", set);
         extra_sources_.push_back(source);
         size_t equals = set.find('=');

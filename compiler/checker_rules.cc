@@ -218,30 +218,45 @@ void Checker::check_cycles(const CheckedProgram& program) {
     std::map<std::string, const CheckedStep*> by_name;
     for (const CheckedStep& step : program.steps) by_name[step.name] = &step;
     std::map<std::string, int> state;  // 0 new, 1 on the path, 2 done
-    std::vector<std::string> path;
-    std::function<void(const std::string&)> visit = [&](const std::string& name) {
-        auto found = by_name.find(name);
-        if (found == by_name.end()) return;
-        state[name] = 1;
-        path.push_back(name);
-        std::set<std::string> next = found->second->data_inputs;
-        next.insert(found->second->after.begin(), found->second->after.end());
-        for (const std::string& dep : next) {
+    // Depth-first with an explicit stack: a chain of 100,000 steps must not overflow.
+    struct Frame {
+        std::string name;
+        std::vector<std::string> next;
+        size_t at = 0;
+    };
+    auto frame_of = [&](const std::string& name) {
+        const CheckedStep* step = by_name.at(name);
+        std::set<std::string> next = step->data_inputs;
+        next.insert(step->after.begin(), step->after.end());
+        return Frame{name, std::vector<std::string>(next.begin(), next.end()), 0};
+    };
+    for (const CheckedStep& root : program.steps) {
+        if (state[root.name] != 0) continue;
+        std::vector<Frame> stack{frame_of(root.name)};
+        state[root.name] = 1;
+        while (!stack.empty()) {
+            Frame& top = stack.back();
+            if (top.at == top.next.size()) {
+                state[top.name] = 2;
+                stack.pop_back();
+                continue;
+            }
+            std::string dep = top.next[top.at++];
+            if (!by_name.count(dep)) continue;
             if (state[dep] == 1) {
-                auto start = std::find(path.begin(), path.end(), dep);
                 std::string chain;
-                for (auto it = start; it != path.end(); ++it) chain += *it + " -> ";
+                bool on = false;
+                for (const Frame& frame : stack) {
+                    on = on || frame.name == dep;
+                    if (on) chain += frame.name + " -> ";
+                }
                 diagnostics_.error("cycle", by_name.at(dep)->range, "dependency cycle: " + chain + dep)
                     .help("a step cannot wait, directly or not, for its own results");
             } else if (state[dep] == 0) {
-                visit(dep);
+                state[dep] = 1;
+                stack.push_back(frame_of(dep));
             }
         }
-        path.pop_back();
-        state[name] = 2;
-    };
-    for (const CheckedStep& step : program.steps) {
-        if (state[step.name] == 0) visit(step.name);
     }
 }
 

@@ -70,7 +70,7 @@ std::string excerpt(const SourceRange& range, const Palette& palette) {
     std::string number = std::to_string(start.line);
     std::string gutter(number.size(), ' ');
     // Work in bytes of the line, count characters for the padding and the marker.
-    uint32_t line_start = range.file->offset_of({start.line, 1});
+    uint32_t line_start = range.file->line_start(start.line);
     uint32_t first = range.begin - line_start;
     uint32_t last = std::min<uint32_t>(range.end - line_start, static_cast<uint32_t>(line.size()));
     if (range.file->locate(range.end).line != start.line) last = static_cast<uint32_t>(line.size());
@@ -158,7 +158,7 @@ std::string render_json(const Diagnostics& diagnostics) {
                         {"range", range_json(d.range)},
                         {"notes", notes}});
     }
-    return list.dump(2) + "\n";
+    return list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace amlflow::compiler

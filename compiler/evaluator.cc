@@ -175,7 +175,13 @@ Value Evaluator::eval_construct(const ast::Expr& expr, const EvalScope& scope) {
 Value Evaluator::eval_negate(const ast::Expr& expr, const EvalScope& scope) {
     Value v = eval(*expr.object, scope);
     switch (v.kind) {
-        case ValueKind::Int: v.number = -v.number; return v;
+        case ValueKind::Int:
+            if (v.number == INT64_MIN) {
+                diagnostics_.error("out-of-range", expr.range, "the result does not fit in a 64-bit int");
+                return Value::error();
+            }
+            v.number = -v.number;
+            return v;
         case ValueKind::Float: v.real = -v.real; return v;
         case ValueKind::Error: return v;
         default:
@@ -246,12 +252,17 @@ Value Evaluator::eval_binary(const ast::Expr& expr, const EvalScope& scope) {
         return Value::of_float(r);
     }
     bool same_unit = a.kind == b.kind && (a.kind == ValueKind::Duration || a.kind == ValueKind::Size);
-    if (same_unit && (op == '+' || op == '-')) {
-        a.number = op == '+' ? a.number + b.number : a.number - b.number;
-        return a;
-    }
-    if ((a.kind == ValueKind::Duration || a.kind == ValueKind::Size) && b.kind == ValueKind::Int && op == '*') {
-        a.number *= b.number;
+    bool scaled = (a.kind == ValueKind::Duration || a.kind == ValueKind::Size) && b.kind == ValueKind::Int && op == '*';
+    if ((same_unit && (op == '+' || op == '-')) || scaled) {
+        int64_t r = 0;
+        bool overflow = op == '+' ? __builtin_add_overflow(a.number, b.number, &r)
+                      : op == '-' ? __builtin_sub_overflow(a.number, b.number, &r)
+                                  : __builtin_mul_overflow(a.number, b.number, &r);
+        if (overflow) {
+            diagnostics_.error("out-of-range", expr.range, "the result is too large");
+            return Value::error();
+        }
+        a.number = r;
         return a;
     }
     Diagnostic& d = diagnostics_.error("type", expr.range,

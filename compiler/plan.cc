@@ -53,7 +53,7 @@ json hashed_fields(const Value& fields, const BlockSpec& spec) {
     return out;
 }
 
-std::string hash_json(const json& value) { return sha256_hex(value.dump()); }
+std::string hash_json(const json& value) { return sha256_hex(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); }
 
 // Steps in dependency order, file order among equals (Kahn's algorithm).
 std::vector<const CheckedStep*> dependency_order(const CheckedProgram& program) {

@@ -60,7 +60,7 @@ std::string show_json(const json& value) {
         return "[" + out + "]";
     }
     if (value.is_string()) return value.get<std::string>();
-    return value.dump();
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::vector<std::string> needs_of(const Plan& plan, const std::string& id) {
@@ -118,7 +118,7 @@ std::string plan_to_text(const Plan& plan) {
 
 namespace {
 
-std::string dot_id(const std::string& id) { return json(id).dump(); }
+std::string dot_id(const std::string& id) { return json(id).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 std::string node_label(const PlanNode& node) {
     if (node.kind == "source" || node.kind == "environment") return node.kind + "\\n" + node.name;

@@ -39,6 +39,11 @@ uint32_t SourceFile::offset_of(LineColumn position) const {
     return start + static_cast<uint32_t>(line.size());
 }
 
+uint32_t SourceFile::line_start(uint32_t line) const {
+    if (line == 0 || line > line_starts_.size()) return static_cast<uint32_t>(text_.size());
+    return line_starts_[line - 1];
+}
+
 std::string_view SourceFile::line_text(uint32_t line) const {
     if (line == 0 || line > line_starts_.size()) return {};
     uint32_t start = line_starts_[line - 1];

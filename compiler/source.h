@@ -25,6 +25,7 @@ public:
 
     LineColumn locate(uint32_t offset) const;
     uint32_t offset_of(LineColumn position) const;
+    uint32_t line_start(uint32_t line) const;  // the byte offset where `line` begins
     std::string_view line_text(uint32_t line) const;  // without its newline
     uint32_t line_count() const { return static_cast<uint32_t>(line_starts_.size()); }
 

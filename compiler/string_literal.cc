@@ -56,6 +56,7 @@ bool decode_escape(char ch, std::string& out) {
 std::vector<ast::StringPart> decode_string_literal(const SourceFile& file, uint32_t begin,
                                                    uint32_t end, Diagnostics& diagnostics) {
     std::string_view text = file.text();
+    if (end < begin + 2 || end > text.size()) return {};  // a token the parser made up while recovering
     bool triple = end - begin >= 6 && text.substr(begin, 3) == "\"\"\"";
     uint32_t quote = triple ? 3 : 1;
     Cursor c{file, text, begin + quote, end - quote};

@@ -138,10 +138,10 @@ std::string show_value(const Value& value) {
         case ValueKind::Bool: return value.boolean ? "true" : "false";
         case ValueKind::Int: return std::to_string(value.number);
         case ValueKind::Float: return format_real(value.real);
-        case ValueKind::String: return nlohmann::json(value.text).dump();
+        case ValueKind::String: return nlohmann::json(value.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         case ValueKind::Duration: return format_duration(value.number);
         case ValueKind::Size: return format_size(value.number);
-        case ValueKind::Path: return nlohmann::json(value.text).dump();
+        case ValueKind::Path: return nlohmann::json(value.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         case ValueKind::Enum: return value.text;
         case ValueKind::Ref: return value.text.substr(value.text.find(':') + 1);
         case ValueKind::Output: return output_path(value);

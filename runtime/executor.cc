@@ -216,7 +216,7 @@ std::string Executor::failure_json(const AttemptResult& result) const {
                     {"log", result.root_log}, {"tail", result.facts.log_lines}};
     if (result.facts.reason == "exit") failure["exit_code"] = result.facts.exit_code;
     if (result.facts.reason == "signal") failure["signal"] = result.facts.signal;
-    return failure.dump();
+    return failure.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void Executor::attempt_done(StepRun& step, int attempt, const AttemptResult& result) {

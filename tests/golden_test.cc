@@ -43,7 +43,7 @@ bool has_code(const Diagnostics& diagnostics, const std::string& code) {
 
 std::string outcome(const CompileResult& result) {
     std::string text = render_text(result.diagnostics, RenderOptions{false});
-    if (result.plan) text += plan_to_json(*result.plan).dump(2) + "\n";
+    if (result.plan) text += plan_to_json(*result.plan).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     return text;
 }
 
@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(every_example_checks_and_matches_its_golden_plan) {
             auto result = compile_file(file.generic_string(), CompileOptions{});
             BOOST_TEST(render_text(result->diagnostics, RenderOptions{false}) == "");
             BOOST_TEST_REQUIRE(result->plan.has_value());
-            compare(fs::path("tests/golden/examples") / (name + ".plan.json"), plan_to_json(*result->plan).dump(2) + "\n");
+            compare(fs::path("tests/golden/examples") / (name + ".plan.json"), plan_to_json(*result->plan).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
             ++examples;
         }
     }

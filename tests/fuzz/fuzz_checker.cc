@@ -8,7 +8,7 @@
 // does).
 //
 // Besides "does not crash", it checks two cheap properties:
-//   - render_json's output is valid JSON (nlohmann::json::parse accepts it);
+//   - render_json's output is valid JSON (nlohmann::json::accept);
 //   - a plan is produced exactly when there are no errors, and it serializes.
 //
 // Directives: lines at the very start of the input of the form
@@ -22,9 +22,8 @@
 //
 // AMLFLOW_FUZZ_UTF8_ONLY=1 in the environment rejects inputs whose main text is not
 // valid UTF-8 (the loader stops at the first malformed byte anyway, so little else is
-// lost): a way
-// to keep fuzzing the rest of the compiler while a bug in that path is open. Off by
-// default, so that such bugs are found.
+// lost): a way to keep fuzzing the rest of the compiler while a bug in that path is
+// open. Off by default, so that such bugs are found.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
