@@ -105,11 +105,18 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
         return 1;
     }
     TerminalSink sink(STDOUT_FILENO);
+    std::unique_ptr<LiveBoard> board;
+    if (LiveBoard::wanted()) {
+        std::vector<std::string> names;
+        for (const StepPlan& step : plan->steps) names.push_back(step.name);
+        board = std::make_unique<LiveBoard>(loop, sink, names);
+    }
     LocalBackendOptions options;
     options.launcher = launcher_beside_executable();
     options.base_env = base;
-    LocalBackend backend(loop, options, &sink);
+    LocalBackend backend(loop, options, board ? static_cast<LineSink*>(board.get()) : &sink);
     RunReporter reporter(STDERR_FILENO);
+    reporter.set_board(board.get());
     ExecutorOptions executor_options;
     executor_options.plan_folder = fs::path(args.file).parent_path();
     if (executor_options.plan_folder.empty()) executor_options.plan_folder = ".";
@@ -118,7 +125,10 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
     executor_options.gpus = discover_gpus();
     Executor executor(loop, *store, backend, *plan, executor_options, reporter);
     reporter.run_started(*run_id, args.file, store_folder.string(), plan->steps.size());
+    if (board) board->flush();
     int code = executor.run(*run_id);
+    if (board) board->close();
+    reporter.set_board(nullptr);
     sink.flush();
     return code;
 }

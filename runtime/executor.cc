@@ -128,6 +128,8 @@ bool Executor::prepare_workdir(StepRun& step, std::string* error) {
 
 void Executor::start_step(StepRun& step) {
     step.started_ms = now_ms();
+    step.started_steady_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 EventLoop::Clock::now().time_since_epoch()).count();
     step.state = StepState::Running;
     free_slots_ -= step.slots;
     ++active_;
@@ -181,6 +183,8 @@ void Executor::start_attempt(StepRun& step) {
                                              {"logs", (other_folder / "logs").string()}};
     }
     int processes = backend_.process_count(*step.plan);
+    step.processes = processes;
+    step.alive = 0;
     for (int rank = 0; rank < processes; ++rank) {
         request.rank_logs.push_back(store_.rank_log(run_id_, step.plan->name, step.attempt, rank).string());
     }
@@ -199,9 +203,21 @@ void Executor::start_attempt(StepRun& step) {
         record.pid = process.pid;
         record.log_file = process.log_path;
         store_.add_rank(record);
+        for (StepRun& candidate : steps_) {
+            if (candidate.plan->name == name) {
+                ++candidate.alive;
+                show(candidate, "running");
+            }
+        }
     };
     callbacks.exited = [this, name, number](int rank, int code, int signal) {
         store_.finish_rank(run_id_, name, number, rank, code, signal);
+        for (StepRun& candidate : steps_) {
+            if (candidate.plan->name == name && candidate.alive > 0) {
+                --candidate.alive;
+                show(candidate, "running");
+            }
+        }
     };
     callbacks.done = [this, name, number](const AttemptResult& result) {
         for (StepRun& candidate : steps_) {
@@ -209,6 +225,16 @@ void Executor::start_attempt(StepRun& step) {
         }
     };
     backend_.start(request, callbacks);
+}
+
+void Executor::show(const StepRun& step, const char* state) {
+    StepView view;
+    view.state = state;
+    view.started_ms = step.started_steady_ms;
+    view.ranks = step.processes;
+    view.alive = step.alive;
+    view.restarts = step.restarts_used;
+    reporter_.step_view(step.plan->name, view);
 }
 
 std::string Executor::failure_json(const AttemptResult& result) const {
@@ -240,6 +266,7 @@ void Executor::attempt_done(StepRun& step, int attempt, const AttemptResult& res
         return;
     }
     ++step.restarts_used;
+    show(step, "restarting");
     std::string name = step.plan->name;
     step.restart_timer = loop_.after(std::chrono::milliseconds(decision.delay_ms), [this, name] {
         for (StepRun& candidate : steps_) {
@@ -251,6 +278,7 @@ void Executor::attempt_done(StepRun& step, int attempt, const AttemptResult& res
 void Executor::finish_step(StepRun& step, StepState state) {
     bool was_running = step.state == StepState::Running;
     step.state = state;
+    show(step, to_string(state));
     store_.set_step_state(run_id_, step.plan->name, state);
     if (was_running) {
         free_slots_ += step.slots;

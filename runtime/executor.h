@@ -44,8 +44,11 @@ private:
         std::string workdir;
         EventLoop::TimerId restart_timer = 0;
         int64_t started_ms = 0;
+        int64_t started_steady_ms = 0;
+        int processes = 0, alive = 0;
         AttemptResult last;
     };
+    void show(const StepRun& step, const char* state);
 
     bool wanted(const StepPlan& step) const;
     void schedule();

@@ -12,6 +12,10 @@ RunReporter::RunReporter(int fd) : fd_(fd) {
 }
 
 void RunReporter::write(const std::string& text) {
+    if (board_) {
+        board_->write_above(fd_, text);
+        return;
+    }
     size_t done = 0;
     while (done < text.size()) {
         ssize_t n = ::write(fd_, text.data() + done, text.size() - done);

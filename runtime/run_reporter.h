@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/backend.h"
+#include "runtime/live_board.h"
 #include "runtime/run_store.h"
 
 namespace amlflow::runtime {
@@ -20,6 +21,12 @@ struct StepSummary {
 class RunReporter {
 public:
     explicit RunReporter(int fd = 2);
+
+    // On a terminal: the board at the bottom of the screen, lifted for every line written.
+    void set_board(LiveBoard* board) { board_ = board; }
+    void step_view(const std::string& step, const StepView& view) {
+        if (board_) board_->update(step, view);
+    }
 
     void run_started(const std::string& run_id, const std::string& file, const std::string& store, size_t steps);
     void note(const std::string& text);
@@ -39,6 +46,7 @@ private:
 
     int fd_;
     bool colour_;
+    LiveBoard* board_ = nullptr;
 };
 
 std::string format_duration_ms(int64_t ms);
