@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command from a fresh Debian machine: install what is needed, build, and run the
-# flagship example (examples/birds: train, sweep, register, export ONNX, download).
+# One command from a fresh Debian machine: install what is needed, build, check and plan
+# the flagship example (examples/birds: train, sweep, register, export ONNX, download),
+# and run a real PyTorch DDP job (examples/ddp: 2 gloo ranks on CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -10,3 +11,5 @@ echo "== amlflow check $example"
 ./build/amlflow check "$example"
 echo "== amlflow plan $example"
 ./build/amlflow plan "$example"
+echo "== amlflow run examples/ddp/ddp.amlflow"
+./build/amlflow run examples/ddp/ddp.amlflow
