@@ -1,0 +1,393 @@
+#!/usr/bin/env bash
+# bench_runtime.sh: the runtime benchmarks of DESIGN §5, side by side in one run.
+#
+# A benchmark, not a test: it prints figures and ratios and never asserts them (timings
+# depend on the machine and on what else runs on it). It exits 0 unless it cannot run at
+# all (no amlflow binary, no python3 with torch, no C compiler).
+#
+# Run it (about 5 to 8 minutes on a 2-core machine; best on an otherwise idle one):
+#
+#   cmake -S . -B build-bench-rt -G Ninja -DCMAKE_BUILD_TYPE=Release
+#   ninja -C build-bench-rt -j2 amlflow amlflow-launch
+#   AMLFLOW_BIN=build-bench-rt/amlflow bash tests/bench/bench_runtime.sh
+#
+# Settings (environment variables):
+#   AMLFLOW_BIN          the amlflow binary (default: build/amlflow beside this repository);
+#                        amlflow-launch must lie beside it
+#   BENCH_REPS_LAUNCH    repetitions of each launch measurement (default 5)
+#   BENCH_REPS           repetitions of the other measurements (default 3)
+#   BENCH_RELAY_BYTES    bytes each of the 8 log-relay ranks writes (default 100000000)
+#   BENCH_KEEP=1         keep the scratch folder (printed) instead of deleting it
+#   BENCH_ONLY           a space-separated subset of: launch crash exit relay memory
+# Everything it writes goes into one scratch folder under $TMPDIR (or /tmp), with
+# AMLFLOW_HOME inside it; the user's store is never touched.
+#
+# What it measures (median and min of the repetitions; ratio = median / median):
+#
+# 1. Launch overhead, 2 and 8 ranks. runtime_ddp.py (init_process_group("gloo") from
+#    env://, one all_reduce, destroy) run as a pytorch job through `amlflow run`, against
+#    the same ranks started by hand from a shell script (RANK, LOCAL_RANK, WORLD_SIZE,
+#    MASTER_ADDR, MASTER_PORT and OMP_NUM_THREADS=1 set, N python3 in the background,
+#    `wait`), wall clock of the whole command. Output: amlflow's stdout and stderr to a
+#    file, the hand-started ranks' to one file each (amlflow writes per-rank logs too).
+#    torchrun (`torchrun` on the PATH, else `python3 -m torch.distributed.run`; torch 1.13
+#    on Python 3.11 needs `--redirects 1 --tee 1`) is a reference row against the same
+#    by-hand baseline. The order of the three rotates from one repetition to the next.
+#    Target: amlflow / by hand <= 1.03 (DESIGN: torchrun here is ~4.6x).
+#
+# 2. Rank crash to the restarted attempt's first line. runtime_crash.py on 2 ranks,
+#    restarts = 1, backoff = 1ms (the smallest duration; zero is refused). On attempt 0
+#    rank 1 prints "BENCH-CRASH <time.time()>" and exits 1; on attempt 1
+#    (TORCHELASTIC_RESTART_COUNT) each rank prints "BENCH-START <time.time()>" first
+#    thing. Figure: first BENCH-START minus BENCH-CRASH (the last rank's START is printed
+#    too). Variants: "immediate" (rank 1 crashes before importing torch; rank 0 is busy
+#    importing torch / waiting in init_process_group) and "gloo" (rank 1 crashes after
+#    one all_reduce while rank 0 sits in a second one). Baselines: torchrun
+#    --max_restarts 1 at its default --monitor_interval (5 s) and at 0.1 s, immediate
+#    mode. The "python start floor" row is what no launcher can beat: two attempt-1
+#    ranks started at once by a Python helper, from just before the spawn to the first
+#    line. After each amlflow run the store's rank records (ms, relative to the crash)
+#    are printed: they show when the surviving rank died after its SIGTERM and when the
+#    new ranks started. Target: <= 50 ms.
+#
+# 3. Job end to interpreter exit. A 1-rank job (runtime_exit.py) whose last action is to
+#    print "BENCH-END <time.time()>" and os._exit(0); figure: the time at which the shell
+#    that ran `amlflow run` sees it exit, minus that. Baseline: the same script run
+#    directly by the shell (the floor: a process exit and a wait). Target: <= 10 ms.
+#
+# 4. Log relay. 8 ranks of runtime_writer (C, compiled here with cc -O2), each writing
+#    100 MB of 100-byte lines in 65,500-byte writes, as a pytorch job through
+#    `amlflow run` (stdout to /dev/null; amlflow also writes each rank's log file),
+#    against the same 8 writers each writing straight to its own file from a shell
+#    script. The log files are checked for their byte count (a short one is reported).
+#    Files are deleted and `sync`ed between repetitions, outside the timed part.
+#    Target: ratio <= 1.2.
+#
+# 5. Supervisor memory, 64 ranks. A `command = "sleep 2"` job with
+#    `distribution = pytorch { processes_per_node = 64 }`: peak RSS (VmHWM from
+#    /proc/PID/status, sampled every 5 ms until exit; the wait4 ru_maxrss, which also
+#    covers the largest child, is printed alongside). Baseline: bash starting 64
+#    `sleep 2` into 64 files and waiting; torchrun --no_python is a reference row.
+#    Target: <= 15 MB.
+#
+# At the end: a table measurement | amlflow | baseline | ratio | target, and the load
+# average before and after (a loaded machine inflates every figure; compare runs only on
+# the same machine).
+set -uo pipefail
+export LC_ALL=C
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+AMLFLOW=${AMLFLOW_BIN:-$REPO/build/amlflow}
+case $AMLFLOW in /*) ;; *) AMLFLOW=$PWD/$AMLFLOW ;; esac
+PY=/usr/bin/python3
+HELPER="$PY $HERE/runtime_helper.py"
+REPS_LAUNCH=${BENCH_REPS_LAUNCH:-5}
+REPS=${BENCH_REPS:-3}
+RELAY_BYTES=${BENCH_RELAY_BYTES:-100000000}
+ONLY=${BENCH_ONLY:-launch crash exit relay memory}
+
+die() { echo "bench_runtime: $*" >&2; exit 1; }
+[[ -x $AMLFLOW ]] || die "no amlflow binary at $AMLFLOW (build it, or set AMLFLOW_BIN)"
+[[ -x $(dirname "$AMLFLOW")/amlflow-launch ]] || die "no amlflow-launch beside $AMLFLOW"
+$PY -c 'import torch.distributed' 2>/dev/null || die "$PY cannot import torch.distributed"
+command -v cc >/dev/null || die "no C compiler (cc)"
+
+if command -v torchrun >/dev/null; then
+    TORCHRUN=(torchrun)
+elif $PY -c 'import torch.distributed.run' 2>/dev/null; then
+    TORCHRUN=("$PY" -m torch.distributed.run)
+else
+    TORCHRUN=()
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/amlflow-bench-rt.XXXXXX")
+cleanup() {
+    if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "scratch kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+export AMLFLOW_HOME=$WORK/home
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+
+wants() { [[ " $ONLY " == *" $1 "* ]]; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
+join() { local IFS=,; printf '%s' "$*"; }
+# record NAME "AMLFLOW VALUES" "BASELINE VALUES" UNIT TARGET
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$(join $2)" "$(join $3)" "$4" "$5" >>"$RESULTS"; }
+show_fail() { echo "    FAILED ($1); last lines of $2:"; tail -n 15 "$2" | sed 's/^/      /'; }
+
+# ---------------------------------------------------------------- scratch files
+mkdir -p "$WORK/src" "$WORK/quiet" "$WORK/bin" "$WORK/out"
+cp "$HERE/runtime_ddp.py" "$HERE/runtime_crash.py" "$HERE/runtime_exit.py" "$WORK/src/"
+echo "the log-relay job's source folder" >"$WORK/quiet/README"
+cc -O2 -o "$WORK/bin/runtime_writer" "$HERE/runtime_writer.c" || die "cannot compile runtime_writer.c"
+
+job_file() {  # job_file NAME BODY -> $WORK/NAME.amlflow
+    cat >"$WORK/$1.amlflow" <<EOF
+// generated by tests/bench/bench_runtime.sh
+environment py { python = "$PY" }
+experiment bench {
+  job $1 {
+    environment = py
+$2
+  }
+}
+EOF
+}
+for n in 2 8; do
+    job_file "ddp$n" "    source = \"src\"
+    script = \"runtime_ddp.py\"
+    distribution = pytorch { processes_per_node = $n }"
+done
+for mode in immediate gloo; do
+    job_file "crash_$mode" "    source = \"src\"
+    script = \"runtime_crash.py\"
+    args = [\"$mode\"]
+    distribution = pytorch { processes_per_node = 2 }
+    restarts = 1
+    backoff = 1ms"
+done
+job_file exit "    source = \"src\"
+    script = \"runtime_exit.py\""
+job_file relay "    source = \"quiet\"
+    command = [\"$WORK/bin/runtime_writer\", \"$RELAY_BYTES\"]
+    distribution = pytorch { processes_per_node = 8 }"
+job_file memory "    source = \"quiet\"
+    command = \"sleep 2\"
+    distribution = pytorch { processes_per_node = 64 }"
+
+# by_hand.sh N PORT OUTDIR PROGRAM [ARG...]: the shell-script launcher of the baselines.
+cat >"$WORK/by_hand.sh" <<'EOF'
+#!/bin/bash
+n=$1 port=$2 out=$3
+shift 3
+export MASTER_ADDR=127.0.0.1 MASTER_PORT=$port WORLD_SIZE=$n OMP_NUM_THREADS=1
+pids=()
+for ((r = 0; r < n; r++)); do
+    RANK=$r LOCAL_RANK=$r "$@" >"$out/rank-$r.log" 2>&1 &
+    pids+=($!)
+done
+rc=0
+for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+exit $rc
+EOF
+
+for f in "$WORK"/*.amlflow; do
+    "$AMLFLOW" check "$f" >"$WORK/check.txt" 2>&1 || { cat "$WORK/check.txt"; die "$f does not check"; }
+done
+
+# ---------------------------------------------------------------- header
+echo "amlflow runtime benchmarks (DESIGN §5)  $(date -u +%FT%TZ)"
+echo "  amlflow:  $AMLFLOW ($("$AMLFLOW" --version 2>&1 | head -1); commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+echo "  machine:  $(nproc) cores, $(uname -sr); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "  python:   $PY, torch $($PY -c 'import torch; print(torch.__version__)' 2>/dev/null)"
+echo "  torchrun: ${TORCHRUN[*]:-n/a}"
+echo "  scratch:  $WORK; repetitions: $REPS_LAUNCH (launch), $REPS (others)"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- 1. launch overhead
+run_launch() {  # run_launch WHO N -> prints seconds, or nan
+    local who=$1 n=$2 port t0 t1 rc out=$WORK/out/launch-$1.txt
+    port=$($HELPER freeport)
+    rm -rf "$WORK/hand" && mkdir -p "$WORK/hand"
+    t0=$EPOCHREALTIME
+    case $who in
+        amlflow) "$AMLFLOW" run "$WORK/ddp$n.amlflow" >"$out" 2>&1 ;;
+        hand) (cd "$WORK/src" && bash "$WORK/by_hand.sh" "$n" "$port" "$WORK/hand" "$PY" runtime_ddp.py) >"$out" 2>&1 ;;
+        torchrun) (cd "$WORK/src" && "${TORCHRUN[@]}" --redirects 1 --tee 1 --log_dir "$WORK/torchrun-logs" \
+                       --nproc_per_node "$n" --master_port "$port" runtime_ddp.py) >"$out" 2>&1 ;;
+    esac
+    rc=$?
+    t1=$EPOCHREALTIME
+    if ((rc != 0)); then
+        [[ $who == hand ]] && cat "$WORK"/hand/*.log >>"$out"
+        show_fail "$who exit $rc" "$out" >&2
+        echo nan
+        return
+    fi
+    minus "$t0" "$t1"
+}
+
+if wants launch; then
+    echo
+    echo "== 1. launch overhead: gloo DDP job (init, all_reduce, destroy), wall clock"
+    run_launch amlflow 2 >/dev/null  # warm-up: page cache, the store's creation
+    run_launch hand 2 >/dev/null
+    for n in 2 8; do
+        who=(amlflow hand)
+        ((${#TORCHRUN[@]})) && who+=(torchrun)
+        declare -A got=([amlflow]="" [hand]="" [torchrun]="")
+        for ((i = 0; i < REPS_LAUNCH; i++)); do
+            line="  $n ranks, rep $((i + 1)):"
+            for ((k = 0; k < ${#who[@]}; k++)); do
+                w=${who[$(((i + k) % ${#who[@]}))]}
+                s=$(run_launch "$w" "$n")
+                got[$w]+="$s "
+                line+=" $w $s s"
+            done
+            echo "$line"
+        done
+        record "launch $n ranks: amlflow / by hand" "${got[amlflow]}" "${got[hand]}" s "<= 1.03x"
+        if ((${#TORCHRUN[@]})); then
+            record "launch $n ranks: torchrun / by hand (ref)" "${got[torchrun]}" "${got[hand]}" s "ref ~4.6x"
+        else
+            record "launch $n ranks: torchrun / by hand (ref)" "" "${got[hand]}" s "ref ~4.6x"
+        fi
+        unset got
+    done
+fi
+
+# ---------------------------------------------------------------- 2. crash to restart
+if wants crash; then
+    echo
+    echo "== 2. rank crash -> restarted attempt's first line (ms; first rank / last rank)"
+    for mode in immediate gloo; do
+        vals="" exits=""
+        for ((i = 0; i < REPS; i++)); do
+            out=$WORK/out/crash-$mode.txt
+            "$AMLFLOW" run "$WORK/crash_$mode.amlflow" >"$out" 2>&1
+            rc=$?
+            $HELPER crash-report "$out" "$AMLFLOW_HOME" >"$WORK/out/report.txt"
+            read -r first last from_exit <"$WORK/out/report.txt"
+            if ((rc != 0)) || [[ $first == nan ]]; then show_fail "amlflow exit $rc" "$out"; first=nan; fi
+            vals+="$first " exits+="$from_exit "
+            echo "  amlflow $mode, rep $((i + 1)): $first / $last ms from the crash line;" \
+                 "$from_exit ms from the crashed rank's exit (store, ms resolution)"
+            tail -n +2 "$WORK/out/report.txt" | sed 's/^/    /'
+        done
+        record "crash->first line, $mode: amlflow" "$vals" "" ms "<= 50 ms"
+        record "  same, from the crashed rank's exit" "$exits" "" ms "-"
+        [[ $mode == immediate ]] && AML_IMMEDIATE=$vals
+    done
+
+    floor=""
+    for ((i = 0; i < REPS; i++)); do
+        read -r first last < <($HELPER python-floor "$PY" "$WORK/src/runtime_crash.py" 2)
+        floor+="$first "
+        echo "  python start floor (2 ranks spawned at once), rep $((i + 1)): $first / $last ms"
+    done
+    record "  python start floor (no launcher)" "$floor" "" ms "-"
+
+    for interval in default 0.1; do
+        vals=""
+        for ((i = 0; i < REPS; i++)); do
+            if ((${#TORCHRUN[@]} == 0)); then vals=""; break; fi
+            out=$WORK/out/crash-torchrun.txt
+            extra=()
+            [[ $interval != default ]] && extra=(--monitor_interval "$interval")
+            port=$($HELPER freeport)
+            (cd "$WORK/src" && "${TORCHRUN[@]}" --redirects 1 --tee 1 --log_dir "$WORK/torchrun-logs" \
+                --nproc_per_node 2 --max_restarts 1 "${extra[@]}" --master_port "$port" \
+                runtime_crash.py immediate) >"$out" 2>&1
+            rc=$?
+            read -r first last _ < <($HELPER crash-report "$out" -)
+            if ((rc != 0)) || [[ $first == nan ]]; then show_fail "torchrun exit $rc" "$out"; first=nan; fi
+            vals+="$first "
+            echo "  torchrun monitor_interval $interval, immediate, rep $((i + 1)): $first / $last ms"
+        done
+        record "crash->first line: amlflow / torchrun ($interval monitor)" "$AML_IMMEDIATE" "$vals" ms "<= 50 ms"
+    done
+fi
+
+# ---------------------------------------------------------------- 3. job end to exit
+if wants exit; then
+    echo
+    echo "== 3. job end (last line's timestamp) -> interpreter exit seen by its parent (ms)"
+    ours="" base=""
+    "$AMLFLOW" run "$WORK/exit.amlflow" >/dev/null 2>&1  # warm-up
+    for ((i = 0; i < REPS; i++)); do
+        out=$WORK/out/exit.txt
+        "$AMLFLOW" run "$WORK/exit.amlflow" >"$out" 2>&1
+        t1=$EPOCHREALTIME
+        a=$($HELPER end-latency "$out" "$t1")
+        out2=$WORK/out/exit-direct.txt
+        $PY "$WORK/src/runtime_exit.py" >"$out2" 2>&1
+        t1=$EPOCHREALTIME
+        b=$($HELPER end-latency "$out2" "$t1")
+        ours+="$a " base+="$b "
+        echo "  rep $((i + 1)): amlflow $a ms, direct $b ms"
+    done
+    record "job end -> exit: amlflow / direct" "$ours" "$base" ms "<= 10 ms"
+fi
+
+# ---------------------------------------------------------------- 4. log relay
+check_sizes() {  # check_sizes DIR -> "ok" or what is wrong
+    local f size bad="" count=0
+    for f in "$1"/rank-*.log; do
+        [[ -e $f ]] || continue
+        count=$((count + 1))
+        size=$(stat -c %s "$f")
+        ((size == RELAY_BYTES / 100 * 100)) || bad+=" $(basename "$f")=$size"
+    done
+    if ((count != 8)); then echo "$count log files, not 8"; elif [[ -n $bad ]]; then echo "short:$bad"; else echo ok; fi
+}
+
+if wants relay; then
+    echo
+    echo "== 4. log relay: 8 ranks x $RELAY_BYTES bytes of 100-byte lines (s)"
+    ours="" base=""
+    for ((i = 0; i < REPS; i++)); do
+        sync
+        t0=$EPOCHREALTIME
+        "$AMLFLOW" run "$WORK/relay.amlflow" >/dev/null 2>"$WORK/out/relay.err"
+        rc=$?
+        t1=$EPOCHREALTIME
+        a=$(minus "$t0" "$t1")
+        logs=$(ls -d "$AMLFLOW_HOME"/runs/*/relay/attempt-0 2>/dev/null | tail -1)
+        sizes=$(check_sizes "$logs")
+        ((rc == 0)) || { show_fail "amlflow exit $rc" "$WORK/out/relay.err"; a=nan; }
+        [[ $sizes == ok ]] || { echo "    amlflow log files: $sizes"; a=nan; }
+        rm -rf "$AMLFLOW_HOME"/runs/*/relay
+        sync
+        rm -rf "$WORK/direct" && mkdir -p "$WORK/direct"
+        t0=$EPOCHREALTIME
+        bash "$WORK/by_hand.sh" 8 0 "$WORK/direct" "$WORK/bin/runtime_writer" "$RELAY_BYTES"
+        t1=$EPOCHREALTIME
+        b=$(minus "$t0" "$t1")
+        sizes2=$(check_sizes "$WORK/direct")
+        [[ $sizes2 == ok ]] || { echo "    direct files: $sizes2"; b=nan; }
+        rm -rf "$WORK/direct"
+        ours+="$a " base+="$b "
+        echo "  rep $((i + 1)): amlflow $a s (log files: $sizes), direct $b s"
+    done
+    record "log relay 8x$((RELAY_BYTES / 1000000)) MB: amlflow / direct" "$ours" "$base" s "<= 1.2x"
+fi
+
+# ---------------------------------------------------------------- 5. memory
+if wants memory; then
+    echo
+    echo "== 5. supervisor peak RSS with 64 ranks of 'sleep 2' (MB)"
+    mb() { awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }'; }
+    ours="" base="" ref=""
+    cat >"$WORK/hand64.sh" <<EOF
+#!/bin/bash
+for ((r = 0; r < 64; r++)); do sleep 2 >"$WORK/hand/rank-\$r.log" 2>&1 & done
+wait
+EOF
+    for ((i = 0; i < REPS; i++)); do
+        read -r hwm maxrss wall rc < <($HELPER rss "$WORK/out/mem.txt" -- "$AMLFLOW" run "$WORK/memory.amlflow")
+        ((rc == 0)) || { show_fail "amlflow exit $rc" "$WORK/out/mem.txt"; hwm=nan; }
+        [[ $hwm != nan ]] && ours+="$(mb "$hwm") "
+        echo "  rep $((i + 1)): amlflow VmHWM $(mb "$hwm") MB (wait4 maxrss $(mb "$maxrss") MB), wall $wall s"
+        rm -rf "$WORK/hand" && mkdir -p "$WORK/hand"
+        read -r hwm maxrss wall rc < <($HELPER rss "$WORK/out/mem-hand.txt" -- bash "$WORK/hand64.sh")
+        base+="$(mb "$hwm") "
+        echo "         bash by hand VmHWM $(mb "$hwm") MB, wall $wall s"
+        if ((${#TORCHRUN[@]})); then
+            read -r hwm maxrss wall rc < <(cd "$WORK/quiet" && $HELPER rss "$WORK/out/mem-torchrun.txt" -- \
+                "${TORCHRUN[@]}" --redirects 1 --tee 1 --log_dir "$WORK/torchrun-logs" --no_python \
+                --nproc_per_node 64 --master_port "$($HELPER freeport)" sleep 2)
+            ((rc == 0)) && ref+="$(mb "$hwm") "
+            echo "         torchrun agent VmHWM $(mb "$hwm") MB, wall $wall s, exit $rc"
+        fi
+    done
+    record "peak RSS, 64 ranks: amlflow / bash by hand" "$ours" "$base" MB "<= 15 MB"
+    record "peak RSS, 64 ranks: torchrun agent (ref)" "$ref" "$base" MB "-"
+fi
+
+# ---------------------------------------------------------------- table
+echo
+echo "== summary (load average before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg))"
+$HELPER table "$RESULTS"
+exit 0
