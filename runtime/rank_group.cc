@@ -194,9 +194,9 @@ void RankGroup::finish_rank(int index) {
     check_done();
 }
 
-void RankGroup::fail(FailureKind kind, int rank, const ExitStatus& status, std::string message) {
-    if (failure_.kind != FailureKind::none) return;  // only the first failure is the cause
-    failure_ = Failure{kind, rank, status, std::move(message), Clock::now()};
+bool RankGroup::record_failure(Failure failure) {
+    if (failure_.kind != FailureKind::none) return false;  // only the first failure is the cause
+    failure_ = std::move(failure);
     loop_.cancel(timeout_timer_);
     timeout_timer_ = 0;
     for (auto& r : ranks_) {
@@ -204,21 +204,16 @@ void RankGroup::fail(FailureKind kind, int rank, const ExitStatus& status, std::
         r->hang_timer = 0;
     }
     if (on_failure_) on_failure_(failure_);
-    stop_processes(options_.grace);
+    return true;
+}
+
+void RankGroup::fail(FailureKind kind, int rank, const ExitStatus& status, std::string message) {
+    if (record_failure(Failure{kind, rank, status, std::move(message), Clock::now()})) stop_processes(options_.grace);
 }
 
 void RankGroup::stop_all(Clock::duration grace, const std::string& why) {
     if (done_) return;
-    if (failure_.kind == FailureKind::none) {
-        failure_ = Failure{FailureKind::stopped, -1, {}, why, Clock::now()};
-        loop_.cancel(timeout_timer_);
-        timeout_timer_ = 0;
-        for (auto& r : ranks_) {
-            loop_.cancel(r->hang_timer);
-            r->hang_timer = 0;
-        }
-        if (on_failure_) on_failure_(failure_);
-    }
+    record_failure(Failure{FailureKind::stopped, -1, {}, why, Clock::now()});
     stop_processes(grace);
 }
 

@@ -136,6 +136,8 @@ private:
     void declare_hang(int index);
     void finish_rank(int index);
     void fail(FailureKind kind, int rank, const ExitStatus& status, std::string message);
+    // Records the root cause, once: cancels the timers and tells on_failure.
+    bool record_failure(Failure failure);
     void stop_processes(Clock::duration grace);
     void check_done();
 
