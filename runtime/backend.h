@@ -24,6 +24,8 @@ struct AttemptRequest {
     std::vector<std::string> rank_logs;  // a log file per process the backend starts
     // Where finished steps' results are: step name -> {"outputs": dir, "logs": dir}.
     std::map<std::string, std::map<std::string, std::string>> results;
+    // The pipeline file's folder, absolute: relative paths in the plan start there.
+    std::string plan_folder;
 };
 
 // A process the backend started (for the run store and the board).

@@ -60,7 +60,7 @@ int Executor::run(const std::string& run_id) {
     for (const StepRun& step : steps_) {
         if (step.state == StepState::Failed) exit_code = 2;
         if (step.state == StepState::Canceled && exit_code == 0) exit_code = 130;
-        int64_t took = step.started_ms ? now_ms() - step.started_ms : 0;
+        int64_t took = step.started_ms && step.finished_ms ? step.finished_ms - step.started_ms : 0;
         rows.push_back({step.plan->name, step.plan->kind, to_string(step.state), step.attempt + 1, took});
     }
     if (canceling_) exit_code = 130;
@@ -110,7 +110,7 @@ bool Executor::prepare_workdir(StepRun& step, std::string* error) {
     fs::path folder = store_.run_folder(run_id_) / step.plan->name;
     fs::path work = folder / "work";
     fs::path source = options_.plan_folder / (step.plan->source.empty() ? "." : step.plan->source);
-    if (!snapshot_source(source, work, error)) return false;
+    if (!snapshot_source(source, work, store_.folder(), error)) return false;
     std::error_code ignored;
     fs::path outputs = store_.step_outputs(run_id_, step.plan->name);
     fs::path logs = folder / "logs";
@@ -170,6 +170,8 @@ void Executor::start_attempt(StepRun& step) {
     auto compute = plan_.computes.find(step.plan->compute);
     request.compute = compute != plan_.computes.end() ? compute->second : json{{"$kind", "local"}};
     request.workdir = step.workdir;
+    std::error_code ignored;
+    request.plan_folder = fs::absolute(options_.plan_folder, ignored).lexically_normal().string();
     fs::path folder = store_.run_folder(run_id_) / step.plan->name;
     RetryPolicy policy = RetryPolicy::from_spec(step.plan->spec);
     request.context = {run_id_, step.plan->name, step.attempt, policy.max_restarts(), "127.0.0.1", port,
@@ -278,6 +280,7 @@ void Executor::attempt_done(StepRun& step, int attempt, const AttemptResult& res
 void Executor::finish_step(StepRun& step, StepState state) {
     bool was_running = step.state == StepState::Running;
     step.state = state;
+    step.finished_ms = now_ms();
     show(step, to_string(state));
     store_.set_step_state(run_id_, step.plan->name, state);
     if (was_running) {

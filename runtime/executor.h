@@ -45,6 +45,7 @@ private:
         EventLoop::TimerId restart_timer = 0;
         int64_t started_ms = 0;
         int64_t started_steady_ms = 0;
+        int64_t finished_ms = 0;
         int processes = 0, alive = 0;
         AttemptResult last;
     };

@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+
 namespace amlflow::runtime {
 
 using nlohmann::json;
 using Results = std::map<std::string, std::map<std::string, std::string>>;
 
-std::optional<std::string> argument_text(const json& value, const Results& results, std::string* error) {
+std::optional<std::string> argument_text(const json& value, const ArgumentContext& context, std::string* error) {
     if (value.is_string()) return value.get<std::string>();
     if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
     if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
@@ -16,7 +18,13 @@ std::optional<std::string> argument_text(const json& value, const Results& resul
         *error = "a list or map cannot be an argument";
         return std::nullopt;
     }
-    if (value.contains("$path")) return value["$path"].get<std::string>();
+    if (value.contains("$path")) {
+        std::string path = value["$path"].get<std::string>();
+        if (path.empty() || path[0] == '/' || path.find("://") != std::string::npos || context.plan_folder.empty()) {
+            return path;
+        }
+        return (std::filesystem::path(context.plan_folder) / path).lexically_normal().string();
+    }
     if (value.contains("$bytes")) return std::to_string(value["$bytes"].get<int64_t>());
     if (value.contains("$duration_ms")) {
         int64_t ms = value["$duration_ms"].get<int64_t>();
@@ -26,8 +34,8 @@ std::optional<std::string> argument_text(const json& value, const Results& resul
         const json& out = value["$output"];
         std::string step = out.value("step", "");
         std::vector<std::string> result = out.value("result", std::vector<std::string>{});
-        auto found = results.find(step);
-        if (found == results.end() || result.empty() || !found->second.count(result[0])) {
+        auto found = context.results.find(step);
+        if (found == context.results.end() || result.empty() || !found->second.count(result[0])) {
             *error = "the result '" + step + "." + (result.empty() ? "" : result[0]) + "' is not available";
             return std::nullopt;
         }
@@ -38,7 +46,7 @@ std::optional<std::string> argument_text(const json& value, const Results& resul
     if (value.contains("$format")) {
         std::string text;
         for (const json& part : value["$format"]) {
-            auto piece = argument_text(part, results, error);
+            auto piece = argument_text(part, context, error);
             if (!piece) return std::nullopt;
             text += *piece;
         }
@@ -50,13 +58,13 @@ std::optional<std::string> argument_text(const json& value, const Results& resul
 
 namespace {
 
-std::optional<std::map<std::string, std::string>> string_map(const json& spec, const char* field, const Results& results,
-                                                              std::string* error) {
+std::optional<std::map<std::string, std::string>> string_map(const json& spec, const char* field,
+                                                              const ArgumentContext& context, std::string* error) {
     std::map<std::string, std::string> out;
     auto found = spec.find(field);
     if (found == spec.end() || !found->is_object()) return out;
     for (const auto& [key, value] : found->items()) {
-        auto text = argument_text(value, results, error);
+        auto text = argument_text(value, context, error);
         if (!text) return std::nullopt;
         out[key] = *text;
     }
@@ -65,23 +73,24 @@ std::optional<std::map<std::string, std::string>> string_map(const json& spec, c
 
 // The command of one process: the script through the environment's interpreter, or the
 // job's command (a string through /bin/sh, a list as argv).
-std::optional<std::vector<std::string>> command_of(const AttemptRequest& request, const Results& results,
+std::optional<std::vector<std::string>> command_of(const AttemptRequest& request, const ArgumentContext& context,
                                                    std::string* error) {
     const json& spec = request.step->spec;
     std::vector<std::string> argv;
     if (spec.contains("script")) {
         argv.push_back(request.environment.value("python", "python3"));
-        auto script = argument_text(spec["script"], results, error);
-        if (!script) return std::nullopt;
-        argv.push_back(*script);
+        // The script is relative to the snapshot, which is the working directory.
+        const json& script = spec["script"];
+        argv.push_back(script.is_object() && script.contains("$path") ? script["$path"].get<std::string>()
+                                                                       : script.dump());
     } else if (spec.contains("command") && spec["command"].is_array()) {
         for (const json& part : spec["command"]) {
-            auto text = argument_text(part, results, error);
+            auto text = argument_text(part, context, error);
             if (!text) return std::nullopt;
             argv.push_back(*text);
         }
     } else if (spec.contains("command")) {
-        auto text = argument_text(spec["command"], results, error);
+        auto text = argument_text(spec["command"], context, error);
         if (!text) return std::nullopt;
         argv = {"/bin/sh", "-c", *text, "sh"};  // the file asked for a shell
     } else {
@@ -89,7 +98,7 @@ std::optional<std::vector<std::string>> command_of(const AttemptRequest& request
         return std::nullopt;
     }
     for (const json& arg : spec.value("args", json::array())) {
-        auto text = argument_text(arg, results, error);
+        auto text = argument_text(arg, context, error);
         if (!text) return std::nullopt;
         argv.push_back(*text);
     }
@@ -107,9 +116,10 @@ std::optional<std::vector<ProcessLaunch>> plan_processes(const AttemptRequest& r
         *error = "compute kind '" + kind + "' is not run by the local runtime yet";
         return std::nullopt;
     }
-    auto variables = string_map(request.environment, "variables", request.results, error);
-    auto job_variables = string_map(step.spec, "variables", request.results, error);
-    auto inputs = string_map(step.spec, "inputs", request.results, error);
+    ArgumentContext context{request.results, request.plan_folder};
+    auto variables = string_map(request.environment, "variables", context, error);
+    auto job_variables = string_map(step.spec, "variables", context, error);
+    auto inputs = string_map(step.spec, "inputs", context, error);
     if (!variables || !job_variables || !inputs) return std::nullopt;
     for (const auto& [key, value] : *job_variables) (*variables)[key] = value;
     for (const auto& [name, path] : *inputs) {
@@ -117,7 +127,7 @@ std::optional<std::vector<ProcessLaunch>> plan_processes(const AttemptRequest& r
         for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         (*variables)["AMLFLOW_INPUT_" + upper] = path;
     }
-    auto command = command_of(request, request.results, error);
+    auto command = command_of(request, context, error);
     if (!command) return std::nullopt;
     EnvironmentBuilder builder(base_env, *variables);
     Distribution shape = distribution_of(step.spec);

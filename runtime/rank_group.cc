@@ -190,6 +190,10 @@ void RankGroup::finish_rank(int index) {
     loop_.cancel(rank.linger_timer);
     rank.linger_timer = 0;
     rank.log->finish();
+    // What the rank left behind in its group (a `cmd &` it never waited for) ends with it:
+    // a finished step leaves no process running. The zombie leader still holds the group
+    // id, so this cannot reach anyone else.
+    rank.process->signal_group(SIGKILL);
     rank.process->reap();
     check_done();
 }

@@ -15,9 +15,10 @@ struct SnapshotResult {
     size_t files = 0;
 };
 
-// Copies `source` into `destination` (created; must not exist or be empty).
+// Copies `source` into `destination` (created; must not exist or be empty). Files under
+// `leave_out` (the run store, when $AMLFLOW_HOME lies inside the source) are not copied.
 std::optional<SnapshotResult> snapshot_source(const std::filesystem::path& source,
                                               const std::filesystem::path& destination,
-                                              std::string* error);
+                                              const std::filesystem::path& leave_out, std::string* error);
 
 }  // namespace amlflow::runtime

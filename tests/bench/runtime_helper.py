@@ -2,6 +2,10 @@
 """Small helpers of tests/bench/bench_runtime.sh (standard library only).
 
   freeport                      print a free TCP port on 127.0.0.1
+  span T0 T1 FILE...            from the BENCH-SPAN lines of runtime_ddp.py in FILEs: print
+                                "<ms outside the ranks> <ms from T0 to the first rank's
+                                start> <ms from the last rank's end to T1> <longest
+                                init_process_group, s>"
   crash-report FILE [HOME]      from BENCH-CRASH / BENCH-START lines (anywhere in a line)
                                 and, given an AMLFLOW_HOME, the latest run's rank records:
                                 "<ms to the first START> <ms to the last START> <ms from
@@ -12,8 +16,8 @@
                                 print ms from just before the first spawn to the first
                                 and the last BENCH-START line
   rss OUT -- CMD...             run CMD (stdout and stderr to OUT), sampling the VmHWM of
-                                CMD's own process every 5 ms; print
-                                "<VmHWM kB> <wait4 ru_maxrss kB> <wall s> <exit code>"
+                                CMD's own process every 5 ms; print "<VmHWM kB>
+                                <wait4 ru_maxrss kB> <wall s> <exit code> <peak RssAnon kB>"
   table RESULTS                 print the final table from the rows the script collected
 """
 import os
@@ -25,6 +29,7 @@ import sys
 import time
 
 STAMP = re.compile(r"BENCH-(CRASH|START|END|BLOCKED|PEER-LOST) ([0-9]+\.[0-9]+)")
+SPAN = re.compile(r"BENCH-SPAN ([0-9]+\.[0-9]+) ([0-9]+\.[0-9]+)(?: init=([0-9.]+))?")
 
 
 def stamps(path):
@@ -35,6 +40,29 @@ def stamps(path):
             if m:
                 found.setdefault(m.group(1), []).append(float(m.group(2)))
     return found
+
+
+def span(t0, t1, paths):
+    """The launcher's time outside its ranks' scripts: from T0 (just before the launcher
+    started) to the earliest BENCH-SPAN start, and from the latest end to T1 (its exit)."""
+    starts, ends, inits = [], [], []
+    for path in paths:
+        if not os.path.exists(path):  # an unmatched glob
+            continue
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = SPAN.search(line)
+                if m:
+                    starts.append(float(m.group(1)))
+                    ends.append(float(m.group(2)))
+                    if m.group(3):
+                        inits.append(float(m.group(3)))
+    if not starts:
+        print("nan nan nan nan")
+        return
+    before = (min(starts) - float(t0)) * 1000
+    after = (float(t1) - max(ends)) * 1000
+    print(f"{before + after:.1f} {before:.1f} {after:.1f} {max(inits, default=float('nan')):.2f}")
 
 
 def freeport():
@@ -109,7 +137,7 @@ def rss(out, cmd):
     with open(out, "wb") as sink:
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
-        hwm = 0
+        hwm = anon = 0
         status = f"/proc/{proc.pid}/status"
         while True:
             try:
@@ -117,6 +145,8 @@ def rss(out, cmd):
                     for line in f:
                         if line.startswith("VmHWM:"):
                             hwm = max(hwm, int(line.split()[1]))
+                        elif line.startswith("RssAnon:"):
+                            anon = max(anon, int(line.split()[1]))
             except OSError:
                 pass
             # Peek without reaping: /proc/PID/status still answers until the wait below.
@@ -127,7 +157,7 @@ def rss(out, cmd):
         _, status_code, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - t0
         proc.returncode = os.waitstatus_to_exitcode(status_code)
-    print(f"{hwm} {usage.ru_maxrss} {wall:.3f} {proc.returncode}")
+    print(f"{hwm} {usage.ru_maxrss} {wall:.3f} {proc.returncode} {anon}")
 
 
 def fmt(values, unit):
@@ -171,6 +201,8 @@ def main(argv):
     what, args = argv[0], argv[1:]
     if what == "freeport":
         freeport()
+    elif what == "span":
+        span(args[0], args[1], args[2:])
     elif what == "crash-report":
         crash_report(args[0], args[1] if len(args) > 1 else "-")
     elif what == "end-latency":

@@ -1,10 +1,15 @@
 /* The log-relay rank of tests/bench/bench_runtime.sh: writes BYTES (default 100 MB) of
  * 100-byte lines ("\n" included) to stdout, in write()s of 655 whole lines (65,500
  * bytes), the way a program with a 64 KiB output buffer would. Exits 1 if a write fails.
+ * With RUNTIME_WRITER_PIPE_SIZE=N and stdout a pipe, it first asks the kernel to make
+ * that pipe N bytes (F_SETPIPE_SZ; either end may), to see what a reader that enlarged
+ * its pipes would gain.
  *
  *   cc -O2 -o runtime_writer runtime_writer.c && ./runtime_writer 100000000 > file
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,10 @@ static int write_all(const char* at, size_t n) {
 int main(int argc, char** argv) {
     long long total = argc > 1 ? atoll(argv[1]) : 100000000LL;
     const char* rank = getenv("RANK");
+    const char* pipe_size = getenv("RUNTIME_WRITER_PIPE_SIZE");
+    if (pipe_size && *pipe_size && fcntl(1, F_GETPIPE_SZ) > 0 && fcntl(1, F_SETPIPE_SZ, atoi(pipe_size)) < 0) {
+        perror("runtime_writer: F_SETPIPE_SZ");
+    }
     static char block[LINE * LINES_PER_WRITE];
     long long line = 0;
     for (int i = 0; i < LINES_PER_WRITE; ++i) {

@@ -15,7 +15,7 @@
 #   FUZZ_EXTRA_ARGS  more libFuzzer flags, e.g. "-seed=1"
 #
 # Seeds a scratch corpus (kept between runs, so coverage accumulates) with the examples,
-# the stdlib and tests/golden/*.amlflow, uses tests/fuzz/amlflow.dict, and runs the
+# the stdlib, tests/golden/*.amlflow and tests/fuzz/seeds/*.amlflow, uses tests/fuzz/amlflow.dict, and runs the
 # fuzzer from an empty scratch working directory, so that relative paths in generated
 # inputs (file(), imports, source folders) find nothing. Exits non-zero when libFuzzer
 # reports a crash, leak, timeout, out-of-memory or sanitizer error; the reproducer is
@@ -82,11 +82,13 @@ finding=""
 if [[ -n "$new_artifacts" ]]; then
   finding="$(echo "$new_artifacts" | wc -l) new reproducer(s)"
 fi
-report="$(grep -m1 -E '^==[0-9]+==ERROR: |runtime error:|ALARM: working on the last Unit|^fuzz_checker: |terminate called' "$LOG" || true)"
+report="$(grep -m1 -E '^==[0-9]+== ?ERROR: |runtime error:|ALARM: working on the last Unit|^fuzz_checker: |terminate called' "$LOG" || true)"
 if [[ -n "$report" && -z "$finding" ]]; then finding="$report"; fi
 if [[ $status -ne 0 && -z "$finding" ]]; then finding="fuzzer exited with status $status"; fi
 
-echo "fuzz summary: runs=${runs:-?} corpus=${corpus_files} files time=${SECONDS_TO_RUN}s status=$([[ -z "$finding" ]] && echo ok || echo FAILED)${finding:+ ($finding${report:+; first report: $report})}"
+detail="$finding"
+if [[ -n "$report" && "$report" != "$finding" ]]; then detail="$detail; first report: $report"; fi
+echo "fuzz summary: runs=${runs:-?} corpus=${corpus_files} files time=${SECONDS_TO_RUN}s status=$([[ -z "$finding" ]] && echo ok || echo FAILED)${detail:+ ($detail)}"
 if [[ -n "$finding" ]]; then
   if [[ -n "$new_artifacts" ]]; then
     echo "new reproducers (replay one with: cd $WORK && $FUZZER $ARTIFACTS/NAME):"

@@ -8,8 +8,9 @@
 // wait is bounded (amlflow is SIGKILLed and the test fails past its deadline), so a broken
 // runtime fails these tests, never hangs them.
 //
-// Two tests wait for the local backend's SIGTERM -> SIGKILL grace period (5 s, not
-// settable from a file): the Ctrl-C of a rank that ignores SIGTERM, and nothing else.
+// One test waits out the local backend's SIGTERM -> SIGKILL grace period (5 s, not
+// settable from a file): the Ctrl-C of a rank that ignores SIGTERM. The file takes about
+// 40 s, 15 of them the two PyTorch tests (skipped when /usr/bin/python3 has no torch).
 #ifndef BOOST_TEST_DYN_LINK
 #define BOOST_TEST_DYN_LINK
 #endif
@@ -263,6 +264,9 @@ private:
 // A pipeline's folder: the files, AMLFLOW_HOME = <folder>/home, and amlflow run in it.
 class Sandbox {
 public:
+    bool set_home = true;  // AMLFLOW_HOME=<folder>/home; false: unset
+    fs::path cwd;          // where amlflow runs; empty: the folder
+
     Sandbox() {
         BOOST_REQUIRE_MESSAGE(!amlflow_bin().empty() && fs::exists(amlflow_bin()),
                               "AMLFLOW_BIN must name the amlflow binary (it is '" << amlflow_bin() << "')");
@@ -272,14 +276,10 @@ public:
     fs::path home() const { return root() / "home"; }
     fs::path path(const std::string& relative) const { return root() / relative; }
 
-    fs::path write(const std::string& relative, const std::string& text, bool executable = false) const {
-        fs::path file = project_.write(relative, text);
-        if (executable) fs::permissions(file, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
-        return file;
-    }
+    fs::path write(const std::string& relative, const std::string& text) const { return project_.write(relative, text); }
 
     // amlflow's environment: ours, without what would leak into the ranks' and change what
-    // is tested, with AMLFLOW_HOME inside the sandbox.
+    // is tested, with AMLFLOW_HOME inside the sandbox, no live board, and no GPUs.
     std::map<std::string, std::string> environment() const {
         std::map<std::string, std::string> env;
         for (char** entry = environ; entry && *entry; ++entry) {
@@ -292,8 +292,10 @@ public:
             if (dropped.count(key) || key.rfind("AMLFLOW_", 0) == 0 || key.rfind("TORCHELASTIC_", 0) == 0) continue;
             env[key] = text.substr(equals + 1);
         }
-        env["AMLFLOW_HOME"] = home().string();
+        if (set_home) env["AMLFLOW_HOME"] = home().string();
         env["NO_COLOR"] = "1";
+        env["AMLFLOW_NO_BOARD"] = "1";
+        env["AMLFLOW_GPUS"] = "none";  // slots are CPU cores, wherever the tests run
         if (!env.count("PATH")) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
         return env;
     }
@@ -302,7 +304,7 @@ public:
         ++runs_;
         fs::path out = root() / ("amlflow-" + std::to_string(runs_) + ".out");
         fs::path err = root() / ("amlflow-" + std::to_string(runs_) + ".err");
-        return std::make_unique<Amlflow>(args, root(), environment(), out, err);
+        return std::make_unique<Amlflow>(args, cwd.empty() ? root() : cwd, environment(), out, err);
     }
 
     Outcome run(const std::vector<std::string>& args, double timeout_s = 60) {
@@ -312,8 +314,9 @@ public:
 
     std::unique_ptr<RunStore> store() const {
         std::string error;
-        auto opened = RunStore::open(home(), &error, OpenMode::MustExist);
-        BOOST_REQUIRE_MESSAGE(opened, "cannot open the run store in " << home() << ": " << error);
+        fs::path folder = set_home ? home() : root() / ".amlflow";
+        auto opened = RunStore::open(folder, &error, OpenMode::MustExist);
+        BOOST_REQUIRE_MESSAGE(opened, "cannot open the run store in " << folder << ": " << error);
         return opened;
     }
 
@@ -511,6 +514,16 @@ experiment e {
             }
         }
     }
+    // The ranks' lines are relayed to stdout with "[step rank]" prefixes.
+    for (int rank = 0; rank < 4; ++rank) {
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            std::string line = "[a " + std::to_string(rank) + "] rank " + std::to_string(rank) + " attempt " +
+                               std::to_string(attempt) + " dumped\n";
+            BOOST_TEST(contains(r.out, line), line);
+        }
+    }
+    BOOST_TEST(contains(r.out, "[a 3] rank 3 fails on purpose\n"));
+    BOOST_TEST(contains(r.out, "[b] rank 0 attempt 0 dumped\n"));
     BOOST_TEST(!port[0].empty());
     BOOST_TEST(port[0] != port[1]);  // a fresh port per attempt
     BOOST_TEST(tries[0].master_port != tries[1].master_port);
@@ -676,7 +689,7 @@ experiment e {
     command      = ["/bin/sh", "fail.sh"]
     distribution = pytorch { processes_per_node = 2 }
     restarts     = 2
-    backoff      = 100ms
+    backoff      = 200ms
   }
   job killed {
     source       = "src"
@@ -739,6 +752,15 @@ experiment e {
             BOOST_TEST(failure.value("exit_code", -2) == 7);
         }
     }
+    // The backoff doubles: 200 ms before the first restart, 400 ms before the second.
+    std::vector<AttemptRecord> flaky_tries = attempts(*store, run, "flaky");
+    BOOST_REQUIRE_EQUAL(flaky_tries.size(), 3u);
+    BOOST_TEST(flaky_tries[1].started_ms - flaky_tries[0].finished_ms >= 190);
+    BOOST_TEST(flaky_tries[2].started_ms - flaky_tries[1].finished_ms >= 390);
+    BOOST_TEST(flaky_tries[2].started_ms - flaky_tries[1].finished_ms < 5000);
+    BOOST_TEST(contains(r.err, "restart 1 of 2 in 200ms"), r.err);
+    BOOST_TEST(contains(r.err, "restart 2 of 2 in 400ms"), r.err);
+
     auto k = step_record(*store, run, "killed");
     BOOST_REQUIRE(k);
     BOOST_TEST(k->state == StepState::Failed);
@@ -755,6 +777,9 @@ BOOST_AUTO_TEST_CASE(retry_classifier) {
     box.write("src/exit3.sh", "echo \"attempt $AMLFLOW_ATTEMPT\"\nif [ \"$AMLFLOW_ATTEMPT\" = 0 ]; then exit 3; fi\n");
     box.write("src/exit4.sh", "echo \"attempt $AMLFLOW_ATTEMPT\"\nexit 4\n");
     box.write("src/sig.sh", "ulimit -c 0\nif [ \"$AMLFLOW_ATTEMPT\" = 0 ]; then kill -9 $$; fi\nkill -SEGV $$\n");
+    box.write("src/exit2.sh", "exit 2\n");
+    box.write("src/nccl.sh", "if [ \"$AMLFLOW_ATTEMPT\" = 0 ]; then echo 'watchdog: NCCL timeout in all_reduce'; else echo 'something else'; fi\n"
+                             "exit 1\n");
     box.write("p.amlflow", R"(
 experiment e {
   job oom {
@@ -773,6 +798,14 @@ experiment e {
     source = "src", command = ["/bin/sh", "sig.sh"], restarts = 3, backoff = 100ms
     retry { on_signal = ["SIGKILL"] }
   }
+  job exit2 {
+    source = "src", command = ["/bin/sh", "exit2.sh"], restarts = 3, backoff = 100ms
+    retry { never_on_exit = [2] }
+  }
+  job nccl {
+    source = "src", command = ["/bin/sh", "nccl.sh"], restarts = 3, backoff = 100ms
+    retry { on_log = ["NCCL timeout"] }
+  }
 }
 )");
     Outcome r = box.run({"run", "p.amlflow"}, 60);
@@ -786,7 +819,8 @@ experiment e {
         size_t attempts;
     };
     for (const Expect& e : {Expect{"oom", StepState::Failed, 1}, Expect{"exit3", StepState::Succeeded, 2},
-                            Expect{"exit4", StepState::Failed, 1}, Expect{"sig", StepState::Failed, 2}}) {
+                            Expect{"exit4", StepState::Failed, 1}, Expect{"sig", StepState::Failed, 2},
+                            Expect{"exit2", StepState::Failed, 1}, Expect{"nccl", StepState::Failed, 2}}) {
         BOOST_TEST_CONTEXT("step " << e.step << "\n" << r) {
             auto step = step_record(*store, run, e.step);
             BOOST_REQUIRE(step);
@@ -797,6 +831,7 @@ experiment e {
     std::string oom = failure_report(r.err, "oom");
     BOOST_TEST(contains(oom, "CUDA out of memory"), r.err);
     BOOST_TEST(contains(oom, "1 attempt"), r.err);
+    BOOST_TEST(contains(r.err, "never_on_log"), r.err);  // the status line says why it was not retried
 }
 
 // 5a. Ctrl-C (or SIGTERM, as a scheduler sends it): every rank, and what each started,
@@ -929,7 +964,7 @@ while :; do sleep 1; done
     process->signal(SIGINT);
     // Still there a moment later: it was asked, not killed.
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    BOOST_TEST(process->running(), "amlflow should wait for the grace period");
+    BOOST_TEST(process_alive(process->pid()), "amlflow should wait for the grace period");
     BOOST_TEST(process_alive(all[0]), "the rank ignores SIGTERM and should live until the grace period ends");
     Outcome r = process->wait(30);
     double took = seconds_since(sent);
@@ -1193,7 +1228,7 @@ BOOST_AUTO_TEST_CASE(step_selection_and_dry_run) {
     box.write("p.amlflow", "experiment e {\n"
                            "  job a { " + common + " }\n"
                            "  job b { " + common + ", inputs = { x = a.outputs }, args = [\"--lr\", 0.5, \"--name\", \"two words\"],\n"
-                           "          distribution = pytorch { processes_per_node = 2 } }\n"
+                           "          distribution = pytorch { processes_per_node = 2 }, restarts = 2 }\n"
                            "  job c { " + common + " }\n"
                            "  job d { " + common + ", after = b }\n"
                            "}\n");
@@ -1206,7 +1241,10 @@ BOOST_AUTO_TEST_CASE(step_selection_and_dry_run) {
     BOOST_TEST(contains(dry.out, "[a] \"/bin/sh\" \"mark.sh\""), dry);
     BOOST_TEST(contains(dry.out, "[c] \"/bin/sh\" \"mark.sh\""), dry);
     BOOST_TEST(contains(dry.out, "[d] \"/bin/sh\" \"mark.sh\""), dry);
-    BOOST_TEST(contains(dry.out, "RANK=1"), dry);
+    BOOST_TEST(contains(dry.out, " RANK=1 "), dry);
+    // The variables shown are those the ranks would get: TORCHELASTIC_MAX_RESTARTS is the
+    // job's `restarts`, as in a real run (test 1).
+    BOOST_TEST(contains(dry.out, " TORCHELASTIC_MAX_RESTARTS=2"), dry);
     BOOST_TEST(fs::is_empty(marks), "--dry-run started a process");
     BOOST_TEST(!fs::exists(box.home() / "store.db"), "--dry-run recorded a run");
 
@@ -1403,43 +1441,120 @@ experiment e {
         if (line.rfind("slow ", 0) == 0) slow_row = line;
     }
     BOOST_REQUIRE_MESSAGE(!quick_row.empty() && !slow_row.empty(), r.err);
-    std::string quick_time = quick_row.substr(quick_row.find_last_of(' ') + 1);
-    std::string slow_time = slow_row.substr(slow_row.find_last_of(' ') + 1);
-    // Under a second is written in ms; the quick step took a few ms, the slow one 2 s.
-    BOOST_TEST(quick_time.size() > 2, quick_row);
-    BOOST_TEST(quick_time.substr(quick_time.size() - 2) == "ms", "summary row: '" << quick_row << "'\n" << r.err);
-    BOOST_TEST(slow_time.substr(slow_time.size() - 2) != "ms", "summary row: '" << slow_row << "'");
+    // The last column, as format_duration_ms writes it: "30ms", "2.0s", "1m05s".
+    auto ms_of = [](const std::string& row) -> double {
+        std::string text = row.substr(row.find_last_of(' ') + 1);
+        try {
+            if (text.size() > 2 && text.substr(text.size() - 2) == "ms") return std::stod(text);
+            size_t m = text.find('m');
+            if (m != std::string::npos) return std::stod(text.substr(0, m)) * 60000 + std::stod(text.substr(m + 1)) * 1000;
+            return std::stod(text) * 1000;
+        } catch (...) {
+            return -1;
+        }
+    };
+    double quick_ms = ms_of(quick_row), slow_ms = ms_of(slow_row);
+    BOOST_TEST(slow_ms >= 1500, "summary row: '" << slow_row << "'");
+    BOOST_TEST(quick_ms >= 0, "summary row: '" << quick_row << "'");
+    BOOST_TEST(quick_ms < slow_ms - 1000, "the quick step's time is not its own: '" << quick_row << "'\n" << r.err);
 }
 
 // 13. When a step ends, nothing it started is left running: a rank's background child
-// that does not hold the rank's output pipes is still in the rank's process group, and
-// goes with it (Ctrl-C and failures already take the whole group).
+// is in the rank's process group and goes with it, whether it holds the rank's output
+// pipes (then amlflow waits `linger` for it, then SIGKILLs the group) or not (Ctrl-C and
+// failures already take the whole group; a rank that exits 0 should too).
 BOOST_AUTO_TEST_CASE(no_process_of_a_finished_step_is_left_running) {
     Sandbox box;
     fs::path pids = box.path("pids");
     fs::create_directories(pids);
-    box.write("src/bg.sh", R"(sleep 300 >/dev/null 2>&1 &
-echo $! > "$PIDDIR/detached.pid"
-sleep 300 &
+    box.write("src/attached.sh", R"(sleep 300 &
 echo $! > "$PIDDIR/attached.pid"
-echo "the rank exits, its children do not"
+echo "the rank exits; its child holds the rank's stdout"
 )");
-    box.write("p.amlflow", "experiment e {\n  job bg {\n    source = \"src\"\n"
-                           "    command = [\"/bin/sh\", \"bg.sh\"]\n"
-                           "    variables = { PIDDIR = " + quoted(pids) + " }\n  }\n}\n");
+    box.write("src/detached.sh", R"(sleep 300 >/dev/null 2>&1 &
+echo $! > "$PIDDIR/detached.pid"
+echo "the rank exits; its child writes elsewhere"
+)");
+    std::string common = "source = \"src\", variables = { PIDDIR = " + quoted(pids) + " }";
+    box.write("p.amlflow", "experiment e {\n"
+                           "  job attached { " + common + ", command = [\"/bin/sh\", \"attached.sh\"] }\n"
+                           "  job detached { " + common + ", command = [\"/bin/sh\", \"detached.sh\"] }\n"
+                           "}\n");
     Outcome r = box.run({"run", "p.amlflow"}, 30);
     BOOST_REQUIRE_MESSAGE(r.finished, r);
     BOOST_TEST(r.code == 0, r);
-    long detached = read_pid(pids / "detached.pid");
     long attached = read_pid(pids / "attached.pid");
-    BOOST_REQUIRE(detached > 0 && attached > 0);
+    long detached = read_pid(pids / "detached.pid");
+    BOOST_REQUIRE(attached > 0 && detached > 0);
     wait_until([&] { return !process_alive(detached) && !process_alive(attached); }, 2);
     BOOST_TEST(!process_alive(attached), "the child holding the rank's stdout (pid " << attached << ") outlived the run");
-    BOOST_TEST(!process_alive(detached), "the rank's child with its output elsewhere (pid " << detached
-                                                                                           << ") outlived the run");
+    BOOST_TEST(!process_alive(detached), "the rank's child writing elsewhere (pid " << detached
+                                                                                 << ") outlived the run");
     for (long pid : {detached, attached}) {
         if (process_alive(pid)) kill(static_cast<pid_t>(pid), SIGKILL);
     }
+}
+
+// 14. Without AMLFLOW_HOME the store is .amlflow beside the file, wherever amlflow is run
+// from, and the snapshot of a source folder holding it leaves it out.
+BOOST_AUTO_TEST_CASE(store_beside_the_file_without_amlflow_home) {
+    Sandbox box;
+    box.set_home = false;
+    box.cwd = box.path("elsewhere");
+    fs::create_directories(box.cwd);
+    box.write("look.sh", "ls -a > \"$AMLFLOW_OUTPUTS/listing.txt\"\n");
+    box.write("p.amlflow", R"(
+experiment e {
+  job look { command = ["/bin/sh", "look.sh"] }
+}
+)");
+    Outcome first = box.run({"run", (box.root() / "p.amlflow").string()}, 30);
+    BOOST_REQUIRE_MESSAGE(first.finished && first.code == 0, first);
+    BOOST_TEST(fs::exists(box.root() / ".amlflow" / "store.db"));
+    BOOST_TEST(!fs::exists(box.cwd / ".amlflow"));
+    BOOST_TEST(!fs::exists(box.home()));
+    // A second run: the first run's store and artifacts are now inside the source folder.
+    Outcome second = box.run({"run", (box.root() / "p.amlflow").string()}, 30);
+    BOOST_REQUIRE_MESSAGE(second.finished && second.code == 0, second);
+    auto store = box.store();
+    auto runs = store->list_runs(0);
+    BOOST_REQUIRE(runs);
+    BOOST_REQUIRE_EQUAL(runs->size(), 2u);
+    auto look = step_record(*store, runs->front().id, "look");
+    BOOST_REQUIRE(look);
+    std::vector<std::string> listing = lines_of(read_file(look->outputs / "listing.txt"));
+    BOOST_TEST((std::find(listing.begin(), listing.end(), "look.sh") != listing.end()));
+    BOOST_TEST((std::find(listing.begin(), listing.end(), ".amlflow") == listing.end()), read_file(look->outputs / "listing.txt"));
+    // `amlflow runs list --file` finds that store.
+    Outcome list = box.run({"runs", "list", "--file", (box.root() / "p.amlflow").string()}, 30);
+    BOOST_REQUIRE_MESSAGE(list.finished && list.code == 0, list);
+    BOOST_TEST(contains(list.out, runs->front().id), list);
+    BOOST_TEST(contains(list.out, runs->back().id), list);
+}
+
+// 15. AMLFLOW_HOME inside a job's source folder: the snapshot leaves the store out, as it
+// leaves out `.amlflow`, or every run would copy the store, earlier snapshots included.
+BOOST_AUTO_TEST_CASE(store_inside_the_source_folder_is_not_snapshotted) {
+    Sandbox box;  // AMLFLOW_HOME is <folder>/home, and the job's source is <folder>
+    box.write("look.sh", "ls -a > \"$AMLFLOW_OUTPUTS/listing.txt\"\n");
+    box.write("p.amlflow", R"(
+experiment e {
+  job look { command = ["/bin/sh", "look.sh"] }
+}
+)");
+    for (int i = 0; i < 2; ++i) {
+        Outcome r = box.run({"run", "p.amlflow"}, 30);
+        BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
+    }
+    auto store = box.store();
+    auto runs = store->list_runs(0);
+    BOOST_REQUIRE(runs && runs->size() == 2);
+    auto look = step_record(*store, runs->front().id, "look");
+    BOOST_REQUIRE(look);
+    std::string listing = read_file(look->outputs / "listing.txt");
+    std::vector<std::string> names = lines_of(listing);
+    BOOST_TEST((std::find(names.begin(), names.end(), "look.sh") != names.end()), listing);
+    BOOST_TEST((std::find(names.begin(), names.end(), "home") == names.end()), "the snapshot holds the store:\n" << listing);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
