@@ -42,6 +42,8 @@ Runner add_check_command(CLI::App& app) {
             } else {
                 std::cerr << compiler::render_text(result->diagnostics, render);
             }
+            // The process ends soon: freeing a large program's trees would only cost time.
+            result.release();
         }
         if (args->diagnostics == "json") std::cout << all.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return clean ? 0 : 1;

@@ -39,8 +39,10 @@ Runner add_plan_command(CLI::App& app) {
         } else {
             std::cerr << compiler::render_text(result->diagnostics, {use_color_on_stderr()});
         }
-        if (!result->plan) return 1;
-        const compiler::Plan& plan = *result->plan;
+        // The process ends next: freeing a large program's trees would only cost time.
+        compiler::CompileResult* kept = result.release();
+        if (!kept->plan) return 1;
+        const compiler::Plan& plan = *kept->plan;
         std::string text = args->format == "json" ? compiler::plan_to_json(plan).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
                          : args->format == "dot" ? compiler::plan_to_dot(plan)
                          : args->format == "mermaid" ? compiler::plan_to_mermaid(plan)

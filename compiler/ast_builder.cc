@@ -15,8 +15,8 @@ namespace {
 
 class Builder {
 public:
-    Builder(const SourceFile& file, const OffsetMap& offsets, Diagnostics& diagnostics)
-        : file_(file), offsets_(offsets), diagnostics_(diagnostics) {}
+    Builder(const SourceFile& file, const OffsetMap& offsets, Diagnostics& diagnostics, bool recovered)
+        : file_(file), offsets_(offsets), diagnostics_(diagnostics), recovered_(recovered) {}
 
     std::vector<ast::Decl> file(P::FileContext* context);
     ast::ExprPtr expr(P::ExprContext* context);
@@ -45,6 +45,7 @@ private:
     const SourceFile& file_;
     const OffsetMap& offsets_;
     Diagnostics& diagnostics_;
+    bool recovered_;  // false: the parse had no syntax error, no subtree can be broken
     int depth_ = 0;  // of expressions being built, against kMaxDepth
     bool depth_reported_ = false;
 };
@@ -78,12 +79,15 @@ SourceRange Builder::range(antlr4::ParserRuleContext* context) const {
 
 ast::Identifier Builder::ident(P::IdentContext* context) const {
     if (context == nullptr || context->getStart() == nullptr) return {"", range(context)};
+    // An identifier is one token: its text, without getText()'s walk over the children.
+    if (context->getStart() == context->getStop()) return {context->getStart()->getText(), range(context)};
     return {context->getText(), range(context)};
 }
 
 // A subtree the parser had to recover inside: an exception on a context or a token it
 // skipped (an error node) anywhere below.
 bool Builder::broken(antlr4::ParserRuleContext* context) const {
+    if (!recovered_) return context == nullptr;
     // Iterative: a left-deep chain of 10,000 additions is 10,000 levels of tree.
     std::vector<antlr4::ParserRuleContext*> pending{context};
     while (!pending.empty()) {
@@ -490,15 +494,15 @@ ast::ExprPtr Builder::number_with_unit(antlr4::Token* token, ast::ExprKind kind)
 
 std::vector<ast::Decl> build_declarations(antlr4::ParserRuleContext* file_context,
                                           const SourceFile& file, const OffsetMap& offsets,
-                                          Diagnostics& diagnostics) {
-    return Builder(file, offsets, diagnostics).file(static_cast<P::FileContext*>(file_context));
+                                          Diagnostics& diagnostics, bool recovered) {
+    return Builder(file, offsets, diagnostics, recovered).file(static_cast<P::FileContext*>(file_context));
 }
 
 ast::ExprPtr build_standalone_expression(antlr4::ParserRuleContext* standalone_context,
                                          const SourceFile& file, const OffsetMap& offsets,
-                                         Diagnostics& diagnostics) {
+                                         Diagnostics& diagnostics, bool recovered) {
     auto* context = static_cast<P::StandaloneExprContext*>(standalone_context);
-    return Builder(file, offsets, diagnostics).expr(context->expr());
+    return Builder(file, offsets, diagnostics, recovered).expr(context->expr());
 }
 
 }  // namespace amlflow::compiler

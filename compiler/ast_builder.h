@@ -19,11 +19,12 @@ namespace amlflow::compiler {
 // `offsets` maps the parser's code-point positions to byte offsets in `file` (the parsed
 // text may be a slice of it). The contexts are AmlflowParser::FileContext and
 // AmlflowParser::StandaloneExprContext.
+// `recovered`: the parser had to recover from syntax errors, so subtrees may be broken.
 std::vector<ast::Decl> build_declarations(antlr4::ParserRuleContext* file_context,
                                           const SourceFile& file, const OffsetMap& offsets,
-                                          Diagnostics& diagnostics);
+                                          Diagnostics& diagnostics, bool recovered);
 ast::ExprPtr build_standalone_expression(antlr4::ParserRuleContext* standalone_context,
                                          const SourceFile& file, const OffsetMap& offsets,
-                                         Diagnostics& diagnostics);
+                                         Diagnostics& diagnostics, bool recovered);
 
 }  // namespace amlflow::compiler

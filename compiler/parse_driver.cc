@@ -58,7 +58,7 @@ auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostic
     AmlflowLexer lexer(&input);
     lexer.removeErrorListeners();
     antlr4::CommonTokenStream tokens(&lexer);
-    if (!nesting_is_bounded(tokens, file, offsets, diagnostics)) return build(nullptr, offsets);
+    if (!nesting_is_bounded(tokens, file, offsets, diagnostics)) return build(nullptr, offsets, true);
     AmlflowParser parser(&tokens);
     parser.removeErrorListeners();
     parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
@@ -66,7 +66,7 @@ auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostic
     parser.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
     try {
         auto* tree = entry(parser);
-        return build(tree, offsets);
+        return build(tree, offsets, false);
     } catch (const antlr4::ParseCancellationException&) {
         // Not SLL-parsable or not valid: parse again with full LL and recovery.
     }
@@ -78,7 +78,7 @@ auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostic
     parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
         antlr4::atn::PredictionMode::LL);
     auto* tree = entry(parser);
-    return build(tree, offsets);
+    return build(tree, offsets, true);
 }
 
 }  // namespace
@@ -91,8 +91,8 @@ std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> sour
     module->decls = parse_with(
         file, 0, static_cast<uint32_t>(file.text().size()), diagnostics,
         [](AmlflowParser& parser) { return parser.file(); },
-        [&](AmlflowParser::FileContext* tree, const OffsetMap& offsets) {
-            return tree ? build_declarations(tree, file, offsets, diagnostics) : std::vector<ast::Decl>{};
+        [&](AmlflowParser::FileContext* tree, const OffsetMap& offsets, bool recovered) {
+            return tree ? build_declarations(tree, file, offsets, diagnostics, recovered) : std::vector<ast::Decl>{};
         });
     return module;
 }
@@ -103,8 +103,8 @@ ast::ExprPtr parse_expression(const SourceFile& file, uint32_t begin, uint32_t e
     ast::ExprPtr expr = parse_with(
         file, begin, end, diagnostics,
         [](AmlflowParser& parser) { return parser.standaloneExpr(); },
-        [&](AmlflowParser::StandaloneExprContext* tree, const OffsetMap& offsets) {
-            return tree ? build_standalone_expression(tree, file, offsets, diagnostics) : ast::ExprPtr{};
+        [&](AmlflowParser::StandaloneExprContext* tree, const OffsetMap& offsets, bool recovered) {
+            return tree ? build_standalone_expression(tree, file, offsets, diagnostics, recovered) : ast::ExprPtr{};
         },
         text);
     if (diagnostics.error_count() > before || expr == nullptr) {

@@ -2,6 +2,8 @@
 // (Graphviz) and Mermaid (Markdown documents).
 #include "compiler/plan.h"
 
+#include <map>
+
 namespace amlflow::compiler {
 
 using nlohmann::json;
@@ -63,10 +65,11 @@ std::string show_json(const json& value) {
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::vector<std::string> needs_of(const Plan& plan, const std::string& id) {
-    std::vector<std::string> needs;
+// The steps each step waits for, by node id: one pass over the edges, not one per node.
+std::map<std::string, std::vector<std::string>> needs_by_node(const Plan& plan) {
+    std::map<std::string, std::vector<std::string>> needs;
     for (const PlanEdge& edge : plan.edges) {
-        if (edge.to == id && (edge.kind == "data" || edge.kind == "after")) needs.push_back(edge.from.substr(5));
+        if (edge.kind == "data" || edge.kind == "after") needs[edge.to].push_back(edge.from.substr(5));
     }
     return needs;
 }
@@ -81,12 +84,13 @@ std::string plan_to_text(const Plan& plan) {
         out += "\n";
     }
     size_t number = 0;
+    std::map<std::string, std::vector<std::string>> waits = needs_by_node(plan);
     for (const PlanNode& node : plan.nodes) {
         if (node.kind == "source" || node.kind == "environment") continue;
         out += "\n" + std::to_string(++number) + ". " + node.kind + " " + node.name;
         if (!node.experiment.empty()) out += "  (experiment " + node.experiment + ")";
         out += "  #" + short_hash(node.hash) + "\n";
-        std::vector<std::string> needs = needs_of(plan, node.id);
+        const std::vector<std::string>& needs = waits[node.id];
         if (!needs.empty()) {
             std::string list;
             for (const std::string& n : needs) list += (list.empty() ? "" : ", ") + n;

@@ -182,7 +182,8 @@ BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN) ;
 // A '/*' that reaches the end of the file; it cannot contain '*/', so it never wins over
 // a closed comment.
 UNTERMINATED_COMMENT : '/*' (~'*' | '*'+ ~[*/])* '*'* EOF ;
-WS            : [ \t\r\n]+ -> channel(HIDDEN) ;
+// Spaces are skipped, not kept: positions are in the tokens, and a file is mostly spaces.
+WS            : [ \t\r\n]+ -> skip ;
 
 // Anything else is one bad character; the parse driver reports it by name.
 BAD_CHAR : . ;

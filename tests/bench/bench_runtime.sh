@@ -74,8 +74,10 @@
 #    `amlflow run` (stdout to /dev/null; amlflow also writes each rank's log file),
 #    against the same 8 writers each writing straight to its own file from a shell
 #    script. The log files are checked for their byte count (a short one is reported).
-#    Files are deleted and `sync`ed between repetitions, outside the timed part.
-#    Target: ratio <= 1.2.
+#    Files are deleted and `sync`ed between repetitions, outside the timed part. A
+#    second amlflow row runs the same job with each writer first enlarging its stdout
+#    pipe to 1 MiB (RUNTIME_WRITER_PIPE_SIZE; amlflow leaves its pipes at the kernel's
+#    64 KiB): what the relay would gain from bigger pipes. Target: ratio <= 1.2.
 #
 # 5. Supervisor memory, 64 ranks. A `command = "sleep 2"` job with
 #    `distribution = pytorch { processes_per_node = 64 }`: peak RSS (VmHWM from
@@ -354,19 +356,25 @@ check_sizes() {  # check_sizes DIR -> "ok" or what is wrong
 if wants relay; then
     echo
     echo "== 4. log relay: 8 ranks x $RELAY_BYTES bytes of 100-byte lines (s)"
-    ours="" base=""
-    for ((i = 0; i < REPS; i++)); do
+    relay_amlflow() {  # relay_amlflow PIPE_SIZE -> "<s> <log check>"; the run's folder is removed after
+        local t0 t1 rc a logs sizes
         sync
         t0=$EPOCHREALTIME
-        "$AMLFLOW" run "$WORK/relay.amlflow" >/dev/null 2>"$WORK/out/relay.err"
+        RUNTIME_WRITER_PIPE_SIZE=$1 "$AMLFLOW" run "$WORK/relay.amlflow" >/dev/null 2>"$WORK/out/relay.err"
         rc=$?
         t1=$EPOCHREALTIME
         a=$(minus "$t0" "$t1")
         logs=$(ls -d "$AMLFLOW_HOME"/runs/*/relay/attempt-0 2>/dev/null | tail -1)
         sizes=$(check_sizes "$logs")
-        ((rc == 0)) || { show_fail "amlflow exit $rc" "$WORK/out/relay.err"; a=nan; }
-        [[ $sizes == ok ]] || { echo "    amlflow log files: $sizes"; a=nan; }
+        ((rc == 0)) || { show_fail "amlflow exit $rc" "$WORK/out/relay.err" >&2; a=nan; }
+        [[ $sizes == ok ]] || a=nan
         rm -rf "$AMLFLOW_HOME"/runs/*/relay
+        echo "$a $sizes"
+    }
+    ours="" big="" base=""
+    for ((i = 0; i < REPS; i++)); do
+        read -r a sizes < <(relay_amlflow "")
+        read -r c sizes_big < <(relay_amlflow 1048576)
         sync
         rm -rf "$WORK/direct" && mkdir -p "$WORK/direct"
         t0=$EPOCHREALTIME
@@ -374,12 +382,14 @@ if wants relay; then
         t1=$EPOCHREALTIME
         b=$(minus "$t0" "$t1")
         sizes2=$(check_sizes "$WORK/direct")
-        [[ $sizes2 == ok ]] || { echo "    direct files: $sizes2"; b=nan; }
+        [[ $sizes2 == ok ]] || b=nan
         rm -rf "$WORK/direct"
-        ours+="$a " base+="$b "
-        echo "  rep $((i + 1)): amlflow $a s (log files: $sizes), direct $b s"
+        ours+="$a " big+="$c " base+="$b "
+        echo "  rep $((i + 1)): amlflow $a s (log files: $sizes); with 1 MiB pipes $c s (log files: $sizes_big);" \
+             "direct $b s (files: $sizes2)"
     done
     record "log relay 8x$((RELAY_BYTES / 1000000)) MB: amlflow / direct" "$ours" "$base" s "<= 1.2x"
+    record "  same, 1 MiB pipes (writer-side F_SETPIPE_SZ)" "$big" "$base" s "-"
 fi
 
 # ---------------------------------------------------------------- 5. memory
