@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "runtime/environment_check.h"
 #include "runtime/free_port.h"
 #include "runtime/snapshot.h"
 
@@ -126,6 +127,24 @@ bool Executor::prepare_workdir(StepRun& step, std::string* error) {
     return true;
 }
 
+bool Executor::prepare_environment(const StepRun& step, std::string* error) {
+    const std::string& id = step.plan->environment;
+    if (interpreters_.count(id)) return true;
+    auto fields = plan_.environments.find(id);
+    if (fields == plan_.environments.end()) return true;
+    auto hash = plan_.environment_hashes.find(id);
+    std::string why;
+    auto ready = runtime::prepare_environment(fields->second, hash != plan_.environment_hashes.end() ? hash->second : id,
+                                              store_.folder() / "envs", &why);
+    if (!ready) {
+        *error = "environment '" + id.substr(id.find(':') + 1) + "': " + why;
+        return false;
+    }
+    if (!ready->note.empty()) reporter_.note("environment '" + id.substr(id.find(':') + 1) + "': " + ready->note);
+    interpreters_[id] = ready->python;
+    return true;
+}
+
 void Executor::start_step(StepRun& step) {
     step.started_ms = now_ms();
     step.started_steady_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -144,7 +163,7 @@ void Executor::start_step(StepRun& step) {
         if (free_gpus_.erase(gpu)) step.gpus.push_back(gpu);
     }
     std::string error;
-    if (!prepare_workdir(step, &error)) {
+    if (!prepare_workdir(step, &error) || !prepare_environment(step, &error)) {
         reporter_.note("step '" + step.plan->name + "' cannot start: " + error);
         step.last.message = error;
         step.last.facts.reason = "setup";
@@ -167,6 +186,7 @@ void Executor::start_attempt(StepRun& step) {
     request.step = step.plan;
     auto env = plan_.environments.find(step.plan->environment);
     request.environment = env != plan_.environments.end() ? env->second : json::object();
+    if (interpreters_.count(step.plan->environment)) request.environment["python"] = interpreters_[step.plan->environment];
     auto compute = plan_.computes.find(step.plan->compute);
     request.compute = compute != plan_.computes.end() ? compute->second : json{{"$kind", "local"}};
     request.workdir = step.workdir;

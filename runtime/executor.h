@@ -57,6 +57,7 @@ private:
     void start_step(StepRun& step);
     void start_attempt(StepRun& step);
     bool prepare_workdir(StepRun& step, std::string* error);
+    bool prepare_environment(const StepRun& step, std::string* error);
     void attempt_done(StepRun& step, int attempt, const AttemptResult& result);
     void finish_step(StepRun& step, StepState state);
     void skip_dependents(const std::string& failed);
@@ -75,6 +76,7 @@ private:
     std::set<std::string> needed_;  // the steps this run executes
     int free_slots_ = 0;
     std::set<int> free_gpus_;
+    std::map<std::string, std::string> interpreters_;  // environment id -> the python that has its packages
     int active_ = 0;
     bool canceling_ = false;
     int interrupts_ = 0;

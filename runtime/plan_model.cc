@@ -41,6 +41,7 @@ std::optional<RunPlan> load_plan(const json& plan_json, std::string* error) {
         std::string id = string_or_empty(node, "id");
         if (kind == "environment") {
             plan.environments[id] = node.value("spec", json::object());
+            plan.environment_hashes[id] = string_or_empty(node, "hash");
             continue;
         }
         if (kind == "source") continue;

@@ -71,8 +71,10 @@ void RunReporter::step_finished(const std::string& step, const std::string& stat
 
 void RunReporter::failure_report(const std::string& step, int attempts, const AttemptResult& last,
                                  const std::string& logs_folder) {
-    std::string text = "\n" + paint("error:", "1;31") + " step '" + step + "' failed after " +
-                       std::to_string(attempts) + " attempt" + (attempts == 1 ? "" : "s") + "\n";
+    std::string text = "\n" + paint("error:", "1;31") + " step '" + step + "' " +
+                       (attempts == 0 ? std::string("could not start")
+                                      : "failed after " + std::to_string(attempts) + " attempt" + (attempts == 1 ? "" : "s")) +
+                       "\n";
     text += "  root cause: " + (last.message.empty() ? last.facts.reason : last.message) + "\n";
     if (!last.facts.log_lines.empty()) {
         text += "  last lines of " + (last.root_log.empty() ? std::string("its log") : last.root_log) + ":\n";

@@ -1557,4 +1557,35 @@ experiment e {
     BOOST_TEST((std::find(names.begin(), names.end(), "home") == names.end()), "the snapshot holds the store:\n" << listing);
 }
 
+// Requirements are verified before any rank starts: a missing interpreter or package is
+// named in one message (here the package cannot be installed: no package index is
+// reachable from this machine), and no rank runs.
+BOOST_AUTO_TEST_CASE(missing_requirements_are_named_before_any_rank_starts) {
+    Sandbox box;
+    box.write("t.sh", "echo ran > \"$AMLFLOW_OUTPUTS/ran.txt\"\n");
+    box.write("p.amlflow", R"(
+environment needs { python = "/usr/bin/python3", pip = ["amlflow-surely-missing-package==1.0"] }
+environment nowhere { python = "python3.99-amlflow-missing" }
+experiment e {
+  job a { command = ["/bin/sh", "t.sh"], environment = needs }
+  job b { command = ["/bin/sh", "t.sh"], environment = nowhere }
+}
+)");
+    Outcome r = box.run({"run", "p.amlflow"}, 120);
+    BOOST_REQUIRE_MESSAGE(r.finished, r);
+    BOOST_TEST(r.code == 2, r);
+    BOOST_TEST(contains(r.err, "the environment lacks amlflow-surely-missing-package"), r);
+    BOOST_TEST(contains(r.err, "the interpreter 'python3.99-amlflow-missing' cannot be run"), r);
+    auto store = box.store();
+    auto runs = store->list_runs(0);
+    BOOST_REQUIRE(runs && runs->size() == 1);
+    for (const char* name : {"a", "b"}) {
+        auto step = step_record(*store, runs->front().id, name);
+        BOOST_REQUIRE(step);
+        BOOST_TEST(step->state == StepState::Failed);
+        BOOST_TEST(step->attempts == 0);
+        BOOST_TEST(!fs::exists(step->outputs / "ran.txt"));
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
