@@ -124,6 +124,10 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
     executor_options.plan_folder = fs::path(args.file).parent_path();
     if (executor_options.plan_folder.empty()) executor_options.plan_folder = ".";
     executor_options.only = args.steps;
+    const char* home = std::getenv("AMLFLOW_HOME");
+    if (!(home && *home) && store_folder != fs::path(".amlflow") && fs::path(args.file).parent_path() != "") {
+        executor_options.store_hint = " --file " + args.file;
+    }
     executor_options.cpu_slots = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
     executor_options.gpus = discover_gpus();
     Executor executor(loop, *store, backend, *plan, executor_options, reporter);

@@ -74,7 +74,7 @@ int Executor::run(const std::string& run_id) {
                                      (store_.run_folder(run_id_) / step.plan->name).string());
         }
     }
-    reporter_.summary(run_id_, rows, exit_code);
+    reporter_.summary(run_id_, rows, exit_code, options_.store_hint);
     return exit_code;
 }
 

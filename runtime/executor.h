@@ -21,6 +21,7 @@ struct ExecutorOptions {
     std::filesystem::path plan_folder;  // relative paths in the plan start here
     std::vector<std::string> only;      // --step: run these (and what they need)
     int cpu_slots = 1;
+    std::string store_hint;  // what `runs show` needs to find this store: " --file F", or 
     GpuInventory gpus;
 };
 

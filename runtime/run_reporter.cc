@@ -85,7 +85,8 @@ void RunReporter::failure_report(const std::string& step, int attempts, const At
     write(text);
 }
 
-void RunReporter::summary(const std::string& run_id, const std::vector<StepSummary>& rows, int exit_code) {
+void RunReporter::summary(const std::string& run_id, const std::vector<StepSummary>& rows, int exit_code,
+                          const std::string& store_hint) {
     size_t width = 4;
     for (const StepSummary& row : rows) width = std::max(width, row.name.size());
     std::string text = "\n" + std::string("step") + std::string(width - 4 + 2, ' ') + "kind      state      attempts  time\n";
@@ -98,7 +99,8 @@ void RunReporter::summary(const std::string& run_id, const std::vector<StepSumma
     }
     std::string verdict = exit_code == 0 ? paint("succeeded", "32") : exit_code == 130 ? paint("canceled", "33")
                                                                                         : paint("failed", "1;31");
-    text += "run " + run_id + " " + verdict + "  (amlflow runs show " + run_id + ", amlflow logs " + run_id + ")\n";
+    text += "run " + run_id + " " + verdict + "  (amlflow runs show " + run_id + store_hint + ", amlflow logs " + run_id +
+            store_hint + ")\n";
     write(text);
 }
 

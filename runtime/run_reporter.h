@@ -38,7 +38,9 @@ public:
     // the attempts made and where every log is.
     void failure_report(const std::string& step, int attempts, const AttemptResult& last,
                         const std::string& logs_folder);
-    void summary(const std::string& run_id, const std::vector<StepSummary>& rows, int exit_code);
+    // `store_hint` is appended to the commands it suggests (" --file pipeline.amlflow").
+    void summary(const std::string& run_id, const std::vector<StepSummary>& rows, int exit_code,
+                 const std::string& store_hint);
 
 private:
     void write(const std::string& text);
