@@ -19,6 +19,7 @@
 #   BENCH_RELAY_BYTES    bytes each of the 8 log-relay ranks writes (default 100000000)
 #   BENCH_KEEP=1         keep the scratch folder (printed) instead of deleting it
 #   BENCH_ONLY           a space-separated subset of: launch crash exit relay memory
+#   BENCH_TORCHRUN=0     leave torchrun out (its rows print n/a, as when it is missing)
 # Everything it writes goes into one scratch folder under $TMPDIR (or /tmp), with
 # AMLFLOW_HOME inside it; the user's store is never touched.
 #
@@ -52,7 +53,10 @@
 #    thing. Figure: first BENCH-START minus BENCH-CRASH (the last rank's START is printed
 #    too). Variants: "immediate" (rank 1 crashes before importing torch; rank 0 is busy
 #    importing torch / waiting in init_process_group) and "gloo" (rank 1 crashes after
-#    one all_reduce while rank 0 sits in a second one). Baselines: torchrun
+#    one all_reduce while rank 0 sits in a second one) and "handler" (rank 0 has a
+#    Python SIGTERM handler, as training frameworks install, and waits inside
+#    init_process_group's C++ code: the handler cannot run, so rank 0 outlives the
+#    local backend's SIGTERM grace and dies of the SIGKILL). Baselines: torchrun
 #    --max_restarts 1 at its default --monitor_interval (5 s) and at 0.1 s, immediate
 #    mode. The "python start floor" row is what no launcher can beat: two attempt-1
 #    ranks started at once by a Python helper, from just before the spawn to the first
@@ -81,10 +85,11 @@
 #
 # 5. Supervisor memory, 64 ranks. A `command = "sleep 2"` job with
 #    `distribution = pytorch { processes_per_node = 64 }`: peak RSS (VmHWM from
-#    /proc/PID/status, sampled every 5 ms until exit). Also shown: the wait4 ru_maxrss
-#    (an upper bound: the kernel's exact figure at exit, which also covers the largest
-#    child) and the peak RssAnon (the private part; the rest is shared library and
-#    executable pages). Baseline: bash starting 64 `sleep 2` into 64 files and waiting;
+#    /proc/PID/status, sampled every 5 ms until exit). Also shown: ru_maxrss through
+#    /usr/bin/time -f %M (the kernel's exact figure; an upper bound, as it also covers
+#    the largest child and starts from /usr/bin/time's own ~2 MB, the kernel counting
+#    the forking process's peak into the child's) and the peak RssAnon (the private
+#    part; the rest is shared library and executable pages). Baseline: bash starting 64 `sleep 2` into 64 files and waiting;
 #    torchrun --no_python is a reference row. Target: <= 15 MB.
 #
 # At the end: a table measurement | amlflow | baseline | ratio | target, and the load
@@ -110,7 +115,9 @@ die() { echo "bench_runtime: $*" >&2; exit 1; }
 $PY -c 'import torch.distributed' 2>/dev/null || die "$PY cannot import torch.distributed"
 command -v cc >/dev/null || die "no C compiler (cc)"
 
-if command -v torchrun >/dev/null; then
+if [[ ${BENCH_TORCHRUN:-1} == 0 ]]; then
+    TORCHRUN=()
+elif command -v torchrun >/dev/null; then
     TORCHRUN=(torchrun)
 elif $PY -c 'import torch.distributed.run' 2>/dev/null; then
     TORCHRUN=("$PY" -m torch.distributed.run)
@@ -157,7 +164,7 @@ for n in 2 8; do
     script = \"runtime_ddp.py\"
     distribution = pytorch { processes_per_node = $n }"
 done
-for mode in immediate gloo; do
+for mode in immediate gloo handler; do
     job_file "crash_$mode" "    source = \"src\"
     script = \"runtime_crash.py\"
     args = [\"$mode\"]
@@ -271,7 +278,7 @@ fi
 if wants crash; then
     echo
     echo "== 2. rank crash -> restarted attempt's first line (ms; first rank / last rank)"
-    for mode in immediate gloo; do
+    for mode in immediate gloo handler; do
         vals="" exits=""
         for ((i = 0; i < REPS; i++)); do
             out=$WORK/out/crash-$mode.txt
@@ -396,7 +403,7 @@ fi
 if wants memory; then
     echo
     echo "== 5. supervisor peak RSS with 64 ranks of 'sleep 2' (MB)"
-    mb() { awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }'; }
+    mb() { [[ $1 =~ ^[0-9]+$ ]] && awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }' || printf nan; }
     ours="" upper="" anons="" base="" ref=""
     cat >"$WORK/hand64.sh" <<EOF
 #!/bin/bash
@@ -411,7 +418,7 @@ EOF
             show_fail "amlflow exit $rc" "$WORK/out/mem.txt"
         fi
         echo "  rep $((i + 1)): amlflow VmHWM $(mb "$hwm") MB (private RssAnon $(mb "$anon") MB;" \
-             "wait4 maxrss $(mb "$maxrss") MB), wall $wall s"
+             "/usr/bin/time maxrss $(mb "$maxrss") MB), wall $wall s"
         rm -rf "$WORK/hand" && mkdir -p "$WORK/hand"
         read -r hwm maxrss wall rc anon < <($HELPER rss "$WORK/out/mem-hand.txt" -- bash "$WORK/hand64.sh")
         base+="$(mb "$hwm") "
@@ -425,7 +432,7 @@ EOF
         fi
     done
     record "peak RSS (VmHWM), 64 ranks: amlflow / bash" "$ours" "$base" MB "<= 15 MB"
-    record "  amlflow wait4 ru_maxrss (upper bound)" "$upper" "" MB "<= 15 MB"
+    record "  amlflow ru_maxrss via /usr/bin/time (upper bound)" "$upper" "" MB "<= 15 MB"
     record "  amlflow private part (peak RssAnon)" "$anons" "" MB "-"
     record "peak RSS, 64 ranks: torchrun agent (ref)" "$ref" "$base" MB "-"
 fi

@@ -15,9 +15,10 @@
   python-floor PYTHON SCRIPT N  start N copies of SCRIPT (as attempt 1 ranks) at once;
                                 print ms from just before the first spawn to the first
                                 and the last BENCH-START line
-  rss OUT -- CMD...             run CMD (stdout and stderr to OUT), sampling the VmHWM of
-                                CMD's own process every 5 ms; print "<VmHWM kB>
-                                <wait4 ru_maxrss kB> <wall s> <exit code> <peak RssAnon kB>"
+  rss OUT -- CMD...             run CMD (stdout and stderr to OUT) under /usr/bin/time,
+                                sampling the VmHWM of CMD's own process every 5 ms; print
+                                "<VmHWM kB> <ru_maxrss kB from /usr/bin/time> <wall s>
+                                <exit code> <peak RssAnon kB>"
   table RESULTS                 print the final table from the rows the script collected
 """
 import os
@@ -28,7 +29,7 @@ import subprocess
 import sys
 import time
 
-STAMP = re.compile(r"BENCH-(CRASH|START|END|BLOCKED|PEER-LOST) ([0-9]+\.[0-9]+)")
+STAMP = re.compile(r"BENCH-(CRASH|START|END|BLOCKED|PEER-LOST|TERM) ([0-9]+\.[0-9]+)")
 SPAN = re.compile(r"BENCH-SPAN ([0-9]+\.[0-9]+) ([0-9]+\.[0-9]+)(?: init=([0-9.]+))?")
 
 
@@ -88,7 +89,7 @@ def crash_report(path, home):
              if number == 0 and code not in (None, 0)]
     from_exit = f"{first * 1000 - min(exits):.1f}" if exits else "nan"
     print(f"{(first - crash) * 1000:.1f} {(last - crash) * 1000:.1f} {from_exit}")
-    for what in ("BLOCKED", "PEER-LOST"):
+    for what in ("BLOCKED", "PEER-LOST", "TERM"):
         for t in found.get(what, []):
             print(f"rank 0 {what.lower()} at {(t - crash) * 1000:+.0f} ms")
     for number, rank, started, finished, code, sig in rows:
@@ -134,30 +135,51 @@ def python_floor(python, script, n):
 
 
 def rss(out, cmd):
+    """Runs CMD under /usr/bin/time (when there is one) and samples CMD's own process.
+
+    The kernel's exact peak (ru_maxrss) is read through /usr/bin/time -f %M rather than
+    from our own wait4: a child's ru_maxrss starts from the RSS of the process that
+    forked it (the kernel records the old address space's peak at exec), and this
+    Python process weighs more than amlflow, while /usr/bin/time weighs ~2 MB. It is
+    still an upper bound: it also covers CMD's largest child."""
+    timer = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+    report = out + ".maxrss"
+    argv = [timer, "-f", "%M", "-o", report] + cmd if timer else cmd
     with open(out, "wb") as sink:
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
+        target = None if timer else proc.pid
         hwm = anon = 0
-        status = f"/proc/{proc.pid}/status"
         while True:
-            try:
-                with open(status) as f:
-                    for line in f:
-                        if line.startswith("VmHWM:"):
-                            hwm = max(hwm, int(line.split()[1]))
-                        elif line.startswith("RssAnon:"):
-                            anon = max(anon, int(line.split()[1]))
-            except OSError:
-                pass
-            # Peek without reaping: /proc/PID/status still answers until the wait below.
-            info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            if info is not None and info.si_pid == proc.pid:
+            if target is None:
+                try:
+                    with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                        kids = f.read().split()
+                    target = int(kids[0]) if kids else None
+                except OSError:
+                    pass
+            if target is not None:
+                try:
+                    with open(f"/proc/{target}/status") as f:
+                        for line in f:
+                            if line.startswith("VmHWM:"):
+                                hwm = max(hwm, int(line.split()[1]))
+                            elif line.startswith("RssAnon:"):
+                                anon = max(anon, int(line.split()[1]))
+                except OSError:
+                    pass
+            if proc.poll() is not None:
                 break
-            time.sleep(0.005)
-        _, status_code, usage = os.wait4(proc.pid, 0)
+            time.sleep(0.005 if target is not None else 0.0005)
         wall = time.monotonic() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status_code)
-    print(f"{hwm} {usage.ru_maxrss} {wall:.3f} {proc.returncode} {anon}")
+    maxrss = "nan"
+    if timer:
+        try:
+            with open(report) as f:
+                maxrss = f.read().split()[-1]
+        except (OSError, IndexError):
+            pass
+    print(f"{hwm} {maxrss} {wall:.3f} {proc.returncode} {anon}")
 
 
 def fmt(values, unit):
