@@ -100,9 +100,7 @@ void Executor::schedule() {
             finish_step(step, StepState::Skipped);
             continue;
         }
-        step.slots = backend_.process_count(*step.plan);
-        Distribution shape = distribution_of(step.plan->spec);
-        step.slots = shape.world_size();
+        step.slots = distribution_of(step.plan->spec).world_size();  // a slot per rank
         if (can_start(step)) start_step(step);
     }
 }
