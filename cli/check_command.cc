@@ -5,10 +5,11 @@
 
 #include "cli/commands.h"
 #include "compiler/compile.h"
+#include "runtime/terminal_sink.h"
 
 namespace amlflow::cli {
 
-bool use_color_on_stderr() { return isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr; }
+bool use_color_on_stderr() { return runtime::colour_allowed(STDERR_FILENO); }
 
 namespace {
 

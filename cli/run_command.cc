@@ -38,10 +38,8 @@ int dry_run(const RunPlan& plan, const std::map<std::string, std::string>& base)
         AttemptRequest request;
         request.step = &step;
         request.plan_folder = "<folder of the file>";
-        auto env = plan.environments.find(step.environment);
-        request.environment = env != plan.environments.end() ? env->second : nlohmann::json::object();
-        auto compute = plan.computes.find(step.compute);
-        request.compute = compute != plan.computes.end() ? compute->second : nlohmann::json{{"$kind", "local"}};
+        request.environment = plan.environment_of(step);
+        request.compute = plan.compute_of(step);
         int restarts = RetryPolicy::from_spec(step.spec).max_restarts();
         request.context = {"<run>", step.name, 0, restarts, "127.0.0.1", 29500, "<outputs>", "<checkpoints>", "<logs>",
                            "<metrics>", {}};

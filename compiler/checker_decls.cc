@@ -106,16 +106,7 @@ Value Checker::evaluate_environment(const Symbol& symbol) {
         }
     }
     Value own = evaluator_.eval_block(*decl.block, schema::environment(), owner, scope, decl.name.range);
-    for (auto& [key, value] : own.fields) {
-        bool replaced = false;
-        for (auto& [base_key, base_value] : merged.fields) {
-            if (base_key == key) {
-                base_value = value;
-                replaced = true;
-            }
-        }
-        if (!replaced) merged.fields.emplace_back(key, value);
-    }
+    merged.merge(own);
     std::string name = label_of(symbol.module).empty() ? decl.name.name : label_of(symbol.module) + "." + decl.name.name;
     environments_[symbol.id] = {symbol.id, name, "", merged, decl.name.range};
     Lazy& done = lazy_[symbol.id];

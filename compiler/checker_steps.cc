@@ -15,19 +15,6 @@ void collect_steps(const Value& value, std::set<std::string>& out) {
     for (const auto& field : value.fields) collect_steps(field.second, out);
 }
 
-void merge_fields(Value& base, const Value& overrides) {
-    for (const auto& [key, value] : overrides.fields) {
-        bool replaced = false;
-        for (auto& [base_key, base_value] : base.fields) {
-            if (base_key == key) {
-                base_value = value;
-                replaced = true;
-            }
-        }
-        if (!replaced) base.fields.emplace_back(key, value);
-    }
-}
-
 void split_edges(CheckedStep& step, const Value& fields) {
     for (const auto& [key, value] : fields.fields) {
         if (key == "after") collect_steps(value, step.after);
@@ -245,7 +232,7 @@ void Checker::check_binding(const ast::Step& step, CheckedStep& out) {
         };
         if (overrides.field("command")) drop("script");
         if (overrides.field("script")) drop("command");
-        merge_fields(out.fields, overrides);
+        out.fields.merge(overrides);
     }
     finish_job_fields(*job, out);
 }

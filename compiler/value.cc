@@ -1,5 +1,6 @@
 #include "compiler/value.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -35,6 +36,14 @@ const Value* Value::field(std::string_view name) const {
         if (key == name) return &value;
     }
     return nullptr;
+}
+
+void Value::merge(const Value& overrides) {
+    for (const auto& [key, value] : overrides.fields) {
+        auto found = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.first == key; });
+        if (found != fields.end()) found->second = value;
+        else fields.emplace_back(key, value);
+    }
 }
 
 bool Value::is_deferred() const {

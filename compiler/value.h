@@ -60,6 +60,8 @@ struct Value {
     static Value list(std::vector<Value> items);
 
     const Value* field(std::string_view name) const;
+    // Sets each of `overrides`' fields on this Map or Object, replacing same-named ones.
+    void merge(const Value& overrides);
     bool is_number() const { return kind == ValueKind::Int || kind == ValueKind::Float; }
     double as_double() const { return kind == ValueKind::Int ? static_cast<double>(number) : real; }
     // Known only when the plan runs (contains Output, Param or Format).

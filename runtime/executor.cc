@@ -78,6 +78,13 @@ int Executor::run(const std::string& run_id) {
     return exit_code;
 }
 
+Executor::StepRun* Executor::find(const std::string& name) {
+    for (StepRun& step : steps_) {
+        if (step.plan->name == name) return &step;
+    }
+    return nullptr;
+}
+
 bool Executor::all_final() const {
     for (const StepRun& step : steps_) {
         if (step.state == StepState::Pending || step.state == StepState::Running) return false;
@@ -182,11 +189,9 @@ void Executor::start_attempt(StepRun& step) {
     step.attempt = attempt ? *attempt : step.attempt + 1;
     AttemptRequest request;
     request.step = step.plan;
-    auto env = plan_.environments.find(step.plan->environment);
-    request.environment = env != plan_.environments.end() ? env->second : json::object();
+    request.environment = plan_.environment_of(*step.plan);
     if (interpreters_.count(step.plan->environment)) request.environment["python"] = interpreters_[step.plan->environment];
-    auto compute = plan_.computes.find(step.plan->compute);
-    request.compute = compute != plan_.computes.end() ? compute->second : json{{"$kind", "local"}};
+    request.compute = plan_.compute_of(*step.plan);
     request.workdir = step.workdir;
     std::error_code ignored;
     request.plan_folder = fs::absolute(options_.plan_folder, ignored).lexically_normal().string();
@@ -223,26 +228,20 @@ void Executor::start_attempt(StepRun& step) {
         record.pid = process.pid;
         record.log_file = process.log_path;
         store_.add_rank(record);
-        for (StepRun& candidate : steps_) {
-            if (candidate.plan->name == name) {
-                ++candidate.alive;
-                show(candidate, "running");
-            }
+        if (StepRun* step = find(name)) {
+            ++step->alive;
+            show(*step, "running");
         }
     };
     callbacks.exited = [this, name, number](int rank, int code, int signal) {
         store_.finish_rank(run_id_, name, number, rank, code, signal);
-        for (StepRun& candidate : steps_) {
-            if (candidate.plan->name == name && candidate.alive > 0) {
-                --candidate.alive;
-                show(candidate, "running");
-            }
+        if (StepRun* step = find(name); step && step->alive > 0) {
+            --step->alive;
+            show(*step, "running");
         }
     };
     callbacks.done = [this, name, number](const AttemptResult& result) {
-        for (StepRun& candidate : steps_) {
-            if (candidate.plan->name == name) attempt_done(candidate, number, result);
-        }
+        if (StepRun* step = find(name)) attempt_done(*step, number, result);
     };
     backend_.start(request, callbacks);
 }
@@ -289,9 +288,7 @@ void Executor::attempt_done(StepRun& step, int attempt, const AttemptResult& res
     show(step, "restarting");
     std::string name = step.plan->name;
     step.restart_timer = loop_.after(std::chrono::milliseconds(decision.delay_ms), [this, name] {
-        for (StepRun& candidate : steps_) {
-            if (candidate.plan->name == name) start_attempt(candidate);
-        }
+        if (StepRun* again = find(name)) start_attempt(*again);
     });
 }
 

@@ -52,7 +52,7 @@ private:
     };
     void show(const StepRun& step, const char* state);
 
-    bool wanted(const StepPlan& step) const;
+    StepRun* find(const std::string& name);
     void schedule();
     bool can_start(const StepRun& step) const;
     void start_step(StepRun& step);

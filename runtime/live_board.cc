@@ -1,5 +1,7 @@
 #include "runtime/live_board.h"
 
+#include "runtime/terminal_sink.h"
+
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -18,15 +20,6 @@ int terminal_width() {
     winsize size{};
     if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 20) return size.ws_col;
     return 100;
-}
-
-void write_all(int fd, const std::string& text) {
-    size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n <= 0) return;
-        done += static_cast<size_t>(n);
-    }
 }
 
 // Printable text of a line, without escape sequences, cut to `width` characters.

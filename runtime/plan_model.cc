@@ -11,6 +11,16 @@ const StepPlan* RunPlan::find(const std::string& name_or_id) const {
     return nullptr;
 }
 
+json RunPlan::environment_of(const StepPlan& step) const {
+    auto found = environments.find(step.environment);
+    return found != environments.end() ? found->second : json::object();
+}
+
+json RunPlan::compute_of(const StepPlan& step) const {
+    auto found = computes.find(step.compute);
+    return found != computes.end() ? found->second : json{{"$kind", "local"}};
+}
+
 namespace {
 
 std::string string_or_empty(const json& object, const char* key) {

@@ -35,6 +35,9 @@ struct RunPlan {
     nlohmann::json raw;                                  // the whole plan, for the run store
 
     const StepPlan* find(const std::string& name_or_id) const;
+    // A step's environment fields ({} when none) and compute fields (local when none).
+    nlohmann::json environment_of(const StepPlan& step) const;
+    nlohmann::json compute_of(const StepPlan& step) const;
 };
 
 // Reads a plan's JSON; nullopt with *error when it is not a plan amlflow understands.

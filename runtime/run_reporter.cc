@@ -1,27 +1,21 @@
 #include "runtime/run_reporter.h"
 
+#include "runtime/terminal_sink.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
 
 namespace amlflow::runtime {
 
-RunReporter::RunReporter(int fd) : fd_(fd) {
-    const char* term = std::getenv("TERM");
-    colour_ = isatty(fd) && std::getenv("NO_COLOR") == nullptr && !(term && std::string(term) == "dumb");
-}
+RunReporter::RunReporter(int fd) : fd_(fd), colour_(colour_allowed(fd)) {}
 
 void RunReporter::write(const std::string& text) {
     if (board_) {
         board_->write_above(fd_, text);
         return;
     }
-    size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
-        if (n <= 0) return;  // a closed terminal loses these lines, not the run
-        done += static_cast<size_t>(n);
-    }
+    write_all(fd_, text);  // a closed terminal loses these lines, not the run
 }
 
 std::string RunReporter::paint(const std::string& text, const char* code) const {

@@ -15,17 +15,27 @@ constexpr std::size_t kFlushAt = 64 * 1024;
 // Red is left out: it reads as "error", and any rank's line may be an ordinary one.
 constexpr const char* kColours[] = {"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"};
 
-bool wants_colour(int fd) {
+}  // namespace
+
+bool colour_allowed(int fd) {
     const char* term = std::getenv("TERM");
-    return isatty(fd) && std::getenv("NO_COLOR") == nullptr &&
-           !(term && std::strcmp(term, "dumb") == 0);
+    return isatty(fd) && std::getenv("NO_COLOR") == nullptr && !(term && std::strcmp(term, "dumb") == 0);
 }
 
-}  // namespace
+bool write_all(int fd, std::string_view text) {
+    size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<size_t>(n);
+    }
+    return true;
+}
 
 TerminalSink::TerminalSink(int fd, Colour colour)
     : fd_(fd),
-      colour_(colour == Colour::always || (colour == Colour::automatic && wants_colour(fd))) {}
+      colour_(colour == Colour::always || (colour == Colour::automatic && colour_allowed(fd))) {}
 
 TerminalSink::~TerminalSink() { flush(); }
 

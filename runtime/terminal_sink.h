@@ -15,6 +15,11 @@
 
 namespace amlflow::runtime {
 
+// Colour on `fd`: a terminal, NO_COLOR unset, TERM not "dumb".
+bool colour_allowed(int fd);
+// Writes all of `text`, retrying short writes; false when the fd is broken.
+bool write_all(int fd, std::string_view text);
+
 class TerminalSink : public LineSink {
 public:
     enum class Colour { automatic, always, never };
