@@ -39,10 +39,11 @@ const Value* Value::field(std::string_view name) const {
 }
 
 void Value::merge(const Value& overrides) {
-    for (const auto& [key, value] : overrides.fields) {
-        auto found = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.first == key; });
-        if (found != fields.end()) found->second = value;
-        else fields.emplace_back(key, value);
+    for (const auto& field : overrides.fields) {
+        // No structured binding here: clang's C++17 cannot capture one in the lambda.
+        auto found = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.first == field.first; });
+        if (found != fields.end()) found->second = field.second;
+        else fields.push_back(field);
     }
 }
 
