@@ -1,5 +1,8 @@
 #include "runtime/run_store_schema.h"
 
+#include <chrono>
+#include <thread>
+
 #include "runtime/run_store.h"
 
 namespace amlflow::runtime {
@@ -123,12 +126,22 @@ bool configure(sqlite::Connection& db, std::string* error) {
     sqlite3_db_config(db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     {
         // WAL is a property of the file; asking again on an existing store is a no-op.
-        sqlite::Query wal = db.query("PRAGMA journal_mode = WAL");
-        if (wal.step() != SQLITE_ROW) {
-            *error = "cannot turn on write-ahead logging: " + wal.error();
-            return false;
+        // Switching a fresh file to WAL while another process opens it can answer BUSY
+        // without waiting on busy_timeout, so that one case is retried, briefly.
+        std::string mode;
+        for (int tries = 0;; ++tries) {
+            sqlite::Query wal = db.query("PRAGMA journal_mode = WAL");
+            int rc = wal.step();
+            if (rc == SQLITE_ROW) {
+                mode = wal.text(0);
+                break;
+            }
+            if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || tries == 200) {
+                *error = "cannot turn on write-ahead logging: " + wal.error();
+                return false;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
-        std::string mode = wal.text(0);
         if (mode != "wal") {
             *error = "the file system does not support write-ahead logging (journal mode is '" +
                      mode + "')";
