@@ -13,6 +13,8 @@ packages=(
   libboost-test-dev clang libclang-rt-14-dev
   # the examples' real training runs: PyTorch (CPU, gloo), ONNX, mpi4py
   python3 python3-torch python3-onnx python3-mpi4py
+  # editor support and reports: Node.js (TextMate engine, vsce, shiki), headless Chromium
+  nodejs chromium
 )
 
 missing=()
@@ -21,6 +23,10 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
+# npm: NodeSource's nodejs ships it; Debian's nodejs needs the npm package beside it.
+if ! command -v npm >/dev/null 2>&1 && ! dpkg-query -W -f='${Provides}' nodejs 2>/dev/null | grep -q npm; then
+  missing+=(npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
   exit 0
