@@ -11,6 +11,9 @@
 #include "runtime/job_launch.h"
 #include "runtime/local_backend.h"
 #include "runtime/process.h"
+#include "runtime/python_lib.h"
+#include "runtime/run_lock.h"
+#include "cli/store_option.h"
 #include "runtime/terminal_sink.h"
 
 namespace amlflow::cli {
@@ -24,7 +27,11 @@ struct RunArgs {
     std::string file;
     std::vector<std::string> sets;
     std::vector<std::string> steps;
+    std::vector<std::string> force_steps;
+    bool force = false;
     bool dry_run = false;
+    std::string resume;  // a run id (or prefix) to continue
+    std::string store;   // with --resume: the store holding it
 };
 
 // --dry-run: every process each job would start, with its command line and the
@@ -68,6 +75,70 @@ int dry_run(const RunPlan& plan, const std::map<std::string, std::string>& base)
     return 0;
 }
 
+// Runs `plan` as run `run_id` of `store` (new, or resumed), with the board, the local
+// backend and the executor wired together.
+int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, const std::string& run_id,
+                 const fs::path& plan_folder, const std::string& shown_file, EventLoop& loop) {
+    std::string error;
+    auto lock = RunLock::acquire(store.run_folder(run_id), &error);
+    if (!lock) {
+        std::cerr << "amlflow: error: cannot run '" << run_id << "': " << error << "\n";
+        return 1;
+    }
+    auto python_lib = install_python_lib(store.folder(), &error);
+    if (!python_lib) {
+        std::cerr << "amlflow: error: " << error << "\n";
+        return 1;
+    }
+    std::map<std::string, std::string> base = EnvironmentBuilder::current_process_environment();
+    TerminalSink sink(STDOUT_FILENO);
+    std::unique_ptr<LiveBoard> board;
+    if (LiveBoard::wanted()) {
+        std::vector<std::string> names;
+        for (const StepPlan& step : plan.steps) names.push_back(step.name);
+        board = std::make_unique<LiveBoard>(loop, sink, names);
+    }
+    LocalBackendOptions options;
+    options.launcher = launcher_beside_executable();
+    options.base_env = base;
+    LocalBackend backend(loop, options, board ? static_cast<LineSink*>(board.get()) : &sink);
+    RunReporter reporter(STDERR_FILENO);
+    reporter.set_board(board.get());
+    ExecutorOptions executor_options;
+    executor_options.plan_folder = plan_folder.empty() ? fs::path(".") : plan_folder;
+    executor_options.only = args.steps;
+    executor_options.force = args.force;
+    executor_options.force_steps.insert(args.force_steps.begin(), args.force_steps.end());
+    executor_options.resume = !args.resume.empty();
+    executor_options.python_lib = python_lib->string();
+    const char* home = std::getenv("AMLFLOW_HOME");
+    if (!(home && *home) && store.folder() != fs::absolute(".amlflow").lexically_normal() && !shown_file.empty()) {
+        executor_options.store_hint = " --file " + shown_file;
+    }
+    executor_options.cpu_slots = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+    executor_options.gpus = discover_gpus();
+    Executor executor(loop, store, backend, plan, executor_options, reporter);
+    reporter.run_started(run_id, shown_file, store.folder().string(), plan.steps.size());
+    if (board) board->flush();
+    int code = executor.run(run_id);
+    if (board) board->close();
+    reporter.set_board(nullptr);
+    sink.flush();
+    return code;
+}
+
+bool check_steps(const RunArgs& args, const RunPlan& plan, const std::string& file) {
+    for (const auto* names : {&args.steps, &args.force_steps}) {
+        for (const std::string& step : *names) {
+            if (!plan.find(step)) {
+                std::cerr << "amlflow: error: '" << step << "': no such step in " << file << "\n";
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 int execute(const RunArgs& args, const compiler::Plan& compiled) {
     nlohmann::json plan_json = compiler::plan_to_json(compiled);
     std::string error;
@@ -76,14 +147,8 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
         std::cerr << "amlflow: error: " << error << "\n";
         return 1;
     }
-    for (const std::string& step : args.steps) {
-        if (!plan->find(step)) {
-            std::cerr << "amlflow: error: --step '" << step << "': no such step in " << args.file << "\n";
-            return 64;
-        }
-    }
-    std::map<std::string, std::string> base = EnvironmentBuilder::current_process_environment();
-    if (args.dry_run) return dry_run(*plan, base);
+    if (!check_steps(args, *plan, args.file)) return 64;
+    if (args.dry_run) return dry_run(*plan, EnvironmentBuilder::current_process_environment());
 
     // The loop first, before anything could start a thread: it owns the signal mask.
     EventLoop loop;
@@ -105,37 +170,42 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
         std::cerr << "amlflow: error: " << store->last_error() << "\n";
         return 1;
     }
-    TerminalSink sink(STDOUT_FILENO);
-    std::unique_ptr<LiveBoard> board;
-    if (LiveBoard::wanted()) {
-        std::vector<std::string> names;
-        for (const StepPlan& step : plan->steps) names.push_back(step.name);
-        board = std::make_unique<LiveBoard>(loop, sink, names);
+    return execute_plan(args, *plan, *store, *run_id, fs::path(args.file).parent_path(), args.file, loop);
+}
+
+// --resume RUN: the run's own plan, as it was recorded (not the file as it is now), its
+// completed steps kept and the rest run again.
+int resume(const RunArgs& args) {
+    EventLoop loop;
+    std::signal(SIGPIPE, SIG_IGN);
+    StoreOption where;
+    where.store = args.store;
+    where.file = args.file;
+    auto store = where.open();
+    if (!store) return 1;
+    auto run = store->find_run(args.resume);
+    if (!run) {
+        std::cerr << "amlflow: error: " << store->last_error() << "\n";
+        return 1;
     }
-    LocalBackendOptions options;
-    options.launcher = launcher_beside_executable();
-    options.base_env = base;
-    LocalBackend backend(loop, options, board ? static_cast<LineSink*>(board.get()) : &sink);
-    RunReporter reporter(STDERR_FILENO);
-    reporter.set_board(board.get());
-    ExecutorOptions executor_options;
-    executor_options.plan_folder = fs::path(args.file).parent_path();
-    if (executor_options.plan_folder.empty()) executor_options.plan_folder = ".";
-    executor_options.only = args.steps;
-    const char* home = std::getenv("AMLFLOW_HOME");
-    if (!(home && *home) && store_folder != fs::path(".amlflow") && fs::path(args.file).parent_path() != "") {
-        executor_options.store_hint = " --file " + args.file;
+    std::string error;
+    nlohmann::json plan_json = nlohmann::json::parse(run->plan_json, nullptr, false);
+    auto plan = plan_json.is_discarded() ? std::nullopt : load_plan(plan_json, &error);
+    if (!plan) {
+        std::cerr << "amlflow: error: the plan recorded for run '" << run->id << "' cannot be read: " << error << "\n";
+        return 1;
     }
-    executor_options.cpu_slots = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-    executor_options.gpus = discover_gpus();
-    Executor executor(loop, *store, backend, *plan, executor_options, reporter);
-    reporter.run_started(*run_id, args.file, store_folder.string(), plan->steps.size());
-    if (board) board->flush();
-    int code = executor.run(*run_id);
-    if (board) board->close();
-    reporter.set_board(nullptr);
-    sink.flush();
-    return code;
+    if (!check_steps(args, *plan, run->file)) return 64;
+    if (run->state == RunState::Succeeded) {
+        std::cerr << "amlflow: run '" << run->id << "' already succeeded; nothing to resume\n";
+        return 0;
+    }
+    if (!store->set_run_state(run->id, RunState::Running)) {
+        std::cerr << "amlflow: error: " << store->last_error() << "\n";
+        return 1;
+    }
+    std::cerr << "amlflow: resuming run " << run->id << " of " << run->file << "\n";
+    return execute_plan(args, *plan, *store, run->id, fs::path(run->file).parent_path(), run->file, loop);
 }
 
 }  // namespace
@@ -143,12 +213,28 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
 Runner add_run_command(CLI::App& app) {
     auto args = std::make_shared<RunArgs>();
     CLI::App* command = app.add_subcommand("run", "Check a file, plan it and run it on this machine");
-    command->add_option("file", args->file, "The .amlflow file")->required()->check(CLI::ExistingFile);
+    command->add_option("file", args->file, "The .amlflow file")->check(CLI::ExistingFile);
     command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)")->allow_extra_args(false);
     command->add_option("--step", args->steps, "Run only this step and the steps it needs (repeatable)")
         ->allow_extra_args(false);
+    command->add_flag("--force", args->force, "Run every step, reusing nothing from the cache");
+    command->add_option("--force-step", args->force_steps, "Run this step even if cached (repeatable)")
+        ->allow_extra_args(false);
+    command->add_option("--resume", args->resume, "Continue an interrupted run from its unfinished steps");
+    command->add_option("--store", args->store, "With --resume: the run store folder");
     command->add_flag("--dry-run", args->dry_run, "Show the processes each job would start; start none");
     return [args]() {
+        if (!args->resume.empty()) {
+            if (!args->sets.empty()) {
+                std::cerr << "amlflow: error: --resume runs the run's recorded plan; --set cannot change it\n";
+                return 64;
+            }
+            return resume(*args);
+        }
+        if (args->file.empty()) {
+            std::cerr << "amlflow: error: run needs a .amlflow file (or --resume RUN)\n";
+            return 64;
+        }
         compiler::CompileOptions options;
         options.sets = args->sets;
         auto result = compiler::compile_file(args->file, options);

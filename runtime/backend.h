@@ -59,6 +59,9 @@ public:
     // Stops every attempt still running (Ctrl-C): SIGTERM, then SIGKILL after the grace
     // period, or SIGKILL at once when `immediately`. Each attempt still reports done.
     virtual void stop_all(const std::string& why, bool immediately) = 0;
+    // Stops the running attempt of one step the same way (a sweep's early stop); it
+    // still reports done, with reason "canceled".
+    virtual void stop(const std::string& step, const std::string& why) = 0;
     // Whether an attempt of this step is running.
     virtual bool running(const std::string& step) const = 0;
 };

@@ -1,5 +1,7 @@
 #include "runtime/job_launch.h"
 
+#include "runtime/artifacts.h"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -31,17 +33,9 @@ std::optional<std::string> argument_text(const json& value, const ArgumentContex
         return ms % 1000 == 0 ? std::to_string(ms / 1000) : json(static_cast<double>(ms) / 1000).dump();
     }
     if (value.contains("$output")) {
-        const json& out = value["$output"];
-        std::string step = out.value("step", "");
-        std::vector<std::string> result = out.value("result", std::vector<std::string>{});
-        auto found = context.results.find(step);
-        if (found == context.results.end() || result.empty() || !found->second.count(result[0])) {
-            *error = "the result '" + step + "." + (result.empty() ? "" : result[0]) + "' is not available";
-            return std::nullopt;
-        }
-        std::string path = found->second.at(result[0]);
-        std::string sub = out.value("path", "");
-        return sub.empty() ? path : path + "/" + sub;
+        auto resolved = resolve_output(value, context.results, error);
+        if (!resolved) return std::nullopt;
+        return resolved->path.string();
     }
     if (value.contains("$format")) {
         std::string text;

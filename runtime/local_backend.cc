@@ -104,6 +104,11 @@ void LocalBackend::finish(const std::string& step, const GroupOutcome& outcome) 
     callbacks.done(result);
 }
 
+void LocalBackend::stop(const std::string& step, const std::string& why) {
+    auto found = running_.find(step);
+    if (found != running_.end()) found->second->group->stop_all(options_.grace, why);
+}
+
 void LocalBackend::stop_all(const std::string& why, bool immediately) {
     for (auto& [step, entry] : running_) {
         entry->group->stop_all(immediately ? EventLoop::Clock::duration::zero() : options_.grace, why);

@@ -26,6 +26,7 @@ public:
     int process_count(const StepPlan& step) const override;
     void start(const AttemptRequest& request, AttemptCallbacks callbacks) override;
     void stop_all(const std::string& why, bool immediately) override;
+    void stop(const std::string& step, const std::string& why) override;
     bool running(const std::string& step) const override;
 
 private:

@@ -64,6 +64,12 @@ std::map<std::string, std::string> EnvironmentBuilder::for_rank(const AttemptCon
     set("AMLFLOW_CHECKPOINTS", attempt.checkpoints);
     set("AMLFLOW_LOGS", attempt.logs);
     set("AMLFLOW_METRICS", attempt.metrics_folder + "/rank-" + std::to_string(rank.rank) + ".jsonl");
+    // `import amlflow` works in every rank; the user's own PYTHONPATH stays after it.
+    if (!attempt.python_lib.empty()) {
+        auto existing = env.find("PYTHONPATH");
+        std::string rest = existing == env.end() || existing->second.empty() ? "" : ":" + existing->second;
+        set("PYTHONPATH", attempt.python_lib + rest);
+    }
     return env;
 }
 

@@ -29,6 +29,7 @@ struct AttemptContext {
     std::string logs;
     std::string metrics_folder;
     std::vector<int> gpus;     // the job's GPUs on this node; empty: none
+    std::string python_lib;    // amlflow's Python helpers, put first on PYTHONPATH; empty: none
 };
 
 class EnvironmentBuilder {

@@ -79,6 +79,7 @@ struct StepRecord {
     int attempts = 0;         // attempts begun, counted from the attempt records
     std::string cached_from;  // the run whose result was reused, when state is Cached
     std::filesystem::path outputs;
+    std::string result_json;  // what the step produced beyond outputs (sweep: best trial); may be empty
 };
 
 struct AttemptRecord {
@@ -113,6 +114,27 @@ struct MetricRecord {
     int64_t time_ms = 0;       // 0 on add: now
 };
 
+// A version of a registered model: a content-addressed copy in the registry, and where
+// it came from (the run, the register step, the step and attempt that produced it, that
+// step's metrics when it was registered).
+struct NewModel {
+    std::string name;
+    std::string hash;                // sha256 of the content (file, or folder digest)
+    std::filesystem::path path;      // the copy in the registry
+    int64_t bytes = 0;
+    std::string run_id, step;        // the register step
+    std::string source_step;         // the step whose outputs held it
+    int source_attempt = 0;
+    std::string description;
+    std::string tags_json = "{}", metrics_json = "{}";
+};
+
+struct ModelRecord : NewModel {
+    int version = 0;
+    int64_t created_ms = 0;
+    bool existing = false;  // add_model: this content was already registered under the name
+};
+
 struct CacheEntry {
     std::string hash, run_id, step;
     int64_t created_ms = 0;
@@ -124,7 +146,7 @@ class RunStore {
 public:
     // PRAGMA user_version of the schema this build writes. A store with a newer version
     // is refused rather than misread.
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
 
     // Opens the store in `folder` (creating the folder, store.db and its schema unless
     // MustExist). Returns nullptr and sets *error (which may be null) on failure.
@@ -159,6 +181,12 @@ public:
                         const std::string& cached_from = "");
     // In the order they were added.
     std::optional<std::vector<StepRecord>> steps_of(const std::string& run);
+    // A cached step answers from another run's folder: its outputs point there.
+    bool set_step_outputs(const std::string& run, const std::string& step,
+                          const std::filesystem::path& outputs);
+    bool set_step_result(const std::string& run, const std::string& step, const std::string& result_json);
+    // Back to Pending with no finish time: `--resume` runs it again (attempts are kept).
+    bool reset_step(const std::string& run, const std::string& step);
 
     // --- attempts and ranks -------------------------------------------------------------
     // Starts the next attempt (0, 1, ...) of a step, in state Running, with its log folder
@@ -186,9 +214,26 @@ public:
     std::optional<std::vector<MetricRecord>> metrics_of(const std::string& run,
                                                         const std::string& step,
                                                         const std::string& name = "");
+    // Params a script logged (amlflow.log_params): name -> JSON value; a later value replaces.
+    bool add_params(const std::string& run, const std::string& step, int attempt, int rank,
+                    const std::vector<std::pair<std::string, std::string>>& params);
+    // name -> JSON value, the last attempt's rank 0 winning over earlier ones.
+    std::optional<std::vector<std::pair<std::string, std::string>>> params_of(const std::string& run,
+                                                                                const std::string& step);
     // Records that `hash` is answered by this step's outputs; a later record replaces it.
     bool put_cache_key(const std::string& hash, const std::string& run, const std::string& step);
     std::optional<CacheEntry> find_cache_key(const std::string& hash);
+
+    // --- model registry (run_store_models.cc) ---------------------------------------------
+    // A new version (1, 2, ...) of `model.name`, or, when the same content is already
+    // registered under that name, that version with `existing` set: registering twice
+    // creates nothing.
+    std::optional<ModelRecord> add_model(const NewModel& model);
+    // version 0: the latest.
+    std::optional<ModelRecord> find_model(const std::string& name, int version = 0);
+    // Every version of every model (or of `name`), by name then version.
+    std::optional<std::vector<ModelRecord>> list_models(const std::string& name = "");
+    std::filesystem::path registry_folder();  // <store>/registry, created
 
     // --- artifact layout, folders created on demand --------------------------------------
     // <store>/runs/<run>, and <store>/runs/<run>/<step>/outputs.

@@ -107,6 +107,39 @@ CREATE TABLE cache_key (
 CREATE INDEX cache_key_by_step ON cache_key (step_id);
 )sql";
 
+// Version 2: what steps produce. A step's result (a sweep's best trial, a registered
+// model's version, an export's report) as JSON; the params a script logged; and the
+// model registry: versions per name, each a content-addressed copy with its lineage.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE step ADD COLUMN result_json TEXT CHECK (result_json IS NULL OR json_valid(result_json));
+CREATE TABLE logged_param (
+    step_id    INTEGER NOT NULL,
+    attempt    INTEGER NOT NULL,
+    rank       INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    value_json TEXT NOT NULL CHECK (json_valid(value_json)),
+    PRIMARY KEY (step_id, attempt, rank, name),
+    FOREIGN KEY (step_id, attempt) REFERENCES attempt (step_id, number) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE model (
+    name           TEXT NOT NULL,
+    version        INTEGER NOT NULL CHECK (version >= 1),
+    hash           TEXT NOT NULL,
+    path           TEXT NOT NULL,
+    bytes          INTEGER NOT NULL,
+    run_id         TEXT NOT NULL,
+    step           TEXT NOT NULL,
+    source_step    TEXT NOT NULL,
+    source_attempt INTEGER NOT NULL,
+    description    TEXT NOT NULL,
+    tags_json      TEXT NOT NULL CHECK (json_valid(tags_json)),
+    metrics_json   TEXT NOT NULL CHECK (json_valid(metrics_json)),
+    created_ms     INTEGER NOT NULL,
+    PRIMARY KEY (name, version),
+    UNIQUE (name, hash)
+) WITHOUT ROWID;
+)sql";
+
 bool read_integer_pragma(sqlite::Connection& db, const char* sql, int* value, std::string* error) {
     sqlite::Query query = db.query(sql);
     if (query.step() != SQLITE_ROW) {
@@ -170,7 +203,7 @@ bool migrate(sqlite::Connection& db, std::string* error) {
         return false;
     }
     if (version == 0 && !db.exec(kSchemaV1, error)) return false;
-    // Later versions: `if (version < 2) { ALTER ... }`, each step in this transaction.
+    if (version < 2 && !db.exec(kSchemaV2, error)) return false;
     std::string set_version = "PRAGMA user_version = " + std::to_string(RunStore::kSchemaVersion);
     if (!db.exec(set_version.c_str(), error)) return false;
     if (!transaction.commit()) {

@@ -79,7 +79,8 @@ std::optional<std::vector<StepRecord>> RunStore::steps_of(const std::string& run
     // The attempt count is counted rather than stored, so it can never disagree.
     sqlite::Query query = db_->query(
         "SELECT s.name, s.kind, s.hash, s.state, s.started_ms, s.finished_ms,"
-        " (SELECT count(*) FROM attempt a WHERE a.step_id = s.id), s.cached_from, s.outputs"
+        " (SELECT count(*) FROM attempt a WHERE a.step_id = s.id), s.cached_from, s.outputs,"
+        " s.result_json"
         " FROM step s WHERE s.run_id = ?1 ORDER BY s.id");
     query.bind(1, run);
     std::vector<StepRecord> steps;
@@ -96,6 +97,7 @@ std::optional<std::vector<StepRecord>> RunStore::steps_of(const std::string& run
         record.attempts = static_cast<int>(query.integer(6));
         record.cached_from = query.text(7);
         record.outputs = loaded_path(query.text(8));
+        record.result_json = query.text(9);
     }
     if (rc != SQLITE_DONE) {
         fail("cannot read the steps of run '" + run + "'", query.error());

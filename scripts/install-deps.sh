@@ -14,7 +14,9 @@ packages=(
   # the examples' real training runs: PyTorch (CPU, gloo), ONNX, mpi4py
   python3 python3-torch python3-onnx python3-mpi4py
   # editor support and reports: Node.js (TextMate engine, vsce, shiki), headless Chromium
-  nodejs chromium
+  nodejs chromium vim-nox
+  # reports: Graphviz, which test_report runs on every example's `amlflow plan --format dot`
+  graphviz
 )
 
 missing=()

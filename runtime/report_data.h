@@ -1,0 +1,64 @@
+// Everything `amlflow report` shows about one run, read from the run store in one pass:
+// the run, its plan, its steps with their attempts and ranks, every metric, and the
+// models it registered. The HTML renderer works from this struct only, so it never
+// touches SQLite, and a test can build one by hand.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/run_store.h"
+
+namespace amlflow::runtime {
+
+struct ReportAttempt {
+    AttemptRecord record;
+    std::vector<RankRecord> ranks;
+    nlohmann::json failure;  // failure_json parsed; null when none or unreadable
+};
+
+struct ReportStep {
+    StepRecord record;
+    std::vector<ReportAttempt> attempts;
+    std::vector<MetricRecord> metrics;  // in the order they were recorded
+};
+
+// A model version registered by the run (`register model`). The run store has no models
+// table yet: gather_models() is the one place to fill these in when it does.
+struct ReportModel {
+    std::string name, step;
+    int version = 0;
+    std::string path;
+    int64_t created_ms = 0;
+};
+
+struct ReportData {
+    RunRecord run;
+    nlohmann::json plan;  // plan_json parsed; null when it cannot be read
+    std::vector<ReportStep> steps;
+    std::vector<ReportModel> models;
+    // The span the timeline covers: the run's start to its end, or to the latest time
+    // any record carries while the run is still going.
+    int64_t start_ms = 0, end_ms = 0;
+};
+
+// Reads run `id_or_prefix` and all its records. nullopt with *error (one lowercase
+// sentence) when the run is not there or the store cannot be read.
+std::optional<ReportData> gather_report(RunStore& store, const std::string& id_or_prefix, std::string* error);
+
+// Fills data.models from the store. Separate so the models table can be wired in alone.
+void gather_models(RunStore& store, ReportData& data);
+
+// Sets start_ms and end_ms from the records already in `data`.
+void compute_time_span(ReportData& data);
+
+// The metrics as the page's charts read them: one entry per (step, metric name), one
+// series per (attempt, rank), each point [x, y] with y null for a NaN or infinity.
+// x is the script's step_index when every point of the chart has one, else seconds
+// since the run started. A series longer than `max_points` is thinned evenly (NaNs kept).
+nlohmann::json metrics_json(const ReportData& data, size_t max_points = 4000);
+
+}  // namespace amlflow::runtime

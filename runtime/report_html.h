@@ -1,0 +1,43 @@
+// `amlflow report`: one self-contained HTML page about one run. The page has no external
+// reference at all (styles, script and data are inline), so it opens from a file:// URL
+// on a machine with no network, can be mailed, and can be kept beside the run.
+//
+// Sections: the run's header (id, file, state, exit code, times, params and --set), its
+// steps, the plan graph and the timeline (SVG written here), a chart per step and metric
+// (SVG drawn by the page's script from the embedded data), every failed attempt's report,
+// and the models the run registered.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/report_data.h"
+
+namespace amlflow::runtime {
+
+// Text for HTML element content or a quoted attribute: & < > " ' escaped, and control
+// characters other than tab and line feed dropped (a NUL or an escape byte from a log is
+// not text anyone can read).
+std::string html_escape(std::string_view text);
+
+// `value` as JSON text safe inside a <script> element: no "</script>" or "<!--" can
+// appear, since every <, > and & is written as a \u escape; invalid UTF-8 is replaced.
+std::string json_for_script(const nlohmann::json& value);
+
+// Removes terminal colour and cursor sequences (ESC [ ... letter) from a log line.
+std::string strip_terminal_codes(std::string_view line);
+
+std::string render_report_html(const ReportData& data);
+
+// Writes the page to `path` (through a temporary file beside it, renamed over it);
+// false with *error when it cannot.
+bool write_report_html(const ReportData& data, const std::filesystem::path& path, std::string* error);
+
+// The page's fixed parts, in report_page.cc.
+const char* report_stylesheet();
+const char* report_script();
+
+}  // namespace amlflow::runtime

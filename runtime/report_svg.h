@@ -1,0 +1,25 @@
+// The plan graph of a run report, written as inline SVG by C++ so it shows even where
+// scripts are off, and the small helpers the report's drawings share. Every text from the
+// store is escaped; every mark carries a <title> for its tooltip.
+#pragma once
+
+#include <string>
+
+#include "runtime/report_data.h"
+
+namespace amlflow::runtime {
+
+// The plan's nodes (sources, environments, steps) in layers by longest path from the
+// nodes nothing feeds, left to right, with its edges as arrows; step boxes are coloured
+// by the state the run store holds for them. A short note instead when the plan cannot
+// be read or is too large to draw usefully.
+std::string plan_graph_svg(const ReportData& data);
+
+// A coordinate for an SVG attribute: one decimal, no locale.
+std::string svg_number(double value);
+
+// A rank's state, from its exit: "succeeded", "failed" or "running" (or the attempt's
+// state when the rank has no exit of its own but the attempt is over).
+std::string rank_state(const RankRecord& rank, const AttemptRecord& attempt);
+
+}  // namespace amlflow::runtime
