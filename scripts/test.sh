@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash scripts/install-node-deps.sh
 bash scripts/build.sh
 (cd build && ctest --output-on-failure -j"$(nproc)")
 fuzz_seconds="${AMLFLOW_FUZZ_SECONDS:-60}"

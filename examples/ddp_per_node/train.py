@@ -14,7 +14,6 @@ epoch, reports whether it fell, and saves outputs/model.pt.
       --nnodes 1 --node_rank 0 --master_addr 127.0.0.1 --master_port 29500 train.py
 """
 import argparse
-import json
 import os
 from datetime import timedelta
 
@@ -24,17 +23,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-
-def log_metric(name, value, step=None):
-    """Print a metric and, under amlflow, append it to $AMLFLOW_METRICS as one JSON line."""
-    record = {"name": name, "value": float(value)}
-    if step is not None:
-        record["step"] = int(step)
-    print(f"[metric] {name}={float(value):.6f}" + ("" if step is None else f" step={step}"), flush=True)
-    path = os.environ.get("AMLFLOW_METRICS")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+try:
+    import amlflow  # amlflow's metrics helper, on PYTHONPATH when amlflow runs the script
+except ImportError:  # run elsewhere: print metrics the way the helper does outside amlflow
+    import types
+    amlflow = types.SimpleNamespace(log=lambda name, value, step=None: print(
+        f"[metric] {name}={float(value):.6g}" + ("" if step is None else f" step={step}"), flush=True))
 
 
 def synthetic_dataset(n=2048, dim=16, seed=0):
@@ -98,7 +92,7 @@ def main():
         losses.append(epoch_loss)
         if rank == 0:
             print(f"epoch {epoch}: loss {epoch_loss:.4f}", flush=True)
-            log_metric("loss", epoch_loss, step=epoch)
+            amlflow.log("loss", epoch_loss, step=epoch)
 
     if rank == 0:
         if len(losses) >= 2 and losses[-1] < losses[0]:

@@ -16,7 +16,6 @@ Try it without amlflow:
   torchrun --nproc_per_node 2 --max_restarts 2 --redirects 1 --tee 1 train.py
 """
 import argparse
-import json
 import os
 from datetime import timedelta
 
@@ -25,17 +24,12 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-
-def log_metric(name, value, step=None):
-    """Print a metric and, under amlflow, append it to $AMLFLOW_METRICS as one JSON line."""
-    record = {"name": name, "value": float(value)}
-    if step is not None:
-        record["step"] = int(step)
-    print(f"[metric] {name}={float(value):.6f}" + ("" if step is None else f" step={step}"), flush=True)
-    path = os.environ.get("AMLFLOW_METRICS")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+try:
+    import amlflow  # amlflow's metrics helper, on PYTHONPATH when amlflow runs the script
+except ImportError:  # run elsewhere: print metrics the way the helper does outside amlflow
+    import types
+    amlflow = types.SimpleNamespace(log=lambda name, value, step=None: print(
+        f"[metric] {name}={float(value):.6g}" + ("" if step is None else f" step={step}"), flush=True))
 
 
 class SimulatedNodeFailure(RuntimeError):
@@ -108,7 +102,7 @@ def main():
         epoch_loss = (total[0] / total[1]).item()
         if rank == 0:
             print(f"epoch {epoch}: loss {epoch_loss:.4f}", flush=True)
-            log_metric("loss", epoch_loss, step=epoch)
+            amlflow.log("loss", epoch_loss, step=epoch)
             os.makedirs(ckpt_dir, exist_ok=True)
             tmp = ckpt_path + ".tmp"
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),

@@ -15,7 +15,6 @@ and a port from MASTER_PORT, else --master_port, else (if mpi4py is importable) 
 port picked by rank 0 and broadcast over MPI, else 29500.
 """
 import argparse
-import json
 import os
 import socket
 from datetime import timedelta
@@ -24,17 +23,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-
-def log_metric(name, value, step=None):
-    """Print a metric and, under amlflow, append it to $AMLFLOW_METRICS as one JSON line."""
-    record = {"name": name, "value": float(value)}
-    if step is not None:
-        record["step"] = int(step)
-    print(f"[metric] {name}={float(value):.6f}" + ("" if step is None else f" step={step}"), flush=True)
-    path = os.environ.get("AMLFLOW_METRICS")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+try:
+    import amlflow  # amlflow's metrics helper, on PYTHONPATH when amlflow runs the script
+except ImportError:  # run elsewhere: print metrics the way the helper does outside amlflow
+    import types
+    amlflow = types.SimpleNamespace(log=lambda name, value, step=None: print(
+        f"[metric] {name}={float(value):.6g}" + ("" if step is None else f" step={step}"), flush=True))
 
 
 def env_int(*names, default):
@@ -142,8 +136,8 @@ def main():
             val_acc = (model(x_val).argmax(dim=1) == y_val).float().mean().item()
         if rank == 0:
             print(f"epoch {epoch}: loss {total[0] / total[1]:.4f} val_acc {val_acc:.3f}", flush=True)
-            log_metric("loss", total[0] / total[1], step=epoch)
-            log_metric("val_acc", val_acc, step=epoch)
+            amlflow.log("loss", total[0] / total[1], step=epoch)
+            amlflow.log("val_acc", val_acc, step=epoch)
 
     # every rank holds the same weights: check it, the way one would debug Horovod
     if size > 1:

@@ -9,27 +9,21 @@ Args:
   --learning_rate  SGD learning rate
   --output_dir     where model.pt goes; AMLFLOW_OUTPUTS overrides it when set
 
-Metrics: `loss` once per epoch, `accuracy` (held-out) at the end. They are printed, and
-appended as JSON lines to $AMLFLOW_METRICS when amlflow runs the script.
+Metrics: `loss` once per epoch, `accuracy` (held-out) at the end. They go to amlflow's
+metrics channel through its helper (`amlflow.log`); run elsewhere, they are printed.
 """
 import argparse
-import json
 import os
 
 import torch
 from torch import nn
 
-
-def log_metric(name, value, step=None):
-    """Print a metric and, under amlflow, append it to $AMLFLOW_METRICS as one JSON line."""
-    record = {"name": name, "value": float(value)}
-    if step is not None:
-        record["step"] = int(step)
-    print(f"[metric] {name}={float(value):.6f}" + ("" if step is None else f" step={step}"), flush=True)
-    path = os.environ.get("AMLFLOW_METRICS")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+try:
+    import amlflow  # amlflow's metrics helper, on PYTHONPATH when amlflow runs the script
+except ImportError:  # run elsewhere: print metrics the way the helper does outside amlflow
+    import types
+    amlflow = types.SimpleNamespace(log=lambda name, value, step=None: print(
+        f"[metric] {name}={float(value):.6g}" + ("" if step is None else f" step={step}"), flush=True))
 
 
 def make_data(n, seed):
@@ -65,12 +59,12 @@ def main():
         loss = loss_fn(model(x_train), y_train)
         loss.backward()
         optimizer.step()
-        log_metric("loss", loss.item(), step=epoch)
+        amlflow.log("loss", loss.item(), step=epoch)
 
     model.eval()
     with torch.no_grad():
         accuracy = (model(x_test).argmax(dim=1) == y_test).float().mean().item()
-    log_metric("accuracy", accuracy)
+    amlflow.log("accuracy", accuracy)
 
     path = os.path.join(out_dir, "model.pt")
     torch.save(model.state_dict(), path)

@@ -3,7 +3,7 @@ batch size, and report validation loss/accuracy every epoch.
 
 The data (a noisy two-moons-like problem in 2-D lifted to 6 features) is synthesized from a
 fixed seed, so trials differ only in their hyperparameters. Metrics `val_loss` and
-`val_acc` go, one JSON object per line, to $AMLFLOW_METRICS (amlflow's sweep reads them
+`val_acc` go through amlflow's helper (`amlflow.log`) to $AMLFLOW_METRICS (the sweep reads them
 for its objective and for early stopping); without amlflow they are only printed.
 
   python3 train.py --learning_rate 0.05 --batch_size 32
@@ -16,17 +16,12 @@ import os
 import torch
 from torch import nn
 
-
-def log_metric(name, value, step=None):
-    """Print a metric and, under amlflow, append it to $AMLFLOW_METRICS as one JSON line."""
-    record = {"name": name, "value": float(value)}
-    if step is not None:
-        record["step"] = int(step)
-    print(f"[metric] {name}={float(value):.6f}" + ("" if step is None else f" step={step}"), flush=True)
-    path = os.environ.get("AMLFLOW_METRICS")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+try:
+    import amlflow  # amlflow's metrics helper, on PYTHONPATH when amlflow runs the script
+except ImportError:  # run elsewhere: print metrics the way the helper does outside amlflow
+    import types
+    amlflow = types.SimpleNamespace(log=lambda name, value, step=None: print(
+        f"[metric] {name}={float(value):.6g}" + ("" if step is None else f" step={step}"), flush=True))
 
 
 def moons(n, seed):
@@ -75,8 +70,8 @@ def main():
             val_acc = (logits.argmax(dim=1) == y_val).float().mean().item()
         if not math.isfinite(val_loss):
             val_loss = 1e9  # a diverged trial still reports a (terrible) number
-        log_metric("val_loss", val_loss, step=epoch)
-        log_metric("val_acc", val_acc, step=epoch)
+        amlflow.log("val_loss", val_loss, step=epoch)
+        amlflow.log("val_acc", val_acc, step=epoch)
         if val_loss < best["val_loss"]:
             best = {"val_loss": val_loss, "val_acc": val_acc, "epoch": epoch}
 

@@ -38,19 +38,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
+try:
+    import amlflow  # amlflow's metrics helper, on PYTHONPATH when amlflow runs the script
+except ImportError:  # run elsewhere: print metrics the way the helper does outside amlflow
+    import types
+    amlflow = types.SimpleNamespace(log=lambda name, value, step=None: print(
+        f"[metric] {name}={float(value):.6g}" + ("" if step is None else f" step={step}"), flush=True))
+
 CLASS_NAMES = ["not_bird", "bird"]
-
-
-def log_metric(name, value, step=None):
-    """Print a metric and, under amlflow, append it to $AMLFLOW_METRICS as one JSON line."""
-    record = {"name": name, "value": float(value)}
-    if step is not None:
-        record["step"] = int(step)
-    print(f"[metric] {name}={float(value):.6f}" + ("" if step is None else f" step={step}"), flush=True)
-    path = os.environ.get("AMLFLOW_METRICS")
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
 
 
 def make_images(n, seed):
@@ -135,15 +130,15 @@ def train_model(model, criterion, optimizer, scheduler, num_epochs, loaders, sam
         if rank == 0:
             print(f"Epoch {epoch}/{num_epochs - 1}: loss {epoch_loss:.4f} val_acc {val_acc:.4f} "
                   f"lr {scheduler.get_last_lr()[0]:.5f}", flush=True)
-            log_metric("loss", epoch_loss, step=epoch)
-            log_metric("val_acc", val_acc, step=epoch)
+            amlflow.log("loss", epoch_loss, step=epoch)
+            amlflow.log("val_acc", val_acc, step=epoch)
         if val_acc > best_acc:
             best_acc = val_acc
             plain = model.module if distributed else model
             best_state = copy.deepcopy(plain.state_dict())
     if rank == 0:
         print(f"Training complete in {time.time() - since:.1f}s; best val_acc {best_acc:.4f}", flush=True)
-        log_metric("best_val_acc", best_acc)
+        amlflow.log("best_val_acc", best_acc)
     return best_state
 
 

@@ -1,0 +1,2 @@
+" amlflow pipeline files
+autocmd BufNewFile,BufRead *.amlflow setfiletype amlflow
