@@ -107,6 +107,7 @@ int show_run(const StoreOption& where, const std::string& id) {
         std::cout << "  step " << step.name << " (" << step.kind << "): " << to_string(step.state) << ", "
                   << step.attempts << " attempt" << (step.attempts == 1 ? "" : "s") << "\n    outputs: "
                   << step.outputs.string() << "\n";
+        if (!step.cached_from.empty()) std::cout << "    cached: reused from run " << step.cached_from << "\n";
         show_attempts(*store, *run, step);
     }
     return 0;

@@ -1,5 +1,7 @@
 #include "runtime/live_board.h"
 
+#include <algorithm>
+
 #include "runtime/terminal_sink.h"
 
 #include <sys/ioctl.h>
@@ -92,6 +94,8 @@ void LiveBoard::flush() {
 }
 
 void LiveBoard::update(const std::string& step, const StepView& view) {
+    // Steps appear as they are made too: a sweep's trials.
+    if (!steps_.count(step) && std::find(order_.begin(), order_.end(), step) == order_.end()) order_.push_back(step);
     steps_[step] = view;
     erase();
     draw();
