@@ -2,6 +2,7 @@
 // The language server's formatting request calls the same function.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "compiler/diagnostics.h"
@@ -12,6 +13,9 @@ struct FormatResult {
     bool ok = false;          // false: the text does not parse; `diagnostics` says why
     std::string text;         // the formatted text (when ok)
     Diagnostics diagnostics;  // syntax errors, when not ok
+    // The file the diagnostics point into: they hold pointers to it, so it lives as long
+    // as the result does.
+    std::shared_ptr<const SourceFile> source;
 };
 
 // Formats `text` (the contents of `path`, which is only used to name it in diagnostics).

@@ -1,0 +1,130 @@
+// `amlflow fmt [--check] [FILE...]`: rewrites files in the canonical layout, or with
+// `--check` lists those that are not in it (as `gofmt -l` and `black --check` do). `-`, or
+// no file at all, formats standard input onto standard output, for editors.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "compiler/formatter.h"
+
+namespace amlflow::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FmtArgs {
+    std::vector<std::string> files;
+    bool check = false;
+};
+
+bool read_all(std::istream& in, std::string& text) {
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+    return !in.bad();
+}
+
+bool write_all(int fd, const std::string& text) {
+    size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+// Replaces `path` in one step: a temporary file beside it, then rename, so that a crash or
+// a full disk never leaves a half-written pipeline. The file keeps its permissions, and a
+// symbolic link keeps pointing at the file it named.
+bool replace_file(const std::string& path, const std::string& text, std::string& why) {
+    std::error_code error;
+    fs::path target = fs::canonical(path, error);
+    if (error) target = path;
+    struct stat info {};
+    mode_t mode = ::stat(target.c_str(), &info) == 0 ? (info.st_mode & 07777) : 0644;
+    std::string temp = (target.parent_path() / ("." + target.filename().string() + ".fmt-XXXXXX")).string();
+    int fd = ::mkstemp(temp.data());
+    if (fd < 0) {
+        why = std::strerror(errno);
+        return false;
+    }
+    bool written = write_all(fd, text) && ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
+    why = written ? "" : std::strerror(errno);
+    written = ::close(fd) == 0 && written;
+    if (written && ::rename(temp.c_str(), target.c_str()) == 0) return true;
+    if (why.empty()) why = std::strerror(errno);
+    ::unlink(temp.c_str());
+    return false;
+}
+
+// Formats one input. Returns 0 when it was already formatted (or was rewritten), 1 when it
+// has errors, cannot be read or written, or (with --check) is not formatted.
+int format_one(const std::string& file, bool check, const compiler::RenderOptions& render) {
+    bool from_stdin = file == "-";
+    std::string name = from_stdin ? "<stdin>" : file;
+    std::string text;
+    bool read = false;
+    if (from_stdin) {
+        read = read_all(std::cin, text);
+    } else {
+        std::ifstream in(file, std::ios::binary);
+        read = in && read_all(in, text);
+    }
+    if (!read) {
+        std::cerr << "amlflow: error: cannot read '" << name << "'\n";
+        return 1;
+    }
+    compiler::FormatResult result = compiler::format_source(name, text);
+    if (!result.ok) {
+        std::cerr << compiler::render_text(result.diagnostics, render);
+        return 1;
+    }
+    bool changed = result.text != text;
+    if (check) {
+        if (changed) std::cout << name << "\n";
+        return changed ? 1 : 0;
+    }
+    if (from_stdin) {
+        std::cout << result.text << std::flush;
+        return 0;
+    }
+    if (!changed) return 0;
+    std::string why;
+    if (!replace_file(file, result.text, why)) {
+        std::cerr << "amlflow: error: cannot write '" << file << "': " << why << "\n";
+        return 1;
+    }
+    std::cout << "formatted " << file << "\n";
+    return 0;
+}
+
+}  // namespace
+
+Runner add_fmt_command(CLI::App& app) {
+    auto args = std::make_shared<FmtArgs>();
+    CLI::App* command = app.add_subcommand(
+        "fmt", "Rewrite .amlflow files in the canonical layout (or, with --check, list those not in it)");
+    command->add_option("files", args->files, "The files to format; '-' or none: standard input to standard output")
+        ->check(CLI::ExistingFile | CLI::IsMember({"-"}));
+    command->add_flag("--check", args->check, "Write nothing; list the files that would change and exit 1 if any");
+    return [args]() {
+        if (args->files.empty()) args->files.push_back("-");
+        compiler::RenderOptions render{use_color_on_stderr()};
+        int status = 0;
+        for (const std::string& file : args->files) status = std::max(status, format_one(file, args->check, render));
+        return status;
+    };
+}
+
+}  // namespace amlflow::cli
