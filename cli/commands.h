@@ -12,10 +12,15 @@ using Runner = std::function<int()>;
 
 // Each returns the function that runs the command once the command line is parsed.
 Runner add_check_command(CLI::App& app);
+Runner add_fmt_command(CLI::App& app);
 Runner add_plan_command(CLI::App& app);
 Runner add_run_command(CLI::App& app);
 Runner add_runs_command(CLI::App& app);
 Runner add_logs_command(CLI::App& app);
+Runner add_metrics_command(CLI::App& app);
+Runner add_models_command(CLI::App& app);
+Runner add_lsp_command(CLI::App& app);
+Runner add_report_command(CLI::App& app);
 
 // Whether diagnostics written to stderr may use colour: a terminal and no NO_COLOR.
 bool use_color_on_stderr();

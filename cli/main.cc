@@ -16,10 +16,15 @@ int main(int argc, char** argv) {
         runners[app.get_subcommands({})[before]] = std::move(runner);
     };
     add(amlflow::cli::add_check_command);
+    add(amlflow::cli::add_fmt_command);
     add(amlflow::cli::add_plan_command);
     add(amlflow::cli::add_run_command);
     add(amlflow::cli::add_runs_command);
     add(amlflow::cli::add_logs_command);
+    add(amlflow::cli::add_metrics_command);
+    add(amlflow::cli::add_models_command);
+    add(amlflow::cli::add_lsp_command);
+    add(amlflow::cli::add_report_command);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -182,8 +182,10 @@ void Executor::export_done(StepRun& step) {
     std::stringstream text;
     text << in.rdbuf();
     json result = json::parse(text.str(), nullptr, false);
-    if (result.is_discarded() || !result.value("ok", false) || !result.contains("onnx")) {
-        return fail_step(step, "the exporter ended without a report of the ONNX file it wrote");
+    if (result.is_discarded() || !result.is_object() || !result.value("ok", false) || !result["onnx"].is_string()) {
+        std::string why = result.is_object() && result["error"].is_string() ? result["error"].get<std::string>()
+                                                                            : "it ended without a report of the ONNX file it wrote";
+        return fail_step(step, "the ONNX exporter failed: " + why);
     }
     const json& check = result.value("numeric_check", json::object());
     std::string numeric = check.value("ran", false)

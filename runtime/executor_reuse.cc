@@ -68,10 +68,7 @@ bool Executor::reuse(StepRun& step) {
 
 bool Executor::reuse_from_resumed_run(StepRun& step) {
     auto found = previous_.find(step.plan->name);
-    if (found == previous_.end()) {
-        if (!step.parent.empty()) return false;  // a trial not drawn before: added by start_sweep
-        return false;
-    }
+    if (found == previous_.end()) return false;  // e.g. a trial the killed run had not drawn yet
     const StepRecord& record = found->second;
     if (is_done(record.state) && !options_.force_steps.count(step.plan->name)) {
         json result = json::parse(record.result_json.empty() ? "{}" : record.result_json, nullptr, false);

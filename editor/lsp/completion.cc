@@ -79,7 +79,8 @@ bool suits(const Symbol& s, const compiler::FieldSpec* field) {
 
 // Names declared in the text that the last compile did not see (the parse lost them):
 // `keyword name` pairs straight from the tokens.
-void add_lexical_names(Items& items, const std::string& text, const compiler::FieldSpec* field) {
+void add_lexical_names(Items& items, const std::string& text, const compiler::FieldSpec* field,
+                       const std::set<std::string>& known) {
     std::vector<Token> tokens = scan_tokens(text);
     FieldType type = field ? field->type : FieldType::Any;
     for (size_t i = 0; i + 1 < tokens.size(); ++i) {
@@ -91,14 +92,16 @@ void add_lexical_names(Items& items, const std::string& text, const compiler::Fi
                       : type == FieldType::Workspace ? kw == "workspace"
                       : type == FieldType::StepList  ? step
                       : (kw == "param" || kw == "let" || step);
-        if (wanted) items.add(tokens[i + 1].text, step ? kEvent : kVariable, kw + " " + tokens[i + 1].text);
+        if (wanted && !known.count(tokens[i + 1].text)) items.add(tokens[i + 1].text, step ? kEvent : kVariable, kw + " " + tokens[i + 1].text);
     }
 }
 
 void add_names(Items& items, const Document& document, const CompletionContext& c) {
     const compiler::ModuleSet* modules = document.modules();
+    std::set<std::string> known;  // every name the compile saw, offered or not
     if (modules && !modules->modules.empty()) {
         SymbolResolver resolver(*modules);
+        for (const Symbol& s : resolver.declarations(0)) known.insert(s.name().name);
         if (const ast::Step* step = resolver.step_named(c.step); step && !c.field) {
             for (const ast::JobParam& p : step->params) add_symbol(items, Symbol{Symbol::Kind::JobParam, 0, nullptr, step, &p}, *modules, p.name.name);
         }
@@ -113,7 +116,7 @@ void add_names(Items& items, const Document& document, const CompletionContext& 
             }
         }
     }
-    add_lexical_names(items, document.text, c.field);
+    add_lexical_names(items, document.text, c.field, known);
 }
 
 void add_builtins(Items& items, bool search_space, bool objectives) {

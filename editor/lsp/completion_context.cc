@@ -197,6 +197,28 @@ std::vector<const Token*> whole_frame(std::vector<const Token*> before, const st
     return before;
 }
 
+// Inside `(` or `[`: a job template's parameter list, a `list[` type, or values.
+void classify_bracketed(const std::vector<Frame>& stack, const Token* last, CompletionContext& c) {
+    const Frame& top = stack.back();
+    const Frame* outer = stack.size() >= 2 ? &stack[stack.size() - 2] : nullptr;
+    if (top.opener == TokenKind::LParen && outer && outer->block == Block::Experiment) {
+        // `job name(p: type = default)`.
+        if (last && last->kind == TokenKind::Colon) c.where = Where::Type;
+        else if (last && (last->kind == TokenKind::Assign || last->kind == TokenKind::Operator)) c.where = Where::Value;
+        return;
+    }
+    if (top.opener == TokenKind::LBracket && outer && is_word(back(outer->direct, 1), "list")) {
+        c.where = Where::Type;  // `list[` in a type
+        return;
+    }
+    // A list's items or a call's arguments: values, typed by the field that holds a list.
+    c.where = Where::Value;
+    size_t i = stack.size() - 1;
+    while (i > 0 && stack[i].opener != TokenKind::LBrace) --i;
+    c.field = top.opener == TokenKind::LBracket ? assigned_field(stack[i]) : nullptr;
+    c.spec = nullptr;
+}
+
 // What is expected after the tokens of the innermost frame.
 void classify(const std::vector<Frame>& stack, const std::vector<const Token*>& rest, CompletionContext& c) {
     const Frame& top = stack.back();
@@ -211,26 +233,7 @@ void classify(const std::vector<Frame>& stack, const std::vector<const Token*>& 
         if (!c.chain.empty()) c.where = Where::Member;
         return;
     }
-    const Frame* outer = stack.size() >= 2 ? &stack[stack.size() - 2] : nullptr;
-    if (top.opener == TokenKind::LParen && outer && outer->block == Block::Experiment) {
-        // A job template's parameter list: `name: type = default`.
-        if (last && last->kind == TokenKind::Colon) c.where = Where::Type;
-        else if (last && (last->kind == TokenKind::Assign || last->kind == TokenKind::Operator)) c.where = Where::Value;
-        return;
-    }
-    if (top.opener == TokenKind::LBracket && outer && is_word(back(outer->direct, 1), "list")) {
-        c.where = Where::Type;  // `list[` in a type
-        return;
-    }
-    if (top.opener != TokenKind::LBrace) {
-        // Inside a list or an argument list: values, typed by the field that holds a list.
-        c.where = Where::Value;
-        size_t i = stack.size() - 1;
-        while (i > 0 && stack[i].opener != TokenKind::LBrace) --i;
-        c.field = top.opener == TokenKind::LBracket ? assigned_field(stack[i]) : nullptr;
-        c.spec = nullptr;
-        return;
-    }
+    if (top.opener != TokenKind::LBrace) return classify_bracketed(stack, last, c);
     if (!last || last->kind == TokenKind::LBrace || last->kind == TokenKind::Comma ||
         (last->kind != TokenKind::Assign && last->kind != TokenKind::Operator && last->kind != TokenKind::Colon &&
          !last->keyword)) {

@@ -1,13 +1,13 @@
 #include "editor/lsp/hover.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "compiler/evaluator.h"
 #include "editor/lsp/ast_query.h"
 #include "editor/lsp/docs_table.h"
 #include "editor/lsp/document_store.h"
 #include "editor/lsp/symbol_markdown.h"
+#include "editor/lsp/token_scan.h"
 
 namespace amlflow::lsp {
 
@@ -102,24 +102,28 @@ std::string occurrence_markdown(const Occurrence& o, const compiler::ModuleSet& 
             return symbol_text(resolver, modules, resolver.resolve_path(0, parts, nullptr));
         }
         case Kind::Type: return type_markdown(o.word);
-        case Kind::Import: return symbol_markdown(Symbol{Symbol::Kind::Decl, 0, o.decl}, modules);
+        case Kind::Import: {
+            std::string out = symbol_markdown(Symbol{Symbol::Kind::Decl, 0, o.decl}, modules);
+            auto target = resolver.imported(0, o.decl->name.name);
+            if (!target) return out;
+            out += "\n\n`" + modules.modules[*target]->ast->source->path() + "` declares:";
+            for (const Symbol& s : resolver.declarations(*target)) out += " `" + s.name().name + "`";
+            return out;
+        }
     }
     return "";
 }
 
-// A keyword under the position: found through the declarations' and steps' keyword
-// ranges, or (`over`, `from`, `as`, and text that did not parse) as the word itself
-// outside comments and strings, which only the parse knows: keep it simple and trust
-// the word when the AST has nothing else there.
+// A keyword under the position, as the lexer sees it: not a word inside a comment or a
+// string. Reached when the AST has nothing there: `job`, `sweep`, `over`, `from`, ...
 std::string keyword_at(const Document& document, uint32_t offset, compiler::SourceRange* where) {
-    const std::string& text = document.text;
-    auto is_word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
-    uint32_t begin = std::min<uint32_t>(offset, static_cast<uint32_t>(text.size())), end = begin;
-    while (begin > 0 && is_word(text[begin - 1])) --begin;
-    while (end < text.size() && is_word(text[end])) ++end;
-    std::string word = text.substr(begin, end - begin);
-    *where = {nullptr, begin, end};
-    return keyword_markdown(word);
+    for (const Token& token : scan_tokens(document.text)) {
+        if (token.begin > offset) break;
+        if (token.end < offset || !token.keyword) continue;
+        *where = {nullptr, token.begin, token.end};
+        return keyword_markdown(token.text);
+    }
+    return "";
 }
 
 }  // namespace

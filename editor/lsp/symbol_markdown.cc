@@ -106,8 +106,8 @@ std::string symbol_markdown(const Symbol& symbol, const compiler::ModuleSet& mod
         const ast::Decl& d = *symbol.decl;
         switch (d.kind) {
             case ast::DeclKind::Param:
-                notes = "Set from the command line: `--set " + d.name.name + "=…`";
-                if (d.value) notes = "Default: `" + shown(d.value->range) + "`. " + notes;
+                if (symbol.module == 0) notes = "Set from the command line: `--set " + d.name.name + "=…`";
+                if (d.value) notes = "Default: `" + shown(d.value->range) + "`." + (notes.empty() ? "" : " " + notes);
                 break;
             case ast::DeclKind::Workspace:
             case ast::DeclKind::Environment:
