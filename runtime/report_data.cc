@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <tuple>
 
 namespace amlflow::runtime {
 
@@ -60,17 +59,18 @@ std::optional<ReportData> gather_report(RunStore& store, const std::string& id_o
         step.metrics = std::move(*metrics);
         data.steps.push_back(std::move(step));
     }
-    gather_models(store, data);
+    if (!gather_models(store, data)) return fail();
     compute_time_span(data);
     return data;
 }
 
-void gather_models(RunStore& store, ReportData& data) {
-    // The run store does not record registered models yet, so there is nothing to read.
-    // When it does, append one ReportModel per version this run registered; the page
-    // shows a "Models" section whenever data.models is not empty.
-    (void)store;
-    (void)data;
+bool gather_models(RunStore& store, ReportData& data) {
+    auto models = store.list_models();
+    if (!models) return false;
+    for (ModelRecord& model : *models) {
+        if (model.run_id == data.run.id) data.models.push_back(std::move(model));
+    }
+    return true;
 }
 
 void compute_time_span(ReportData& data) {

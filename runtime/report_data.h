@@ -1,6 +1,6 @@
 // Everything `amlflow report` shows about one run, read from the run store in one pass:
 // the run, its plan, its steps with their attempts and ranks, every metric, and the
-// models it registered. The HTML renderer works from this struct only, so it never
+// model versions it registered. The HTML renderer works from this struct only, so it never
 // touches SQLite, and a test can build one by hand.
 #pragma once
 
@@ -26,20 +26,11 @@ struct ReportStep {
     std::vector<MetricRecord> metrics;  // in the order they were recorded
 };
 
-// A model version registered by the run (`register model`). The run store has no models
-// table yet: gather_models() is the one place to fill these in when it does.
-struct ReportModel {
-    std::string name, step;
-    int version = 0;
-    std::string path;
-    int64_t created_ms = 0;
-};
-
 struct ReportData {
     RunRecord run;
     nlohmann::json plan;  // plan_json parsed; null when it cannot be read
     std::vector<ReportStep> steps;
-    std::vector<ReportModel> models;
+    std::vector<ModelRecord> models;  // registered by this run, by name then version
     // The span the timeline covers: the run's start to its end, or to the latest time
     // any record carries while the run is still going.
     int64_t start_ms = 0, end_ms = 0;
@@ -49,8 +40,9 @@ struct ReportData {
 // sentence) when the run is not there or the store cannot be read.
 std::optional<ReportData> gather_report(RunStore& store, const std::string& id_or_prefix, std::string* error);
 
-// Fills data.models from the store. Separate so the models table can be wired in alone.
-void gather_models(RunStore& store, ReportData& data);
+// Fills data.models with the versions the run's `register model` steps created (a
+// registration that found its content already registered is the earlier run's version).
+bool gather_models(RunStore& store, ReportData& data);
 
 // Sets start_ms and end_ms from the records already in `data`.
 void compute_time_span(ReportData& data);

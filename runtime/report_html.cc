@@ -1,13 +1,17 @@
 #include "runtime/report_html.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <iterator>
 #include <fstream>
 #include <sstream>
 #include <system_error>
 
 #include "runtime/report_svg.h"
-#include "runtime/retry_policy.h"
 #include "runtime/report_timeline.h"
+#include "runtime/retry_policy.h"
 #include "runtime/run_reporter.h"
 
 namespace amlflow::runtime {
@@ -147,7 +151,11 @@ std::string drawings_html(const ReportData& data) {
            "</div><p class=\"legend\"><span class=\"key edge-data\"></span>data <span class=\"key "
            "edge-after\"></span>after <span class=\"key edge-input\"></span>source / environment</p></section>"
            "<section id=\"timeline\"><h2>Timeline</h2><div class=\"scroll\">" +
-           timeline_svg(data) + "</div></section>";
+           timeline_svg(data) +
+           "</div><p class=\"legend\"><span class=\"dot state-succeeded\"></span>succeeded <span class=\"dot "
+           "state-failed\"></span>failed <span class=\"dot state-stopped\"></span>stopped with its group <span "
+           "class=\"dot state-running\"></span>running <span class=\"dot state-cached\"></span>cached "
+           "<span class=\"cross\">\u2715</span>a rank's failure</p></section>";
 }
 
 std::string failure_html(const ReportStep& step, const ReportAttempt& attempt) {
@@ -198,16 +206,46 @@ std::string failures_html(const ReportData& data) {
            out.str() + "</section>";
 }
 
-// The models the run registered; empty while the store keeps none (see gather_models).
+// "812 B", "4.2 MB": decimal units, as ls -h --si and the registry's listing.
+std::string size_text(int64_t bytes) {
+    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+    double value = static_cast<double>(bytes);
+    size_t unit = 0;
+    while (value >= 1000 && unit + 1 < std::size(units)) {
+        value /= 1000;
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+    return text;
+}
+
+// "key=value" chips for a model's tags (a JSON object); the raw text when it is not one.
+std::string tags_html(const std::string& tags_json) {
+    json tags = json::parse(tags_json, nullptr, false);
+    if (!tags.is_object()) return tags_json == "{}" ? "" : "<code>" + html_escape(tags_json) + "</code>";
+    std::string out;
+    for (const auto& [key, value] : tags.items()) {
+        out += "<code class=\"chip\">" + html_escape(key + "=" + json_text(value)) + "</code> ";
+    }
+    return out;
+}
+
+// The model versions the run registered; no section when it registered none.
 std::string models_html(const ReportData& data) {
     if (data.models.empty()) return "";
     std::ostringstream out;
-    out << "<section id=\"models\"><h2>Models</h2><table class=\"models\"><thead><tr><th>model</th><th>version</th>"
-           "<th>step</th><th>registered</th><th>path</th></tr></thead><tbody>";
-    for (const ReportModel& model : data.models) {
-        out << "<tr><td class=\"name\">" << html_escape(model.name) << "</td><td class=\"num\">" << model.version
-            << "</td><td>" << html_escape(model.step) << "</td><td>" << clock_time(model.created_ms)
-            << "</td><td><code class=\"path\">" << html_escape(model.path) << "</code></td></tr>";
+    out << "<section id=\"models\"><h2>Models</h2><table class=\"models\"><thead><tr><th>model</th>"
+           "<th>version</th><th>registered by</th><th>from</th><th>size</th><th>sha256</th><th>registered</th>"
+           "<th>tags</th><th>path</th></tr></thead><tbody>";
+    for (const ModelRecord& model : data.models) {
+        out << "<tr class=\"model-row\"><td class=\"name\">" << html_escape(model.name) << "</td><td class=\"num\">"
+            << model.version << "</td><td>" << html_escape(model.step) << "</td><td>"
+            << html_escape(model.source_step) << " (attempt " << model.source_attempt + 1 << ")</td><td class=\"num\">"
+            << size_text(model.bytes) << "</td><td><code title=\"" << html_escape(model.hash) << "\">"
+            << html_escape(model.hash.substr(0, 12)) << "</code></td><td>" << clock_time(model.created_ms)
+            << "</td><td>" << tags_html(model.tags_json) << "</td><td><code class=\"path\">"
+            << html_escape(model.path.string()) << "</code></td></tr>";
     }
     out << "</tbody></table></section>";
     return out.str();
@@ -241,9 +279,11 @@ bool write_report_html(const ReportData& data, const fs::path& path, std::string
     temporary += ".tmp";
     {
         std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        out << render_report_html(data);
+        if (out) out << render_report_html(data);
         if (!out.flush()) {
-            if (error) *error = "cannot write '" + temporary.string() + "'";
+            if (error) *error = "cannot write '" + path.string() + "': " + std::strerror(errno);
+            std::error_code ignored;
+            fs::remove(temporary, ignored);
             return false;
         }
     }

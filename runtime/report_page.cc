@@ -60,6 +60,11 @@ code.path { color: var(--muted); word-break: break-all; }
 .arrow-head { fill: #6e7781; }
 .legend { color: var(--muted); font-size: 12px; }
 .key { display: inline-block; width: 22px; height: 0; border-top: 2px solid #6e7781; margin: 0 4px 3px 10px; }
+.dot { display: inline-block; width: 10px; height: 10px; border-radius: 3px; margin: 0 4px -1px 10px; background: var(--pending); }
+.dot.state-succeeded { background: var(--succeeded); } .dot.state-failed { background: var(--failed); }
+.dot.state-stopped { background: var(--canceled); } .dot.state-running { background: var(--running); }
+.dot.state-cached { background: var(--cached); }
+.legend .cross { color: var(--failed); font-weight: 700; margin: 0 4px 0 10px; }
 .key.edge-after { border-top-style: dashed; } .key.edge-input { border-top-color: #afb8c1; }
 /* timeline */
 .timeline { font-size: 12px; }
@@ -74,7 +79,7 @@ code.path { color: var(--muted); word-break: break-all; }
 .timeline-note { fill: var(--muted); font-size: 12px; }
 .timeline rect.state-succeeded, .timeline path.state-succeeded { fill: var(--succeeded); }
 .timeline rect.state-failed { fill: var(--failed); } .timeline rect.state-running { fill: var(--running); }
-.timeline rect.state-canceled { fill: var(--canceled); } .timeline .state-cached { fill: var(--cached); }
+.timeline rect.state-canceled, .timeline rect.state-stopped { fill: var(--canceled); } .timeline .state-cached { fill: var(--cached); }
 .timeline rect.state-pending, .timeline rect.state-skipped { fill: var(--pending); }
 .timeline-rank { opacity: .75; }
 .timeline-failure { stroke: var(--failed); stroke-width: 2.2; stroke-linecap: round; }
@@ -124,11 +129,12 @@ const char* report_script() {
     if (parent) parent.appendChild(node);
     return node;
   }
-  // About `count` round tick values covering [lo, hi].
-  function ticks(lo, hi, count) {
+  // About `count` round tick values covering [lo, hi], at least `least` apart.
+  function ticks(lo, hi, count, least) {
     if (!(hi > lo)) return [lo];
     var raw = (hi - lo) / count, mag = Math.pow(10, Math.floor(Math.log10(raw)));
     var step = [1, 2, 5, 10].map(function (m) { return m * mag; }).find(function (s) { return s >= raw; });
+    step = Math.max(step, least || 0);
     var out = [];
     for (var v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
     return out;
@@ -150,6 +156,8 @@ const char* report_script() {
     if (!isFinite(b.y0)) { b.y0 = 0; b.y1 = 1; }
     if (b.x1 === b.x0) { b.x0 -= 1; b.x1 += 1; }
     if (b.y1 === b.y0) { var d = Math.abs(b.y0) * 0.1 || 1; b.y0 -= d; b.y1 += d; }
+    var pad = (b.y1 - b.y0) * 0.06;  // keep the extremes off the frame
+    b.y0 -= pad; b.y1 += pad;
     return b;
   }
   // One path per series; a NaN breaks the line and gets a mark on the top edge.
@@ -168,7 +176,9 @@ const char* report_script() {
     });
     var path = el("path", { "class": "series" + (s.earlier ? " earlier" : ""), d: d.trim(), stroke: colour }, svg);
     el("title", {}, path).textContent = s.label;
-    lone.forEach(function (p) { el("circle", { cx: sx(p[0]), cy: sy(p[1]), r: 2.5, fill: colour }, svg); });
+    // Few points: mark each, so four epochs read as four values rather than a line.
+    var dots = s.points.length <= 40 ? s.points.filter(function (p) { return p[1] !== null; }) : lone;
+    dots.forEach(function (p) { el("circle", { cx: sx(p[0]), cy: sy(p[1]), r: 2.6, fill: colour }, svg); });
   }
   function drawChart(chart, parent) {
     var W = 560, H = 250, L = 58, R = 14, T = 12, B = 34;
@@ -184,7 +194,7 @@ const char* report_script() {
       el("line", { "class": "grid", x1: L, x2: W - R, y1: sy(v), y2: sy(v) }, svg);
       el("text", { "class": "tick", x: L - 6, y: sy(v) + 3.5, "text-anchor": "end" }, svg).textContent = label(v);
     });
-    ticks(b.x0, b.x1, 6).forEach(function (v) {
+    ticks(b.x0, b.x1, 6, chart.x === "step" ? 1 : 0).forEach(function (v) {
       el("text", { "class": "tick", x: sx(v), y: H - B + 15, "text-anchor": "middle" }, svg).textContent = label(v);
     });
     el("line", { "class": "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }, svg);

@@ -1,20 +1,16 @@
 #include "runtime/report_svg.h"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <sstream>
 
 #include "runtime/report_html.h"
-#include "runtime/run_reporter.h"
 
 namespace amlflow::runtime {
 
 using nlohmann::json;
-
-namespace {
-std::string num(double value) { return svg_number(value); }
-}  // namespace
 
 std::string svg_number(double value) {
     char text[32];
@@ -22,11 +18,21 @@ std::string svg_number(double value) {
     return text;
 }
 
-std::string rank_state(const RankRecord& rank, const AttemptRecord& attempt) {
+int root_rank(const ReportAttempt& attempt) {
+    const json& failure = attempt.failure;
+    if (!failure.is_object() || !failure.contains("rank") || !failure["rank"].is_number_integer()) return -1;
+    return failure["rank"].get<int>();
+}
+
+std::string rank_state(const RankRecord& rank, const ReportAttempt& attempt) {
+    bool group_stop = rank.signal == SIGTERM || rank.signal == SIGKILL;
+    if (group_stop && attempt.record.state != AttemptState::Running && rank.global_rank != root_rank(attempt)) {
+        return "stopped";
+    }
     if (rank.signal > 0 || rank.exit_code > 0) return "failed";
     if (rank.exit_code == 0) return "succeeded";
     // No exit recorded: still running, or stopped with the group when the attempt ended.
-    return attempt.state == AttemptState::Running ? "running" : to_string(attempt.state);
+    return attempt.record.state == AttemptState::Running ? "running" : to_string(attempt.record.state);
 }
 
 namespace {
@@ -35,6 +41,8 @@ namespace {
 
 constexpr double kBoxW = 180, kBoxH = 46, kColumnGap = 64, kRowGap = 18, kPad = 16;
 constexpr size_t kMaxGraphNodes = 1500;
+
+std::string num(double value) { return svg_number(value); }
 
 struct GraphNode {
     std::string id, kind, name;
@@ -156,8 +164,9 @@ std::string plan_graph_svg(const ReportData& data) {
         if (!item.is_object() || !item.contains("id") || !item["id"].is_string()) continue;
         GraphNode node;
         node.id = item["id"].get<std::string>();
-        node.kind = item.value("kind", json("")).is_string() ? item.value("kind", "") : "";
-        node.name = item.value("name", json("")).is_string() ? item.value("name", "") : node.id;
+        json kind = item.value("kind", json()), name = item.value("name", json());
+        node.kind = kind.is_string() ? kind.get<std::string>() : "";
+        node.name = name.is_string() && !name.get<std::string>().empty() ? name.get<std::string>() : node.id;
         if (index.emplace(node.id, nodes.size()).second) nodes.push_back(std::move(node));
     }
     if (nodes.size() > kMaxGraphNodes) {
@@ -171,8 +180,8 @@ std::string plan_graph_svg(const ReportData& data) {
         auto from = index.find(item["from"].get<std::string>());
         auto to = index.find(item["to"].get<std::string>());
         if (from == index.end() || to == index.end() || from->second == to->second) continue;
-        std::string kind = item.value("kind", json("")).is_string() ? item.value("kind", "") : "";
-        edges.push_back({from->second, to->second, kind});
+        json kind = item.value("kind", json());
+        edges.push_back({from->second, to->second, kind.is_string() ? kind.get<std::string>() : ""});
         nodes[to->second].preds.push_back(from->second);
     }
     assign_layers(nodes, edges);

@@ -18,8 +18,12 @@ std::string plan_graph_svg(const ReportData& data);
 // A coordinate for an SVG attribute: one decimal, no locale.
 std::string svg_number(double value);
 
-// A rank's state, from its exit: "succeeded", "failed" or "running" (or the attempt's
-// state when the rank has no exit of its own but the attempt is over).
-std::string rank_state(const RankRecord& rank, const AttemptRecord& attempt);
+// The root-cause rank of a failed attempt, from its failure report; -1 when none.
+int root_rank(const ReportAttempt& attempt);
+
+// A rank's state, from its exit: "succeeded", "failed", "running", or "stopped" for a rank
+// that amlflow stopped (SIGTERM or SIGKILL) because another rank failed or the run was
+// interrupted; the attempt's state when the rank has no exit of its own.
+std::string rank_state(const RankRecord& rank, const ReportAttempt& attempt);
 
 }  // namespace amlflow::runtime

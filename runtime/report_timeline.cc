@@ -110,13 +110,16 @@ private:
     std::ostringstream bands_, rows_;
 };
 
-std::string rank_tip(const std::string& step, const AttemptRecord& attempt, const RankRecord& rank) {
+std::string rank_tip(const std::string& step, const ReportAttempt& report, const RankRecord& rank) {
+    const AttemptRecord& attempt = report.record;
     std::string tip = step + " attempt " + std::to_string(attempt.number + 1) + ", rank " +
                       std::to_string(rank.global_rank) + " (local " + std::to_string(rank.local_rank) + ", node " +
                       std::to_string(rank.node_rank) + "), pid " + std::to_string(rank.pid) + ": ";
+    std::string state = rank_state(rank, report);
     if (rank.signal > 0) tip += "killed by " + signal_name(rank.signal);
     else if (rank.exit_code >= 0) tip += "exit code " + std::to_string(rank.exit_code);
-    else tip += rank_state(rank, attempt);
+    else tip += state;
+    if (state == "stopped") tip += " (stopped with its group)";
     return tip + ", " + duration_text(rank.started_ms, rank.finished_ms);
 }
 
@@ -126,10 +129,9 @@ void draw_attempt(Timeline& line, const ReportStep& step, const ReportAttempt& a
     std::string tip = step.record.name + " attempt " + std::to_string(record.number + 1) + ": " + state + ", " +
                       duration_text(record.started_ms, record.finished_ms) + ", MASTER_PORT " +
                       std::to_string(record.master_port);
-    int root = -1;
-    if (attempt.failure.is_object()) {
-        if (attempt.failure.value("message", nlohmann::json()).is_string()) tip += "\n" + attempt.failure.value("message", "");
-        if (attempt.failure.value("rank", nlohmann::json()).is_number_integer()) root = attempt.failure["rank"].get<int>();
+    int root = root_rank(attempt);
+    if (attempt.failure.is_object() && attempt.failure.value("message", nlohmann::json()).is_string()) {
+        tip += "\n" + attempt.failure.value("message", "");
     }
     line.label("attempt " + std::to_string(record.number + 1), "timeline-label attempt", 14, kAttemptRow);
     line.bar("timeline-bar state-" + state, record.started_ms, record.finished_ms, kAttemptRow, 14, tip);
@@ -142,11 +144,11 @@ void draw_attempt(Timeline& line, const ReportStep& step, const ReportAttempt& a
             line.next_row(kRankRow);
             break;
         }
-        std::string rank_state_text = rank_state(rank, record);
+        std::string rank_state_text = rank_state(rank, attempt);
         bool is_root = rank.global_rank == root && record.state == AttemptState::Failed;
         line.label("rank " + std::to_string(rank.global_rank) + (is_root ? " \u00b7 root cause" : ""),
                    is_root ? "timeline-label rank root" : "timeline-label rank", 28, kRankRow);
-        std::string tip_text = rank_tip(step.record.name, record, rank);
+        std::string tip_text = rank_tip(step.record.name, attempt, rank);
         int64_t started = rank.started_ms > 0 ? rank.started_ms : record.started_ms;
         int64_t finished = rank.finished_ms > 0 ? rank.finished_ms : record.finished_ms;
         line.bar("timeline-rank state-" + rank_state_text, started, finished, kRankRow, 8, tip_text);
