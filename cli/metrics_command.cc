@@ -65,7 +65,7 @@ void print_sweep(const StepRecord& step) {
 void print_step(RunStore& store, const std::string& run, const StepRecord& step) {
     if (step.kind == "sweep") return print_sweep(step);
     auto metrics = store.metrics_of(step.cached_from.empty() ? run : step.cached_from, step.name);
-    auto params = store.params_of(run, step.name);
+    auto params = store.params_of(step.cached_from.empty() ? run : step.cached_from, step.name);
     if ((!metrics || metrics->empty()) && (!params || params->empty())) return;
     std::cout << step.name << (step.cached_from.empty() ? "" : " (cached from " + step.cached_from + ")") << "\n";
     // Rank 0's values: the one every rank agrees with in data-parallel training.

@@ -85,6 +85,10 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
         std::cerr << "amlflow: error: cannot run '" << run_id << "': " << error << "\n";
         return 1;
     }
+    if (!args.resume.empty() && !store.set_run_state(run_id, RunState::Running)) {
+        std::cerr << "amlflow: error: " << store.last_error() << "\n";
+        return 1;
+    }
     auto python_lib = install_python_lib(store.folder(), &error);
     if (!python_lib) {
         std::cerr << "amlflow: error: " << error << "\n";
@@ -120,7 +124,15 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     Executor executor(loop, store, backend, plan, executor_options, reporter);
     reporter.run_started(run_id, shown_file, store.folder().string(), plan.steps.size());
     if (board) board->flush();
-    int code = executor.run(run_id);
+    int code = 2;
+    try {
+        code = executor.run(run_id);
+    } catch (const std::exception& e) {
+        // A bug, not the user's: say so plainly, and leave the run failed, not running.
+        std::cerr << "amlflow: internal error: " << e.what() << "\n";
+        store.set_run_state(run_id, RunState::Failed, 2);
+        backend.stop_all("internal error", true);
+    }
     if (board) board->close();
     reporter.set_board(nullptr);
     sink.flush();
@@ -200,12 +212,17 @@ int resume(const RunArgs& args) {
         std::cerr << "amlflow: run '" << run->id << "' already succeeded; nothing to resume\n";
         return 0;
     }
-    if (!store->set_run_state(run->id, RunState::Running)) {
-        std::cerr << "amlflow: error: " << store->last_error() << "\n";
-        return 1;
+    // A run started with --step recorded only the steps it meant to run: keep to those.
+    RunArgs resumed = args;
+    if (auto recorded = store->steps_of(run->id); recorded && resumed.steps.empty()) {
+        std::vector<std::string> names;
+        for (const StepRecord& step : *recorded) {
+            if (plan->find(step.name)) names.push_back(step.name);  // not a sweep's trials
+        }
+        if (names.size() < plan->steps.size()) resumed.steps = names;
     }
     std::cerr << "amlflow: resuming run " << run->id << " of " << run->file << "\n";
-    return execute_plan(args, *plan, *store, run->id, fs::path(run->file).parent_path(), run->file, loop);
+    return execute_plan(resumed, *plan, *store, run->id, fs::path(run->file).parent_path(), run->file, loop);
 }
 
 }  // namespace

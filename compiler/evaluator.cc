@@ -143,6 +143,13 @@ Value Evaluator::eval_map(const ast::Block& block, const EvalScope& scope) {
             continue;
         }
         seen.emplace(key, member.key.range);
+        // The plan's JSON marks its own encodings with '$' keys ({"$path": ...}); a user's
+        // key must not be read as one.
+        if (!key.empty() && key[0] == '$') {
+            diagnostics_.error("map-key", member.key.range, "map key '" + key + "' starts with '$', which amlflow keeps for itself")
+                .help("rename the key, e.g. '" + key.substr(1) + "'");
+            continue;
+        }
         Value value = member.block ? eval_map(*member.block, inner) : eval(*member.value, inner);
         map.fields.emplace_back(key, std::move(value));
     }

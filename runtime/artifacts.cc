@@ -139,7 +139,22 @@ bool is_contained_relative(const std::string& path) {
     return true;
 }
 
+bool is_output_reference(const json& value) {
+    if (!value.is_object() || value.size() != 1 || !value.contains("$output")) return false;
+    const json& out = value["$output"];
+    if (!out.is_object() || !out.contains("step") || !out["step"].is_string()) return false;
+    if (!out.contains("result") || !out["result"].is_array()) return false;
+    for (const json& part : out["result"]) {
+        if (!part.is_string()) return false;
+    }
+    return !out.contains("path") || out["path"].is_string();
+}
+
 std::optional<ResolvedOutput> resolve_output(const json& value, const StepResults& results, std::string* error) {
+    if (!is_output_reference(value)) {
+        *error = "the value " + value.dump(-1, ' ', false, json::error_handler_t::replace) + " is not a step result";
+        return std::nullopt;
+    }
     const json& out = value.at("$output");
     std::string step = out.value("step", "");
     std::vector<std::string> result = out.value("result", std::vector<std::string>{});
@@ -206,6 +221,34 @@ std::optional<ContentDigest> content_digest(const fs::path& path, std::string* e
     }
     digest.hash = sha.hex_digest();
     return digest;
+}
+
+std::string input_fingerprint(const fs::path& path) {
+    std::error_code ec;
+    auto stamp = [](const fs::path& file, std::error_code& error) {
+        auto size = fs::file_size(file, error);
+        auto time = fs::last_write_time(file, error).time_since_epoch().count();
+        return std::to_string(size) + ":" + std::to_string(time);
+    };
+    if (fs::is_regular_file(path, ec)) {
+        if (fs::file_size(path, ec) <= (64u << 20)) {
+            int64_t bytes = 0;
+            std::string ignored;
+            auto hash = file_sha256(path, &bytes, &ignored);
+            if (hash) return "sha256:" + *hash;
+        }
+        return "stat:" + stamp(path, ec);
+    }
+    if (!fs::is_directory(path, ec)) return "absent";
+    std::vector<std::string> entries;
+    for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+        if (!it->is_regular_file(ec)) continue;
+        entries.push_back(it->path().lexically_relative(path).generic_string() + "=" + stamp(it->path(), ec));
+    }
+    std::sort(entries.begin(), entries.end());
+    compiler::Sha256 sha;
+    for (const std::string& entry : entries) sha.update(entry + "\n");
+    return "folder:" + sha.hex_digest();
 }
 
 bool copy_confined(const fs::path& from, const fs::path& to, bool overwrite, std::string* error) {

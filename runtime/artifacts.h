@@ -25,6 +25,11 @@ struct ResolvedOutput {
     std::string shown;           // "train.outputs / \"model.pt\""
 };
 
+// Whether a plan value is a reference to a step's result: {"$output": {"step": "...",
+// "result": [...], "path": "..."}} and nothing else (a user's map with a "$output" key
+// is not one).
+bool is_output_reference(const nlohmann::json& value);
+
 // A `{"$output": {step, result, path}}` plan value as a path. Fails when the producing
 // step has no such result or the sub-path is absolute or climbs out with `..`.
 // Whether the file exists is the caller's question (see require_inside).
@@ -46,6 +51,13 @@ struct ContentDigest {
 // order (relative path, kind, content digest); symlinks that stay inside are hashed as
 // what they point to, ones that leave it are refused. Special files are refused.
 std::optional<ContentDigest> content_digest(const std::filesystem::path& path, std::string* error);
+
+// What a local input path (a `$path` a step reads, outside its source snapshot) looks
+// like now, for cache keys: a file up to 64 MiB by its content, a larger one by size and
+// modification time, a folder by every entry's relative path, size and modification
+// time (as Nextflow's default cache mode does: hashing a data set's bytes on every run
+// would cost more than it saves). "absent" for a path that does not exist.
+std::string input_fingerprint(const std::filesystem::path& path);
 
 // Copies a file or a folder to `to` (a file path, or the folder to create). Refuses
 // symlinks leaving `from`'s folder and special files before copying anything. Without

@@ -53,15 +53,18 @@ void Executor::run_register(StepRun& step) {
     fs::path copy = object / source->path.filename();
     std::error_code ec;
     if (!fs::exists(copy, ec)) {
-        fs::path partial = object.string() + ".partial";
+        // Copied beside, then renamed into place: the registry never holds half a model.
+        // The same content under another file name shares the object folder.
+        fs::path partial = object.string() + "." + source->path.filename().string() + ".partial";
         fs::remove_all(partial, ec);
-        if (!copy_confined(source->path, partial / source->path.filename(), false, &error)) {
+        if (!copy_confined(source->path, partial, false, &error)) {
             fs::remove_all(partial, ec);
             return fail_step(step, "cannot copy the model into the registry: " + error);
         }
-        fs::create_directories(object.parent_path(), ec);
-        fs::rename(partial, object, ec);
-        if (ec && !fs::exists(copy)) return fail_step(step, "cannot add to the registry: " + ec.message());
+        fs::create_directories(object, ec);
+        fs::rename(partial, copy, ec);
+        if (ec) fs::remove_all(partial, ec);
+        if (!fs::exists(copy)) return fail_step(step, "cannot add " + copy.string() + " to the registry");
     }
     NewModel model;
     model.name = step.plan->spec.value("name", step.plan->name);

@@ -30,7 +30,21 @@ bool Executor::prepare_workdir(StepRun& step, std::string* error) {
         fs::create_directories(work, ignored);
     } else {
         fs::path source = options_.plan_folder / (step.plan->source.empty() ? "." : step.plan->source);
-        if (!snapshot_source(source, work, store_.folder(), error)) return false;
+        auto snapshot = snapshot_source(source, work, store_.folder(), error);
+        if (!snapshot) return false;
+        // The plan's hash names the code as it was when the run was planned. Code edited
+        // since (before this step started, or before --resume) must not be recorded
+        // under that hash, or a later run would reuse a result of other code.
+        std::string planned = source_hash(*step.plan);
+        if (!planned.empty() && planned != snapshot->hash) {
+            if (options_.resume) {
+                *error = "its source folder '" + source.string() + "' changed since the run started; start a new run";
+                return false;
+            }
+            reporter_.note("step '" + step.plan->name + "': its source folder changed since the run was planned; " +
+                           "its result will not be cached");
+            step.cache_key.clear();
+        }
     }
     fs::path outputs = store_.step_outputs(run_id_, step.plan->name);
     fs::path logs = folder / "logs";
@@ -60,6 +74,15 @@ bool Executor::prepare_environment(const std::string& id, std::string* error) {
     if (!ready->note.empty()) reporter_.note("environment '" + id.substr(id.find(':') + 1) + "': " + ready->note);
     interpreters_[id] = ready->python;
     return true;
+}
+
+std::string Executor::source_hash(const StepPlan& step) const {
+    const json& link = step.spec.value("$source", json());
+    if (!link.is_string() || !plan_.raw.contains("nodes") || !plan_.raw["nodes"].is_array()) return "";
+    for (const json& node : plan_.raw["nodes"]) {
+        if (node.value("id", "") == link.get<std::string>()) return node.value("hash", "");
+    }
+    return "";
 }
 
 std::string Executor::interpreter_of(const std::string& id) const {
@@ -215,6 +238,7 @@ void Executor::attempt_done(StepRun& step, int attempt, const AttemptResult& res
     step.last = result;
     read_metrics(step, true);
     if (result.succeeded) {
+        step.stopped_early = false;  // it finished before the stop reached it
         store_.finish_attempt(run_id_, step.plan->name, attempt, AttemptState::Succeeded);
         if (step.action == "export") return export_done(step);
         fs::path folder = store_.run_folder(run_id_) / step.plan->name;

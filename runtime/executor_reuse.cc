@@ -18,13 +18,33 @@ bool is_done(StepState state) { return state == StepState::Succeeded || state ==
 // Every `$output` reference in a spec, in a stable order.
 void collect_outputs(const json& value, std::vector<const json*>& found) {
     if (value.is_object()) {
-        if (value.contains("$output")) {
+        if (is_output_reference(value)) {
             found.push_back(&value);
             return;
         }
         for (auto it = value.begin(); it != value.end(); ++it) collect_outputs(it.value(), found);
     } else if (value.is_array()) {
         for (const json& item : value) collect_outputs(item, found);
+    }
+}
+
+// Every local path a spec reads (`{"$path": ...}`), but for the job's own source folder
+// and script, which the source snapshot's digest in the plan hash already covers, and a
+// download's destination, which it writes.
+void collect_paths(const json& value, std::vector<std::string>& found, bool top = true) {
+    if (value.is_object()) {
+        if (value.size() == 1 && value.contains("$path") && value["$path"].is_string()) {
+            found.push_back(value["$path"].get<std::string>());
+            return;
+        }
+        for (auto it = value.begin(); it != value.end(); ++it) {
+            if (top && (it.key() == "source" || it.key() == "script" || it.key() == "to" || it.key()[0] == '$')) {
+                continue;
+            }
+            collect_paths(it.value(), found, false);
+        }
+    } else if (value.is_array()) {
+        for (const json& item : value) collect_paths(item, found, false);
     }
 }
 
@@ -73,7 +93,12 @@ bool Executor::reuse_from_resumed_run(StepRun& step) {
     if (is_done(record.state) && !options_.force_steps.count(step.plan->name)) {
         json result = json::parse(record.result_json.empty() ? "{}" : record.result_json, nullptr, false);
         results_[step.plan->name] = results_of(result);
-        if (!step.parent.empty()) load_trial_series(step, run_id_, step.plan->name);
+        if (!step.parent.empty()) {
+            // A trial this run had from the cache has its metrics in the run it came from.
+            auto& results = results_[step.plan->name];
+            load_trial_series(step, results.count("run") ? results["run"] : run_id_,
+                              results.count("step") ? results["step"] : step.plan->name);
+        }
         step.started_ms = record.started_ms;
         finish_step(step, record.state, false);
         return true;
@@ -130,6 +155,16 @@ std::optional<std::string> Executor::compute_cache_key(const StepRun& step, std:
             key.update(resolved->path.string() + "\n");
         }
     }
+    // Local files the step reads: their content (or, for large ones, size and time), so
+    // an edited data file or model is not answered by a stale result.
+    std::vector<std::string> paths;
+    collect_paths(step.plan->spec, paths);
+    std::error_code ec;
+    fs::path folder = fs::absolute(options_.plan_folder, ec);
+    for (const std::string& path : paths) {
+        if (path.find("://") != std::string::npos) continue;
+        key.update(path + "\n" + input_fingerprint((folder / path).lexically_normal()) + "\n");
+    }
     return key.hex_digest();
 }
 
@@ -154,14 +189,21 @@ bool Executor::reuse_from_cache(StepRun& step) {
         return false;
     }
     if (step.plan->kind == "download") {
+        // Another pipeline folder with the same file has its own destination.
+        const json& to = step.plan->spec.value("to", json::object());
+        std::error_code ec;
+        fs::path here = fs::absolute(options_.plan_folder, ec) / (to.is_object() ? to.value("$path", "") : "");
+        fs::path cached = results["to"];
+        if (cached.parent_path() != here.lexically_normal() && cached != here.lexically_normal()) return false;
         std::string ignored;
         auto now = content_digest(results["to"], &ignored);
         if (!now || now->hash != result.value("digest", "")) return false;
     }
     std::string from = origin->cached_from.empty() ? entry->run_id : origin->cached_from;
-    store_.set_step_state(run_id_, step.plan->name, StepState::Cached, from);
+    // The state last: a record that says cached always has its outputs and result.
     store_.set_step_outputs(run_id_, step.plan->name, origin->outputs);
     store_.set_step_result(run_id_, step.plan->name, origin->result_json);
+    store_.set_step_state(run_id_, step.plan->name, StepState::Cached, from);
     results_[step.plan->name] = results;
     if (!step.parent.empty()) load_trial_series(step, entry->run_id, entry->step);
     finish_step(step, StepState::Cached, false);

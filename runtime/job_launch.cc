@@ -32,7 +32,7 @@ std::optional<std::string> argument_text(const json& value, const ArgumentContex
         int64_t ms = value["$duration_ms"].get<int64_t>();
         return ms % 1000 == 0 ? std::to_string(ms / 1000) : json(static_cast<double>(ms) / 1000).dump();
     }
-    if (value.contains("$output")) {
+    if (is_output_reference(value)) {
         auto resolved = resolve_output(value, context.results, error);
         if (!resolved) return std::nullopt;
         return resolved->path.string();

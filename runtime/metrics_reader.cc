@@ -74,7 +74,10 @@ void MetricsReader::parse_line(const std::string& line, int rank, MetricsBatch& 
     auto index = record.find("step");
     if (index != record.end() && index->is_number_integer() && index->get<int64_t>() >= 0) metric.step_index = index->get<int64_t>();
     auto time = record.find("time");
-    if (time != record.end() && time->is_number()) metric.time_ms = static_cast<int64_t>(time->get<double>() * 1000);
+    // Seconds since 1970 within year ~2500; anything else is a script's bug, not a time.
+    if (time != record.end() && time->is_number() && time->get<double>() > 0 && time->get<double>() < 1.7e10) {
+        metric.time_ms = static_cast<int64_t>(time->get<double>() * 1000);
+    }
     batch.metrics.push_back(std::move(metric));
 }
 
@@ -84,7 +87,9 @@ MetricsBatch MetricsReader::read(bool final) {
     for (fs::directory_iterator it(folder_, ec), end; !ec && it != end; it.increment(ec)) {
         std::string file = it->path().filename().string();
         int rank = rank_of(file);
-        if (rank < 0) continue;
+        // Only regular files: a FIFO or a device put there by a script would block or
+        // never end.
+        if (rank < 0 || !it->is_regular_file(ec)) continue;
         std::ifstream in(it->path(), std::ios::binary);
         uint64_t& offset = offsets_[file];
         in.seekg(static_cast<std::streamoff>(offset));

@@ -194,20 +194,30 @@ bool EarlyStop::should_stop(const std::string& name, const std::map<std::string,
     std::vector<double> best_of_others, mean_of_others;
     for (const auto& [other, values] : series) {
         if (other == name || values.size() < reported) continue;
-        double best = values[0].second, sum = 0;
+        // NaN says nothing about what is good: a diverged trial (kept in the series after
+        // it was stopped) must not become everyone's "best" and stop them all.
+        double best = 0, sum = 0;
+        size_t finite = 0;
         for (size_t i = 0; i < reported; ++i) {
-            if (objective_.better(values[i].second, best)) best = values[i].second;
-            sum += values[i].second;
+            double value = values[i].second;
+            if (std::isnan(value)) continue;
+            if (finite == 0 || objective_.better(value, best)) best = value;
+            sum += value;
+            ++finite;
         }
+        if (finite == 0) continue;
         best_of_others.push_back(best);
-        mean_of_others.push_back(sum / static_cast<double>(reported));
+        mean_of_others.push_back(sum / static_cast<double>(finite));
     }
     if (best_of_others.empty()) return false;
     char text[160];
     if (kind_ == "bandit") {
         double best = *std::max_element(best_of_others.begin(), best_of_others.end(),
                                         [&](double a, double b) { return objective_.better(b, a); });
-        double bound = objective_.maximize ? best / (1 + slack_) : best * (1 + slack_);
+        // best / (1 + slack) and best * (1 + slack) for a positive best; measured on |best|
+        // so that a negative metric's bound lies on the worse side of the best too.
+        double margin = std::fabs(best) * (objective_.maximize ? slack_ / (1 + slack_) : slack_);
+        double bound = objective_.maximize ? best - margin : best + margin;
         if (!objective_.better(current, bound) && current != bound) {
             std::snprintf(text, sizeof text, "%s %.6g is outside the slack %.3g of the best %.6g", objective_.metric.c_str(),
                           current, slack_, best);
@@ -220,7 +230,7 @@ bool EarlyStop::should_stop(const std::string& name, const std::map<std::string,
         std::vector<double> means = mean_of_others;
         std::nth_element(means.begin(), means.begin() + means.size() / 2, means.end());
         double median = means[means.size() / 2];
-        double best_mine = mine->second[0].second;
+        double best_mine = current;  // not NaN, unlike perhaps an earlier value
         for (size_t i = 0; i < reported; ++i) {
             if (objective_.better(mine->second[i].second, best_mine)) best_mine = mine->second[i].second;
         }

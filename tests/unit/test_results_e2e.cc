@@ -224,8 +224,8 @@ experiment e {
 // (not run again), the unfinished one runs again as its next attempt, and the store
 // passes integrity_check. A run still running cannot be resumed beside itself.
 BOOST_AUTO_TEST_CASE(sigkill_mid_step_then_resume) {
-    Sandbox box;
-    box.write("p.amlflow", R"(
+    Sandbox box;  // the pipeline in its own folder: a resumed run checks its source is unchanged
+    box.write("proj/p.amlflow", R"(
 experiment e {
   job first { command = ["/bin/sh", "-c", "echo one > outputs/one.txt"] }
   job slow {
@@ -235,7 +235,7 @@ experiment e {
   job last { command = ["/bin/sh", "-c", "cat \"$AMLFLOW_INPUT_TWO\" > outputs/three.txt"], inputs = { two = slow.outputs / "two.txt" } }
 }
 )");
-    auto running = box.start({"run", "p.amlflow"});
+    auto running = box.start({"run", "proj/p.amlflow"});
     fs::path started = box.home() / "started";
     BOOST_REQUIRE_MESSAGE(wait_until([&] { return fs::exists(started); }, 30), "the slow step never started");
     std::string run = box.only_run();
