@@ -95,6 +95,21 @@ bool same_file_content(const fs::path& a, const fs::path& b) {
     return hash_a && hash_b && *hash_a == *hash_b;
 }
 
+// Whether writing `relative` under `root` would go through a symlink that already
+// exists there (and so possibly out of `root`).
+bool through_symlink(const fs::path& root, const fs::path& relative, std::string* error) {
+    fs::path at = root;
+    std::error_code ec;
+    for (const fs::path& part : relative) {
+        at /= part;
+        if (fs::is_symlink(fs::symlink_status(at, ec))) {
+            *error = "cannot copy to " + quoted(at) + ": it is a symlink, which could lead outside " + quoted(root);
+            return true;
+        }
+    }
+    return false;
+}
+
 bool copy_one(const fs::path& from, const fs::path& to, bool overwrite, std::string* error) {
     std::error_code ec;
     if (fs::exists(to, ec)) {
@@ -112,6 +127,7 @@ bool copy_one(const fs::path& from, const fs::path& to, bool overwrite, std::str
     // Through a temporary name, so a reader never sees half a file.
     fs::path temporary = to;
     temporary += ".amlflow-partial";
+    fs::remove(temporary, ec);  // a stale one, even a symlink, is never written through
     fs::copy_file(from, temporary, fs::copy_options::overwrite_existing, ec);
     if (!ec) fs::rename(temporary, to, ec);
     if (ec) {
@@ -253,9 +269,15 @@ std::string input_fingerprint(const fs::path& path) {
 
 bool copy_confined(const fs::path& from, const fs::path& to, bool overwrite, std::string* error) {
     std::error_code ec;
-    if (fs::is_regular_file(from, ec)) return copy_one(from, to, overwrite, error);
+    if (fs::is_regular_file(from, ec)) {
+        if (through_symlink(to.parent_path(), to.filename(), error)) return false;
+        return copy_one(from, to, overwrite, error);
+    }
     auto entries = folder_files(from, error);  // every refusal happens before any copy
     if (!entries) return false;
+    for (const Entry& entry : *entries) {
+        if (through_symlink(to, entry.relative, error)) return false;
+    }
     fs::create_directories(to, ec);
     if (ec) {
         *error = "cannot create " + quoted(to) + ": " + ec.message();

@@ -1,6 +1,7 @@
 #include "runtime/sweep_plan.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <random>
 
@@ -67,29 +68,42 @@ json substitute(const json& value, const json& params) {
     return value;
 }
 
-std::optional<std::vector<json>> grid_points(const json& space, std::string* error) {
-    std::vector<json> points = {json::object()};
+// The first `limit` points of the grid, in order (the last parameter varying fastest),
+// each computed from its index: a grid of many large choices is never listed whole.
+std::optional<std::vector<json>> grid_points(const json& space, size_t limit, std::string* error) {
+    struct Axis {
+        std::string name;
+        const json* values = nullptr;  // choice; null for randint (value = index)
+        uint64_t size = 0;
+    };
+    std::vector<Axis> axes;
+    uint64_t total = 1;
     for (auto it = space.begin(); it != space.end(); ++it) {
         std::string kind = it.value().value("$kind", "");
-        json values = json::array();
+        Axis axis{it.key()};
         if (kind == "choice") {
-            values = it.value()["values"];
+            axis.values = &it.value()["values"];
+            axis.size = axis.values->size();
         } else if (kind == "randint") {
-            for (int64_t i = 0; i < it.value()["upper"].get<int64_t>(); ++i) values.push_back(i);
+            axis.size = static_cast<uint64_t>(std::max<int64_t>(1, it.value()["upper"].get<int64_t>()));
         } else {
             *error = "grid sampling needs a finite space, and '" + it.key() + "' is drawn from " + kind +
                      "(...): use choice(...) or random sampling";
             return std::nullopt;
         }
-        std::vector<json> next;
-        for (const json& point : points) {
-            for (const json& value : values) {
-                json extended = point;
-                extended[it.key()] = value;
-                next.push_back(extended);
-            }
+        total = axis.size != 0 && total > UINT64_MAX / axis.size ? UINT64_MAX : total * axis.size;
+        axes.push_back(axis);
+    }
+    std::vector<json> points;
+    for (uint64_t index = 0; index < total && points.size() < limit; ++index) {
+        json point = json::object();
+        uint64_t rest = index;
+        for (auto axis = axes.rbegin(); axis != axes.rend(); ++axis) {
+            uint64_t digit = rest % axis->size;
+            rest /= axis->size;
+            point[axis->name] = axis->values ? (*axis->values)[digit] : json(static_cast<int64_t>(digit));
         }
-        points = std::move(next);
+        points.push_back(std::move(point));
     }
     return points;
 }
@@ -103,10 +117,11 @@ std::optional<std::vector<Trial>> draw_trials(const StepPlan& sweep, std::string
     std::string sampling = spec.value("sampling", "random");
     std::vector<json> points;
     if (sampling == "grid") {
-        auto grid = grid_points(space, error);
+        size_t limit = spec.contains("trials") && spec["trials"].is_number_integer() ? spec["trials"].get<size_t>()
+                                                                                      : 100000;
+        auto grid = grid_points(space, limit, error);
         if (!grid) return std::nullopt;
         points = std::move(*grid);
-        if (spec.contains("trials")) points.resize(std::min(points.size(), spec["trials"].get<size_t>()));
     } else {
         std::string seed_text = compiler::sha256_hex(sweep.hash);
         std::seed_seq seed(seed_text.begin(), seed_text.end());

@@ -298,4 +298,23 @@ BOOST_AUTO_TEST_CASE(a_folder_copy_onto_different_files_needs_overwrite) {
     BOOST_TEST(!has_partial(project.root()));
 }
 
+// A symlink already inside the destination (dl/sub -> elsewhere) would carry the copy
+// out of it: refused before any file is written, for folders and single files.
+BOOST_AUTO_TEST_CASE(a_symlink_inside_the_destination_is_never_written_through) {
+    TempProject project;
+    project.write("from/a.txt", "a");
+    project.write("from/sub/evil.txt", "evil");
+    fs::create_directories(project.root() / "elsewhere");
+    fs::create_directories(project.root() / "dl");
+    fs::create_directory_symlink(project.root() / "elsewhere", project.root() / "dl" / "sub");
+    std::string error;
+    BOOST_TEST(!copy_confined(project.root() / "from", project.root() / "dl", false, &error));
+    BOOST_TEST(contains(error, "is a symlink"), error);
+    BOOST_TEST(!fs::exists(project.root() / "elsewhere" / "evil.txt"));
+    BOOST_TEST(!fs::exists(project.root() / "dl" / "a.txt"));
+    fs::create_symlink(project.root() / "elsewhere" / "target.txt", project.root() / "dl" / "file.txt");
+    BOOST_TEST(!copy_confined(project.root() / "from" / "a.txt", project.root() / "dl" / "file.txt", true, &error));
+    BOOST_TEST(!fs::exists(project.root() / "elsewhere" / "target.txt"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
