@@ -137,7 +137,9 @@ bool Executor::check_references(const StepRun& step, std::string* error) {
 
 std::optional<std::string> Executor::compute_cache_key(const StepRun& step, std::string* error) {
     compiler::Sha256 key;
-    key.update("amlflow-cache-1\n" + step.plan->kind + "\n" + step.plan->hash + "\n");
+    // The name too: a script sees it (AMLFLOW_STEP), so two steps alike in every field
+    // are still two results.
+    key.update("amlflow-cache-1\n" + step.plan->kind + "\n" + step.plan->name + "\n" + step.plan->hash + "\n");
     std::vector<const json*> references;
     collect_outputs(step.plan->spec, references);
     for (const json* reference : references) {
