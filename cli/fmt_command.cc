@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "runtime/terminal_sink.h"
 #include "compiler/formatter.h"
 
 namespace amlflow::cli {
@@ -33,17 +34,6 @@ bool read_all(std::istream& in, std::string& text) {
     return !in.bad();
 }
 
-bool write_all(int fd, const std::string& text) {
-    size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        done += static_cast<size_t>(n);
-    }
-    return true;
-}
-
 // Replaces `path` in one step: a temporary file beside it, then rename, so that a crash or
 // a full disk never leaves a half-written pipeline. The file keeps its permissions, and a
 // symbolic link keeps pointing at the file it named.
@@ -59,7 +49,7 @@ bool replace_file(const std::string& path, const std::string& text, std::string&
         why = std::strerror(errno);
         return false;
     }
-    bool written = write_all(fd, text) && ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
+    bool written = runtime::write_all(fd, text) && ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
     why = written ? "" : std::strerror(errno);
     written = ::close(fd) == 0 && written;
     if (written && ::rename(temp.c_str(), target.c_str()) == 0) return true;

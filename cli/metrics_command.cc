@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/store_option.h"
+#include "cli/table_format.h"
 
 namespace amlflow::cli {
 
@@ -33,10 +34,6 @@ std::string number(double value) {
     char text[32];
     std::snprintf(text, sizeof text, "%.6g", value);
     return text;
-}
-
-std::string pad(const std::string& text, size_t width) {
-    return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
 }
 
 struct Summary {

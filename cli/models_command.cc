@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/store_option.h"
+#include "cli/table_format.h"
 #include "runtime/artifacts.h"
 
 namespace amlflow::cli {
@@ -15,17 +16,6 @@ namespace fs = std::filesystem;
 using namespace amlflow::runtime;
 
 namespace {
-
-std::string pad(const std::string& text, size_t width) {
-    return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
-}
-
-std::string clock_time(int64_t ms) {
-    std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", std::localtime(&seconds));
-    return text;
-}
 
 // "name" or "name:3"; nullopt when the version is not a positive number.
 std::optional<std::pair<std::string, int>> parse_reference(const std::string& text) {

@@ -49,7 +49,7 @@ int dry_run(const RunPlan& plan, const std::map<std::string, std::string>& base)
         request.compute = plan.compute_of(step);
         int restarts = RetryPolicy::from_spec(step.spec).max_restarts();
         request.context = {"<run>", step.name, 0, restarts, "127.0.0.1", 29500, "<outputs>", "<checkpoints>", "<logs>",
-                           "<metrics>", {}};
+                           "<metrics>", {}, "<amlflow python lib>"};
         for (const std::string& need : step.needs) {
             std::string name = need.substr(need.find(':') + 1);
             request.results[name] = {{"outputs", "<" + name + ".outputs>"}, {"logs", "<" + name + ".logs>"}};

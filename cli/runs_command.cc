@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/store_option.h"
+#include "cli/table_format.h"
 #include "runtime/run_reporter.h"
 
 namespace amlflow::cli {
@@ -36,18 +37,6 @@ std::unique_ptr<RunStore> StoreOption::open() const {
 }
 
 namespace {
-
-std::string clock_time(int64_t ms) {
-    if (ms == 0) return "-";
-    std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", std::localtime(&seconds));
-    return text;
-}
-
-std::string pad(const std::string& text, size_t width) {
-    return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
-}
 
 int list_runs(const StoreOption& where, size_t limit) {
     auto store = where.open();

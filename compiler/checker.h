@@ -16,6 +16,12 @@
 
 namespace amlflow::compiler {
 
+// The results a kind of step offers (`outputs`, `best`, ...) and their types, and those
+// of a sweep's best trial: what `x.name` may read. The checker, the language server and
+// the runtime's result names all follow this one table.
+std::vector<std::pair<std::string, std::string>> step_results(ast::StepKind kind);
+std::vector<std::pair<std::string, std::string>> trial_results();
+
 struct CheckOptions {
     std::vector<std::string> sets;  // "name=value", from `--set`
 };

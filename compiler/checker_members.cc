@@ -17,8 +17,15 @@ Value output(const std::string& step, std::vector<std::string> members, std::str
     return v;
 }
 
-// The results each kind of step offers, and their types.
-std::vector<std::pair<std::string, std::string>> results_of(ast::StepKind kind) {
+std::string list_names(const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> step_results(ast::StepKind kind) {
     switch (kind) {
         case ast::StepKind::Job: return {{"outputs", "path"}, {"logs", "path"}};
         case ast::StepKind::Sweep: return {{"best", "trial"}};
@@ -29,13 +36,9 @@ std::vector<std::pair<std::string, std::string>> results_of(ast::StepKind kind) 
     return {};
 }
 
-std::string list_names(const std::vector<std::string>& names) {
-    std::string out;
-    for (const std::string& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
-    return out;
+std::vector<std::pair<std::string, std::string>> trial_results() {
+    return {{"outputs", "path"}, {"logs", "path"}, {"params", "the trial's parameters"}, {"metrics", "the trial's metrics"}};
 }
-
-}  // namespace
 
 Value Checker::member(const Value& object, const ast::Identifier& name, const ast::Expr& whole,
                       const EvalScope& scope) {
@@ -79,7 +82,7 @@ Value Checker::step_result(const StepSymbol& symbol, const ast::Identifier& name
         return Value::error();
     }
     std::vector<std::string> names;
-    for (const auto& [result, type] : results_of(step.kind)) {
+    for (const auto& [result, type] : step_results(step.kind)) {
         if (result == name.name) return output(step.name.name, {result}, type);
         names.push_back(result);
     }

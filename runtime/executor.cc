@@ -7,11 +7,6 @@ using nlohmann::json;
 
 namespace {
 
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 bool is_done(StepState state) { return state == StepState::Succeeded || state == StepState::Cached; }
 
 }  // namespace
@@ -166,7 +161,7 @@ void Executor::finish_step(StepRun& step, StepState state, bool record) {
     bool was_running = step.state == StepState::Running && step.processes > 0;
     bool held_slots = step.state == StepState::Running && step.started_steady_ms > 0 && step.plan->kind != "sweep";
     step.state = state;
-    step.finished_ms = now_ms();
+    step.finished_ms = wall_ms();
     show(step, step.stopped_early ? "stopped" : to_string(state));
     if (record) store_.set_step_state(run_id_, step.plan->name, state);
     if (held_slots) {
@@ -177,7 +172,7 @@ void Executor::finish_step(StepRun& step, StepState state, bool record) {
     }
     if (was_running || held_slots) {
         reporter_.step_finished(step.plan->name, step.stopped_early ? "stopped early" : to_string(state),
-                                step.started_ms ? now_ms() - step.started_ms : 0);
+                                step.started_ms ? wall_ms() - step.started_ms : 0);
     }
     if (is_done(state)) {
         for (StepRun& other : steps_) other.waiting_for.erase(step.plan->name);

@@ -80,6 +80,12 @@ private:
         std::map<std::string, Series> series;  // trial -> objective values (rank 0)
     };
 
+    // Unix milliseconds, as the run store keeps times.
+    static int64_t wall_ms() {
+        using namespace std::chrono;
+        return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    }
+
     // executor.cc
     void show(const StepRun& step, const char* state);
     StepRun* find(const std::string& name);

@@ -129,7 +129,7 @@ void Executor::run_download(StepRun& step) {
     if (!digest) return fail_step(step, error);
     reporter_.note("downloaded " + source->shown + " to " + target.string() + " (" + std::to_string(digest->files) +
                    " files, " + std::to_string(digest->bytes) + " bytes)");
-    succeed(step, {{"to", target.string()}}, {{"digest", digest->hash}, {"files", digest->files}, {"bytes", digest->bytes}});
+    succeed(step, {{"to", target.string()}, {"path", target.string()}}, {{"digest", digest->hash}, {"files", digest->files}, {"bytes", digest->bytes}});
 }
 
 void Executor::start_export(StepRun& step) {

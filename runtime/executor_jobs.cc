@@ -14,11 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 }  // namespace
 
 bool Executor::prepare_workdir(StepRun& step, std::string* error) {
@@ -96,7 +91,7 @@ std::string Executor::interpreter_of(const std::string& id) const {
 }
 
 void Executor::start_step(StepRun& step) {
-    step.started_ms = now_ms();
+    step.started_ms = wall_ms();
     step.started_steady_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  EventLoop::Clock::now().time_since_epoch()).count();
     step.state = StepState::Running;

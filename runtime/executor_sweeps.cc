@@ -13,11 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 std::string text_of(const json& value) {
     return value.is_string() ? value.get<std::string>() : value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -39,7 +34,7 @@ void Executor::start_sweep(StepRun& step) {
     sweep.trials = *trials;
     sweep.pending = static_cast<int>(trials->size());
     step.state = StepState::Running;
-    step.started_ms = now_ms();
+    step.started_ms = wall_ms();
     store_.set_step_state(run_id_, name, StepState::Running);
     show(step, "running");
     for (const Trial& trial : *trials) {

@@ -77,21 +77,6 @@ std::vector<Symbol> SymbolResolver::declarations(size_t module) const {
     return out;
 }
 
-std::vector<std::pair<std::string, std::string>> step_results(ast::StepKind kind) {
-    switch (kind) {
-        case ast::StepKind::Job: return {{"outputs", "path"}, {"logs", "path"}};
-        case ast::StepKind::Sweep: return {{"best", "trial"}};
-        case ast::StepKind::Register: return {{"path", "path"}, {"version", "int"}};
-        case ast::StepKind::Export: return {{"outputs", "path"}, {"file", "path"}};
-        case ast::StepKind::Download: return {{"path", "path"}};
-    }
-    return {};
-}
-
-std::vector<std::pair<std::string, std::string>> trial_results() {
-    return {{"outputs", "path"}, {"logs", "path"}, {"params", "the trial's parameters"}, {"metrics", "the trial's metrics"}};
-}
-
 std::vector<std::string> dotted_parts(const ast::Expr& expr) {
     if (expr.kind == ast::ExprKind::Name) return {expr.name.name};
     if (expr.kind != ast::ExprKind::Member || !expr.object) return {};

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "compiler/checker.h"
 #include "compiler/loader.h"
 
 namespace amlflow::lsp {
@@ -48,10 +49,9 @@ private:
     const compiler::ModuleSet& modules_;
 };
 
-// The results a kind of step offers (`outputs`, `best`, ...) and their types; and those of
-// a sweep's best trial. These mirror compiler/checker_members.cc, which reports any other.
-std::vector<std::pair<std::string, std::string>> step_results(compiler::ast::StepKind kind);
-std::vector<std::pair<std::string, std::string>> trial_results();
+// The results of steps and trials: compiler/checker.h's table.
+using compiler::step_results;
+using compiler::trial_results;
 
 // The dotted names of an expression made of names and dots (`a.b.c` gives a, b, c);
 // empty when it holds anything else.
