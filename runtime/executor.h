@@ -128,6 +128,7 @@ private:
     void load_trial_series(const StepRun& trial, const std::string& origin_run, const std::string& origin_step);
 
     // executor_actions.cc
+    void begin_action(StepRun& step);
     void run_register(StepRun& step);
     void run_download(StepRun& step);
     void start_export(StepRun& step);

@@ -18,6 +18,13 @@ std::string shown(const fs::path& path) { return "'" + path.string() + "'"; }
 
 }  // namespace
 
+// Register and download run inside amlflow, at once: recorded as started so that their
+// times show in `runs show` and reports like any step's.
+void Executor::begin_action(StepRun& step) {
+    step.started_ms = wall_ms();
+    store_.set_step_state(run_id_, step.plan->name, StepState::Running);
+}
+
 std::optional<ResolvedOutput> Executor::resolve_path_field(const StepRun& step, const char* field, std::string* error) {
     const json& value = step.plan->spec.value(field, json());
     if (value.is_object() && value.contains("$output")) {
@@ -43,6 +50,7 @@ std::optional<ResolvedOutput> Executor::resolve_path_field(const StepRun& step, 
 }
 
 void Executor::run_register(StepRun& step) {
+    begin_action(step);
     std::string error;
     auto source = resolve_path_field(step, "path", &error);
     if (!source) return fail_step(step, error);
@@ -99,6 +107,7 @@ void Executor::run_register(StepRun& step) {
 }
 
 void Executor::run_download(StepRun& step) {
+    begin_action(step);
     std::string error;
     auto source = resolve_path_field(step, "path", &error);
     if (!source) return fail_step(step, error);
