@@ -20,6 +20,8 @@
 #   BENCH_KEEP=1         keep the scratch folder (printed) instead of deleting it
 #   BENCH_ONLY           a space-separated subset of: launch crash exit relay memory
 #   BENCH_TORCHRUN=0     leave torchrun out (its rows print n/a, as when it is missing)
+# Every `amlflow run` here passes --force: the same file is run again and again, and
+# would otherwise come from the cache after its first run (bench_cache.sh measures that).
 # Everything it writes goes into one scratch folder under $TMPDIR (or /tmp), with
 # AMLFLOW_HOME inside it; the user's store is never touched.
 #
@@ -219,7 +221,7 @@ run_launch() {  # run_launch WHO N -> "<wall s> <ms outside the ranks> <before> 
     rm -rf "$WORK/hand" && mkdir -p "$WORK/hand"
     t0=$EPOCHREALTIME
     case $who in
-        amlflow) "$AMLFLOW" run "$WORK/ddp$n.amlflow" >"$out" 2>&1 ;;
+        amlflow) "$AMLFLOW" run --force "$WORK/ddp$n.amlflow" >"$out" 2>&1 ;;
         hand) (cd "$WORK/src" && bash "$WORK/by_hand.sh" "$n" "$port" "$WORK/hand" "$PY" runtime_ddp.py) >"$out" 2>&1 ;;
         torchrun) (cd "$WORK/src" && "${TORCHRUN[@]}" --redirects 1 --tee 1 --log_dir "$WORK/torchrun-logs" \
                        --nproc_per_node "$n" --master_port "$port" runtime_ddp.py) >"$out" 2>&1 ;;
@@ -244,7 +246,7 @@ if wants launch; then
     for ((i = 0; i < REPS_LAUNCH; i++)); do
         rm -rf "$WORK/hand" && mkdir -p "$WORK/hand"
         t0=$EPOCHREALTIME
-        "$AMLFLOW" run "$WORK/noop.amlflow" >"$WORK/out/noop.txt" 2>&1 || show_fail "amlflow" "$WORK/out/noop.txt"
+        "$AMLFLOW" run --force "$WORK/noop.amlflow" >"$WORK/out/noop.txt" 2>&1 || show_fail "amlflow" "$WORK/out/noop.txt"
         t1=$EPOCHREALTIME
         bash "$WORK/by_hand.sh" 1 0 "$WORK/hand" /bin/true
         t2=$EPOCHREALTIME
@@ -282,7 +284,7 @@ if wants crash; then
         vals="" exits=""
         for ((i = 0; i < REPS; i++)); do
             out=$WORK/out/crash-$mode.txt
-            "$AMLFLOW" run "$WORK/crash_$mode.amlflow" >"$out" 2>&1
+            "$AMLFLOW" run --force "$WORK/crash_$mode.amlflow" >"$out" 2>&1
             rc=$?
             $HELPER crash-report "$out" "$AMLFLOW_HOME" >"$WORK/out/report.txt"
             read -r first last from_exit <"$WORK/out/report.txt"
@@ -331,11 +333,11 @@ if wants exit; then
     echo
     echo "== 3. job end (last line's timestamp) -> interpreter exit seen by its parent (ms)"
     ours="" base=""
-    "$AMLFLOW" run "$WORK/exit.amlflow" >/dev/null 2>&1  # warm-up
+    "$AMLFLOW" run --force "$WORK/exit.amlflow" >/dev/null 2>&1  # warm-up
     for ((i = 0; i < REPS; i++)); do
         sync  # no earlier section's dirty pages for the store's fsyncs to wait for
         out=$WORK/out/exit.txt
-        "$AMLFLOW" run "$WORK/exit.amlflow" >"$out" 2>&1
+        "$AMLFLOW" run --force "$WORK/exit.amlflow" >"$out" 2>&1
         t1=$EPOCHREALTIME
         a=$($HELPER end-latency "$out" "$t1")
         out2=$WORK/out/exit-direct.txt
@@ -367,7 +369,7 @@ if wants relay; then
         local t0 t1 rc a logs sizes
         sync
         t0=$EPOCHREALTIME
-        RUNTIME_WRITER_PIPE_SIZE=$1 "$AMLFLOW" run "$WORK/relay.amlflow" >/dev/null 2>"$WORK/out/relay.err"
+        RUNTIME_WRITER_PIPE_SIZE=$1 "$AMLFLOW" run --force "$WORK/relay.amlflow" >/dev/null 2>"$WORK/out/relay.err"
         rc=$?
         t1=$EPOCHREALTIME
         a=$(minus "$t0" "$t1")
@@ -411,7 +413,7 @@ for ((r = 0; r < 64; r++)); do sleep 2 >"$WORK/hand/rank-\$r.log" 2>&1 & done
 wait
 EOF
     for ((i = 0; i < REPS; i++)); do
-        read -r hwm maxrss wall rc anon < <($HELPER rss "$WORK/out/mem.txt" -- "$AMLFLOW" run "$WORK/memory.amlflow")
+        read -r hwm maxrss wall rc anon < <($HELPER rss "$WORK/out/mem.txt" -- "$AMLFLOW" run --force "$WORK/memory.amlflow")
         if ((rc == 0)); then
             ours+="$(mb "$hwm") " upper+="$(mb "$maxrss") " anons+="$(mb "$anon") "
         else
