@@ -7,9 +7,11 @@
 // the current directory: run it from an empty scratch folder (tests/fuzz/run_fuzz.sh
 // does).
 //
-// Besides "does not crash", it checks two cheap properties:
+// Besides "does not crash", it checks three cheap properties:
 //   - render_json's output is valid JSON (nlohmann::json::accept);
-//   - a plan is produced exactly when there are no errors, and it serializes.
+//   - a plan is produced exactly when there are no errors, and it serializes;
+//   - `amlflow fmt` (format_source) is idempotent: formatting its own output again
+//     changes nothing.
 //
 // Directives: lines at the very start of the input of the form
 //   //@set NAME=VALUE     passed as a `--set` value (CompileOptions::sets)
@@ -35,6 +37,7 @@
 
 #include "compiler/compile.h"
 #include "compiler/diagnostics.h"
+#include "compiler/formatter.h"
 #include "compiler/plan.h"
 #include "compiler/utf8.h"
 
@@ -102,6 +105,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         (void)sink;
     } else if (!result->diagnostics.has_errors()) {
         fail("no errors but no plan", text);
+    }
+    // The formatter runs on the same text (it refuses what does not parse).
+    FormatResult once = format_source("fuzz.amlflow", *options.main_text);
+    if (once.ok) {
+        FormatResult twice = format_source("fuzz.amlflow", once.text);
+        if (!twice.ok) fail("the formatter's output does not format", once.text);
+        if (twice.text != once.text) fail("formatting is not idempotent", once.text + "\n----\n" + twice.text);
     }
     volatile size_t sink = text.size() + text_colored.size() + json_text.size();
     (void)sink;
