@@ -77,6 +77,29 @@ void show_attempts(RunStore& store, const RunRecord& run, const StepRecord& step
     }
 }
 
+// What a step produced, in one line: a job's outputs folder, a sweep's best trial, a
+// model version, an ONNX file, a download's destination.
+std::string result_line(const StepRecord& step) {
+    auto result = nlohmann::json::parse(step.result_json.empty() ? "{}" : step.result_json, nullptr, false);
+    if (!result.is_object()) result = nlohmann::json::object();
+    const auto& results = result.value("results", nlohmann::json::object());
+    auto text = [&](const char* key) { return results.contains(key) && results[key].is_string() ? results[key].get<std::string>() : ""; };
+    if (step.kind == "sweep" && result.contains("best")) {
+        const auto& objective = result.value("objective", nlohmann::json::object());
+        return "best trial: " + result.value("best", "") + " (" + objective.value("metric", "") + " = " +
+               objective.value("value", nlohmann::json()).dump() + ")";
+    }
+    if (step.kind == "register" && result.contains("model")) {
+        const auto& model = result["model"];
+        return "model: " + model.value("name", "") + " version " + model.value("version", nlohmann::json()).dump() +
+               (model.value("existing", false) ? " (identical content was already registered)" : "");
+    }
+    if (step.kind == "download" && !text("to").empty()) return "downloaded to: " + text("to");
+    if (step.kind == "export" && !text("file").empty()) return "onnx: " + text("file");
+    if (step.kind == "sweep" || step.kind == "register" || step.kind == "download") return "";
+    return "outputs: " + step.outputs.string();
+}
+
 int show_run(const StoreOption& where, const std::string& id) {
     auto store = where.open();
     if (!store) return 1;
@@ -94,8 +117,9 @@ int show_run(const StoreOption& where, const std::string& id) {
     if (!steps) return 1;
     for (const StepRecord& step : *steps) {
         std::cout << "  step " << step.name << " (" << step.kind << "): " << to_string(step.state) << ", "
-                  << step.attempts << " attempt" << (step.attempts == 1 ? "" : "s") << "\n    outputs: "
-                  << step.outputs.string() << "\n";
+                  << step.attempts << " attempt" << (step.attempts == 1 ? "" : "s") << "\n";
+        std::string result = result_line(step);
+        if (!result.empty()) std::cout << "    " << result << "\n";
         if (!step.cached_from.empty()) std::cout << "    cached: reused from run " << step.cached_from << "\n";
         show_attempts(*store, *run, step);
     }

@@ -362,6 +362,14 @@ BOOST_AUTO_TEST_CASE(birds_end_to_end_then_all_cached) {
     }
     BOOST_TEST(attempt_count(*store, runs[1]) == 0u);
     BOOST_TEST(store->list_models()->size() == 1u);
+    // What `runs show` says each step produced.
+    Outcome shown = box.run({"runs", "show", runs[0]});
+    BOOST_TEST(contains(shown.out, "best trial: tune["), shown);
+    BOOST_TEST(contains(shown.out, "model: pytorch-birds version 1"), shown);
+    BOOST_TEST(contains(shown.out, "onnx: "), shown);
+    BOOST_TEST(contains(shown.out, "downloaded to: "), shown);
+    Outcome cached = box.run({"runs", "show", runs[1]});
+    BOOST_TEST(contains(cached.out, "cached: reused from run " + runs[0]), cached);
     BOOST_TEST(store->check_integrity(), store->last_error());
 }
 
