@@ -1,5 +1,6 @@
 // Steps: jobs, job templates and their bindings, sweeps, register/export/download.
 #include <algorithm>
+#include <filesystem>
 #include "compiler/checker.h"
 #include "compiler/suggest.h"
 
@@ -20,6 +21,25 @@ void split_edges(CheckedStep& step, const Value& fields) {
         if (key == "after") collect_steps(value, step.after);
         else collect_steps(value, step.data_inputs);
     }
+}
+
+}  // namespace
+
+namespace {
+
+// Whether a path, relative to the file's folder, stays inside it.
+bool stays_inside(const std::string& path) {
+    std::filesystem::path p(path);
+    if (p.is_absolute()) return false;
+    int depth = 0;
+    for (const auto& part : p) {
+        if (part == "..") {
+            if (--depth < 0) return false;
+        } else if (part != "." && !part.empty()) {
+            ++depth;
+        }
+    }
+    return true;
 }
 
 }  // namespace
@@ -73,9 +93,18 @@ std::optional<CheckedStep> Checker::check_step(const StepSymbol& symbol) {
             }
             break;
         }
-        case ast::StepKind::Download:
+        case ast::StepKind::Download: {
             out.fields = evaluator_.eval_block(*step.block, schema::download(), owner, scope, step.name.range);
+            // A download writes beside the file, never elsewhere (DESIGN §6).
+            const Value* to = out.fields.field("to");
+            const ast::Member* where = find_member(step.block.get(), "to");
+            if (to && to->kind == ValueKind::Path && where && where->value && !stays_inside(to->text)) {
+                diagnostics_.error("path", where->value->range,
+                                   "'to' of " + owner + " leaves the folder of the file: '" + to->text + "'")
+                    .help("downloads go to a folder inside the file's folder, e.g. \"downloads/model\"");
+            }
             break;
+        }
     }
     split_edges(out, out.fields);
     split_edges(out, out.template_fields);

@@ -192,18 +192,32 @@ experiment e {
   }
   register model missing { path = train.outputs / "model.pt" }
   register model linked  { path = train.outputs / "link.pt" }
-  download climbing { path = train.outputs / "dir" / "ok.txt", to = "../outside" }
-  download absolute { path = train.outputs / "dir" / "ok.txt", to = "/tmp/amlflow-absolute-download" }
   download folder   { path = train.outputs / "dir", to = "got" }
+  download through  { path = train.outputs / "dir" / "ok.txt", to = "linked" }
 }
 )");
+    // A destination that is a symlink out of the folder: the run refuses to write there.
+    fs::create_directories(box.root().parent_path() / (box.root().filename().string() + "-elsewhere"));
+    fs::create_directory_symlink(box.root().parent_path() / (box.root().filename().string() + "-elsewhere"),
+                                 box.root() / "linked");
+    // Destinations written outside the folder are refused before anything runs.
+    box.write("q.amlflow", R"(
+experiment e {
+  job train { command = ["/bin/sh", "-c", "echo ok > outputs/ok.txt"] }
+  download climbing { path = train.outputs / "ok.txt", to = "../outside" }
+  download absolute { path = train.outputs / "ok.txt", to = "/tmp/amlflow-absolute-download" }
+}
+)");
+    Outcome checked = box.run({"run", "q.amlflow"});
+    BOOST_TEST(checked.code == 1);
+    BOOST_TEST(contains(checked.err, "'to' of download 'climbing' leaves the folder of the file: '../outside'"), checked);
+    BOOST_TEST(contains(checked.err, "'to' of download 'absolute' leaves the folder of the file"), checked);
     Outcome outcome = box.run({"run", "p.amlflow"});
     BOOST_TEST(outcome.code == 2);
     BOOST_TEST(contains(outcome.err, "step 'missing' needs train.outputs / \"model.pt\" from step 'train'"), outcome);
     BOOST_TEST(contains(outcome.err, "does not exist"));
     BOOST_TEST(contains(outcome.err, "train.outputs / \"link.pt\" leaves its folder through a symlink"), outcome);
-    BOOST_TEST(contains(outcome.err, "the destination '../outside' leaves the folder of the file"), outcome);
-    BOOST_TEST(contains(outcome.err, "the destination '/tmp/amlflow-absolute-download' leaves the folder"), outcome);
+    BOOST_TEST(contains(outcome.err, "leads outside the folder of the file"), outcome);
     BOOST_TEST(contains(outcome.err, "the symlink 'link' in"), outcome);
     BOOST_TEST(contains(outcome.err, "points outside it"));
     BOOST_TEST(!fs::exists(box.root().parent_path() / "outside"));
@@ -212,12 +226,14 @@ experiment e {
     auto store = box.store();
     auto steps = steps_by_name(*store, box.only_run());
     BOOST_TEST(steps["train"].state == StepState::Succeeded);
-    for (const char* step : {"missing", "linked", "climbing", "absolute", "folder"}) {
+    BOOST_TEST(fs::is_empty(box.root().parent_path() / (box.root().filename().string() + "-elsewhere")));
+    for (const char* step : {"missing", "linked", "folder", "through"}) {
         BOOST_TEST(steps[step].state == StepState::Failed, step);
     }
     auto models = store->list_models();
     BOOST_REQUIRE(models);
     BOOST_TEST(models->empty());
+    fs::remove_all(box.root().parent_path() / (box.root().filename().string() + "-elsewhere"));
 }
 
 // SIGKILL of amlflow in the middle of a step, then --resume: completed steps are kept
