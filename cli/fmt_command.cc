@@ -41,6 +41,12 @@ bool replace_file(const std::string& path, const std::string& text, std::string&
     std::error_code error;
     fs::path target = fs::canonical(path, error);
     if (error) target = path;
+    // The rename below needs only the folder to be writable: without this a read-only
+    // file would be rewritten all the same.
+    if (::access(target.c_str(), W_OK) != 0) {
+        why = std::strerror(errno);
+        return false;
+    }
     struct stat info {};
     mode_t mode = ::stat(target.c_str(), &info) == 0 ? (info.st_mode & 07777) : 0644;
     std::string temp = (target.parent_path() / ("." + target.filename().string() + ".fmt-XXXXXX")).string();

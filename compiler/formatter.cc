@@ -60,10 +60,20 @@ Content content_of(const std::string& text) {
     return content;
 }
 
+// Errors that stop the formatter: those of the syntax. A literal too large for its type
+// ("out-of-range") parses fine and is kept as written, so it is `check`'s to report: the
+// formatter must not refuse a file `gofmt` would format.
+bool blocks_formatting(const Diagnostics& diagnostics) {
+    for (const Diagnostic& d : diagnostics.all()) {
+        if (d.severity == Severity::Error && d.code != "out-of-range") return true;
+    }
+    return false;
+}
+
 bool parses(const std::string& path, const std::string& text) {
     Diagnostics scratch;
     parse_module(std::make_shared<SourceFile>(path, text), scratch);
-    return !scratch.has_errors();
+    return !blocks_formatting(scratch);
 }
 
 // The layout, or an empty optional when it would not be safe to use.
@@ -90,8 +100,12 @@ FormatResult format_source(const std::string& path, const std::string& text) {
             .help("save it as UTF-8");
         return result;
     }
-    parse_module(result.source, result.diagnostics);
-    if (result.diagnostics.has_errors()) return result;
+    Diagnostics parsed;
+    parse_module(result.source, parsed);
+    if (blocks_formatting(parsed)) {
+        result.diagnostics = std::move(parsed);
+        return result;
+    }
     std::optional<std::string> out;
     try {
         out = lay_out_checked(path, text);

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -241,6 +242,17 @@ BOOST_AUTO_TEST_CASE(syntax_errors_are_reported_not_formatted) {
     BOOST_TEST(!format_source("bad.amlflow", std::string(250, '[')).ok);
 }
 
+// A literal too large for its type parses: `check` reports it, `fmt` lays the file out
+// and keeps the literal as written (it used to refuse the whole file).
+BOOST_AUTO_TEST_CASE(literals_too_large_for_their_type_are_formatted_not_refused) {
+    std::string text = "param  seed:int=99999999999999999999\nlet t=999999999999999999d\n";
+    FormatResult result = format_source("big.amlflow", text);
+    BOOST_TEST(result.ok);
+    BOOST_TEST(!result.diagnostics.has_errors());
+    BOOST_TEST(result.text == "param seed: int = 99999999999999999999\nlet t = 999999999999999999d\n");
+    BOOST_TEST(!format_source("big.amlflow", "param seed: int = 99999999999999999999 +\n").ok);
+}
+
 BOOST_AUTO_TEST_CASE(real_files_are_idempotent_keep_comments_and_plans) {
     std::vector<fs::path> files = real_files();
     BOOST_TEST(files.size() >= 20u);  // 7 examples, the stdlib, 14 golden cases
@@ -333,6 +345,30 @@ BOOST_AUTO_TEST_CASE(check_lists_rewrite_formats_and_errors_are_left_alone) {
     BOOST_TEST(read(broken) == "param a: int =\n");
 
     BOOST_TEST(run_amlflow(project, "fmt '" + (project.root() / "missing.amlflow").string() + "'").status == 64);
+}
+
+// The rewrite renames a new file over the old one, which only needs the folder to be
+// writable: a read-only file must be refused, not replaced. (root may write any file, so
+// there the rewrite is right and only the symbolic link half is checked.)
+BOOST_AUTO_TEST_CASE(read_only_files_are_left_alone_and_links_keep_pointing) {
+    amlflow::testing::TempProject project;
+    std::string messy = "param  a:int=1\n";
+    fs::path locked = project.write("locked.amlflow", messy);
+    fs::permissions(locked, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+    Ran ran = run_amlflow(project, "fmt '" + locked.string() + "'");
+    if (::geteuid() != 0) {
+        BOOST_TEST(ran.status == 1);
+        BOOST_TEST(ran.err.find("cannot write '" + locked.string() + "'") != std::string::npos);
+        BOOST_TEST(read(locked) == messy);
+    } else {
+        BOOST_TEST(ran.status == 0);
+    }
+    fs::path real = project.write("real.amlflow", messy);
+    fs::path link = project.root() / "link.amlflow";
+    fs::create_symlink(real, link);
+    BOOST_TEST(run_amlflow(project, "fmt '" + link.string() + "'").status == 0);
+    BOOST_TEST(fs::is_symlink(link));
+    BOOST_TEST(read(real) == "param a: int = 1\n");
 }
 
 BOOST_AUTO_TEST_CASE(standard_input_to_standard_output) {
