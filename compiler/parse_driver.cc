@@ -88,12 +88,20 @@ std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> sour
     auto module = std::make_unique<ast::Module>();
     module->source = source;
     const SourceFile& file = *source;
+    // ANTLR's input stream drops a UTF-8 byte order mark, which would shift every column
+    // it reports by one: the parser sees three spaces in its place instead.
+    std::string without_bom;
+    if (file.text().substr(0, 3) == "\xEF\xBB\xBF") {
+        without_bom = std::string(file.text());
+        without_bom.replace(0, 3, "   ");
+    }
     module->decls = parse_with(
         file, 0, static_cast<uint32_t>(file.text().size()), diagnostics,
         [](AmlflowParser& parser) { return parser.file(); },
         [&](AmlflowParser::FileContext* tree, const OffsetMap& offsets, bool recovered) {
             return tree ? build_declarations(tree, file, offsets, diagnostics, recovered) : std::vector<ast::Decl>{};
-        });
+        },
+        without_bom);
     return module;
 }
 
