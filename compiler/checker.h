@@ -99,6 +99,7 @@ private:
     void check_cycles(const CheckedProgram& program);
 
     const ast::Member* find_member(const ast::Block* block, std::string_view key) const;
+    void warn_downloads_into_sources(const CheckedProgram& program);
 
     const ModuleSet& modules_;
     CheckOptions options_;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <filesystem>
 #include "compiler/checker.h"
+#include "compiler/ignore_rules.h"
 #include "compiler/suggest.h"
 
 namespace amlflow::compiler {
@@ -47,6 +48,35 @@ bool stays_inside(const std::string& path) {
 void Checker::check_steps(CheckedProgram& program) {
     for (const std::string& name : step_order_) {
         if (auto step = check_step(steps_.at(name))) program.steps.push_back(std::move(*step));
+    }
+    warn_downloads_into_sources(program);
+}
+
+// A download into a job's own source folder changes that folder's snapshot on every run,
+// so the job (and all after it) would never come from the cache: say so, unless the
+// folder's ignore file already leaves the destination out.
+void Checker::warn_downloads_into_sources(const CheckedProgram& program) {
+    namespace fs = std::filesystem;
+    for (const CheckedStep& download : program.steps) {
+        const Value* to = download.kind == ast::StepKind::Download ? download.fields.field("to") : nullptr;
+        if (!to || to->kind != ValueKind::Path || !stays_inside(to->text)) continue;
+        fs::path target = fs::path(to->text).lexically_normal();
+        for (const CheckedStep& job : program.steps) {
+            if (job.source_folder.empty()) continue;
+            fs::path source = fs::path(job.source_folder).lexically_normal();
+            fs::path relative = source == "." ? target : target.lexically_relative(source);
+            if (relative.empty() || *relative.begin() == "..") continue;
+            IgnoreRules rules = IgnoreRules::load(program.folder / source);
+            if (rules.ignored(relative.generic_string(), true)) continue;
+            std::string kind = job.kind == ast::StepKind::Sweep ? "sweep" : "job";
+            diagnostics_.warning("cache", download.range,
+                                 "download '" + download.name + "' writes into the source folder of " + kind + " '" +
+                                     job.name + "': that folder changes with every download, so '" + job.name +
+                                     "' is never reused from the cache")
+                .help("add '" + relative.generic_string() + "/' to " + (source / ".amlignore").generic_string() +
+                      ", or download outside '" + source.generic_string() + "'");
+            break;
+        }
     }
 }
 

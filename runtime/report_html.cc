@@ -9,6 +9,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "runtime/report_results.h"
 #include "runtime/report_svg.h"
 #include "runtime/report_timeline.h"
 #include "runtime/retry_policy.h"
@@ -81,6 +82,12 @@ std::string badge(const std::string& state) {
     return "<span class=\"badge state-" + html_escape(state) + "\">" + html_escape(state) + "</span>";
 }
 
+// A badge whose words differ from its colour: a trial "stopped early" is canceled.
+std::string badge_as(const std::string& shown, const std::string& state) {
+    std::string css = shown == "stopped early" ? "canceled" : state;
+    return "<span class=\"badge state-" + html_escape(css) + "\">" + html_escape(shown) + "</span>";
+}
+
 std::string span_text(int64_t from, int64_t to) {
     return from > 0 && to >= from ? format_duration_ms(to - from) : "\u2013";
 }
@@ -119,28 +126,36 @@ std::string header_html(const ReportData& data) {
         for (const std::string& set : run.sets) out << "<code class=\"chip\">--set " << html_escape(set) << "</code> ";
         out << "</p>";
     }
-    out << "</header>";
+    out << cache_note_html(data) << "</header>";
     return out.str();
 }
 
+std::string step_row(const ReportData& data, const ReportStep& step) {
+    const StepRecord& record = step.record;
+    bool trial = !step.sweep.empty();
+    std::string name = html_escape(record.name);
+    std::string state = trial ? trial_state(data, step) : to_string(record.state);
+    if (is_best_trial(data, step)) name += " <span class=\"chip best\">best</span>";
+    std::ostringstream out;
+    out << "<tr class=\"step-row" << (trial ? " trial-row" : "") << "\" data-step=\"" << html_escape(record.name)
+        << "\"><td class=\"name\">" << name << "</td><td>" << html_escape(record.kind) << "</td><td>"
+        << (trial ? badge_as(state, to_string(record.state)) : badge(state))
+        << "</td><td class=\"num\">" << record.attempts << "</td><td>" << clock_time(record.started_ms)
+        << "</td><td class=\"num\">" << span_text(record.started_ms, record.finished_ms) << "</td><td><code title=\""
+        << html_escape(record.hash) << "\">" << html_escape(record.hash.substr(0, 12)) << "</code></td><td>"
+        << (state == "stopped early" ? "<span class=\"note\">stopped by the sweep's early-stop policy</span>"
+                                     : step_result_html(step))
+        << "</td></tr>";
+    return out.str();
+}
+
+// A sweep's trials follow it, indented, so a 20-trial sweep reads as one step.
 std::string steps_html(const ReportData& data) {
     std::ostringstream out;
     out << "<section id=\"steps\"><h2>Steps</h2><table class=\"steps\"><thead><tr><th>step</th><th>kind</th>"
            "<th>state</th><th>attempts</th><th>started</th><th>duration</th><th>hash</th><th>result</th></tr>"
            "</thead><tbody>";
-    for (const ReportStep& step : data.steps) {
-        const StepRecord& record = step.record;
-        std::string result = record.state == StepState::Cached
-                                 ? "cached from run <code>" + html_escape(record.cached_from) + "</code>"
-                                 : "<code class=\"path\">" + html_escape(record.outputs.string()) + "</code>";
-        out << "<tr class=\"step-row\" data-step=\"" << html_escape(record.name) << "\"><td class=\"name\">"
-            << html_escape(record.name) << "</td><td>" << html_escape(record.kind) << "</td><td>"
-            << badge(to_string(record.state)) << "</td><td class=\"num\">" << record.attempts << "</td><td>"
-            << clock_time(record.started_ms) << "</td><td class=\"num\">"
-            << span_text(record.started_ms, record.finished_ms) << "</td><td><code title=\""
-            << html_escape(record.hash) << "\">" << html_escape(record.hash.substr(0, 12)) << "</code></td><td>"
-            << result << "</td></tr>";
-    }
+    for (const ReportStep* step : ordered_steps(data)) out << step_row(data, *step);
     if (data.steps.empty()) out << "<tr><td colspan=\"8\" class=\"note\">no steps were recorded</td></tr>";
     out << "</tbody></table></section>";
     return out.str();
@@ -201,23 +216,17 @@ std::string failures_html(const ReportData& data) {
             ++count;
         }
     }
+    for (const ReportStep& step : data.steps) {
+        if (step.record.state != StepState::Failed || !step.attempts.empty()) continue;
+        out << "<article class=\"failure\"><h3>step <q>" << html_escape(step.record.name) << "</q> "
+            << badge("failed") << "</h3><p class=\"note\">It failed before any process started (a "
+            << html_escape(step.record.kind) << " step's own work, or a check before its launch), so no attempt "
+               "holds a report; <code>amlflow run</code> printed the reason.</p></article>";
+        ++count;
+    }
     if (count == 0) return "<section id=\"failures\"><h2>Failures</h2><p class=\"note\">No attempt failed.</p></section>";
     return "<section id=\"failures\"><h2>Failures <span class=\"count\">" + std::to_string(count) + "</span></h2>" +
            out.str() + "</section>";
-}
-
-// "812 B", "4.2 MB": decimal units, as ls -h --si and the registry's listing.
-std::string size_text(int64_t bytes) {
-    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-    double value = static_cast<double>(bytes);
-    size_t unit = 0;
-    while (value >= 1000 && unit + 1 < std::size(units)) {
-        value /= 1000;
-        ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-    return text;
 }
 
 // "key=value" chips for a model's tags (a JSON object); the raw text when it is not one.
@@ -254,22 +263,24 @@ std::string models_html(const ReportData& data) {
 }  // namespace
 
 std::string render_report_html(const ReportData& data) {
+    std::string sweeps = sweeps_html(data);
     std::ostringstream out;
     out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
            "<title>amlflow run "
         << html_escape(data.run.id) << "</title><style>" << report_stylesheet() << "</style></head><body><main>"
         << header_html(data)
-        << "<nav><a href=\"#steps\">Steps</a><a href=\"#plan\">Plan</a><a href=\"#timeline\">Timeline</a>"
+        << "<nav><a href=\"#steps\">Steps</a>" << (sweeps.empty() ? "" : "<a href=\"#sweeps\">Sweeps</a>")
+        << "<a href=\"#plan\">Plan</a><a href=\"#timeline\">Timeline</a>"
            "<a href=\"#metrics\">Metrics</a><a href=\"#failures\">Failures</a>"
-        << (data.models.empty() ? "" : "<a href=\"#models\">Models</a>") << "</nav>" << steps_html(data)
+        << (data.models.empty() ? "" : "<a href=\"#models\">Models</a>") << "</nav>" << steps_html(data) << sweeps
         << drawings_html(data)
         << "<section id=\"metrics\"><h2>Metrics</h2><div id=\"charts\" class=\"charts\"></div>"
            "<noscript><p class=\"note\">The metric charts are drawn by this page's script.</p></noscript></section>"
         << failures_html(data) << models_html(data) << "<footer>Written by amlflow "
         << html_escape(AMLFLOW_VERSION) << " from the run store.</footer></main>"
         << "<script type=\"application/json\" id=\"report-data\">"
-        << json_for_script({{"run", data.run.id}, {"charts", metrics_json(data)}}) << "</script><script>"
+        << json_for_script({{"run", data.run.id}, {"charts", metrics_json(data)}, {"sweeps", sweeps_json(data)}}) << "</script><script>"
         << report_script() << "</script></body></html>\n";
     return out.str();
 }

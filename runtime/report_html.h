@@ -2,10 +2,11 @@
 // reference at all (styles, script and data are inline), so it opens from a file:// URL
 // on a machine with no network, can be mailed, and can be kept beside the run.
 //
-// Sections: the run's header (id, file, state, exit code, times, params and --set), its
-// steps, the plan graph and the timeline (SVG written here), a chart per step and metric
-// (SVG drawn by the page's script from the embedded data), every failed attempt's report,
-// and the models the run registered.
+// Sections: the run's header (id, file, state, exit code, times, params and --set, which
+// steps came from the cache), its steps with what each produced, each sweep's trials,
+// the plan graph and the timeline (SVG written here), a chart per step and metric, or per
+// sweep and metric (SVG drawn by the page's script from the embedded data), every failed
+// attempt's report, and the models the run registered.
 #pragma once
 
 #include <filesystem>

@@ -37,7 +37,7 @@ code.path { color: var(--muted); word-break: break-all; }
 .chip { background: var(--soft); border: 1px solid var(--line); border-radius: 4px; padding: 1px 6px; }
 .note { color: var(--muted); }
 .badge { display: inline-block; border-radius: 999px; padding: 1px 9px; font-size: 12px; font-weight: 600;
-  color: #fff; background: var(--pending); vertical-align: middle; }
+  color: #fff; background: var(--pending); vertical-align: middle; white-space: nowrap; }
 .badge.state-succeeded { background: var(--succeeded); } .badge.state-failed { background: var(--failed); }
 .badge.state-running { background: var(--running); } .badge.state-cached { background: var(--cached); }
 .badge.state-canceled { background: var(--canceled); }
@@ -96,6 +96,19 @@ code.path { color: var(--muted); word-break: break-all; }
 .chart .series-legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 12px; color: var(--muted); }
 .chart .swatch { display: inline-block; width: 14px; height: 3px; margin-right: 5px; vertical-align: middle; }
 .chart .nan-count { color: var(--failed); }
+.chart .series.best { stroke-width: 3.2; }
+.chart .series-legend .best { color: var(--fg); font-weight: 600; }
+.chart .trial-note { color: var(--muted); }
+.chart .from, td .from { color: var(--cached); font-size: 12px; }
+/* steps, sweeps */
+tr.trial-row td { background: #fbfcfd; }
+tr.trial-row td.name { padding-left: 28px; font-weight: 500; }
+tr.trial-row td.name::before { content: "\21b3\00a0"; color: var(--muted); }
+.chip.best { white-space: nowrap; background: #fff8c5; border-color: #d4a72c; color: #7d4e00; font-size: 11px; font-weight: 600; }
+td .checks { color: var(--muted); font-size: 12px; margin-top: 2px; }
+table.trials { width: auto; min-width: 50%; } table.trials tr.best td { background: #fffbe6; }
+.sweep h3 q { font-weight: 600; }
+.cache-note { background: #f5f0fd; border: 1px solid #d8c8f5; border-radius: 6px; padding: 8px 12px; margin: 12px 0 0; }
 /* failures */
 .failure { border: 1px solid #ffcecb; background: #fffafa; border-radius: 8px; padding: 4px 16px 12px; margin: 0 0 14px; }
 .failure .message { font-weight: 600; color: var(--failed); margin: 4px 0 10px; }
@@ -174,43 +187,81 @@ const char* report_script() {
       if (!pen && (!next || next[1] === null)) lone.push(p);
       pen = true;
     });
-    var path = el("path", { "class": "series" + (s.earlier ? " earlier" : ""), d: d.trim(), stroke: colour }, svg);
+    var path = el("path", { "class": "series" + (s.earlier ? " earlier" : "") + (s.best ? " best" : ""),
+                            d: d.trim(), stroke: colour }, svg);
     el("title", {}, path).textContent = s.label;
     // Few points: mark each, so four epochs read as four values rather than a line.
     var dots = s.points.length <= 40 ? s.points.filter(function (p) { return p[1] !== null; }) : lone;
-    dots.forEach(function (p) { el("circle", { cx: sx(p[0]), cy: sy(p[1]), r: 2.6, fill: colour }, svg); });
+    dots.forEach(function (p) {
+      el("circle", { cx: sx(p[0]), cy: sy(p[1]), r: s.best ? 4 : 2.6, fill: colour }, svg);
+    });
   }
-  function drawChart(chart, parent) {
+  // Distinct colours for any number of lines: the palette, then hues spread by the golden angle.
+  function colour(i) {
+    return i < COLOURS.length ? COLOURS[i] : "hsl(" + Math.round((i * 137.508) % 360) + ", 62%, 42%)";
+  }
+  // A sweep's chart has a line per trial (coloured by trial, the best one drawn bold);
+  // a step's chart has a line per attempt and rank (coloured by rank).
+  function describe(chart, s, sweeps) {
+    var last = {};
+    chart.series.forEach(function (o) {
+      var key = (o.trial || "") + "/" + o.rank;
+      last[key] = Math.max(last[key] || 0, o.attempt);
+    });
+    s.earlier = s.attempt < last[(s.trial || "") + "/" + s.rank];
+    if (!chart.sweep) {
+      s.colour = colour(s.rank);
+      s.label = "attempt " + (s.attempt + 1) + " \u00b7 rank " + s.rank;
+      return;
+    }
+    var info = (sweeps[chart.sweep] || {}), trial = (info.trials || {})[s.trial] || {};
+    s.colour = colour(chart.trials.indexOf(s.trial));
+    s.best = info.best === s.trial;
+    s.label = s.trial + (trial.params ? " (" + trial.params + ")" : "") +
+      (s.rank ? " \u00b7 rank " + s.rank : "") + (s.attempt ? " \u00b7 attempt " + (s.attempt + 1) : "");
+    s.note = (s.best ? " \u2605 best" : "") + (trial.state === "stopped" ? " \u00b7 stopped early" : "");
+  }
+  function drawChart(chart, parent, sweeps) {
     var W = 560, H = 250, L = 58, R = 14, T = 12, B = 34;
     var box = html("div", "chart", parent);
     var title = html("h3", "", box);
     html("span", "step", title, chart.step + " \u00b7 ");
     title.appendChild(document.createTextNode(chart.metric));
+    if (chart.sweep) html("span", "step", title, " \u00b7 " + chart.trials.length + " trials");
+    var from = chart.series.map(function (s) { return s.from; }).filter(function (f, i, all) {
+      return f && all.indexOf(f) === i;
+    });
+    if (from.length) html("div", "from", box, "from run " + from.join(", ") + " (this run reused its result)");
     var svg = el("svg", { viewBox: "0 0 " + W + " " + H, "class": "metric-chart" }, box);
     var b = bounds(chart.series);
+    if (chart.x === "trial") { b.x0 = -0.5; b.x1 = chart.trials.length - 0.5; }
     var sx = function (x) { return L + (x - b.x0) / (b.x1 - b.x0) * (W - L - R); };
     var sy = function (y) { return T + (1 - (y - b.y0) / (b.y1 - b.y0)) * (H - T - B); };
     ticks(b.y0, b.y1, 5).forEach(function (v) {
       el("line", { "class": "grid", x1: L, x2: W - R, y1: sy(v), y2: sy(v) }, svg);
       el("text", { "class": "tick", x: L - 6, y: sy(v) + 3.5, "text-anchor": "end" }, svg).textContent = label(v);
     });
-    ticks(b.x0, b.x1, 6, chart.x === "step" ? 1 : 0).forEach(function (v) {
-      el("text", { "class": "tick", x: sx(v), y: H - B + 15, "text-anchor": "middle" }, svg).textContent = label(v);
+    var xticks = chart.x === "trial" ? chart.trials.map(function (t, i) { return i; })
+                                     : ticks(b.x0, b.x1, 6, chart.x === "step" ? 1 : 0);
+    var every = Math.ceil(xticks.length / 12);  // trial names need room
+    xticks.forEach(function (v, i) {
+      if (i % every) return;
+      el("text", { "class": "tick", x: sx(v), y: H - B + 15, "text-anchor": "middle" }, svg).textContent =
+        chart.x === "trial" ? chart.trials[v] : label(v);
     });
     el("line", { "class": "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }, svg);
     el("text", { "class": "tick", x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" }, svg).textContent =
-      chart.x === "step" ? "step" : "seconds since the run started";
-    var last = {};
-    chart.series.forEach(function (s) { last[s.rank] = Math.max(last[s.rank] || 0, s.attempt); });
+      chart.x === "step" ? "step" : chart.x === "trial" ? "trial" : "seconds since the run started";
     var legend = html("div", "series-legend", box);
+    chart.series.forEach(function (s) { describe(chart, s, sweeps); });
+    // The best trial last, so it is drawn over the others.
+    chart.series.slice().sort(function (a, b) { return (a.best ? 1 : 0) - (b.best ? 1 : 0); })
+      .forEach(function (s) { drawSeries(svg, s, s.colour, sx, sy, T); });
     chart.series.forEach(function (s) {
-      var colour = COLOURS[s.rank % COLOURS.length];
-      s.earlier = s.attempt < last[s.rank];
-      s.label = "attempt " + (s.attempt + 1) + " \u00b7 rank " + s.rank;
-      drawSeries(svg, s, colour, sx, sy, T);
-      var item = html("span", "", legend);
-      html("span", "swatch", item).style.background = colour;
+      var item = html("span", s.best ? "best" : "", legend);
+      html("span", "swatch", item).style.background = s.colour;
       item.appendChild(document.createTextNode(s.label + (s.earlier ? " (superseded)" : "")));
+      if (s.note) html("span", "trial-note", item, s.note);
       if (s.nonfinite) html("span", "nan-count", item, " \u00b7 " + s.nonfinite + " not finite");
     });
   }
@@ -220,7 +271,7 @@ const char* report_script() {
     html("p", "note", parent, "No metrics were recorded.");
     return;
   }
-  data.charts.forEach(function (chart) { drawChart(chart, parent); });
+  data.charts.forEach(function (chart) { drawChart(chart, parent, data.sweeps || {}); });
 })();
 )JS";
 }

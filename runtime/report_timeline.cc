@@ -76,9 +76,14 @@ public:
               << num(cx + r) << " " << num(cy) << " L" << num(cx) << " " << num(cy + r) << " L" << num(cx - r) << " "
               << num(cy) << " z\"><title>" << html_escape(tip) << "</title></path>";
     }
+    // Text beside a mark at `at`: to its right, or to its left when it would run off the
+    // drawing (a cached step near the end of a run of cached steps).
     void note(int64_t at, double row_h, const std::string& text) {
-        rows_ << "<text class=\"timeline-note\" x=\"" << num(x(at) + 10) << "\" y=\"" << num(y_ + row_h / 2 + 4)
-              << "\">" << html_escape(text) << "</text>";
+        double room = kWidth - kRightPad / 2 - x(at) - 10, needed = 6.6 * static_cast<double>(text.size());
+        bool left = needed > room && x(at) - 10 - kLabelW > room;
+        rows_ << "<text class=\"timeline-note\" x=\"" << num(left ? x(at) - 10 : x(at) + 10) << "\" y=\""
+              << num(y_ + row_h / 2 + 4) << "\"" << (left ? " text-anchor=\"end\"" : "") << ">" << html_escape(text)
+              << "</text>";
     }
     void next_row(double row_h) { y_ += row_h; }
     // A shaded background from `top` to the current row, drawn beneath everything.
@@ -161,7 +166,7 @@ void draw_step(Timeline& line, const ReportStep& step, bool band) {
     const StepRecord& record = step.record;
     std::string state = to_string(record.state);
     double top = line.y();
-    line.label(record.name, "timeline-label step", 0, kStepRow);
+    line.label(record.name, "timeline-label step", step.sweep.empty() ? 0 : 10, kStepRow);
     if (record.state == StepState::Cached) {
         int64_t at = record.finished_ms > 0 ? record.finished_ms : record.started_ms;
         std::string from = record.cached_from.empty() ? "an earlier run" : "run " + record.cached_from;
@@ -186,7 +191,8 @@ std::string timeline_svg(const ReportData& data) {
     if (data.steps.empty()) return "<p class=\"note\">This run recorded no steps.</p>";
     Timeline line(data);
     bool band = false;
-    for (const ReportStep& step : data.steps) draw_step(line, step, band = !band);
+    // A sweep's trials right under it, as in the steps table.
+    for (const ReportStep* step : ordered_steps(data)) draw_step(line, *step, band = !band);
     return line.svg();
 }
 

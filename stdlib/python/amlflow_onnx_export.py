@@ -16,7 +16,9 @@ The model is loaded as TorchScript (torch.jit.load), else with torch.load as a w
 nn.Module, else as a state dict (a mapping of tensors, or a checkpoint dict holding one
 under `state_dict`, `model_state_dict` or `model`), which is loaded into the module that
 `factory` ("module:function", imported with `factory_path` first on sys.path) returns.
-The model is exported on a random float32 input of `input_shape` (fixed seed), the file
+The model is exported on one random float32 input of `input_shape` (fixed seed): a model
+whose forward needs two or more tensors is refused with a sentence that says so (export a
+wrapper that takes one). The file
 is checked with the ONNX checker, and when onnxruntime is installed the ONNX model is run
 on the same input and compared with PyTorch's output.
 
@@ -29,6 +31,7 @@ the result like any other failure.
 import argparse
 import collections.abc
 import importlib
+import inspect
 import json
 import math
 import os
@@ -239,6 +242,40 @@ def load_model(torch, spec):
     return model, "state_dict"
 
 
+def _required_inputs(model):
+    """The names of the forward parameters that have no default, or None when unknown.
+
+    TorchScript modules have no Python signature; their call error is explained instead.
+    """
+    try:
+        signature = inspect.signature(model.forward)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in signature.parameters.values()
+            if p.kind in kinds and p.default is inspect.Parameter.empty]
+
+
+def _one_input_only(spec, required=None):
+    """The message for a model that needs more than the one tensor the exporter feeds."""
+    which = f" ({', '.join(required)})" if required else ""
+    count = f"{len(required)} inputs" if required else "more than one input"
+    return (f"the model's forward takes {count}{which}, but the exporter feeds it one tensor of "
+            f"input_shape {spec['input_shape']}: export a wrapper module whose forward takes that one "
+            f"tensor (and builds or fixes the others)")
+
+
+def check_inputs(spec, model):
+    """Refuses, in one sentence, what the exporter cannot do: more than one model input."""
+    if len(spec["input_names"]) > 1:
+        raise ExportError(f"input_names lists {len(spec['input_names'])} names "
+                          f"({', '.join(spec['input_names'])}), but the exporter feeds the model one "
+                          f"input of input_shape: give one name")
+    required = _required_inputs(model)
+    if required is not None and len(required) > 1:
+        raise ExportError(_one_input_only(spec, required))
+
+
 def _tensors(torch, out):
     """The tensors of a model's output, flattened in order (tuples, lists, dicts)."""
     if isinstance(out, torch.Tensor):
@@ -350,12 +387,17 @@ def run(spec):
     model, loader = load_model(torch, spec)
     print(f"loaded '{spec['model']}' as {loader}", flush=True)
     model.eval()
+    check_inputs(spec, model)
     torch.manual_seed(SEED)
     example = torch.randn(*spec["input_shape"], dtype=torch.float32)
     with torch.no_grad():
         try:
             expected = _tensors(torch, model(example))
         except Exception as e:
+            if re.search(r"missing( \d+)? required positional argument|forward\(\) (is )?missing value for "
+                         r"argument|Argument \w+ not provided", str(e)):
+                # A TorchScript model (no Python signature) that wants more inputs.
+                raise ExportError(_one_input_only(spec) + f" ({describe(e)})") from None
             raise ExportError(f"the model failed on an input of shape {spec['input_shape']}: "
                               f"{describe(e)}") from None
     export(torch, model, spec, example)

@@ -36,3 +36,18 @@ def build_not_a_module():
 
 
 NOT_CALLABLE = 42
+
+
+class TwoInputNet(nn.Module):
+    """A model whose forward needs two tensors, which the exporter cannot feed."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = TinyNet()
+
+    def forward(self, x, mask):
+        return self.net(x * mask)
+
+
+def build_two_input():
+    return TwoInputNet()

@@ -284,6 +284,59 @@ class ExportTest(unittest.TestCase):
         self.assertIn("cannot import module 'onnx_test_models'", done.stderr)
         self.assertEqual(len(done.stderr.strip().splitlines()), 1, done.stderr)
 
+    def test_factory_module_in_the_training_source_folder(self):
+        # As the runtime runs it: factory_path is the training step's source folder, whose
+        # module imports a sibling; the exporter's own interpreter has neither on its path.
+        source = self.path("pytorch-birds")
+        os.makedirs(source)
+        with open(os.path.join(source, "layers.py"), "w") as f:
+            f.write("from torch import nn\n\ndef make_head(width, classes):\n    return nn.Linear(width, classes)\n")
+        with open(os.path.join(source, "birdnet.py"), "w") as f:
+            f.write("import torch\nfrom torch import nn\nfrom layers import make_head\n\n"
+                    "class BirdNet(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                    "        self.conv = nn.Conv2d(3, 4, kernel_size=3, padding=1)\n"
+                    "        self.head = make_head(4, 2)\n\n    def forward(self, x):\n"
+                    "        return self.head(torch.relu(self.conv(x)).mean(dim=(2, 3)))\n\n"
+                    "def build():\n    return BirdNet()\n")
+        torch.save(self.model.state_dict(), self.path("model_state.pt"))
+        spec = {"model": self.path("model_state.pt"), "output": self.path("cli/model.onnx"), "input_shape": SHAPE,
+                "factory": "birdnet:build", "factory_path": source}
+        done, result = self.run_cli(spec)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual((result["ok"], result["loader"]), (True, "state_dict"))
+        proto = onnx.load(self.path("cli/model.onnx"))
+        conv = next(onnx.numpy_helper.to_array(t) for t in proto.graph.initializer if len(t.dims) == 4)
+        self.assertTrue((abs(conv - self.model.conv.weight.detach().numpy()) < 1e-6).all())
+        # The sibling module missing: the error names the module, the folder and the cause.
+        os.remove(os.path.join(source, "layers.py"))
+        done, result = self.run_cli(spec)
+        self.assertEqual(done.returncode, 1)
+        self.assertIn(f"factory 'birdnet:build': cannot import module 'birdnet' from '{source}'", result["error"])
+        self.assertIn("No module named 'layers'", result["error"])
+
+    def test_two_input_model_is_refused_in_one_sentence(self):
+        model = onnx_test_models.TwoInputNet().eval()
+        torch.save(model.state_dict(), self.path("two.pt"))
+        code, result, _, err = self.export(self.path("two.pt"), factory="onnx_test_models:build_two_input")
+        self.assertEqual(code, 1)
+        self.assertIn("the model's forward takes 2 inputs (x, mask), but the exporter feeds it one tensor "
+                      "of input_shape [1, 3, 8, 8]: export a wrapper module", result["error"])
+        self.assertEqual(err.strip(), result["error"])
+        self.assertFalse(os.path.exists(self.path("out/model.onnx")))
+        # TorchScript has no Python signature: the call's own error is explained the same way.
+        torch.jit.script(model).save(self.path("two_ts.pt"))
+        code, result, _, _ = self.export(self.path("two_ts.pt"))
+        self.assertEqual(code, 1)
+        self.assertIn("the model's forward takes more than one input, but the exporter feeds it one tensor",
+                      result["error"])
+
+    def test_two_input_names_are_refused(self):
+        torch.jit.script(self.model).save(self.path("model.pt"))
+        code, result, _, _ = self.export(self.path("model.pt"), input_names=["image", "mask"])
+        self.assertEqual(code, 1)
+        self.assertIn("input_names lists 2 names (image, mask), but the exporter feeds the model one input",
+                      result["error"])
+
 
 class SpecAndCompareTest(unittest.TestCase):
     """The parts that need no torch: the spec's checks and the numeric comparison."""

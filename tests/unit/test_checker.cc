@@ -213,4 +213,20 @@ BOOST_AUTO_TEST_CASE(unset_env_is_a_warning_in_a_workspace_and_an_error_in_a_job
     BOOST_TEST(result->diagnostics.all().size() == 2u);
 }
 
+// A download into a job's own source folder would change its snapshot on every run: a
+// warning, unless the folder's ignore file leaves the destination out.
+BOOST_AUTO_TEST_CASE(a_download_into_a_source_folder_is_a_warning_unless_ignored) {
+    TempProject project;
+    project.write("t.py", kScript);
+    std::string text = "experiment e {\n job a { script = \"t.py\" }\n"
+                       " download d { path = a.outputs, to = \"downloads/a\" }\n}\n";
+    auto warned = project.compile(text);
+    BOOST_TEST(warned->ok(), messages(warned->diagnostics));
+    BOOST_TEST(has_message(warned->diagnostics, "download 'd' writes into the source folder of job 'a'"),
+               messages(warned->diagnostics));
+    project.write(".amlignore", "downloads/\n");
+    auto quiet = project.compile(text);
+    BOOST_TEST(quiet->diagnostics.all().empty(), messages(quiet->diagnostics));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -15,6 +15,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -239,7 +240,7 @@ BOOST_AUTO_TEST_CASE(the_page_escapes_the_store_and_shows_every_step) {
     for (const char* step : {"data-step=\"prep\"", "data-step=\"train\"", "data-step=\"&lt;img src=x"}) {
         BOOST_TEST(contains(page, step), step);
     }
-    BOOST_TEST(contains(page, "cached from run <code>" + demo.earlier));
+    BOOST_TEST(contains(page, "cached: the result of run <code>" + demo.earlier));
     BOOST_TEST(contains(page, "graph-step state-cached"));
     BOOST_TEST(contains(page, "graph-step state-succeeded"));
     BOOST_TEST(contains(page, "graph-step state-skipped"));
@@ -358,6 +359,207 @@ BOOST_AUTO_TEST_CASE(every_example_plan_renders_with_graphviz) {
         }
     }
     BOOST_TEST(examples >= 5u);
+}
+
+namespace {
+
+// A sweep run as `amlflow run` records one: a sweep `tune`, a job `notes`, then four trials (tune[2]
+// stopped early by the policy, as the store keeps it: canceled), each logging val_acc per
+// epoch and best_val_acc once; register, export and download steps with their result_json;
+// and `late`, an action that failed before any process started. `cached` is a second run
+// that took the sweep and the registration from the cache.
+struct SweepStore {
+    amlflow::testing::TempProject project;
+    std::unique_ptr<RunStore> store;
+    std::string run, cached;
+
+    void step(const std::string& id, const std::string& name, const std::string& kind, StepState state,
+              const json& result) {
+        BOOST_REQUIRE(store->add_step(id, name, kind, std::string(64, 'f')));
+        if (!result.is_null()) BOOST_REQUIRE(store->set_step_result(id, name, result.dump()));
+        BOOST_REQUIRE(store->set_step_state(id, name, state, state == StepState::Cached ? run : ""));
+    }
+
+    SweepStore() {
+        std::string error;
+        store = RunStore::open(project.root() / "store", &error);
+        BOOST_REQUIRE_MESSAGE(store, error);
+        run = store->create_run({"birds.amlflow", std::string(64, 'b'), "{}", "{}", {}, ""}).value();
+        json trials = json::array();
+        double finals[] = {0.61, 0.72, 0.55, 0.70};
+        step(run, "tune", "sweep", StepState::Succeeded, nullptr);
+        step(run, "notes", "job", StepState::Succeeded, nullptr);  // added before the trials, as a run does
+        for (int i = 0; i < 4; ++i) {
+            std::string name = "tune[" + std::to_string(i) + "]";
+            step(run, name, "trial", i == 2 ? StepState::Canceled : StepState::Succeeded,
+                 {{"results", {{"outputs", "/store/runs/x/" + name + "/outputs"}}}});
+            int64_t now = store->find_run(run).value().created_ms;
+            BOOST_REQUIRE_EQUAL(store->begin_attempt(run, name, 29500 + i).value(), 0);
+            for (int epoch = 0; epoch < 3; ++epoch) {
+                BOOST_REQUIRE(store->add_metric({run, name, 0, 0, "val_acc", finals[i] - 0.1 * (2 - epoch), epoch, now}));
+            }
+            BOOST_REQUIRE(store->add_metric({run, name, 0, 0, "best_val_acc", finals[i], -1, now + 10 * i}));
+            trials.push_back({{"name", name},
+                              {"state", i == 2 ? "stopped" : "succeeded"},
+                              {"params", {{"lr", 0.001 * (i + 1)}, {"note", i == 3 ? kEvil : "plain"}}},
+                              {"value", finals[i]}});
+        }
+        BOOST_REQUIRE(store->set_step_result(run, "tune", json{{"best", "tune[1]"},
+                                                                {"objective", {{"metric", "val_acc"}, {"goal", "maximize"}, {"value", 0.72}}},
+                                                                {"trials", trials},
+                                                                {"results", {{"best.name", "tune[1]"}}}}.dump()));
+        step(run, "bird_classifier", "register", StepState::Succeeded,
+             {{"model", {{"name", "pytorch-birds"}, {"version", 7}, {"hash", "ab"}, {"existing", false}}},
+              {"results", {{"name", "pytorch-birds"}, {"version", "7"}, {"path", "/registry/objects/ab/model.pt"}}}});
+        step(run, "bird_onnx", "export", StepState::Succeeded,
+             {{"export", {{"onnx", "/store/runs/x/bird_onnx/outputs/model.onnx"}, {"opset", 13}, {"checker", "passed"},
+                          {"numeric_check", {{"ran", true}, {"max_abs_diff", 2.5e-7}, {"passed", true}}}}},
+              {"results", {{"file", "/store/runs/x/bird_onnx/outputs/model.onnx"}}}});
+        step(run, "best_model", "download", StepState::Succeeded,
+             {{"digest", "cd"}, {"files", 4}, {"bytes", 219406},
+              {"results", {{"to", "/home/me/birds/downloads/birds"}, {"path", "/home/me/birds/downloads/birds"}}}});
+        step(run, "late", "download", StepState::Failed, nullptr);
+        BOOST_REQUIRE(store->set_run_state(run, RunState::Failed, 2));
+
+        cached = store->create_run({"birds.amlflow", std::string(64, 'b'), "{}", "{}", {}, ""}).value();
+        for (const char* name : {"tune", "bird_classifier"}) {
+            auto records = store->steps_of(run).value();
+            auto origin = std::find_if(records.begin(), records.end(), [&](const StepRecord& r) { return r.name == name; });
+            step(cached, name, origin->kind, StepState::Cached, json::parse(origin->result_json));
+        }
+        BOOST_REQUIRE(store->set_run_state(cached, RunState::Succeeded, 0));
+    }
+
+    ReportData data(const std::string& id) {
+        std::string error;
+        auto gathered = gather_report(*store, id, &error);
+        BOOST_REQUIRE_MESSAGE(gathered, error);
+        return std::move(*gathered);
+    }
+};
+
+std::vector<std::string> names_of(const std::vector<const ReportStep*>& steps) {
+    std::vector<std::string> names;
+    for (const ReportStep* step : steps) names.push_back(step->record.name);
+    return names;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(trials_follow_their_sweep) {
+    SweepStore sweep;
+    ReportData data = sweep.data(sweep.run);
+    StepRecord trial;
+    trial.kind = "trial";
+    trial.name = "tune[12]";
+    BOOST_TEST(sweep_of(trial) == "tune");
+    trial.kind = "job";  // a job may be named with brackets too: it is no trial
+    BOOST_TEST(sweep_of(trial) == "");
+    // The store lists steps as they were added (the sweep, its trials, the rest); the page
+    // keeps that order but puts each sweep's trials right under it.
+    std::vector<std::string> got = names_of(ordered_steps(data));
+    std::vector<std::string> stored;
+    for (const ReportStep& step : data.steps) stored.push_back(step.record.name);
+    size_t at = std::find(got.begin(), got.end(), "tune") - got.begin();
+    BOOST_REQUIRE(at + 4 < got.size());
+    for (int i = 0; i < 4; ++i) BOOST_TEST(got[at + 1 + i] == "tune[" + std::to_string(i) + "]");
+    BOOST_TEST(got.size() == stored.size());
+    BOOST_TEST(stored[1] == "notes");  // the store had it between the sweep and its trials
+    BOOST_TEST(got[at + 5] == "notes");
+}
+
+BOOST_AUTO_TEST_CASE(a_sweep_shares_one_chart_per_metric_across_its_trials) {
+    SweepStore sweep;
+    json charts = metrics_json(sweep.data(sweep.run));
+    BOOST_REQUIRE_EQUAL(charts.size(), 2u);  // val_acc and best_val_acc, not 4 trials x 2
+    const json& curves = charts[0];
+    BOOST_TEST(curves["metric"] == "val_acc");
+    BOOST_TEST(curves["sweep"] == "tune");
+    BOOST_TEST(curves["x"] == "step");
+    BOOST_TEST(curves["trials"] == json({"tune[0]", "tune[1]", "tune[2]", "tune[3]"}));
+    BOOST_REQUIRE_EQUAL(curves["series"].size(), 4u);
+    BOOST_TEST(curves["series"][1]["trial"] == "tune[1]");
+    BOOST_TEST(curves["series"][1]["points"].size() == 3u);
+    // Logged once per trial: one value per trial, side by side, x the trial's index.
+    const json& once = charts[1];
+    BOOST_TEST(once["metric"] == "best_val_acc");
+    BOOST_TEST(once["x"] == "trial");
+    BOOST_TEST(once["series"][3]["points"][0][0] == 3.0);
+    BOOST_TEST(std::abs(once["series"][3]["points"][0][1].get<double>() - 0.70) < 1e-9);
+}
+
+BOOST_AUTO_TEST_CASE(the_result_column_says_what_each_step_produced) {
+    SweepStore sweep;
+    ReportData data = sweep.data(sweep.run);
+    std::string page = render_report_html(data);
+    BOOST_TEST(contains(page, "model <strong>pytorch-birds</strong> version 7"));
+    BOOST_TEST(contains(page, "to <code class=\"path\">/home/me/birds/downloads/birds</code>"));
+    BOOST_TEST(contains(page, "4 files, 219.4 kB"));
+    BOOST_TEST(contains(page, "/bird_onnx/outputs/model.onnx</code>"));
+    BOOST_TEST(contains(page, "opset 13 \u00b7 ONNX checker passed \u00b7 numeric check passed (max abs diff 2.5e-07)"));
+    BOOST_TEST(contains(page, "best trial <strong>tune[1]</strong>: val_acc = 0.72"));
+    BOOST_TEST(contains(page, "lr=0.002, note=plain"));  // the best trial's parameters
+    // Trials are indented rows; the best one is marked; a stopped one says so.
+    BOOST_TEST(count(page, "class=\"step-row trial-row\"") == 4u);
+    BOOST_TEST(contains(page, "data-step=\"tune[1]\"><td class=\"name\">tune[1] <span class=\"chip best\">best</span>"));
+    BOOST_TEST(contains(page, "<span class=\"badge state-canceled\">stopped early</span>"));
+    BOOST_TEST(!contains(page, "data-step=\"bird_classifier\"><td class=\"name\">bird_classifier</td><td>register</td><td><span "
+                               "class=\"badge state-succeeded\">succeeded</span></td><td class=\"num\">0</td><td>x"));
+    // The sweeps section: a row per trial, its parameters, its value; the injection escaped.
+    BOOST_TEST(contains(page, "<section id=\"sweeps\">"));
+    BOOST_TEST(contains(page, "maximize <code>val_acc</code> over 4 trials"));
+    BOOST_TEST(count(page, "<tr class=\"best\">") == 1u);
+    BOOST_TEST(contains(page, kEvilEscaped));
+    BOOST_TEST(count(page, "<script") == 2u);
+    BOOST_TEST(!contains(page, "alert(1)</"));
+    // A step that failed before any process ran is in Failures, though no attempt failed.
+    BOOST_TEST(contains(page, "<h3>step <q>late</q> <span class=\"badge state-failed\">failed</span></h3>"));
+    BOOST_TEST(contains(page, "failed before any process started"));
+    BOOST_TEST(!contains(page, "No attempt failed."));
+    BOOST_TEST(!contains(page, "class=\"cache-note\""));  // nothing came from the cache
+}
+
+BOOST_AUTO_TEST_CASE(a_cached_run_says_where_its_results_came_from) {
+    SweepStore sweep;
+    ReportData data = sweep.data(sweep.cached);
+    BOOST_REQUIRE_EQUAL(data.steps.size(), 2u);
+    // The cached sweep's trials are not steps of this run, but their metrics are shown,
+    // read from the run that ran them.
+    BOOST_REQUIRE_EQUAL(data.cached_trials.size(), 4u);
+    BOOST_TEST(data.cached_trials[0].metrics_from == sweep.run);
+    json charts = metrics_json(data);
+    BOOST_REQUIRE_EQUAL(charts.size(), 2u);
+    BOOST_TEST(charts[0]["series"][0]["from"] == sweep.run);
+    std::string page = render_report_html(data);
+    BOOST_TEST(contains(page, "class=\"cache-note\""));
+    BOOST_TEST(contains(page, "Every step reused an earlier run's result instead of running: from run <code>" +
+                                  sweep.run + "</code> <q>tune</q>, <q>bird_classifier</q>"));
+    // The result is shown as well as where it came from.
+    BOOST_TEST(contains(page, "model <strong>pytorch-birds</strong> version 7"));
+    BOOST_TEST(count(page, "cached: the result of run <code>" + sweep.run + "</code>") == 2u);
+    BOOST_TEST(contains(page, "best trial <strong>tune[1]</strong>"));
+}
+
+BOOST_AUTO_TEST_CASE(chromium_draws_a_line_per_trial_and_marks_the_best) {
+    if (!fs::exists("/usr/bin/chromium")) {
+        BOOST_TEST_MESSAGE("/usr/bin/chromium is not installed: the headless browser test is skipped");
+        return;
+    }
+    SweepStore sweep;
+    fs::path page = sweep.project.root() / "sweep.html";
+    std::string error;
+    BOOST_REQUIRE_MESSAGE(write_report_html(sweep.data(sweep.run), page, &error), error);
+    fs::path profile = sweep.project.root() / "chromium-profile";
+    Shell dom = shell("timeout 60 /usr/bin/chromium --headless --no-sandbox --disable-gpu --no-first-run "
+                      "--user-data-dir=" + profile.string() + " --dump-dom file://" + page.string() + " 2>/dev/null");
+    BOOST_REQUIRE_MESSAGE(dom.code == 0, "chromium exited with " << dom.code);
+    BOOST_TEST(count(dom.out, "class=\"metric-chart\"") == 2u);
+    BOOST_TEST(count(dom.out, "<path class=\"series best\"") == 2u);  // the best trial, on both charts
+    BOOST_TEST(contains(dom.out, "tune[1] (lr=0.002, note=plain)"));
+    BOOST_TEST(contains(dom.out, "\u2605 best"));
+    BOOST_TEST(contains(dom.out, "stopped early"));
+    BOOST_TEST(contains(dom.out, ">tune[3]</text>"));  // best_val_acc's x axis names the trials
+    BOOST_TEST(count(dom.out, "<script") == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
