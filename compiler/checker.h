@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "compiler/checked_program.h"
+#include "compiler/schema.h"
 #include "compiler/evaluator.h"
 #include "compiler/loader.h"
 
@@ -21,6 +22,8 @@ namespace amlflow::compiler {
 // the runtime's result names all follow this one table.
 std::vector<std::pair<std::string, std::string>> step_results(ast::StepKind kind);
 std::vector<std::pair<std::string, std::string>> trial_results();
+// The schema of a kind of step's block.
+const BlockSpec& step_schema(ast::StepKind kind);
 
 struct CheckOptions {
     std::vector<std::string> sets;  // "name=value", from `--set`

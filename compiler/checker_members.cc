@@ -36,6 +36,17 @@ std::vector<std::pair<std::string, std::string>> step_results(ast::StepKind kind
     return {};
 }
 
+const BlockSpec& step_schema(ast::StepKind kind) {
+    switch (kind) {
+        case ast::StepKind::Job: return schema::job();
+        case ast::StepKind::Sweep: return schema::sweep();
+        case ast::StepKind::Register: return schema::register_model();
+        case ast::StepKind::Export: return schema::export_onnx();
+        case ast::StepKind::Download: return schema::download();
+    }
+    return schema::job();
+}
+
 std::vector<std::pair<std::string, std::string>> trial_results() {
     return {{"outputs", "path"}, {"logs", "path"}, {"params", "the trial's parameters"}, {"metrics", "the trial's metrics"}};
 }

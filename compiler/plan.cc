@@ -4,6 +4,7 @@
 #include <queue>
 #include <set>
 
+#include "compiler/checker.h"
 #include "compiler/schema.h"
 #include "compiler/sha256.h"
 #include "compiler/source_tree.h"
@@ -14,17 +15,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-const BlockSpec& spec_of(ast::StepKind kind) {
-    switch (kind) {
-        case ast::StepKind::Job: return schema::job();
-        case ast::StepKind::Sweep: return schema::sweep();
-        case ast::StepKind::Register: return schema::register_model();
-        case ast::StepKind::Export: return schema::export_onnx();
-        case ast::StepKind::Download: return schema::download();
-    }
-    return schema::job();
-}
 
 const char* kind_word(ast::StepKind kind) {
     switch (kind) {
@@ -135,7 +125,7 @@ Plan build_plan(const CheckedProgram& program, Diagnostics& diagnostics) {
     }
     for (const CheckedStep* step : dependency_order(program)) {
         PlanNode node{"step:" + step->name, kind_word(step->kind), step->name, step->experiment, fields_json(step->fields), ""};
-        json hashed = {{"kind", node.kind}, {"fields", hashed_fields(step->fields, spec_of(step->kind))}};
+        json hashed = {{"kind", node.kind}, {"fields", hashed_fields(step->fields, step_schema(step->kind))}};
         if (!step->template_name.empty()) {
             json params = json::object();
             for (const auto& [name, value] : step->params) params[name] = value_to_json(value);

@@ -168,17 +168,6 @@ private:
 
 }  // namespace
 
-const compiler::BlockSpec& step_spec(ast::StepKind kind) {
-    switch (kind) {
-        case ast::StepKind::Job: return schema::job();
-        case ast::StepKind::Sweep: return schema::sweep();
-        case ast::StepKind::Register: return schema::register_model();
-        case ast::StepKind::Export: return schema::export_onnx();
-        case ast::StepKind::Download: return schema::download();
-    }
-    return schema::job();
-}
-
 std::optional<Occurrence> occurrence_at(const ast::Module& module, uint32_t offset) {
     Finder finder(offset);
     finder.module(module);

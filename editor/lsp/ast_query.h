@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "compiler/ast.h"
+#include "compiler/checker.h"
 #include "compiler/schema.h"
 
 namespace amlflow::lsp {
@@ -46,7 +47,7 @@ struct Occurrence {
 // position just after a word still finds it).
 std::optional<Occurrence> occurrence_at(const compiler::ast::Module& module, uint32_t offset);
 
-// The schema of a step's block.
-const compiler::BlockSpec& step_spec(compiler::ast::StepKind kind);
+// The schema of a kind of step's block: compiler/checker.h's table.
+inline const compiler::BlockSpec& step_spec(compiler::ast::StepKind kind) { return compiler::step_schema(kind); }
 
 }  // namespace amlflow::lsp
