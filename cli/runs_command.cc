@@ -82,6 +82,7 @@ void show_attempts(RunStore& store, const RunRecord& run, const StepRecord& step
 std::string result_line(const StepRecord& step) {
     auto result = nlohmann::json::parse(step.result_json.empty() ? "{}" : step.result_json, nullptr, false);
     if (!result.is_object()) result = nlohmann::json::object();
+    if (result.contains("error") && result["error"].is_string()) return "failed: " + result["error"].get<std::string>();
     const auto& results = result.value("results", nlohmann::json::object());
     auto text = [&](const char* key) { return results.contains(key) && results[key].is_string() ? results[key].get<std::string>() : ""; };
     if (step.kind == "sweep" && result.contains("best")) {

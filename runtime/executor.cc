@@ -151,6 +151,10 @@ void Executor::show(const StepRun& step, const char* state) {
 
 void Executor::fail_step(StepRun& step, const std::string& message) {
     reporter_.note("step '" + step.plan->name + "' failed: " + message);
+    // Kept with the step: a step that failed before any process started has no attempt
+    // to hold its reason.
+    store_.set_step_result(run_id_, step.plan->name,
+                           nlohmann::json({{"error", message}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     step.last = AttemptResult{};
     step.last.message = message;
     step.last.facts.reason = "setup";

@@ -220,8 +220,14 @@ std::string failures_html(const ReportData& data) {
         if (step.record.state != StepState::Failed || !step.attempts.empty()) continue;
         out << "<article class=\"failure\"><h3>step <q>" << html_escape(step.record.name) << "</q> "
             << badge("failed") << "</h3><p class=\"note\">It failed before any process started (a "
-            << html_escape(step.record.kind) << " step's own work, or a check before its launch), so no attempt "
-               "holds a report; <code>amlflow run</code> printed the reason.</p></article>";
+            << html_escape(step.record.kind) << " step's own work, or a check before its launch)";
+        const nlohmann::json& error = step.result.is_object() && step.result.contains("error") ? step.result["error"]
+                                                                                               : nlohmann::json();
+        if (error.is_string()) {
+            out << ":</p><pre class=\"tail\">" << html_escape(error.get<std::string>()) << "</pre></article>";
+        } else {
+            out << ", so no attempt holds a report; <code>amlflow run</code> printed the reason.</p></article>";
+        }
         ++count;
     }
     if (count == 0) return "<section id=\"failures\"><h2>Failures</h2><p class=\"note\">No attempt failed.</p></section>";

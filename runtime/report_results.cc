@@ -167,9 +167,13 @@ std::string size_text(int64_t bytes) {
 
 std::string step_result_html(const ReportStep& step) {
     const StepRecord& record = step.record;
+    std::string error = string_at(step.result, "error");
+    if (record.state == StepState::Failed && !error.empty()) {
+        // A step that failed before its processes ran (an action, a missing input, a
+        // setup check) keeps its reason with the step.
+        return "<span class=\"failed-reason\">failed: " + html_escape(error) + "</span>";
+    }
     if (record.state == StepState::Failed && step.attempts.empty()) {
-        // An action (register, download) or a setup check failed before any process ran:
-        // no attempt holds a failure report, and the store keeps no message for it.
         return "<span class=\"note\">failed before any process started; <code>amlflow run</code> printed "
                "why</span>";
     }

@@ -227,6 +227,12 @@ experiment e {
     auto steps = steps_by_name(*store, box.only_run());
     BOOST_TEST(steps["train"].state == StepState::Succeeded);
     BOOST_TEST(fs::is_empty(box.root().parent_path() / (box.root().filename().string() + "-elsewhere")));
+    // The reason stays with the step, for `runs show` and reports.
+    Outcome shown = box.run({"runs", "show", box.only_run()});
+    BOOST_TEST(contains(shown.out, "failed: step 'missing' needs train.outputs / \"model.pt\""), shown);
+    Outcome report = box.run({"report", box.only_run(), "-o", (box.root() / "report.html").string()});
+    BOOST_REQUIRE_MESSAGE(report.code == 0, report);
+    BOOST_TEST(contains(read_file(box.root() / "report.html"), "failed: step &#39;missing&#39; needs train.outputs"));
     for (const char* step : {"missing", "linked", "folder", "through"}) {
         BOOST_TEST(steps[step].state == StepState::Failed, step);
     }
