@@ -1,5 +1,8 @@
 #include "runtime/environment_check.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -66,6 +69,28 @@ Finished run(const std::vector<std::string>& argv) {
     return result;
 }
 
+// Whether `program` names an executable file: a path as given, or a name on $PATH, as
+// posix_spawnp would find it.
+bool executable_on_path(const std::string& program) {
+    if (program.empty()) return false;
+    if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
+    const char* path = std::getenv("PATH");
+    std::string folders = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
+    size_t start = 0;
+    while (start <= folders.size()) {
+        size_t end = folders.find(':', start);
+        if (end == std::string::npos) end = folders.size();
+        std::string folder = folders.substr(start, end - start);
+        std::string candidate = (folder.empty() ? "." : folder) + "/" + program;
+        struct stat info;
+        if (::stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode) && ::access(candidate.c_str(), X_OK) == 0) {
+            return true;
+        }
+        start = end + 1;
+    }
+    return false;
+}
+
 std::vector<std::string> missing_requirements(const std::string& python, const std::vector<std::string>& names,
                                               std::string* error) {
     std::vector<std::string> argv = {python, "-c", kCheck};
@@ -116,6 +141,15 @@ std::optional<EnvironmentReady> prepare_environment(const nlohmann::json& fields
         if (!item.is_string()) continue;
         requirements.push_back(item.get<std::string>());
         names.push_back(requirement_name(requirements.back()));
+    }
+    // No packages to verify: finding the interpreter is enough, without starting it
+    // (a pyenv shim takes ~150 ms to start, and a `command` job may not use it at all).
+    if (names.empty()) {
+        if (!executable_on_path(ready.python)) {
+            *error = "the interpreter '" + ready.python + "' cannot be run";
+            return std::nullopt;
+        }
+        return ready;
     }
     std::vector<std::string> missing = missing_requirements(ready.python, names, error);
     if (!error->empty()) return std::nullopt;
