@@ -116,11 +116,8 @@ Runner add_logs_command(CLI::App& app) {
     return [args]() {
         auto store = args->where.open();
         if (!store) return 1;
-        auto run = store->find_run(args->id);
-        if (!run) {
-            std::cerr << "amlflow: error: " << store->last_error() << "\n";
-            return 1;
-        }
+        auto run = StoreOption::find_run(*store, args->id);
+        if (!run) return 1;
         std::vector<LogFile> files = select_logs(*store, *run, *args);
         if (files.empty() && !args->follow) {
             std::cerr << "amlflow: error: no logs match in run " << run->id << "\n";

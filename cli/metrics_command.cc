@@ -99,11 +99,8 @@ void print_step(RunStore& store, const std::string& run, const StepRecord& step)
 int show_metrics(const StoreOption& where, const std::string& id, const std::string& only) {
     auto store = where.open();
     if (!store) return 1;
-    auto run = store->find_run(id);
-    if (!run) {
-        std::cerr << "amlflow: error: " << store->last_error() << "\n";
-        return 1;
-    }
+    auto run = StoreOption::find_run(*store, id);
+    if (!run) return 1;
     auto steps = store->steps_of(run->id);
     if (!steps) {
         std::cerr << "amlflow: error: " << store->last_error() << "\n";

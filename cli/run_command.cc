@@ -195,11 +195,8 @@ int resume(const RunArgs& args) {
     where.file = args.file;
     auto store = where.open();
     if (!store) return 1;
-    auto run = store->find_run(args.resume);
-    if (!run) {
-        std::cerr << "amlflow: error: " << store->last_error() << "\n";
-        return 1;
-    }
+    auto run = StoreOption::find_run(*store, args.resume);
+    if (!run) return 1;
     std::string error;
     nlohmann::json plan_json = nlohmann::json::parse(run->plan_json, nullptr, false);
     auto plan = plan_json.is_discarded() ? std::nullopt : load_plan(plan_json, &error);

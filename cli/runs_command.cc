@@ -26,6 +26,12 @@ fs::path StoreOption::folder() const {
     return fs::path(".amlflow");
 }
 
+std::optional<RunRecord> StoreOption::find_run(RunStore& store, const std::string& id) {
+    auto run = store.find_run(id);
+    if (!run) std::cerr << "amlflow: error: " << store.last_error() << "\n";
+    return run;
+}
+
 std::unique_ptr<RunStore> StoreOption::open() const {
     std::string error;
     auto opened = RunStore::open(folder(), &error, OpenMode::MustExist);
@@ -104,11 +110,8 @@ std::string result_line(const StepRecord& step) {
 int show_run(const StoreOption& where, const std::string& id) {
     auto store = where.open();
     if (!store) return 1;
-    auto run = store->find_run(id);
-    if (!run) {
-        std::cerr << "amlflow: error: " << store->last_error() << "\n";
-        return 1;
-    }
+    auto run = StoreOption::find_run(*store, id);
+    if (!run) return 1;
     std::cout << "run " << run->id << ": " << to_string(run->state);
     if (run->exit_code >= 0) std::cout << " (exit " << run->exit_code << ")";
     std::cout << "\n  file: " << run->file << "\n  started: " << clock_time(run->created_ms)

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -20,6 +21,9 @@ struct StoreOption {
     std::filesystem::path folder() const;
     // Opens an existing store; prints why not and returns nullptr when it cannot.
     std::unique_ptr<runtime::RunStore> open() const;
+    // A run by id or unique prefix; prints why not (no such run, an ambiguous prefix)
+    // and returns nullopt when there is none.
+    static std::optional<runtime::RunRecord> find_run(runtime::RunStore& store, const std::string& id);
 };
 
 }  // namespace amlflow::cli

@@ -106,7 +106,6 @@ private:
     bool prepare_workdir(StepRun& step, std::string* error);
     bool prepare_environment(const std::string& environment_id, std::string* error);
     std::string interpreter_of(const std::string& environment_id) const;
-    std::string source_hash(const StepPlan& step) const;  // the plan's digest of its source folder
     void attempt_done(StepRun& step, int attempt, const AttemptResult& result);
     std::string failure_json(const AttemptResult& result) const;
     void read_metrics(StepRun& step, bool final);

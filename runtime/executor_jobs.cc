@@ -30,7 +30,9 @@ bool Executor::prepare_workdir(StepRun& step, std::string* error) {
         // The plan's hash names the code as it was when the run was planned. Code edited
         // since (before this step started, or before --resume) must not be recorded
         // under that hash, or a later run would reuse a result of other code.
-        std::string planned = source_hash(*step.plan);
+        const json& link = step.plan->spec.value("$source", json());
+        auto found = link.is_string() ? plan_.source_hashes.find(link.get<std::string>()) : plan_.source_hashes.end();
+        std::string planned = found != plan_.source_hashes.end() ? found->second : "";
         if (!planned.empty() && planned != snapshot->hash) {
             if (options_.resume) {
                 *error = "its source folder '" + source.string() + "' changed since the run started; start a new run";
@@ -69,15 +71,6 @@ bool Executor::prepare_environment(const std::string& id, std::string* error) {
     if (!ready->note.empty()) reporter_.note("environment '" + id.substr(id.find(':') + 1) + "': " + ready->note);
     interpreters_[id] = ready->python;
     return true;
-}
-
-std::string Executor::source_hash(const StepPlan& step) const {
-    const json& link = step.spec.value("$source", json());
-    if (!link.is_string() || !plan_.raw.contains("nodes") || !plan_.raw["nodes"].is_array()) return "";
-    for (const json& node : plan_.raw["nodes"]) {
-        if (node.value("id", "") == link.get<std::string>()) return node.value("hash", "");
-    }
-    return "";
 }
 
 std::string Executor::interpreter_of(const std::string& id) const {

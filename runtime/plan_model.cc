@@ -54,7 +54,10 @@ std::optional<RunPlan> load_plan(const json& plan_json, std::string* error) {
             plan.environment_hashes[id] = string_or_empty(node, "hash");
             continue;
         }
-        if (kind == "source") continue;
+        if (kind == "source") {
+            plan.source_hashes[id] = string_or_empty(node, "hash");
+            continue;
+        }
         StepPlan step;
         step.id = id;
         step.name = string_or_empty(node, "name");

@@ -215,6 +215,8 @@ bool migrate(sqlite::Connection& db, std::string* error) {
 
 }  // namespace
 
+const char* store_schema_v1() { return kSchemaV1; }
+
 bool prepare_store_database(sqlite::Connection& db, std::string* error) {
     return configure(db, error) && migrate(db, error);
 }

@@ -15,4 +15,8 @@ namespace amlflow::runtime {
 // file cannot be set up or holds a schema newer than this build knows.
 bool prepare_store_database(sqlite::Connection& db, std::string* error);
 
+// The SQL of schema version 1, as amlflow 0.1 wrote it: for the migration test, which
+// builds an old store and opens it with this build.
+const char* store_schema_v1();
+
 }  // namespace amlflow::runtime

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/run_store.h"
+#include "runtime/run_store_schema.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -100,89 +101,6 @@ std::string raw_query(const fs::path& folder, const std::string& sql) {
     return result;
 }
 
-// Schema version 1, as amlflow 0.1 wrote it (runtime/run_store_schema.cc, kSchemaV1).
-constexpr const char* kSchemaV1 = R"sql(
-CREATE TABLE run (
-    id          TEXT PRIMARY KEY NOT NULL,
-    file        TEXT NOT NULL,
-    plan_hash   TEXT NOT NULL,
-    plan_json   TEXT NOT NULL CHECK (json_valid(plan_json)),
-    params_json TEXT NOT NULL CHECK (json_valid(params_json)),
-    state       TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'canceled')),
-    created_ms  INTEGER NOT NULL,
-    finished_ms INTEGER,
-    exit_code   INTEGER,
-    version     TEXT NOT NULL
-);
-CREATE INDEX run_by_created ON run (created_ms);
-CREATE TABLE run_set (
-    run_id   TEXT NOT NULL REFERENCES run (id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    arg      TEXT NOT NULL,
-    PRIMARY KEY (run_id, position)
-) WITHOUT ROWID;
-CREATE TABLE step (
-    id          INTEGER PRIMARY KEY,
-    run_id      TEXT NOT NULL REFERENCES run (id) ON DELETE CASCADE,
-    name        TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    hash        TEXT NOT NULL,
-    state       TEXT NOT NULL CHECK (state IN ('pending', 'running', 'succeeded', 'failed',
-                                               'canceled', 'skipped', 'cached')),
-    started_ms  INTEGER,
-    finished_ms INTEGER,
-    cached_from TEXT REFERENCES run (id) ON DELETE SET NULL,
-    outputs     TEXT NOT NULL,
-    UNIQUE (run_id, name)
-);
-CREATE INDEX step_by_hash ON step (hash);
-CREATE INDEX step_by_cached_from ON step (cached_from);
-CREATE TABLE attempt (
-    step_id      INTEGER NOT NULL REFERENCES step (id) ON DELETE CASCADE,
-    number       INTEGER NOT NULL CHECK (number >= 0),
-    state        TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'canceled')),
-    started_ms   INTEGER NOT NULL,
-    finished_ms  INTEGER,
-    master_port  INTEGER NOT NULL,
-    failure_json TEXT CHECK (failure_json IS NULL OR json_valid(failure_json)),
-    logs         TEXT NOT NULL,
-    PRIMARY KEY (step_id, number)
-) WITHOUT ROWID;
-CREATE TABLE rank (
-    step_id     INTEGER NOT NULL,
-    attempt     INTEGER NOT NULL,
-    global_rank INTEGER NOT NULL CHECK (global_rank >= 0),
-    local_rank  INTEGER NOT NULL,
-    node_rank   INTEGER NOT NULL,
-    pid         INTEGER NOT NULL,
-    started_ms  INTEGER NOT NULL,
-    finished_ms INTEGER,
-    exit_code   INTEGER,
-    signal      INTEGER,
-    log_file    TEXT NOT NULL,
-    PRIMARY KEY (step_id, attempt, global_rank),
-    FOREIGN KEY (step_id, attempt) REFERENCES attempt (step_id, number) ON DELETE CASCADE
-) WITHOUT ROWID;
-CREATE TABLE metric (
-    id         INTEGER PRIMARY KEY,
-    step_id    INTEGER NOT NULL,
-    attempt    INTEGER NOT NULL,
-    rank       INTEGER NOT NULL,
-    name       TEXT NOT NULL,
-    value      REAL,
-    step_index INTEGER,
-    time_ms    INTEGER NOT NULL,
-    FOREIGN KEY (step_id, attempt) REFERENCES attempt (step_id, number) ON DELETE CASCADE
-);
-CREATE INDEX metric_by_step ON metric (step_id, name, step_index);
-CREATE TABLE cache_key (
-    hash       TEXT PRIMARY KEY NOT NULL,
-    step_id    INTEGER NOT NULL REFERENCES step (id) ON DELETE CASCADE,
-    created_ms INTEGER NOT NULL
-);
-CREATE INDEX cache_key_by_step ON cache_key (step_id);
-PRAGMA user_version = 1;
-)sql";
 
 }  // namespace
 
@@ -398,7 +316,8 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_is_upgraded_keeping_its_runs) {
     TempProject project;
     fs::path folder = project.root() / ".amlflow";
     fs::create_directories(folder);
-    raw_exec(folder, kSchemaV1);
+    raw_exec(folder, store_schema_v1());
+    raw_exec(folder, "PRAGMA user_version = 1;");
     raw_exec(folder,
              "INSERT INTO run VALUES ('20250101-000000-abcd', '/p/old.amlflow', 'ph', '{}', '{}',"
              " 'succeeded', 1000, 2000, 0, '0.1.0');"
