@@ -5,7 +5,7 @@
 
 #include "cli/commands.h"
 #include "compiler/compile.h"
-#include "runtime/terminal_sink.h"
+#include "runtime/report/terminal_sink.h"
 
 namespace amlflow::cli {
 

@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "runtime/terminal_sink.h"
+#include "runtime/report/terminal_sink.h"
 #include "compiler/formatter.h"
 
 namespace amlflow::cli {

@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 #include "cli/store_option.h"
 #include "cli/table_format.h"
-#include "runtime/artifacts.h"
+#include "runtime/core/artifacts.h"
 
 namespace amlflow::cli {
 

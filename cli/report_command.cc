@@ -4,7 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/store_option.h"
-#include "runtime/report_html.h"
+#include "runtime/report/report_html.h"
 
 namespace amlflow::cli {
 

@@ -7,14 +7,14 @@
 #include "cli/commands.h"
 #include "compiler/compile.h"
 #include "compiler/sha256.h"
-#include "runtime/executor.h"
-#include "runtime/job_launch.h"
-#include "runtime/local_backend.h"
-#include "runtime/process.h"
-#include "runtime/python_lib.h"
-#include "runtime/run_lock.h"
+#include "runtime/exec/executor.h"
+#include "runtime/local/job_launch.h"
+#include "runtime/local/local_backend.h"
+#include "runtime/core/process.h"
+#include "runtime/core/python_lib.h"
+#include "runtime/store/run_lock.h"
 #include "cli/store_option.h"
-#include "runtime/terminal_sink.h"
+#include "runtime/report/terminal_sink.h"
 
 namespace amlflow::cli {
 

@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "cli/store_option.h"
 #include "cli/table_format.h"
-#include "runtime/run_reporter.h"
+#include "runtime/report/run_reporter.h"
 
 namespace amlflow::cli {
 

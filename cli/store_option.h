@@ -9,7 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "runtime/run_store.h"
+#include "runtime/store/run_store.h"
 
 namespace amlflow::cli {
 

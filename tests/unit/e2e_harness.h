@@ -31,7 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/run_store.h"
+#include "runtime/store/run_store.h"
 #include "tests/unit/test_support.h"
 
 extern char** environ;

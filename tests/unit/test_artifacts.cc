@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "runtime/artifacts.h"
+#include "runtime/core/artifacts.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

@@ -5,8 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "runtime/environment_check.h"
-#include "runtime/live_board.h"
+#include "runtime/core/environment_check.h"
+#include "runtime/report/live_board.h"
 
 using namespace amlflow::runtime;
 

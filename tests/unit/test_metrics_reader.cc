@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "runtime/metrics_reader.h"
+#include "runtime/store/metrics_reader.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

@@ -28,9 +28,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/report_data.h"
-#include "runtime/report_html.h"
-#include "runtime/run_store.h"
+#include "runtime/report/report_data.h"
+#include "runtime/report/report_html.h"
+#include "runtime/store/run_store.h"
 #include "tests/unit/test_support.h"
 
 namespace {

@@ -1,6 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
-#include "runtime/retry_policy.h"
+#include "runtime/core/retry_policy.h"
 
 using namespace amlflow::runtime;
 using nlohmann::json;

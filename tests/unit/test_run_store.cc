@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/run_store.h"
+#include "runtime/store/run_store.h"
 
 namespace fs = std::filesystem;
 using namespace amlflow::runtime;

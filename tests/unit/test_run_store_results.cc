@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/run_store.h"
-#include "runtime/run_store_schema.h"
+#include "runtime/store/run_store.h"
+#include "runtime/store/run_store_schema.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

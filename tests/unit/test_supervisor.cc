@@ -24,11 +24,11 @@
 #include <string>
 #include <vector>
 
-#include "runtime/event_loop.h"
-#include "runtime/log_relay.h"
-#include "runtime/process.h"
-#include "runtime/rank_group.h"
-#include "runtime/terminal_sink.h"
+#include "runtime/core/event_loop.h"
+#include "runtime/core/log_relay.h"
+#include "runtime/core/process.h"
+#include "runtime/local/rank_group.h"
+#include "runtime/report/terminal_sink.h"
 
 namespace amlflow::runtime {
 inline std::ostream& operator<<(std::ostream& out, FailureKind kind) { return out << to_string(kind); }

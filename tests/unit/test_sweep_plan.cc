@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "runtime/sweep_plan.h"
+#include "runtime/exec/sweep_plan.h"
 
 using namespace amlflow::runtime;
 using nlohmann::json;

@@ -1,0 +1,69 @@
+// The one interface every backend implements (local processes now; Open MPI hosts and
+// Azure ML later): start an attempt of a job, report how it ended, stop it. The executor
+// schedules the plan over it and never touches a pid.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/core/plan_model.h"
+#include "runtime/core/rank_env.h"
+#include "runtime/core/retry_policy.h"
+
+namespace amlflow::runtime {
+
+// One attempt of one job, as the executor asks for it.
+struct AttemptRequest {
+    const StepPlan* step = nullptr;
+    nlohmann::json environment;   // the environment node's fields
+    nlohmann::json compute;       // the compute's fields and $kind
+    std::string workdir;          // the source snapshot; the job's working directory
+    AttemptContext context;       // run, step, attempt, port, folders, GPUs
+    std::vector<std::string> rank_logs;  // a log file per process the backend starts
+    // Where finished steps' results are: step name -> {"outputs": dir, "logs": dir}.
+    std::map<std::string, std::map<std::string, std::string>> results;
+    // The pipeline file's folder, absolute: relative paths in the plan start there.
+    std::string plan_folder;
+};
+
+// A process the backend started (for the run store and the board).
+struct StartedProcess {
+    int rank = 0, local_rank = 0, node_rank = 0;
+    long pid = 0;
+    std::string log_path;
+};
+
+struct AttemptResult {
+    bool succeeded = false;
+    FailureFacts facts;            // why it failed: reason, exit code or signal, last lines
+    int root_rank = -1;            // the first rank to fail, -1 for none (timeout, cancel)
+    std::string message;           // "rank 1 exited with code 1"
+    std::string root_log;          // that rank's log file
+};
+
+struct AttemptCallbacks {
+    std::function<void(const StartedProcess&)> started;
+    std::function<void(int rank, int exit_code, int signal)> exited;
+    std::function<void(const AttemptResult&)> done;  // exactly once
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    // How many processes `request` needs (one log each), so the executor can name logs.
+    virtual int process_count(const StepPlan& step) const = 0;
+    // Starts the attempt; progress and the end come through `callbacks`, from the loop.
+    virtual void start(const AttemptRequest& request, AttemptCallbacks callbacks) = 0;
+    // Stops every attempt still running (Ctrl-C): SIGTERM, then SIGKILL after the grace
+    // period, or SIGKILL at once when `immediately`. Each attempt still reports done.
+    virtual void stop_all(const std::string& why, bool immediately) = 0;
+    // Stops the running attempt of one step the same way (a sweep's early stop); it
+    // still reports done, with reason "canceled".
+    virtual void stop(const std::string& step, const std::string& why) = 0;
+    // Whether an attempt of this step is running.
+    virtual bool running(const std::string& step) const = 0;
+};
+
+}  // namespace amlflow::runtime

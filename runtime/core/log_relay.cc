@@ -1,0 +1,322 @@
+#include "runtime/core/log_relay.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace amlflow::runtime {
+namespace {
+
+constexpr std::size_t kReadSize = 256 * 1024;    // one read takes all a big pipe holds
+constexpr int kReadsPerRound = 4;                  // then let the other ranks have a turn
+constexpr std::size_t kStageLimit = 256 * 1024;     // write the file at least this often
+constexpr std::size_t kDrainLimit = 1024 * 1024;    // a pipe holds at most 1 MiB unprivileged
+constexpr std::size_t kKeepCapacity = 4096;         // partial buffers larger are given back
+
+// One read buffer and one file staging area for every relay: the loop runs one relay
+// callback at a time, and each read's lines are written out before the next read. With
+// 64 ranks this is the difference between a few hundred KiB and many MB resident.
+//
+// The file gets two pieces per read, in order: `staged` (copied lines: those completed
+// from a partial line, redrawn, or cut) and `run`, the stretch of whole lines that lie
+// in the read buffer as they came, "\n" included, which is written from there uncopied.
+struct Scratch {
+    std::vector<char> read = std::vector<char>(kReadSize);
+    std::string staged;
+    const char* run_begin = nullptr;
+    const char* run_end = nullptr;
+};
+
+Scratch& scratch() {
+    static thread_local Scratch s;
+    return s;
+}
+
+bool write_all(int fd, iovec* iov, int count) {
+    while (count > 0) {
+        ssize_t n = ::writev(fd, iov, count);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        auto done = static_cast<std::size_t>(n);
+        while (count > 0 && done >= iov->iov_len) {
+            done -= iov->iov_len;
+            ++iov;
+            --count;
+        }
+        if (count > 0) {
+            iov->iov_base = static_cast<char*>(iov->iov_base) + done;
+            iov->iov_len -= done;
+        }
+    }
+    return true;
+}
+
+const char* find(const char* at, const char* end, char c) {
+    const void* hit = std::memchr(at, c, static_cast<std::size_t>(end - at));
+    return hit ? static_cast<const char*>(hit) : end;
+}
+
+// How many of the first `n` bytes to take so that a cut does not split a UTF-8 sequence.
+std::size_t utf8_cut(const char* at, std::size_t n) {
+    std::size_t cut = n;
+    while (cut > n - std::min<std::size_t>(n, 3) && cut > 0 &&
+           (static_cast<unsigned char>(at[cut]) & 0xC0) == 0x80) {
+        --cut;
+    }
+    return cut > 0 ? cut : n;
+}
+
+}  // namespace
+
+LogRelay::LogRelay(EventLoop& loop, LogRelayOptions options, LineSink* sink)
+    : loop_(loop), options_(std::move(options)), sink_(sink) {
+    if (options_.max_line == 0) options_.max_line = 64 * 1024;
+    if (sink_) prefix_ = sink_->prefix(options_.label, options_.colour);
+    views_.resize(options_.tail_lines);
+    pipes_[0].stream = Stream::out;
+    pipes_[1].stream = Stream::err;
+}
+
+LogRelay::~LogRelay() { finish(); }
+
+bool LogRelay::open(std::string* error) {
+    if (options_.path.empty() || file_fd_ >= 0) return true;
+    file_fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (file_fd_ >= 0) return true;
+    if (error) *error = "cannot open log file '" + options_.path + "': " + strerror(errno);
+    return false;
+}
+
+void LogRelay::attach(Stream stream, int fd) {
+    Pipe& pipe = pipes_[static_cast<int>(stream)];
+    if (pipe.fd >= 0) {
+        loop_.unwatch(pipe.fd);
+        ::close(pipe.fd);
+    }
+    pipe.fd = fd;
+    int capacity = fcntl(fd, F_GETPIPE_SZ);
+    pipe.capacity = capacity > 0 ? static_cast<std::size_t>(capacity) : 64 * 1024;
+    finished_ = false;
+    loop_.watch(fd, POLLIN, [this, &pipe](short) { on_ready(pipe); });
+}
+
+void LogRelay::on_closed(std::function<void()> callback) { on_closed_ = std::move(callback); }
+
+bool LogRelay::closed() const { return pipes_[0].fd < 0 && pipes_[1].fd < 0; }
+
+void LogRelay::on_ready(Pipe& pipe) {
+    bool open_before = pipe.fd >= 0;
+    read_some(pipe, kReadsPerRound * kReadSize, false);
+    flush_file();
+    if (sink_) sink_->flush();
+    if (open_before && closed() && on_closed_) on_closed_();
+}
+
+// Reads up to `limit` bytes; false once the pipe is at EOF (and closed). `to_eof`: keep
+// reading after a short read, to meet EOF now rather than in the loop's next round.
+bool LogRelay::read_some(Pipe& pipe, std::size_t limit, bool to_eof) {
+    char* buffer = scratch().read.data();
+    bool any = false;
+    for (std::size_t total = 0; pipe.fd >= 0 && total < limit;) {
+        ssize_t n = ::read(pipe.fd, buffer, kReadSize);
+        if (n > 0) {
+            any = true;
+            total += static_cast<std::size_t>(n);
+            bytes_read_ += static_cast<std::uint64_t>(n);
+            feed(pipe, buffer, buffer + n);
+            flush_file();  // before the next read reuses the buffer the run points into
+            // Less than a full pipe means it is empty now: skip the read that says EAGAIN.
+            // A full one means the writer is blocked on us, so read on.
+            if (!to_eof && static_cast<std::size_t>(n) < pipe.capacity) break;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        end_of_stream(pipe);  // EOF, or an error that no retry will cure
+    }
+    // Hang detection counts bytes, not lines: a progress bar that redraws is progress.
+    if (any) last_output_ = Clock::now();
+    return pipe.fd >= 0;
+}
+
+void LogRelay::feed(Pipe& pipe, const char* at, const char* end) {
+    // Positions of the next '\n' and '\r', each searched again only once passed, so a
+    // chunk is scanned once for each character however many lines it holds.
+    const char* nl = at - 1;
+    const char* cr = at - 1;
+    while (at < end) {
+        if (pipe.after_cr) {
+            if (*at == '\r') {
+                ++at;
+                continue;
+            }
+            pipe.after_cr = false;
+            if (*at == '\n') {
+                emit_pending(pipe);
+                ++at;
+                continue;
+            }
+            pipe.pending.clear();  // redrawn: the previous state of the line is dropped
+        }
+        if (nl < at) nl = find(at, end, '\n');
+        if (cr < at) cr = find(at, end, '\r');
+        const char* stop = std::min(nl, cr);
+        if (stop == end) {
+            keep(pipe, at, end);
+            break;
+        }
+        if (*stop == '\r') {
+            keep(pipe, at, stop);
+            pipe.after_cr = true;
+        } else if (pipe.pending.empty()) {
+            emit_split(pipe.stream, at, stop);  // the common case: no copy
+        } else {
+            keep(pipe, at, stop);
+            emit_pending(pipe);
+        }
+        at = stop + 1;
+    }
+    commit_views();
+}
+
+void LogRelay::keep(Pipe& pipe, const char* at, const char* end) {
+    const std::size_t max = options_.max_line;
+    while (pipe.pending.size() + static_cast<std::size_t>(end - at) > max) {
+        std::size_t room = max - pipe.pending.size();
+        std::size_t take = room > 3 ? utf8_cut(at, room) : room;
+        pipe.pending.append(at, take);
+        emit(pipe.stream, pipe.pending, Origin::copy);
+        pipe.pending.clear();
+        at += take;
+    }
+    pipe.pending.append(at, end);
+}
+
+void LogRelay::emit_pending(Pipe& pipe) {
+    emit(pipe.stream, pipe.pending, Origin::copy);
+    pipe.pending.clear();
+    if (pipe.pending.capacity() > kKeepCapacity) std::string().swap(pipe.pending);
+}
+
+// Emits the line [at, end) of the read buffer, which `end` (a "\n") terminates there.
+void LogRelay::emit_split(Stream stream, const char* at, const char* end) {
+    const std::size_t max = options_.max_line;
+    while (static_cast<std::size_t>(end - at) > max) {
+        std::size_t take = utf8_cut(at, max);
+        emit(stream, std::string_view(at, take), Origin::buffer);
+        at += take;
+    }
+    emit(stream, std::string_view(at, static_cast<std::size_t>(end - at)), Origin::buffer_line);
+}
+
+void LogRelay::emit(Stream stream, std::string_view text, Origin origin) {
+    if (file_fd_ >= 0) {
+        Scratch& s = scratch();
+        if (origin == Origin::buffer_line && s.run_end == text.data()) {
+            s.run_end = text.data() + text.size() + 1;  // the common case: extend the run
+        } else {
+            if (s.run_begin != s.run_end) s.staged.append(s.run_begin, s.run_end);
+            s.run_begin = s.run_end = nullptr;
+            if (origin == Origin::buffer_line) {
+                s.run_begin = text.data();
+                s.run_end = text.data() + text.size() + 1;
+            } else {
+                s.staged.append(text.data(), text.size());
+                s.staged.push_back('\n');
+            }
+        }
+        if (s.staged.size() >= kStageLimit) flush_file();
+    }
+    if (sink_) sink_->line(prefix_, stream, text);
+    if (views_.empty()) return;
+    if (origin == Origin::copy) {
+        commit_views();
+        remember(text);
+        return;
+    }
+    // A view into the read buffer: only the last tail_lines of them are ever copied, when
+    // the read is done, instead of copying every line into the ring as it passes.
+    views_[view_next_] = text;
+    view_next_ = (view_next_ + 1) % views_.size();
+    ++view_count_;
+}
+
+void LogRelay::commit_views() {
+    std::size_t count = std::min(view_count_, views_.size());
+    for (std::size_t i = 0; i < count; ++i) {
+        remember(views_[(view_next_ + views_.size() - count + i) % views_.size()]);
+    }
+    view_count_ = 0;
+}
+
+void LogRelay::remember(std::string_view text) {
+    if (options_.tail_lines == 0) return;
+    if (text.size() > kTailLineMax) text = text.substr(0, utf8_cut(text.data(), kTailLineMax));
+    if (ring_.size() < options_.tail_lines) {
+        ring_.emplace_back(text);
+        return;
+    }
+    ring_[ring_next_].assign(text.data(), text.size());
+    ring_next_ = (ring_next_ + 1) % ring_.size();
+}
+
+std::vector<std::string> LogRelay::tail() const {
+    std::vector<std::string> lines;
+    lines.reserve(ring_.size());
+    for (std::size_t i = 0; i < ring_.size(); ++i) {
+        lines.push_back(ring_[(ring_next_ + i) % ring_.size()]);
+    }
+    return lines;
+}
+
+void LogRelay::end_of_stream(Pipe& pipe) {
+    if (!pipe.pending.empty()) emit_pending(pipe);  // the partial last line, or last redraw
+    pipe.after_cr = false;
+    loop_.unwatch(pipe.fd);
+    ::close(pipe.fd);
+    pipe.fd = -1;
+}
+
+void LogRelay::flush_file() {
+    Scratch& s = scratch();
+    iovec iov[2] = {{s.staged.data(), s.staged.size()},
+                    {const_cast<char*>(s.run_begin), static_cast<std::size_t>(s.run_end - s.run_begin)}};
+    bool any = s.staged.size() + iov[1].iov_len > 0;
+    if (any && file_fd_ >= 0 && write_error_.empty() && !write_all(file_fd_, iov, 2)) {
+        // Keep relaying to the terminal: losing the file is bad, losing the run worse.
+        write_error_ = "cannot write log file '" + options_.path + "': " + strerror(errno);
+    }
+    s.staged.clear();
+    s.run_begin = s.run_end = nullptr;
+}
+
+bool LogRelay::drain() {
+    for (Pipe& pipe : pipes_) {
+        if (pipe.fd >= 0) read_some(pipe, kDrainLimit, true);
+    }
+    flush_file();
+    if (sink_) sink_->flush();
+    return closed();
+}
+
+void LogRelay::finish() {
+    if (finished_) return;
+    finished_ = true;
+    for (Pipe& pipe : pipes_) {
+        if (pipe.fd >= 0) {
+            end_of_stream(pipe);
+        } else if (!pipe.pending.empty()) {
+            emit_pending(pipe);
+        }
+    }
+    flush_file();
+    if (sink_) sink_->flush();
+    if (file_fd_ >= 0) ::close(file_fd_);
+    file_fd_ = -1;
+}
+
+}  // namespace amlflow::runtime

@@ -1,0 +1,160 @@
+// The executor: runs a plan's steps over a backend, dependents after what they need,
+// independent steps side by side within the machine's slots (GPUs, else CPU cores). It
+// owns attempts and restarts (the retry policy), sweeps' trials and early stopping, the
+// steps that act on results (register, download, export), the cache, the run store's
+// records, Ctrl-C, and the exit code; it never touches a pid.
+//
+// Files: executor.cc (scheduling, states), executor_jobs.cc (attempts of a job, its
+// metrics), executor_reuse.cc (cache keys, cached and resumed steps, references),
+// executor_sweeps.cc (trials, best trial, early stop), executor_actions.cc (register,
+// download, export).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "runtime/core/artifacts.h"
+#include "runtime/core/backend.h"
+#include "runtime/core/event_loop.h"
+#include "runtime/core/gpu_discovery.h"
+#include "runtime/store/metrics_reader.h"
+#include "runtime/report/run_reporter.h"
+#include "runtime/store/run_store.h"
+#include "runtime/exec/sweep_plan.h"
+
+namespace amlflow::runtime {
+
+struct ExecutorOptions {
+    std::filesystem::path plan_folder;  // relative paths in the plan start here
+    std::vector<std::string> only;      // --step: run these (and what they need)
+    int cpu_slots = 1;
+    std::string store_hint;  // what `runs show` needs to find this store: " --file F", or 
+    GpuInventory gpus;
+    bool force = false;                 // --force: reuse nothing from the cache
+    std::set<std::string> force_steps;  // --force-step: these are not reused
+    bool resume = false;                // the run exists: keep its completed steps
+    std::string python_lib;             // amlflow's Python helpers (python_lib.h)
+    int metrics_interval_ms = 1000;     // how often running steps' metrics are read
+};
+
+class Executor {
+public:
+    Executor(EventLoop& loop, RunStore& store, Backend& backend, const RunPlan& plan,
+             ExecutorOptions options, RunReporter& reporter);
+
+    // Runs the plan to its end; the interpreter's exit code: 0, 2 a step failed, 130 canceled.
+    int run(const std::string& run_id);
+
+private:
+    struct StepRun {
+        const StepPlan* plan = nullptr;
+        StepState state = StepState::Pending;
+        std::set<std::string> waiting_for;  // step names not yet succeeded
+        bool looked_up = false;             // the cache (and resume) were asked
+        std::string cache_key;
+        std::string parent;                 // a trial: its sweep
+        std::string action;                 // "export" for an export's exporter process
+        bool stopped_early = false;
+        int attempt = -1;
+        int restarts_used = 0;
+        int slots = 1;
+        std::vector<int> gpus;
+        std::string workdir;
+        EventLoop::TimerId restart_timer = 0;
+        int64_t started_ms = 0;
+        int64_t started_steady_ms = 0;
+        int64_t finished_ms = 0;
+        int processes = 0, alive = 0;
+        AttemptResult last;
+        std::shared_ptr<MetricsReader> metrics;  // of the running attempt
+    };
+    struct SweepRun {
+        std::vector<Trial> trials;
+        int running = 0, parallel = 1, pending = 0;
+        Objective objective;
+        EarlyStop early_stop;
+        std::map<std::string, Series> series;  // trial -> objective values (rank 0)
+    };
+
+    // Unix milliseconds, as the run store keeps times.
+    static int64_t wall_ms() {
+        using namespace std::chrono;
+        return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    }
+
+    // executor.cc
+    void show(const StepRun& step, const char* state);
+    StepRun* find(const std::string& name);
+    void schedule();
+    void dispatch(StepRun& step);
+    bool can_start(const StepRun& step) const;
+    // `record`: false when the store already says so (a cached or resumed step).
+    void finish_step(StepRun& step, StepState state, bool record = true);
+    void fail_step(StepRun& step, const std::string& message);
+    void skip_dependents(const std::string& failed);
+    void cancel(bool force);
+    bool all_final() const;
+    int summarize();
+
+    // executor_jobs.cc
+    void start_step(StepRun& step);
+    void start_attempt(StepRun& step);
+    bool prepare_workdir(StepRun& step, std::string* error);
+    bool prepare_environment(const std::string& environment_id, std::string* error);
+    std::string interpreter_of(const std::string& environment_id) const;
+    void attempt_done(StepRun& step, int attempt, const AttemptResult& result);
+    std::string failure_json(const AttemptResult& result) const;
+    void read_metrics(StepRun& step, bool final);
+    void read_all_metrics();
+
+    // executor_reuse.cc
+    bool reuse(StepRun& step);
+    bool reuse_from_resumed_run(StepRun& step);
+    bool reuse_from_cache(StepRun& step);
+    std::optional<std::string> compute_cache_key(const StepRun& step, std::string* error);
+    bool check_references(const StepRun& step, std::string* error);
+    void succeed(StepRun& step, std::map<std::string, std::string> results, nlohmann::json extra = {});
+
+    // executor_sweeps.cc
+    void start_sweep(StepRun& step);
+    void trial_finished(StepRun& trial);
+    void finish_sweep(StepRun& sweep);
+    void check_early_stop(const std::string& sweep);
+    void load_trial_series(const StepRun& trial, const std::string& origin_run, const std::string& origin_step);
+
+    // executor_actions.cc
+    void begin_action(StepRun& step);
+    void run_register(StepRun& step);
+    void run_download(StepRun& step);
+    void start_export(StepRun& step);
+    void export_done(StepRun& step);
+    std::optional<ResolvedOutput> resolve_path_field(const StepRun& step, const char* field, std::string* error);
+
+    EventLoop& loop_;
+    RunStore& store_;
+    Backend& backend_;
+    const RunPlan& plan_;
+    ExecutorOptions options_;
+    RunReporter& reporter_;
+    std::string run_id_;
+    std::deque<StepRun> steps_;        // plan order, then trials as sweeps draw them
+    std::deque<StepPlan> made_plans_;  // trials' and exporters' plans (stable addresses)
+    std::set<std::string> needed_;     // the steps this run executes
+    std::map<std::string, SweepRun> sweeps_;
+    StepResults results_;              // finished steps' results, for references
+    std::map<std::string, StepRecord> previous_;  // --resume: the run's records so far
+    int free_slots_ = 0;
+    std::set<int> free_gpus_;
+    std::map<std::string, std::string> interpreters_;  // environment id -> the python that has its packages
+    EventLoop::TimerId metrics_timer_ = 0;
+    int active_ = 0;
+    bool canceling_ = false;
+    int interrupts_ = 0;
+    int scheduling_ = 0;  // schedule() re-entered from a step finishing inside it
+};
+
+}  // namespace amlflow::runtime

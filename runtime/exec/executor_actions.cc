@@ -1,0 +1,216 @@
+// The steps that act on other steps' results rather than train: `register model`
+// (a content-addressed copy in the store's registry, versioned per name, with lineage),
+// `download` (a copy into a folder beside the file) and `export onnx` (the stdlib's
+// exporter run as a one-process job in the step's environment).
+#include <fstream>
+#include <sstream>
+
+#include "runtime/exec/executor.h"
+
+namespace amlflow::runtime {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string shown(const fs::path& path) { return "'" + path.string() + "'"; }
+
+}  // namespace
+
+// Register and download run inside amlflow, at once: recorded as started so that their
+// times show in `runs show` and reports like any step's.
+void Executor::begin_action(StepRun& step) {
+    step.started_ms = wall_ms();
+    store_.set_step_state(run_id_, step.plan->name, StepState::Running);
+}
+
+std::optional<ResolvedOutput> Executor::resolve_path_field(const StepRun& step, const char* field, std::string* error) {
+    const json& value = step.plan->spec.value(field, json());
+    if (value.is_object() && value.contains("$output")) {
+        auto resolved = resolve_output(value, results_, error);
+        if (resolved && !require_inside(resolved->path, resolved->root, resolved->shown, error)) return std::nullopt;
+        return resolved;
+    }
+    // A plain path: relative to the file's folder, and it must stay there.
+    std::string text = value.is_object() && value.contains("$path") ? value["$path"].get<std::string>()
+                       : value.is_string()                         ? value.get<std::string>()
+                                                                   : "";
+    if (!is_contained_relative(text)) {
+        *error = "'" + text + "' leaves the folder of the file: give a path inside it";
+        return std::nullopt;
+    }
+    ResolvedOutput resolved;
+    std::error_code ec;
+    resolved.root = fs::absolute(options_.plan_folder, ec).lexically_normal();
+    resolved.path = (resolved.root / text).lexically_normal();
+    resolved.shown = "\"" + text + "\"";
+    if (!require_inside(resolved.path, resolved.root, resolved.shown, error)) return std::nullopt;
+    return resolved;
+}
+
+void Executor::run_register(StepRun& step) {
+    begin_action(step);
+    std::string error;
+    auto source = resolve_path_field(step, "path", &error);
+    if (!source) return fail_step(step, error);
+    auto digest = content_digest(source->path, &error);
+    if (!digest) return fail_step(step, error);
+    // The registry keeps one copy per content: objects/<sha256>/<the file's name>.
+    fs::path object = store_.registry_folder() / "objects" / digest->hash;
+    fs::path copy = object / source->path.filename();
+    std::error_code ec;
+    if (!fs::exists(copy, ec)) {
+        // Copied beside, then renamed into place: the registry never holds half a model.
+        // The same content under another file name shares the object folder.
+        fs::path partial = object.string() + "." + source->path.filename().string() + ".partial";
+        fs::remove_all(partial, ec);
+        if (!copy_confined(source->path, partial, false, &error)) {
+            fs::remove_all(partial, ec);
+            return fail_step(step, "cannot copy the model into the registry: " + error);
+        }
+        fs::create_directories(object, ec);
+        fs::rename(partial, copy, ec);
+        if (ec) fs::remove_all(partial, ec);
+        if (!fs::exists(copy)) return fail_step(step, "cannot add " + copy.string() + " to the registry");
+    }
+    NewModel model;
+    model.name = step.plan->spec.value("name", step.plan->name);
+    model.hash = digest->hash;
+    model.path = copy;
+    model.bytes = digest->bytes;
+    model.run_id = run_id_;
+    model.step = step.plan->name;
+    const auto& producer = results_[source->step];
+    bool best = producer.count("best.name") && source->shown.find(".best.") != std::string::npos;
+    model.source_step = best ? producer.at("best.name") : source->step;
+    std::string origin_run = producer.count(best ? "best.run" : "run") ? producer.at(best ? "best.run" : "run") : run_id_;
+    std::string origin_step = producer.count(best ? "best.step" : "step") ? producer.at(best ? "best.step" : "step") : model.source_step;
+    std::string attempt = producer.count(best ? "best.attempt" : "attempt") ? producer.at(best ? "best.attempt" : "attempt") : "0";
+    model.source_attempt = std::atoi(attempt.c_str());
+    model.description = step.plan->spec.value("description", "");
+    model.tags_json = step.plan->spec.value("tags", json::object()).dump();
+    json metrics = json::object();
+    if (auto recorded = store_.metrics_of(origin_run, origin_step)) {
+        for (const MetricRecord& metric : *recorded) {
+            if (metric.rank == 0 && metric.attempt == model.source_attempt) metrics[metric.name] = metric.value;
+        }
+    }
+    model.metrics_json = metrics.dump(-1, ' ', false, json::error_handler_t::replace);
+    auto record = store_.add_model(model);
+    if (!record) return fail_step(step, store_.last_error());
+    reporter_.note("model '" + record->name + "' version " + std::to_string(record->version) +
+                   (record->existing ? ": already registered with identical content" : ": registered"));
+    succeed(step, {{"name", record->name}, {"version", std::to_string(record->version)}, {"path", copy.string()}},
+            {{"model", {{"name", record->name}, {"version", record->version}, {"hash", record->hash},
+                        {"existing", record->existing}}}});
+}
+
+void Executor::run_download(StepRun& step) {
+    begin_action(step);
+    std::string error;
+    auto source = resolve_path_field(step, "path", &error);
+    if (!source) return fail_step(step, error);
+    const json& to = step.plan->spec.value("to", json());
+    std::string to_text = to.is_object() && to.contains("$path") ? to["$path"].get<std::string>() : "";
+    if (to_text.empty() || !is_contained_relative(to_text)) {
+        return fail_step(step, "the destination '" + to_text + "' leaves the folder of the file: give a path inside it");
+    }
+    std::error_code ec;
+    fs::path root = fs::absolute(options_.plan_folder, ec).lexically_normal();
+    fs::path destination = (root / to_text).lexically_normal();
+    // An existing part of the destination may be a symlink: it must not lead out.
+    fs::path existing = destination;
+    while (!existing.empty() && existing != root && !fs::exists(existing, ec)) existing = existing.parent_path();
+    fs::path real_root = fs::canonical(root, ec);
+    fs::path real = fs::canonical(existing, ec);
+    auto [r, p] = std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end());
+    if (ec || r != real_root.end()) {
+        return fail_step(step, "the destination " + shown(destination) + " leads outside the folder of the file (" +
+                                   real.string() + ")");
+    }
+    bool is_file = fs::is_regular_file(source->path, ec);
+    fs::path target = is_file ? destination / source->path.filename() : destination;
+    if (!copy_confined(source->path, target, step.plan->spec.value("overwrite", false), &error)) {
+        return fail_step(step, error);
+    }
+    auto digest = content_digest(target, &error);
+    if (!digest) return fail_step(step, error);
+    reporter_.note("downloaded " + source->shown + " to " + target.string() + " (" + std::to_string(digest->files) +
+                   " files, " + std::to_string(digest->bytes) + " bytes)");
+    succeed(step, {{"to", target.string()}, {"path", target.string()}}, {{"digest", digest->hash}, {"files", digest->files}, {"bytes", digest->bytes}});
+}
+
+void Executor::start_export(StepRun& step) {
+    std::string error;
+    auto model = resolve_path_field(step, "model", &error);
+    if (!model) return fail_step(step, error);
+    const json& spec = step.plan->spec;
+    fs::path folder = store_.run_folder(run_id_) / step.plan->name;
+    fs::path outputs = store_.step_outputs(run_id_, step.plan->name);
+    fs::path onnx = outputs / (model->path.stem().string() + ".onnx");
+    json exporter = {{"model", model->path.string()},
+                     {"output", onnx.string()},
+                     {"input_shape", spec.value("input_shape", json::array())},
+                     {"opset", spec.value("opset", 13)},
+                     {"input_names", spec.value("input_names", json::array({"input"}))},
+                     {"output_names", spec.value("output_names", json::array({"output"}))},
+                     {"dynamic_axes", spec.value("dynamic_axes", json::object())}};
+    if (spec.contains("factory")) {
+        exporter["factory"] = spec["factory"];
+        // The factory's module lives with the code of the step that trained the model.
+        const StepPlan* producer = plan_.find(model->step);
+        std::string source = producer ? producer->source : "";
+        std::error_code ec;
+        exporter["factory_path"] = (fs::absolute(options_.plan_folder, ec) / source).lexically_normal().string();
+    }
+    fs::path spec_file = folder / "export-spec.json";
+    {
+        std::ofstream out(spec_file);
+        out << exporter.dump(2) << "\n";
+        if (!out) return fail_step(step, "cannot write " + shown(spec_file));
+    }
+    if (options_.python_lib.empty()) return fail_step(step, "amlflow's Python helpers are not installed in the store");
+    if (!prepare_environment(step.plan->environment, &error)) return fail_step(step, "cannot start: " + error);
+    // The exporter runs as a one-process job named like the step, so its attempts,
+    // logs and retries are recorded like any other.
+    StepPlan& process = made_plans_.emplace_back(*step.plan);
+    process.spec = json::object();
+    process.spec["command"] = json::array({interpreter_of(step.plan->environment),
+                                           (fs::path(options_.python_lib) / "amlflow_onnx_export.py").string(), "--spec",
+                                           spec_file.string(), "--result", (folder / "export-result.json").string()});
+    for (const char* field : {"timeout", "restarts", "retry"}) {
+        if (spec.contains(field)) process.spec[field] = spec[field];
+    }
+    step.plan = &process;
+    step.action = "export";
+    step.slots = 1;
+    if (can_start(step)) start_step(step);
+}
+
+void Executor::export_done(StepRun& step) {
+    fs::path folder = store_.run_folder(run_id_) / step.plan->name;
+    std::ifstream in(folder / "export-result.json");
+    std::stringstream text;
+    text << in.rdbuf();
+    json result = json::parse(text.str(), nullptr, false);
+    if (result.is_discarded() || !result.is_object() || !result.value("ok", false) || !result["onnx"].is_string()) {
+        std::string why = result.is_object() && result["error"].is_string() ? result["error"].get<std::string>()
+                                                                            : "it ended without a report of the ONNX file it wrote";
+        return fail_step(step, "the ONNX exporter failed: " + why);
+    }
+    const json& check = result.value("numeric_check", json::object());
+    std::string numeric = check.value("ran", false)
+                              ? "outputs match PyTorch's (max abs diff " + check.value("max_abs_diff", json()).dump() + ")"
+                              : check.value("reason", std::string("numeric check skipped"));
+    reporter_.note("exported " + result["onnx"].get<std::string>() + ": onnx.checker passed; " + numeric);
+    succeed(step, {{"outputs", store_.step_outputs(run_id_, step.plan->name).string()},
+                   {"file", result["onnx"].get<std::string>()},
+                   {"logs", (folder / "logs").string()},
+                   {"run", run_id_},
+                   {"step", step.plan->name},
+                   {"attempt", std::to_string(step.attempt)}},
+            {{"export", result}});
+}
+
+}  // namespace amlflow::runtime

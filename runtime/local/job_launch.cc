@@ -1,0 +1,162 @@
+#include "runtime/local/job_launch.h"
+
+#include "runtime/core/artifacts.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace amlflow::runtime {
+
+using nlohmann::json;
+using Results = std::map<std::string, std::map<std::string, std::string>>;
+
+std::optional<std::string> argument_text(const json& value, const ArgumentContext& context, std::string* error) {
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+    if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
+    if (value.is_number_float()) return value.dump();  // the shortest text that reads back
+    if (!value.is_object()) {
+        *error = "a list or map cannot be an argument";
+        return std::nullopt;
+    }
+    if (value.contains("$path")) {
+        std::string path = value["$path"].get<std::string>();
+        if (path.empty() || path[0] == '/' || path.find("://") != std::string::npos || context.plan_folder.empty()) {
+            return path;
+        }
+        return (std::filesystem::path(context.plan_folder) / path).lexically_normal().string();
+    }
+    if (value.contains("$bytes")) return std::to_string(value["$bytes"].get<int64_t>());
+    if (value.contains("$duration_ms")) {
+        int64_t ms = value["$duration_ms"].get<int64_t>();
+        return ms % 1000 == 0 ? std::to_string(ms / 1000) : json(static_cast<double>(ms) / 1000).dump();
+    }
+    if (is_output_reference(value)) {
+        auto resolved = resolve_output(value, context.results, error);
+        if (!resolved) return std::nullopt;
+        return resolved->path.string();
+    }
+    if (value.contains("$format")) {
+        std::string text;
+        for (const json& part : value["$format"]) {
+            auto piece = argument_text(part, context, error);
+            if (!piece) return std::nullopt;
+            text += *piece;
+        }
+        return text;
+    }
+    *error = "the value " + value.dump() + " has no text form";
+    return std::nullopt;
+}
+
+namespace {
+
+std::optional<std::map<std::string, std::string>> string_map(const json& spec, const char* field,
+                                                              const ArgumentContext& context, std::string* error) {
+    std::map<std::string, std::string> out;
+    auto found = spec.find(field);
+    if (found == spec.end() || !found->is_object()) return out;
+    for (const auto& [key, value] : found->items()) {
+        auto text = argument_text(value, context, error);
+        if (!text) return std::nullopt;
+        out[key] = *text;
+    }
+    return out;
+}
+
+// The command of one process: the script through the environment's interpreter, or the
+// job's command (a string through /bin/sh, a list as argv).
+std::optional<std::vector<std::string>> command_of(const AttemptRequest& request, const ArgumentContext& context,
+                                                   std::string* error) {
+    const json& spec = request.step->spec;
+    std::vector<std::string> argv;
+    if (spec.contains("script")) {
+        argv.push_back(request.environment.value("python", "python3"));
+        // The script is relative to the snapshot, which is the working directory.
+        const json& script = spec["script"];
+        argv.push_back(script.is_object() && script.contains("$path") ? script["$path"].get<std::string>()
+                                                                       : script.dump());
+    } else if (spec.contains("command") && spec["command"].is_array()) {
+        for (const json& part : spec["command"]) {
+            auto text = argument_text(part, context, error);
+            if (!text) return std::nullopt;
+            argv.push_back(*text);
+        }
+    } else if (spec.contains("command")) {
+        auto text = argument_text(spec["command"], context, error);
+        if (!text) return std::nullopt;
+        argv = {"/bin/sh", "-c", *text, "sh"};  // the file asked for a shell
+    } else {
+        *error = "the job has neither script nor command";
+        return std::nullopt;
+    }
+    for (const json& arg : spec.value("args", json::array())) {
+        auto text = argument_text(arg, context, error);
+        if (!text) return std::nullopt;
+        argv.push_back(*text);
+    }
+    return argv;
+}
+
+}  // namespace
+
+std::optional<std::vector<ProcessLaunch>> plan_processes(const AttemptRequest& request,
+                                                         const std::map<std::string, std::string>& base_env,
+                                                         std::string* error) {
+    const StepPlan& step = *request.step;
+    std::string kind = request.compute.value("$kind", "local");
+    if (kind != "local") {
+        *error = "compute kind '" + kind + "' is not run by the local runtime yet";
+        return std::nullopt;
+    }
+    ArgumentContext context{request.results, request.plan_folder};
+    auto variables = string_map(request.environment, "variables", context, error);
+    auto job_variables = string_map(step.spec, "variables", context, error);
+    auto inputs = string_map(step.spec, "inputs", context, error);
+    if (!variables || !job_variables || !inputs) return std::nullopt;
+    for (const auto& [key, value] : *job_variables) (*variables)[key] = value;
+    for (const auto& [name, path] : *inputs) {
+        std::string upper;
+        for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        (*variables)["AMLFLOW_INPUT_" + upper] = path;
+    }
+    auto command = command_of(request, context, error);
+    if (!command) return std::nullopt;
+    EnvironmentBuilder builder(base_env, *variables);
+    Distribution shape = distribution_of(step.spec);
+    std::vector<ProcessLaunch> launches;
+    if (shape.kind == "per_node" || shape.kind == "mpi") {
+        // One launcher per node: it starts that node's ranks itself.
+        for (int node = 0; node < shape.nodes; ++node) {
+            ProcessLaunch launch;
+            launch.identity = {node, 0, node, shape.nodes, shape.processes_per_node};
+            launch.env = builder.for_rank(request.context, launch.identity);
+            for (const char* own : {"RANK", "LOCAL_RANK", "ROLE_RANK", "GROUP_RANK"}) launch.env.erase(own);
+            launch.env["NODES"] = std::to_string(shape.nodes);
+            launch.argv = *command;
+            if (shape.kind == "mpi") {
+                std::vector<std::string> mpirun = {"mpirun", "-np", std::to_string(shape.processes_per_node),
+                                                   "--oversubscribe", "--bind-to", "none"};
+                if (geteuid() == 0) mpirun.push_back("--allow-run-as-root");
+                mpirun.insert(mpirun.end(), command->begin(), command->end());
+                launch.argv = mpirun;
+            }
+            launch.label = step.name + (shape.nodes > 1 ? " node " + std::to_string(node) : "");
+            launches.push_back(std::move(launch));
+        }
+        return launches;
+    }
+    for (int rank = 0; rank < shape.world_size(); ++rank) {
+        ProcessLaunch launch;
+        launch.identity = {rank, rank % shape.processes_per_node, rank / shape.processes_per_node, shape.nodes,
+                           shape.processes_per_node};
+        launch.env = builder.for_rank(request.context, launch.identity);
+        launch.argv = *command;
+        launch.label = step.name + (shape.world_size() > 1 ? " " + std::to_string(rank) : "");
+        launches.push_back(std::move(launch));
+    }
+    return launches;
+}
+
+}  // namespace amlflow::runtime

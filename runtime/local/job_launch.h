@@ -1,0 +1,40 @@
+// What processes a job runs: argv and environment for each, from its plan spec, its
+// environment and its distribution (none, pytorch, per_node, mpi). Pure: it spawns nothing,
+// so `amlflow run --dry-run` can show exactly what would start.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/core/backend.h"
+
+namespace amlflow::runtime {
+
+struct ProcessLaunch {
+    RankIdentity identity;                 // for per_node: the node, with rank = node rank
+    std::vector<std::string> argv;
+    std::map<std::string, std::string> env;
+    std::string label;                     // "train 1"
+};
+
+// nullopt with *error when the job cannot be launched here (a hosts or amlcompute target,
+// a command of the wrong shape).
+std::optional<std::vector<ProcessLaunch>> plan_processes(const AttemptRequest& request,
+                                                         const std::map<std::string, std::string>& base_env,
+                                                         std::string* error);
+
+// What a value's text depends on: finished steps' results, and the folder relative
+// paths start from (the rank runs in its snapshot, not there).
+struct ArgumentContext {
+    const std::map<std::string, std::map<std::string, std::string>>& results;
+    std::string plan_folder;
+};
+
+// The text of a plan value as a script receives it ("0.001", "/abs/data/x.txt"), with
+// step results resolved and relative paths made absolute; nullopt with *error for what
+// has no text form.
+std::optional<std::string> argument_text(const nlohmann::json& value, const ArgumentContext& context,
+                                         std::string* error);
+
+}  // namespace amlflow::runtime

@@ -1,0 +1,56 @@
+// The live board: on a terminal, the last lines of the screen show each step's state,
+// elapsed time, ranks alive, restarts and last output line, redrawn as they change; rank
+// output and amlflow's messages scroll above it. When output is piped there is no board,
+// only plain lines. It wraps the terminal sink, so every write to the screen passes here
+// and the board is lifted before and put back after each burst.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/core/event_loop.h"
+#include "runtime/core/log_relay.h"
+
+namespace amlflow::runtime {
+
+struct StepView {
+    std::string state = "pending";
+    int64_t started_ms = 0;  // steady milliseconds; 0: not started
+    int ranks = 0, alive = 0, restarts = 0;
+};
+
+class LiveBoard : public LineSink {
+public:
+    // Whether a board makes sense: stdout and stderr are the same terminal.
+    static bool wanted();
+
+    LiveBoard(EventLoop& loop, LineSink& inner, std::vector<std::string> steps);
+    ~LiveBoard() override;
+
+    std::string prefix(const std::string& label, int colour) const override;
+    void line(std::string_view prefix, Stream stream, std::string_view text) override;
+    void flush() override;
+
+    void update(const std::string& step, const StepView& view);
+    // Writes `text` (amlflow's own lines) above the board.
+    void write_above(int fd, const std::string& text);
+    void close();  // lifts the board for good
+
+private:
+    void erase();
+    void draw();
+    void tick();
+
+    EventLoop& loop_;
+    LineSink& inner_;
+    std::vector<std::string> order_;
+    std::map<std::string, StepView> steps_;
+    std::map<std::string, std::string> last_line_;  // by step
+    std::map<std::string, std::string> step_of_prefix_;
+    int drawn_ = 0;
+    bool closed_ = false;
+    EventLoop::TimerId timer_ = 0;
+};
+
+}  // namespace amlflow::runtime

@@ -1,0 +1,224 @@
+#include "runtime/store/run_store_schema.h"
+
+#include <chrono>
+#include <thread>
+
+#include "runtime/store/run_store.h"
+
+namespace amlflow::runtime {
+namespace {
+
+// Writers hold the lock for one short transaction, so five seconds is far beyond any
+// legitimate wait; past it something is wrong and the caller should hear about it.
+constexpr int kBusyTimeoutMs = 5000;
+
+// Version 1. Keys: a run by its text id; a step by an integer id (unique per run and
+// name), so that attempts, ranks and metrics, which are many, carry a small key; an
+// attempt by (step, number); a rank by (step, attempt, global rank). Nothing is stored
+// twice: a step's attempt count is counted, not kept. Times are unix ms, NULL for "not
+// yet". JSON columns are checked with json_valid so that a bad write fails loudly at the
+// writer rather than at every later reader.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE run (
+    id          TEXT PRIMARY KEY NOT NULL,
+    file        TEXT NOT NULL,
+    plan_hash   TEXT NOT NULL,
+    plan_json   TEXT NOT NULL CHECK (json_valid(plan_json)),
+    params_json TEXT NOT NULL CHECK (json_valid(params_json)),
+    state       TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'canceled')),
+    created_ms  INTEGER NOT NULL,
+    finished_ms INTEGER,
+    exit_code   INTEGER,
+    version     TEXT NOT NULL
+);
+CREATE INDEX run_by_created ON run (created_ms);
+
+CREATE TABLE run_set (
+    run_id   TEXT NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    arg      TEXT NOT NULL,
+    PRIMARY KEY (run_id, position)
+) WITHOUT ROWID;
+
+CREATE TABLE step (
+    id          INTEGER PRIMARY KEY,
+    run_id      TEXT NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'running', 'succeeded', 'failed',
+                                               'canceled', 'skipped', 'cached')),
+    started_ms  INTEGER,
+    finished_ms INTEGER,
+    cached_from TEXT REFERENCES run (id) ON DELETE SET NULL,
+    outputs     TEXT NOT NULL,
+    UNIQUE (run_id, name)
+);
+CREATE INDEX step_by_hash ON step (hash);
+CREATE INDEX step_by_cached_from ON step (cached_from);
+
+CREATE TABLE attempt (
+    step_id      INTEGER NOT NULL REFERENCES step (id) ON DELETE CASCADE,
+    number       INTEGER NOT NULL CHECK (number >= 0),
+    state        TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'canceled')),
+    started_ms   INTEGER NOT NULL,
+    finished_ms  INTEGER,
+    master_port  INTEGER NOT NULL,
+    failure_json TEXT CHECK (failure_json IS NULL OR json_valid(failure_json)),
+    logs         TEXT NOT NULL,
+    PRIMARY KEY (step_id, number)
+) WITHOUT ROWID;
+
+CREATE TABLE rank (
+    step_id     INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    global_rank INTEGER NOT NULL CHECK (global_rank >= 0),
+    local_rank  INTEGER NOT NULL,
+    node_rank   INTEGER NOT NULL,
+    pid         INTEGER NOT NULL,
+    started_ms  INTEGER NOT NULL,
+    finished_ms INTEGER,
+    exit_code   INTEGER,
+    signal      INTEGER,
+    log_file    TEXT NOT NULL,
+    PRIMARY KEY (step_id, attempt, global_rank),
+    FOREIGN KEY (step_id, attempt) REFERENCES attempt (step_id, number) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+-- value is NULL for NaN: SQLite cannot store a NaN REAL.
+CREATE TABLE metric (
+    id         INTEGER PRIMARY KEY,
+    step_id    INTEGER NOT NULL,
+    attempt    INTEGER NOT NULL,
+    rank       INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    value      REAL,
+    step_index INTEGER,
+    time_ms    INTEGER NOT NULL,
+    FOREIGN KEY (step_id, attempt) REFERENCES attempt (step_id, number) ON DELETE CASCADE
+);
+CREATE INDEX metric_by_step ON metric (step_id, name, step_index);
+
+CREATE TABLE cache_key (
+    hash       TEXT PRIMARY KEY NOT NULL,
+    step_id    INTEGER NOT NULL REFERENCES step (id) ON DELETE CASCADE,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX cache_key_by_step ON cache_key (step_id);
+)sql";
+
+// Version 2: what steps produce. A step's result (a sweep's best trial, a registered
+// model's version, an export's report) as JSON; the params a script logged; and the
+// model registry: versions per name, each a content-addressed copy with its lineage.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE step ADD COLUMN result_json TEXT CHECK (result_json IS NULL OR json_valid(result_json));
+CREATE TABLE logged_param (
+    step_id    INTEGER NOT NULL,
+    attempt    INTEGER NOT NULL,
+    rank       INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    value_json TEXT NOT NULL CHECK (json_valid(value_json)),
+    PRIMARY KEY (step_id, attempt, rank, name),
+    FOREIGN KEY (step_id, attempt) REFERENCES attempt (step_id, number) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE model (
+    name           TEXT NOT NULL,
+    version        INTEGER NOT NULL CHECK (version >= 1),
+    hash           TEXT NOT NULL,
+    path           TEXT NOT NULL,
+    bytes          INTEGER NOT NULL,
+    run_id         TEXT NOT NULL,
+    step           TEXT NOT NULL,
+    source_step    TEXT NOT NULL,
+    source_attempt INTEGER NOT NULL,
+    description    TEXT NOT NULL,
+    tags_json      TEXT NOT NULL CHECK (json_valid(tags_json)),
+    metrics_json   TEXT NOT NULL CHECK (json_valid(metrics_json)),
+    created_ms     INTEGER NOT NULL,
+    PRIMARY KEY (name, version),
+    UNIQUE (name, hash)
+) WITHOUT ROWID;
+)sql";
+
+bool read_integer_pragma(sqlite::Connection& db, const char* sql, int* value, std::string* error) {
+    sqlite::Query query = db.query(sql);
+    if (query.step() != SQLITE_ROW) {
+        *error = query.error();
+        return false;
+    }
+    *value = static_cast<int>(query.integer(0));
+    return true;
+}
+
+bool configure(sqlite::Connection& db, std::string* error) {
+    sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+    // The last connection to close would otherwise checkpoint the WAL into store.db and
+    // fsync it: ~10 ms at every interpreter exit and every `amlflow runs list`. The WAL
+    // is as durable as the main file, the next open reads it, and writers checkpoint it
+    // as it grows (wal_autocheckpoint), so closing can leave it.
+    sqlite3_db_config(db.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    {
+        // WAL is a property of the file; asking again on an existing store is a no-op.
+        // Switching a fresh file to WAL while another process opens it can answer BUSY
+        // without waiting on busy_timeout, so that one case is retried, briefly.
+        std::string mode;
+        for (int tries = 0;; ++tries) {
+            sqlite::Query wal = db.query("PRAGMA journal_mode = WAL");
+            int rc = wal.step();
+            if (rc == SQLITE_ROW) {
+                mode = wal.text(0);
+                break;
+            }
+            if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || tries == 200) {
+                *error = "cannot turn on write-ahead logging: " + wal.error();
+                return false;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        if (mode != "wal") {
+            *error = "the file system does not support write-ahead logging (journal mode is '" +
+                     mode + "')";
+            return false;
+        }
+    }
+    return db.exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", error);
+}
+
+// Creates or upgrades the schema inside one write transaction, re-reading the version
+// under the lock: two processes opening a fresh store at once must not both create it.
+bool migrate(sqlite::Connection& db, std::string* error) {
+    int version = 0;
+    if (!read_integer_pragma(db, "PRAGMA user_version", &version, error)) return false;
+    if (version == RunStore::kSchemaVersion) return true;
+    sqlite::Transaction transaction(db);
+    if (!transaction.ok()) {
+        *error = transaction.error();
+        return false;
+    }
+    if (!read_integer_pragma(db, "PRAGMA user_version", &version, error)) return false;
+    if (version > RunStore::kSchemaVersion) {
+        *error = "the store was written by a newer amlflow (schema version " +
+                 std::to_string(version) + ", this build reads up to " +
+                 std::to_string(RunStore::kSchemaVersion) + ")";
+        return false;
+    }
+    if (version == 0 && !db.exec(kSchemaV1, error)) return false;
+    if (version < 2 && !db.exec(kSchemaV2, error)) return false;
+    std::string set_version = "PRAGMA user_version = " + std::to_string(RunStore::kSchemaVersion);
+    if (!db.exec(set_version.c_str(), error)) return false;
+    if (!transaction.commit()) {
+        *error = transaction.error();
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+const char* store_schema_v1() { return kSchemaV1; }
+
+bool prepare_store_database(sqlite::Connection& db, std::string* error) {
+    return configure(db, error) && migrate(db, error);
+}
+
+}  // namespace amlflow::runtime
