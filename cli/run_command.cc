@@ -49,7 +49,7 @@ int dry_run(const RunPlan& plan, const std::map<std::string, std::string>& base)
         request.compute = plan.compute_of(step);
         int restarts = RetryPolicy::from_spec(step.spec).max_restarts();
         request.context = {"<run>", step.name, 0, restarts, "127.0.0.1", 29500, "<outputs>", "<checkpoints>", "<logs>",
-                           "<metrics>", {}, "<amlflow python lib>"};
+                           "<metrics>", {}, "<amlflow python lib>", "<attempt logs>"};
         for (const std::string& need : step.needs) {
             std::string name = need.substr(need.find(':') + 1);
             request.results[name] = {{"outputs", "<" + name + ".outputs>"}, {"logs", "<" + name + ".logs>"}};
@@ -104,6 +104,7 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     }
     LocalBackendOptions options;
     options.launcher = launcher_beside_executable();
+    options.shim = helper_beside_executable("amlflow-rank");
     options.base_env = base;
     LocalBackend backend(loop, options, board ? static_cast<LineSink*>(board.get()) : &sink);
     RunReporter reporter(STDERR_FILENO);

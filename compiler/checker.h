@@ -100,6 +100,7 @@ private:
     void check_sweep_space(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out);
     void check_sweep_objective(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out);
     void check_cycles(const CheckedProgram& program);
+    void check_variable_names(const ast::Block* block);
 
     const ast::Member* find_member(const ast::Block* block, std::string_view key) const;
     void warn_downloads_into_sources(const CheckedProgram& program);

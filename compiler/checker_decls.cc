@@ -106,6 +106,7 @@ Value Checker::evaluate_environment(const Symbol& symbol) {
         }
     }
     Value own = evaluator_.eval_block(*decl.block, schema::environment(), owner, scope, decl.name.range);
+    check_variable_names(decl.block.get());
     merged.merge(own);
     std::string name = label_of(symbol.module).empty() ? decl.name.name : label_of(symbol.module) + "." + decl.name.name;
     environments_[symbol.id] = {symbol.id, name, "", merged, decl.name.range};

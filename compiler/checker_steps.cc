@@ -188,6 +188,7 @@ void Checker::check_job(const ast::Step& step, CheckedStep& out) {
     EvalScope scope;
     scope.locals = step.is_template ? &locals : nullptr;
     out.fields = evaluator_.eval_block(*step.block, schema::job(), "job '" + step.name.name + "'", scope, step.name.range);
+    check_variable_names(step.block.get());
     finish_job_fields(step, out);
 }
 
@@ -284,6 +285,7 @@ void Checker::check_binding(const ast::Step& step, CheckedStep& out) {
     out.fields = evaluator_.eval_block(*job->block, schema::job(), "job '" + job->name.name + "'", scope, job->name.range);
     if (step.block && !step.block->members.empty()) {
         Value overrides = evaluator_.eval_block(*step.block, schema::job(), "job '" + step.name.name + "'", EvalScope{}, step.name.range);
+        check_variable_names(step.block.get());
         // A command given in the binding replaces the template's script, and the other way round.
         auto drop = [&](const char* field) {
             auto& fields = out.fields.fields;

@@ -41,6 +41,7 @@ struct AttemptResult {
     int root_rank = -1;            // the first rank to fail, -1 for none (timeout, cancel)
     std::string message;           // "rank 1 exited with code 1"
     std::string root_log;          // that rank's log file
+    std::string error_file;        // that rank's torchelastic error file as written, or ""
 };
 
 struct AttemptCallbacks {

@@ -58,6 +58,7 @@ GpuInventory from_nvml() {
         for (unsigned int i = 0; i < devices; ++i) {
             Gpu gpu;
             gpu.index = static_cast<int>(i);
+            gpu.device = std::to_string(i);
             void* device = nullptr;
             if (handle(i, &device) == 0) {
                 char text[96] = {0};
@@ -78,6 +79,41 @@ GpuInventory from_nvml() {
 
 }  // namespace
 
+std::vector<std::string> GpuInventory::devices(const std::vector<int>& indexes) const {
+    std::vector<std::string> out;
+    for (int index : indexes) {
+        for (const Gpu& gpu : gpus) {
+            if (gpu.index == index) out.push_back(gpu.device.empty() ? std::to_string(gpu.index) : gpu.device);
+        }
+    }
+    return out;
+}
+
+GpuInventory limit_to_visible(GpuInventory found, const std::string& visible) {
+    GpuInventory out;
+    out.source = "CUDA_VISIBLE_DEVICES";
+    std::stringstream in(visible);
+    std::string entry;
+    while (std::getline(in, entry, ',')) {
+        while (!entry.empty() && entry.back() == ' ') entry.pop_back();
+        while (!entry.empty() && entry.front() == ' ') entry.erase(0, 1);
+        const Gpu* match = nullptr;
+        bool number = !entry.empty() && entry.find_first_not_of("0123456789") == std::string::npos;
+        for (const Gpu& gpu : found.gpus) {
+            if (number ? std::to_string(gpu.index) == entry : !gpu.uuid.empty() && gpu.uuid.rfind(entry, 0) == 0) {
+                match = &gpu;
+            }
+        }
+        bool named = number || entry.rfind("GPU-", 0) == 0 || entry.rfind("MIG-", 0) == 0;
+        if (!match && (!found.gpus.empty() || !named)) break;  // CUDA stops at the first bad entry
+        Gpu gpu = match ? *match : Gpu{};
+        gpu.index = static_cast<int>(out.gpus.size());
+        gpu.device = entry;  // handed on as the caller wrote it
+        out.gpus.push_back(gpu);
+    }
+    return out;
+}
+
 GpuInventory discover_gpus() {
     if (const char* pinned = std::getenv("AMLFLOW_GPUS")) {
         GpuInventory inventory;
@@ -90,20 +126,11 @@ GpuInventory discover_gpus() {
         if (indexes.empty()) {
             for (int i = 0; i < std::atoi(text.c_str()); ++i) indexes.push_back(i);
         }
-        for (int i : indexes) inventory.gpus.push_back({i, "", "", 0});
+        for (int i : indexes) inventory.gpus.push_back({i, std::to_string(i), "", "", 0});
         return inventory;
     }
     GpuInventory inventory = from_nvml();
-    // Like torchrun, amlflow hands out the GPUs it was itself given.
-    if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES"); visible && !inventory.gpus.empty()) {
-        std::vector<int> allowed = parse_indexes(visible);
-        std::vector<Gpu> kept;
-        for (int i : allowed) {
-            if (i >= 0 && i < static_cast<int>(inventory.gpus.size())) kept.push_back(inventory.gpus[i]);
-        }
-        inventory.gpus = kept;
-        inventory.source = "CUDA_VISIBLE_DEVICES";
-    }
+    if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) return limit_to_visible(inventory, visible);
     return inventory;
 }
 

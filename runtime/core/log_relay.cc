@@ -104,6 +104,23 @@ void LogRelay::attach(Stream stream, int fd) {
     loop_.watch(fd, POLLIN, [this, &pipe](short) { on_ready(pipe); });
 }
 
+void LogRelay::write(Stream stream, std::string_view bytes) {
+    if (bytes.empty() || finished_) return;
+    bytes_read_ += bytes.size();
+    last_output_ = Clock::now();
+    feed(pipes_[static_cast<int>(stream)], bytes.data(), bytes.data() + bytes.size());
+    flush_file();  // the lines may point into `bytes`, which dies when we return
+    if (sink_) sink_->flush();
+}
+
+void LogRelay::end(Stream stream) {
+    Pipe& pipe = pipes_[static_cast<int>(stream)];
+    if (!pipe.pending.empty()) emit_pending(pipe);
+    pipe.after_cr = false;
+    flush_file();
+    if (sink_) sink_->flush();
+}
+
 void LogRelay::on_closed(std::function<void()> callback) { on_closed_ = std::move(callback); }
 
 bool LogRelay::closed() const { return pipes_[0].fd < 0 && pipes_[1].fd < 0; }

@@ -69,6 +69,12 @@ public:
     // Takes ownership of a pipe's non-blocking read end and relays it until EOF.
     void attach(Stream stream, int fd);
 
+    // Relays bytes that reached the supervisor some other way (a rank shim's connection),
+    // exactly as if read from the stream's pipe: split into lines, logged, shown.
+    void write(Stream stream, std::string_view bytes);
+    // The end of such a stream: its partial last line is emitted.
+    void end(Stream stream);
+
     // Called (from the loop) when every attached pipe has reached EOF.
     void on_closed(std::function<void()> callback);
 

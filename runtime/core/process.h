@@ -55,6 +55,8 @@ struct SpawnSpec {
 // The amlflow-launch that the build puts beside the running executable
 // (/proc/self/exe's folder), or "" when there is none there.
 std::string launcher_beside_executable();
+// Any of amlflow's helper programs there (amlflow-rank, the rank shim), or "".
+std::string helper_beside_executable(const std::string& name);
 
 class Process {
 public:

@@ -1,12 +1,17 @@
 #include "runtime/core/rank_env.h"
 
+#include <iterator>
+
+#include "compiler/rank_variables.h"
+
 extern char** environ;
 
 namespace amlflow::runtime {
 
 EnvironmentBuilder::EnvironmentBuilder(std::map<std::string, std::string> base,
-                                       std::map<std::string, std::string> file_variables)
-    : base_(std::move(base)), file_variables_(std::move(file_variables)) {}
+                                       std::map<std::string, std::string> file_variables,
+                                       std::map<std::string, std::string> own)
+    : base_(std::move(base)), file_variables_(std::move(file_variables)), own_(std::move(own)) {}
 
 std::map<std::string, std::string> EnvironmentBuilder::current_process_environment() {
     std::map<std::string, std::string> env;
@@ -25,13 +30,34 @@ std::vector<std::string> EnvironmentBuilder::to_envp(const std::map<std::string,
     return out;
 }
 
-std::map<std::string, std::string> EnvironmentBuilder::for_rank(const AttemptContext& attempt,
-                                                                 const RankIdentity& rank) const {
-    std::map<std::string, std::string> env = base_;
-    for (const auto& [key, value] : file_variables_) env[key] = value;
+std::string EnvironmentBuilder::error_file(const AttemptContext& attempt, int rank) {
+    if (attempt.attempt_logs.empty()) return "";
+    return attempt.attempt_logs + "/rank-" + std::to_string(rank) + ".error.json";
+}
+
+namespace {
+
+// 2. What amlflow sets unless the caller or the file says otherwise.
+void set_defaults(std::map<std::string, std::string>& env, const AttemptContext& attempt, const RankIdentity& rank) {
+    // torchrun sets 1 thread per process when it runs several and the user set nothing.
+    if (rank.processes_per_node > 1 && !env.count("OMP_NUM_THREADS")) env["OMP_NUM_THREADS"] = "1";
+    // The GPUs were numbered by NVML, which counts in PCI bus order; CUDA's default order
+    // (fastest first) could give a rank another card than the one it was granted. A caller
+    // who set CUDA_VISIBLE_DEVICES numbered them in their own order, which stays.
+    if (!env.count("CUDA_DEVICE_ORDER") && !env.count("CUDA_VISIBLE_DEVICES")) env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";
+    // Every rank of the job sees the job's GPUs, so cuda.set_device(LOCAL_RANK) works.
+    std::string visible;
+    for (const std::string& gpu : attempt.gpus) visible += (visible.empty() ? "" : ",") + gpu;
+    env["CUDA_VISIBLE_DEVICES"] = visible;
+    // Live logs, and Python's stacks on SIGABRT when a hung rank is stopped.
+    env["PYTHONUNBUFFERED"] = "1";
+    if (!env.count("PYTHONFAULTHANDLER")) env["PYTHONFAULTHANDLER"] = "1";
+}
+
+// 4a. torchrun's variables (torch.distributed.run, torch 1.13), for distributed jobs only.
+void set_distribution(std::map<std::string, std::string>& env, const AttemptContext& attempt, const RankIdentity& rank) {
     int world = rank.nodes * rank.processes_per_node;
     auto set = [&](const char* key, const std::string& value) { env[key] = value; };
-    // torchrun's variables (torch.distributed.run, torch 1.13).
     set("RANK", std::to_string(rank.rank));
     set("LOCAL_RANK", std::to_string(rank.local_rank));
     set("WORLD_SIZE", std::to_string(world));
@@ -47,16 +73,17 @@ std::map<std::string, std::string> EnvironmentBuilder::for_rank(const AttemptCon
     set("TORCHELASTIC_RESTART_COUNT", std::to_string(attempt.attempt));
     set("TORCHELASTIC_MAX_RESTARTS", std::to_string(attempt.max_restarts));
     set("TORCHELASTIC_RUN_ID", attempt.run_id);
-    // torchrun sets 1 thread per process when it runs several and the user set nothing.
-    if (!env.count("OMP_NUM_THREADS")) set("OMP_NUM_THREADS", "1");
-    // Every rank of the job sees the job's GPUs, so cuda.set_device(LOCAL_RANK) works.
-    std::string visible;
-    for (int gpu : attempt.gpus) visible += (visible.empty() ? "" : ",") + std::to_string(gpu);
-    set("CUDA_VISIBLE_DEVICES", visible);
-    // Live logs, and Python's stacks on SIGABRT when a hung rank is stopped.
-    set("PYTHONUNBUFFERED", "1");
-    if (!env.count("PYTHONFAULTHANDLER")) set("PYTHONFAULTHANDLER", "1");
-    // amlflow's own.
+    // torchrun's agent store is not there: the ranks make their own TCPStore at MASTER_*.
+    set("TORCHELASTIC_USE_AGENT_STORE", "False");
+    // NCCL: an error in one rank ends the others instead of hanging them (torch 1.13 reads
+    // the first name, later versions the second).
+    if (!env.count("NCCL_ASYNC_ERROR_HANDLING")) set("NCCL_ASYNC_ERROR_HANDLING", "1");
+    if (!env.count("TORCH_NCCL_ASYNC_ERROR_HANDLING")) set("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1");
+}
+
+// 4b. amlflow's own.
+void set_amlflow(std::map<std::string, std::string>& env, const AttemptContext& attempt, const RankIdentity& rank) {
+    auto set = [&](const char* key, const std::string& value) { env[key] = value; };
     set("AMLFLOW_RUN_ID", attempt.run_id);
     set("AMLFLOW_STEP", attempt.step);
     set("AMLFLOW_ATTEMPT", std::to_string(attempt.attempt));
@@ -64,12 +91,35 @@ std::map<std::string, std::string> EnvironmentBuilder::for_rank(const AttemptCon
     set("AMLFLOW_CHECKPOINTS", attempt.checkpoints);
     set("AMLFLOW_LOGS", attempt.logs);
     set("AMLFLOW_METRICS", attempt.metrics_folder + "/rank-" + std::to_string(rank.rank) + ".jsonl");
+    // torch.distributed.elastic's @record writes the rank's exception here; the failure
+    // report reads it. Every process has one, distributed or not.
+    std::string error_file = EnvironmentBuilder::error_file(attempt, rank.rank);
+    if (!error_file.empty()) set("TORCHELASTIC_ERROR_FILE", error_file);
     // `import amlflow` works in every rank; the user's own PYTHONPATH stays after it.
     if (!attempt.python_lib.empty()) {
         auto existing = env.find("PYTHONPATH");
         std::string rest = existing == env.end() || existing->second.empty() ? "" : ":" + existing->second;
         set("PYTHONPATH", attempt.python_lib + rest);
     }
+}
+
+}  // namespace
+
+std::map<std::string, std::string> EnvironmentBuilder::for_rank(const AttemptContext& attempt,
+                                                                 const RankIdentity& rank) const {
+    std::map<std::string, std::string> env = base_;
+    // What amlflow's caller had set for its own distributed launch must not leak into a
+    // job that has none, nor into one whose identity amlflow decides.
+    for (auto it = env.begin(); it != env.end();) {
+        it = compiler::is_distribution_variable(it->first) ? env.erase(it) : std::next(it);
+    }
+    set_defaults(env, attempt, rank);
+    for (const auto& [key, value] : file_variables_) {
+        if (!compiler::is_distribution_variable(key)) env[key] = value;
+    }
+    if (rank.distributed) set_distribution(env, attempt, rank);
+    set_amlflow(env, attempt, rank);
+    for (const auto& [key, value] : own_) env[key] = value;
     return env;
 }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "runtime/core/environment_check.h"
+#include "runtime/core/error_file.h"
 #include "runtime/exec/executor.h"
 #include "runtime/core/free_port.h"
 #include "runtime/core/snapshot.h"
@@ -133,7 +134,8 @@ void Executor::start_attempt(StepRun& step) {
     request.context = {run_id_, step.plan->name, step.attempt, policy.max_restarts(), "127.0.0.1", port,
                        store_.step_outputs(run_id_, step.plan->name).string(),
                        store_.step_checkpoints(run_id_, step.plan->name).string(), (folder / "logs").string(),
-                       metrics.string(), step.gpus, options_.python_lib};
+                       metrics.string(), options_.gpus.devices(step.gpus), options_.python_lib,
+                       store_.attempt_logs(run_id_, step.plan->name, step.attempt).string()};
     request.results = results_;
     step.metrics = std::make_shared<MetricsReader>(run_id_, step.plan->name, step.attempt, metrics);
     if (!metrics_timer_) {
@@ -219,6 +221,7 @@ std::string Executor::failure_json(const AttemptResult& result) const {
                     {"log", result.root_log}, {"tail", result.facts.log_lines}};
     if (result.facts.reason == "exit") failure["exit_code"] = result.facts.exit_code;
     if (result.facts.reason == "signal") failure["signal"] = result.facts.signal;
+    if (auto error = parse_error_file(result.error_file)) failure["error"] = *error;
     return failure.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -1,6 +1,7 @@
 #include "runtime/local/job_launch.h"
 
 #include "runtime/core/artifacts.h"
+#include "runtime/core/shim_protocol.h"
 
 #include <unistd.h>
 
@@ -101,6 +102,15 @@ std::optional<std::vector<std::string>> command_of(const AttemptRequest& request
 
 }  // namespace
 
+std::vector<std::string> mpirun_argv(int world_size, const std::string& shim, const std::string& step) {
+    std::vector<std::string> argv = {"mpirun", "-np", std::to_string(world_size), "--oversubscribe", "--bind-to", "none",
+                                     "-x", kShimAddressVariable, "-x", kShimSecretVariable};
+    if (geteuid() == 0) argv.push_back("--allow-run-as-root");
+    argv.push_back(shim);
+    argv.push_back(step);
+    return argv;
+}
+
 std::optional<std::vector<ProcessLaunch>> plan_processes(const AttemptRequest& request,
                                                          const std::map<std::string, std::string>& base_env,
                                                          std::string* error) {
@@ -116,41 +126,37 @@ std::optional<std::vector<ProcessLaunch>> plan_processes(const AttemptRequest& r
     auto inputs = string_map(step.spec, "inputs", context, error);
     if (!variables || !job_variables || !inputs) return std::nullopt;
     for (const auto& [key, value] : *job_variables) (*variables)[key] = value;
+    std::map<std::string, std::string> own;
     for (const auto& [name, path] : *inputs) {
         std::string upper;
         for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        (*variables)["AMLFLOW_INPUT_" + upper] = path;
+        own["AMLFLOW_INPUT_" + upper] = path;
     }
     auto command = command_of(request, context, error);
     if (!command) return std::nullopt;
-    EnvironmentBuilder builder(base_env, *variables);
+    EnvironmentBuilder builder(base_env, *variables, own);
     Distribution shape = distribution_of(step.spec);
     std::vector<ProcessLaunch> launches;
-    if (shape.kind == "per_node" || shape.kind == "mpi") {
+    if (shape.kind == "per_node") {
         // One launcher per node: it starts that node's ranks itself.
         for (int node = 0; node < shape.nodes; ++node) {
             ProcessLaunch launch;
             launch.identity = {node, 0, node, shape.nodes, shape.processes_per_node};
             launch.env = builder.for_rank(request.context, launch.identity);
-            for (const char* own : {"RANK", "LOCAL_RANK", "ROLE_RANK", "GROUP_RANK"}) launch.env.erase(own);
+            for (const char* own_name : {"RANK", "LOCAL_RANK", "ROLE_RANK", "GROUP_RANK"}) launch.env.erase(own_name);
             launch.env["NODES"] = std::to_string(shape.nodes);
             launch.argv = *command;
-            if (shape.kind == "mpi") {
-                std::vector<std::string> mpirun = {"mpirun", "-np", std::to_string(shape.processes_per_node),
-                                                   "--oversubscribe", "--bind-to", "none"};
-                if (geteuid() == 0) mpirun.push_back("--allow-run-as-root");
-                mpirun.insert(mpirun.end(), command->begin(), command->end());
-                launch.argv = mpirun;
-            }
             launch.label = step.name + (shape.nodes > 1 ? " node " + std::to_string(node) : "");
             launches.push_back(std::move(launch));
         }
         return launches;
     }
+    // Every rank, whoever starts it: amlflow itself, or mpirun through the rank shim (the
+    // shim then gets the launch of the rank Open MPI numbered it).
     for (int rank = 0; rank < shape.world_size(); ++rank) {
         ProcessLaunch launch;
         launch.identity = {rank, rank % shape.processes_per_node, rank / shape.processes_per_node, shape.nodes,
-                           shape.processes_per_node};
+                           shape.processes_per_node, shape.kind != "none"};
         launch.env = builder.for_rank(request.context, launch.identity);
         launch.argv = *command;
         launch.label = step.name + (shape.world_size() > 1 ? " " + std::to_string(rank) : "");

@@ -1,5 +1,6 @@
 // What processes a job runs: argv and environment for each, from its plan spec, its
-// environment and its distribution (none, pytorch, per_node, mpi). Pure: it spawns nothing,
+// environment and its distribution (none, pytorch, per_node, mpi). For `mpi`, one launch per
+// rank as well: mpirun starts a shim for each, and the shim runs that rank's launch. Pure: it spawns nothing,
 // so `amlflow run --dry-run` can show exactly what would start.
 #pragma once
 
@@ -23,6 +24,10 @@ struct ProcessLaunch {
 std::optional<std::vector<ProcessLaunch>> plan_processes(const AttemptRequest& request,
                                                          const std::map<std::string, std::string>& base_env,
                                                          std::string* error);
+
+// mpirun for an `mpi` job on this machine: one process per rank, each the rank shim
+// `shim` (amlflow-rank), which connects back for its program (core/shim_group.h).
+std::vector<std::string> mpirun_argv(int world_size, const std::string& shim, const std::string& step);
 
 // What a value's text depends on: finished steps' results, and the folder relative
 // paths start from (the rank runs in its snapshot, not there).

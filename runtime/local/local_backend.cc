@@ -1,6 +1,6 @@
 #include "runtime/local/local_backend.h"
 
-#include "runtime/local/job_launch.h"
+#include <filesystem>
 
 namespace amlflow::runtime {
 
@@ -11,7 +11,7 @@ LocalBackend::~LocalBackend() = default;
 
 int LocalBackend::process_count(const StepPlan& step) const {
     Distribution shape = distribution_of(step.spec);
-    return shape.kind == "per_node" || shape.kind == "mpi" ? shape.nodes : shape.world_size();
+    return shape.kind == "per_node" ? shape.nodes : shape.world_size();
 }
 
 bool LocalBackend::running(const std::string& step) const { return running_.count(step) > 0; }
@@ -24,6 +24,99 @@ void LocalBackend::report_setup_failure(AttemptCallbacks& callbacks, const std::
     loop_.after(std::chrono::milliseconds(0), [callbacks, result]() { callbacks.done(result); });
 }
 
+namespace {
+
+RankGroupOptions group_options(const AttemptRequest& request, const LocalBackendOptions& options) {
+    RankGroupOptions out;
+    out.launcher = options.launcher;
+    out.grace = options.grace;
+    out.timeout = std::chrono::milliseconds(duration_ms(request.step->spec, "timeout", 0));
+    out.hang_timeout = std::chrono::milliseconds(duration_ms(request.step->spec, "hang_timeout", 0));
+    return out;
+}
+
+}  // namespace
+
+std::unique_ptr<SupervisedGroup> LocalBackend::start_ranks(const AttemptRequest& request,
+                                                           std::vector<ProcessLaunch> launches, Starter* start) {
+    auto group = std::make_unique<RankGroup>(loop_, group_options(request, options_), sink_);
+    std::vector<RankSpec> specs;
+    for (size_t i = 0; i < launches.size(); ++i) {
+        ProcessLaunch& launch = launches[i];
+        RankSpec spec;
+        spec.argv = std::move(launch.argv);
+        spec.error_file = launch.env.count("TORCHELASTIC_ERROR_FILE") ? launch.env["TORCHELASTIC_ERROR_FILE"] : "";
+        spec.env = EnvironmentBuilder::to_envp(launch.env);
+        spec.cwd = request.workdir;
+        spec.log_path = i < request.rank_logs.size() ? request.rank_logs[i] : "";
+        spec.label = launch.label;
+        spec.rank = launch.identity.rank;
+        spec.local_rank = launch.identity.local_rank;
+        spec.node_rank = launch.identity.node_rank;
+        specs.push_back(std::move(spec));
+    }
+    RankGroup* raw = group.get();
+    auto shared_specs = std::make_shared<std::vector<RankSpec>>(std::move(specs));
+    *start = [raw, shared_specs] {
+        std::string ignored;
+        raw->start(std::move(*shared_specs), &ignored);
+    };
+    return group;
+}
+
+std::unique_ptr<SupervisedGroup> LocalBackend::start_mpi(const AttemptRequest& request,
+                                                         std::vector<ProcessLaunch> launches, Starter* start) {
+    RankGroupOptions base = group_options(request, options_);
+    ShimGroupOptions options;
+    options.ranks = static_cast<int>(launches.size());
+    options.launcher = options_.launcher;
+    options.timeout = base.timeout;
+    options.hang_timeout = base.hang_timeout;
+    options.grace = options_.grace;
+    options.launcher_label = request.step->name + " mpirun";
+    if (!request.context.attempt_logs.empty()) options.launcher_log = request.context.attempt_logs + "/mpirun.log";
+    auto group = std::make_unique<ShimGroup>(loop_, options, sink_);
+    // mpirun runs with amlflow's environment and the file's variables (OMPI_MCA_* among
+    // them), not any rank's identity.
+    std::map<std::string, std::string> launcher_env = options_.base_env;
+    if (!launches.empty()) {
+        for (const auto& [key, value] : launches[0].env) {
+            if (!options_.base_env.count(key) || options_.base_env.at(key) != value) launcher_env[key] = value;
+        }
+    }
+    SpawnSpec spawn{mpirun_argv(options.ranks, options_.shim, request.step->name),
+                    EnvironmentBuilder::to_envp(launcher_env), request.workdir, options_.launcher};
+    auto shared = std::make_shared<std::vector<ProcessLaunch>>(std::move(launches));
+    std::vector<std::string> logs = request.rank_logs;
+    std::string cwd = request.workdir;
+    // Open MPI numbers the ranks; the shim of rank N runs launch N, whose identity is that
+    // number (on this machine, `nodes` are consecutive blocks of processes_per_node ranks).
+    RankPlanner planner = [shared, logs, cwd](const ShimHello& hello, std::string* why) -> std::optional<ShimRankPlan> {
+        if (hello.rank < 0 || hello.rank >= static_cast<int>(shared->size())) {
+            *why = "no rank " + std::to_string(hello.rank);
+            return std::nullopt;
+        }
+        ProcessLaunch& launch = (*shared)[static_cast<size_t>(hello.rank)];
+        ShimRankPlan plan;
+        plan.rank = launch.identity.rank;
+        plan.local_rank = launch.identity.local_rank;
+        plan.node_rank = launch.identity.node_rank;
+        plan.argv = launch.argv;
+        plan.env = launch.env;
+        plan.cwd = cwd;
+        plan.log_path = static_cast<size_t>(hello.rank) < logs.size() ? logs[static_cast<size_t>(hello.rank)] : "";
+        plan.label = launch.label;
+        plan.error_file = launch.env.count("TORCHELASTIC_ERROR_FILE") ? launch.env.at("TORCHELASTIC_ERROR_FILE") : "";
+        return plan;
+    };
+    ShimGroup* raw = group.get();
+    *start = [raw, spawn, planner] {
+        std::string ignored;
+        raw->start(spawn, planner, &ignored);
+    };
+    return group;
+}
+
 void LocalBackend::start(const AttemptRequest& request, AttemptCallbacks callbacks) {
     std::string error;
     auto launches = plan_processes(request, options_.base_env, &error);
@@ -31,30 +124,25 @@ void LocalBackend::start(const AttemptRequest& request, AttemptCallbacks callbac
         report_setup_failure(callbacks, error);
         return;
     }
-    RankGroupOptions group_options;
-    group_options.launcher = options_.launcher;
-    group_options.grace = options_.grace;
-    int64_t timeout = duration_ms(request.step->spec, "timeout", 0);
-    int64_t hang = duration_ms(request.step->spec, "hang_timeout", 0);
-    group_options.timeout = std::chrono::milliseconds(timeout);
-    group_options.hang_timeout = std::chrono::milliseconds(hang);
-    auto entry = std::make_unique<Running>();
-    entry->group = std::make_unique<RankGroup>(loop_, group_options, sink_);
-    entry->callbacks = callbacks;
-    std::vector<RankSpec> specs;
-    for (size_t i = 0; i < launches->size(); ++i) {
-        const ProcessLaunch& launch = (*launches)[i];
-        RankSpec spec;
-        spec.argv = launch.argv;
-        spec.env = EnvironmentBuilder::to_envp(launch.env);
-        spec.cwd = request.workdir;
-        spec.log_path = i < request.rank_logs.size() ? request.rank_logs[i] : "";
-        spec.label = launch.label;
-        entry->logs.push_back(spec.log_path);
-        specs.push_back(std::move(spec));
+    bool mpi = distribution_of(request.step->spec).kind == "mpi";
+    if (mpi && options_.shim.empty()) {
+        report_setup_failure(callbacks, "amlflow-rank, the rank shim that mpirun starts, is not beside amlflow");
+        return;
     }
+    auto entry = std::make_unique<Running>();
+    entry->callbacks = callbacks;
+    entry->logs = request.rank_logs;
+    // The group starts once its callbacks are set and it is registered: a spawn failure
+    // reports done from inside start().
+    Starter start;
+    entry->group = mpi ? start_mpi(request, std::move(*launches), &start) : start_ranks(request, std::move(*launches), &start);
     std::string step = request.step->name;
-    RankGroup& group = *entry->group;
+    SupervisedGroup& group = *entry->group;
+    group.on_rank_started([this, step](const RankStarted& rank) {
+        auto found = running_.find(step);
+        if (found == running_.end() || !found->second->callbacks.started) return;
+        found->second->callbacks.started({rank.rank, rank.local_rank, rank.node_rank, static_cast<long>(rank.pid), rank.log_path});
+    });
     group.on_rank_exit([this, step](const RankExit& exit) {
         auto found = running_.find(step);
         if (found == running_.end() || !found->second->callbacks.exited) return;
@@ -63,15 +151,7 @@ void LocalBackend::start(const AttemptRequest& request, AttemptCallbacks callbac
     });
     group.on_done([this, step](const GroupOutcome& outcome) { finish(step, outcome); });
     running_[step] = std::move(entry);
-    std::string spawn_error;
-    bool started = group.start(std::move(specs), &spawn_error);
-    if (callbacks.started) {
-        for (size_t i = 0; i < launches->size() && started; ++i) {
-            const RankIdentity& id = (*launches)[i].identity;
-            callbacks.started({id.rank, id.local_rank, id.node_rank, static_cast<long>(group.pid(static_cast<int>(i))),
-                               i < request.rank_logs.size() ? request.rank_logs[i] : ""});
-        }
-    }
+    start();
 }
 
 void LocalBackend::finish(const std::string& step, const GroupOutcome& outcome) {
@@ -85,6 +165,7 @@ void LocalBackend::finish(const std::string& step, const GroupOutcome& outcome) 
     result.root_rank = failure.rank;
     result.message = failure.message;
     result.facts.log_lines = outcome.tail;
+    result.error_file = outcome.error_file;
     switch (failure.kind) {
         case FailureKind::exit_code: result.facts.reason = "exit"; result.facts.exit_code = failure.status.code; break;
         case FailureKind::signal: result.facts.reason = "signal"; result.facts.signal = failure.status.signal; break;

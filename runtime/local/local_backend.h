@@ -1,5 +1,7 @@
 // The local backend: a job's processes on this machine, each in its own process group,
-// supervised by a RankGroup on the interpreter's one event loop.
+// supervised on the interpreter's one event loop: by a RankGroup when amlflow starts the
+// ranks itself, by a ShimGroup when an `mpi` job's one mpirun starts them (each through the
+// rank shim, so every rank still has its own live log, metrics and exit).
 #pragma once
 
 #include <map>
@@ -8,12 +10,15 @@
 #include "runtime/core/backend.h"
 #include "runtime/core/event_loop.h"
 #include "runtime/core/log_relay.h"
+#include "runtime/core/shim_group.h"
+#include "runtime/local/job_launch.h"
 #include "runtime/local/rank_group.h"
 
 namespace amlflow::runtime {
 
 struct LocalBackendOptions {
     std::string launcher;                    // amlflow-launch, for the parent-death signal
+    std::string shim;                        // amlflow-rank, which mpirun starts per rank
     std::map<std::string, std::string> base_env;
     EventLoop::Clock::duration grace = std::chrono::seconds(5);
 };
@@ -31,19 +36,25 @@ public:
 
 private:
     struct Running {
-        std::unique_ptr<RankGroup> group;
+        std::unique_ptr<SupervisedGroup> group;
         AttemptCallbacks callbacks;
         std::vector<std::string> logs;
         bool reported = false;
     };
     void finish(const std::string& step, const GroupOutcome& outcome);
     void report_setup_failure(AttemptCallbacks& callbacks, const std::string& message);
+    // Each makes the group for an attempt and sets *start to what starts it.
+    using Starter = std::function<void()>;
+    std::unique_ptr<SupervisedGroup> start_ranks(const AttemptRequest& request, std::vector<ProcessLaunch> launches,
+                                                 Starter* start);
+    std::unique_ptr<SupervisedGroup> start_mpi(const AttemptRequest& request, std::vector<ProcessLaunch> launches,
+                                               Starter* start);
 
     EventLoop& loop_;
     LocalBackendOptions options_;
     LineSink* sink_;
     std::map<std::string, std::unique_ptr<Running>> running_;
-    std::vector<std::unique_ptr<RankGroup>> finished_;  // destroyed outside their callbacks
+    std::vector<std::unique_ptr<SupervisedGroup>> finished_;  // destroyed outside their callbacks
 };
 
 }  // namespace amlflow::runtime

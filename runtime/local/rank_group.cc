@@ -16,20 +16,18 @@ std::string seconds(EventLoop::Clock::duration d) {
 
 std::string rank_name(int index) { return "rank " + std::to_string(index); }
 
-}  // namespace
-
-const char* to_string(FailureKind kind) {
-    switch (kind) {
-        case FailureKind::none: return "none";
-        case FailureKind::exit_code: return "exit code";
-        case FailureKind::signal: return "signal";
-        case FailureKind::timeout: return "timeout";
-        case FailureKind::hang: return "hang";
-        case FailureKind::spawn: return "spawn";
-        case FailureKind::stopped: return "stopped";
-    }
-    return "unknown";
+// What torch.distributed.elastic's @record wrote (at most 64 KiB of it), or "".
+std::string read_error_file(const std::string& path) {
+    if (path.empty()) return "";
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (!file) return "";
+    std::string text(64 * 1024, '\0');
+    text.resize(std::fread(text.data(), 1, text.size(), file));
+    std::fclose(file);
+    return text;
 }
+
+}  // namespace
 
 RankGroup::RankGroup(EventLoop& loop, RankGroupOptions options, LineSink* sink)
     : loop_(loop), options_(std::move(options)), sink_(sink) {}
@@ -46,6 +44,10 @@ RankGroup::~RankGroup() {
         rank->process.reset();  // reaps
         rank->log.reset();      // emits partial lines, closes pipes and file
     }
+}
+
+void RankGroup::on_rank_started(std::function<void(const RankStarted&)> callback) {
+    on_rank_started_ = std::move(callback);
 }
 
 void RankGroup::on_rank_exit(std::function<void(const RankExit&)> callback) {
@@ -112,6 +114,11 @@ bool RankGroup::start_rank(int index, std::string* error) {
     rank.log->attach(Stream::out, rank.process->take_stdout());
     rank.log->attach(Stream::err, rank.process->take_stderr());
     rank.log->on_closed([this, index] { handle_closed(index); });
+    if (on_rank_started_) {
+        const RankSpec& spec = rank.spec;
+        on_rank_started_({spec.rank >= 0 ? spec.rank : index, spec.local_rank, spec.node_rank,
+                          rank.process->pid(), spec.log_path});
+    }
     if (options_.hang_timeout > Clock::duration::zero()) {
         rank.hang_timer = loop_.at(started_ + options_.hang_timeout, [this, index] { check_hang(index); });
     }
@@ -245,6 +252,7 @@ void RankGroup::check_done() {
     outcome_.failure = failure_;
     if (failure_.rank >= 0 && ranks_[failure_.rank]->log) {
         outcome_.tail = ranks_[failure_.rank]->log->tail();
+        outcome_.error_file = read_error_file(ranks_[failure_.rank]->spec.error_file);
     }
     outcome_.exits = exits_;
     if (on_done_) on_done_(outcome_);

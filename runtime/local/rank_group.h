@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "runtime/core/event_loop.h"
+#include "runtime/core/group_outcome.h"
 #include "runtime/core/log_relay.h"
 #include "runtime/core/process.h"
 
@@ -35,6 +36,8 @@ struct RankSpec {
     std::string cwd;                // empty: the interpreter's
     std::string log_path;           // appended to; empty: no file
     std::string label;              // the terminal prefix, e.g. "train 1"; empty: "rank N"
+    std::string error_file;         // the rank's TORCHELASTIC_ERROR_FILE; read if it fails first
+    int rank = -1, local_rank = 0, node_rank = 0;  // its number in the job; -1: its index
 };
 
 struct RankGroupOptions {
@@ -47,53 +50,23 @@ struct RankGroupOptions {
     std::size_t tail_lines = 50;
 };
 
-enum class FailureKind {
-    none,
-    exit_code,  // a rank exited with a code other than 0
-    signal,     // a rank was killed by a signal (SIGKILL, SIGSEGV, ...)
-    timeout,    // the attempt's timeout passed; no rank is to blame (rank == -1)
-    hang,       // a rank wrote nothing for hang_timeout
-    spawn,      // a rank could not be started (or its log file opened)
-    stopped,    // stop_all() from outside, e.g. Ctrl-C (rank == -1)
-};
-const char* to_string(FailureKind kind);
-
-struct RankExit {
-    int rank = -1;
-    ExitStatus status;
-    EventLoop::Clock::time_point when;
-};
-
-struct Failure {
-    FailureKind kind = FailureKind::none;
-    int rank = -1;       // the root-cause rank, or -1
-    ExitStatus status;   // for exit_code and signal
-    std::string message; // one lowercase sentence: "rank 1 exited with code 7"
-    EventLoop::Clock::time_point when;
-};
-
-struct GroupOutcome {
-    bool succeeded = false;          // every rank exited 0 and nothing failed
-    Failure failure;                 // kind none when succeeded
-    std::vector<std::string> tail;   // the root-cause rank's last lines (final, after EOF)
-    std::vector<RankExit> exits;     // every rank that ran, in the order their exits were seen
-};
-
-class RankGroup {
+class RankGroup : public SupervisedGroup {
 public:
     using Clock = EventLoop::Clock;
 
     RankGroup(EventLoop& loop, RankGroupOptions options, LineSink* sink = nullptr);
     // Whatever still runs is SIGKILLed (process groups) and reaped at once, without grace.
     // Never destroy the group from inside one of its callbacks.
-    ~RankGroup();
+    ~RankGroup() override;
     RankGroup(const RankGroup&) = delete;
     RankGroup& operator=(const RankGroup&) = delete;
 
     // Callbacks run from the loop. Set them before start().
-    void on_rank_exit(std::function<void(const RankExit&)> callback);
+    // on_rank_started runs for each rank right after it is spawned.
+    void on_rank_started(std::function<void(const RankStarted&)> callback) override;
+    void on_rank_exit(std::function<void(const RankExit&)> callback) override;
     void on_failure(std::function<void(const Failure&)> callback);  // once, at the root cause
-    void on_done(std::function<void(const GroupOutcome&)> callback);
+    void on_done(std::function<void(const GroupOutcome&)> callback) override;
 
     // Opens the log files and spawns every rank, in order. If one cannot start, that is the
     // root cause (kind spawn): the ranks already started are stopped, the rest never start,
@@ -102,7 +75,7 @@ public:
 
     // Stops every rank: SIGTERM to each process group, SIGKILL after `grace`. When nothing
     // has failed yet, records a failure of kind stopped with `why` as its message.
-    void stop_all(Clock::duration grace, const std::string& why = "stopped");
+    void stop_all(Clock::duration grace, const std::string& why = "stopped") override;
 
     // Sends `sig` to one rank's process group (e.g. SIGABRT for a faulthandler dump of a
     // hung Python rank); false if it has already been reaped.
@@ -145,6 +118,7 @@ private:
     RankGroupOptions options_;
     LineSink* sink_;
     std::vector<std::unique_ptr<Rank>> ranks_;
+    std::function<void(const RankStarted&)> on_rank_started_;
     std::function<void(const RankExit&)> on_rank_exit_;
     std::function<void(const Failure&)> on_failure_;
     std::function<void(const GroupOutcome&)> on_done_;

@@ -29,7 +29,7 @@ BOOST_AUTO_TEST_CASE(rank_environment_every_rank_and_attempt) {
     box.write("src/secret.txt", "must not be snapshotted\n");
     box.write("src/.amlignore", "secret.txt\n");
     box.write("src/dump.py", R"PY(import json, os, sys, time
-rank = os.environ.get("RANK", "?")
+rank = os.environ.get("RANK", "0")  # job b has no distribution: no RANK
 attempt = os.environ.get("AMLFLOW_ATTEMPT", "?")
 out = os.environ["AMLFLOW_OUTPUTS"]
 ckpt = os.path.join(os.environ["AMLFLOW_CHECKPOINTS"], "ckpt-" + rank + ".txt")
@@ -82,7 +82,7 @@ experiment e {
     source      = "src"
     script      = "dump.py"
     environment = py
-    variables   = { OMP_NUM_THREADS = "3", RANK = "99", FROM_JOB = "job" }
+    variables   = { OMP_NUM_THREADS = "3", PYTHONUNBUFFERED = "0", FROM_JOB = "job" }
   }
 }
 )");
@@ -187,9 +187,14 @@ experiment e {
     }());
     json binfo = json::parse(read_file(b_env), nullptr, false);
     BOOST_REQUIRE(binfo.is_object());
+    // The file's values win over amlflow's defaults.
     BOOST_TEST(binfo["env"].value("OMP_NUM_THREADS", "") == "3");
-    BOOST_TEST(binfo["env"].value("RANK", "") == "0");
-    BOOST_TEST(binfo["env"].value("WORLD_SIZE", "") == "1");
+    BOOST_TEST(binfo["env"].value("PYTHONUNBUFFERED", "") == "0");
+    // No distribution: the script runs as `python dump.py` would, without torchrun's variables.
+    for (const char* absent : {"RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK", "TORCHELASTIC_RUN_ID"}) {
+        BOOST_TEST(!binfo["env"].contains(absent), absent);
+    }
+    
     BOOST_TEST(binfo["env"].value("FROM_JOB", "") == "job");
     BOOST_TEST(binfo["env"].value("FROM_ENVIRONMENT", "") == "yes");
     BOOST_TEST(binfo["env"].value("AMLFLOW_STEP", "") == "b");
@@ -201,8 +206,8 @@ BOOST_AUTO_TEST_CASE(each_failure_kind_restarted_then_succeeding) {
     Sandbox box;
     box.write("src/exit.sh", "echo \"exit attempt $AMLFLOW_ATTEMPT\"\n"
                              "if [ \"$AMLFLOW_ATTEMPT\" = 0 ]; then exit 7; fi\n");
-    box.write("src/kill.sh", "echo \"kill attempt $TORCHELASTIC_RESTART_COUNT\"\n"
-                             "if [ \"$TORCHELASTIC_RESTART_COUNT\" = 0 ]; then kill -9 $$; fi\n");
+    box.write("src/kill.sh", "echo \"kill attempt $AMLFLOW_ATTEMPT\"\n"
+                             "if [ \"$AMLFLOW_ATTEMPT\" = 0 ]; then kill -9 $$; fi\n");
     box.write("src/segv.sh", "ulimit -c 0\necho \"segv attempt $AMLFLOW_ATTEMPT\"\n"
                              "if [ \"$AMLFLOW_ATTEMPT\" = 0 ]; then kill -SEGV $$; fi\n");
     box.write("src/hang.sh", "echo \"hang attempt $AMLFLOW_ATTEMPT\"\n"
@@ -593,8 +598,8 @@ BOOST_AUTO_TEST_CASE(ctrl_c_kills_a_rank_that_ignores_sigterm_after_the_grace) {
     fs::create_directories(pids);
     box.write("src/stubborn.sh", R"(trap '' TERM
 sleep 300 &
-echo $! > "$PIDDIR/child-$RANK.pid"
-echo $$ > "$PIDDIR/rank-$RANK.pid"
+echo $! > "$PIDDIR/child-${RANK:-0}.pid"
+echo $$ > "$PIDDIR/rank-${RANK:-0}.pid"
 while :; do sleep 1; done
 )");
     box.write("p.amlflow", "experiment e {\n  job stubborn {\n    source = \"src\"\n"
@@ -633,7 +638,7 @@ BOOST_AUTO_TEST_CASE(second_ctrl_c_kills_at_once) {
     fs::path pids = box.path("pids");
     fs::create_directories(pids);
     box.write("src/stubborn.sh", R"(trap '' TERM
-echo $$ > "$PIDDIR/rank-$RANK.pid"
+echo $$ > "$PIDDIR/rank-${RANK:-0}.pid"
 while :; do sleep 1; done
 )");
     box.write("p.amlflow", "experiment e {\n  job stubborn {\n    source = \"src\"\n"
@@ -869,7 +874,7 @@ BOOST_AUTO_TEST_CASE(step_selection_and_dry_run) {
     Sandbox box;
     fs::path marks = box.path("marks");
     fs::create_directories(marks);
-    box.write("src/mark.sh", "touch \"$MARKS/$AMLFLOW_STEP-$RANK\"\n");
+    box.write("src/mark.sh", "touch \"$MARKS/$AMLFLOW_STEP-${RANK:-0}\"\n");
     std::string common = "source = \"src\", command = [\"/bin/sh\", \"mark.sh\"], variables = { MARKS = " + quoted(marks) + " }";
     box.write("p.amlflow", "experiment e {\n"
                            "  job a { " + common + " }\n"

@@ -1,0 +1,408 @@
+#include "runtime/core/shim_group.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace amlflow::runtime {
+
+using nlohmann::json;
+
+struct ShimGroup::Rank {
+    ShimRankPlan plan;
+    std::unique_ptr<LogRelay> log;
+    Connection* connection = nullptr;
+    bool exited = false, finished = false, hung = false;
+    ExitStatus status;
+    std::string error_file;
+    EventLoop::TimerId hang_timer = 0;
+};
+
+struct ShimGroup::Connection {
+    int fd = -1;
+    int rank = -1;  // -1 until its hello is accepted
+    FrameReader reader;
+};
+
+namespace {
+
+std::string rank_name(int rank) { return "rank " + std::to_string(rank); }
+
+std::string seconds(EventLoop::Clock::duration d) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g s", std::chrono::duration<double>(d).count());
+    return text;
+}
+
+// A listening TCP socket on `address`, port chosen by the kernel; -1 with *error.
+int listen_on(const std::string& address, int* port, std::string* error) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    if (inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) {
+        *error = "cannot listen on '" + address + "': not an IPv4 address";
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    socklen_t length = sizeof addr;
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 512) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
+        *error = "cannot listen for the ranks' shims on " + address + ": " + std::strerror(errno);
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    *port = ntohs(addr.sin_port);
+    return fd;
+}
+
+ExitStatus status_from(const json& body) {
+    ExitStatus status;
+    status.signal = body.value("signal", 0);
+    status.signaled = status.signal != 0;
+    status.code = status.signaled ? -1 : body.value("code", -1);
+    status.core_dumped = body.value("core", false);
+    return status;
+}
+
+}  // namespace
+
+ShimGroup::ShimGroup(EventLoop& loop, ShimGroupOptions options, LineSink* sink)
+    : loop_(loop), options_(std::move(options)), sink_(sink) {
+    for (int i = 0; i < options_.ranks; ++i) ranks_.push_back(std::make_unique<Rank>());
+}
+
+ShimGroup::~ShimGroup() {
+    loop_.cancel(timeout_timer_);
+    loop_.cancel(launcher_stop_timer_);
+    for (auto& rank : ranks_) loop_.cancel(rank->hang_timer);
+    // Closing the connections tells every shim to kill its rank at once.
+    for (auto& connection : connections_) {
+        if (connection->fd >= 0) {
+            loop_.unwatch(connection->fd);
+            close(connection->fd);
+        }
+    }
+    if (listen_fd_ >= 0) {
+        loop_.unwatch(listen_fd_);
+        close(listen_fd_);
+    }
+    launcher_.reset();  // SIGKILLs mpirun's group and reaps it
+}
+
+void ShimGroup::on_rank_started(std::function<void(const RankStarted&)> callback) {
+    on_rank_started_ = std::move(callback);
+}
+void ShimGroup::on_rank_exit(std::function<void(const RankExit&)> callback) { on_rank_exit_ = std::move(callback); }
+void ShimGroup::on_done(std::function<void(const GroupOutcome&)> callback) { on_done_ = std::move(callback); }
+
+bool ShimGroup::start(SpawnSpec launch, RankPlanner planner, std::string* error) {
+    start_called_ = true;
+    started_ = Clock::now();
+    planner_ = std::move(planner);
+    secret_ = random_secret();
+    std::string why;
+    listen_fd_ = listen_on(options_.listen_address, &port_, &why);
+    if (listen_fd_ >= 0) {
+        loop_.watch(listen_fd_, POLLIN, [this](short) { accept_connections(); });
+        launch.env.push_back(std::string(kShimAddressVariable) + "=" + options_.listen_address + ":" + std::to_string(port_));
+        launch.env.push_back(std::string(kShimSecretVariable) + "=" + secret_);
+        LogRelayOptions log_options;
+        log_options.label = options_.launcher_label;
+        log_options.colour = options_.ranks;
+        log_options.path = options_.launcher_log;
+        log_options.tail_lines = options_.tail_lines;
+        launcher_log_ = std::make_unique<LogRelay>(loop_, std::move(log_options), sink_);
+        launcher_ = std::make_unique<Process>(loop_);
+        launcher_->on_exit([this](const ExitStatus& status) { launcher_exited(status); });
+        if (launcher_log_->open(&why) && launcher_->start(launch, &why)) {
+            launcher_log_->attach(Stream::out, launcher_->take_stdout());
+            launcher_log_->attach(Stream::err, launcher_->take_stderr());
+        } else {
+            launcher_.reset();
+        }
+    }
+    if (!launcher_) {
+        if (error) *error = why;
+        launcher_finished_ = true;
+        for (auto& rank : ranks_) rank->finished = true;
+        fail(FailureKind::spawn, -1, {}, options_.launcher_label + " could not start: " + why);
+        check_done();
+        return false;
+    }
+    if (options_.timeout > Clock::duration::zero()) {
+        timeout_timer_ = loop_.after(options_.timeout, [this] {
+            timeout_timer_ = 0;
+            fail(FailureKind::timeout, -1, {}, "the ranks ran past their timeout of " + seconds(options_.timeout));
+        });
+    }
+    return true;
+}
+
+void ShimGroup::accept_connections() {
+    for (;;) {
+        int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) return;  // EAGAIN: all taken; anything else: the shim sees its connect fail
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        auto connection = std::make_unique<Connection>();
+        connection->fd = fd;
+        Connection* raw = connection.get();
+        connections_.push_back(std::move(connection));
+        loop_.watch(fd, POLLIN, [this, raw](short) { read_connection(*raw); });
+    }
+}
+
+void ShimGroup::read_connection(Connection& connection) {
+    static thread_local std::vector<char> buffer(256 * 1024);
+    for (int round = 0; round < 4 && connection.fd >= 0; ++round) {
+        ssize_t n = read(connection.fd, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return;
+        if (n <= 0) return close_connection(connection);
+        connection.reader.append(buffer.data(), static_cast<std::size_t>(n));
+        std::string error;
+        while (connection.fd >= 0) {
+            auto frame = connection.reader.next(&error);
+            if (!frame) break;
+            handle_frame(connection, *frame);
+        }
+        if (!error.empty()) return close_connection(connection);
+        if (static_cast<std::size_t>(n) < buffer.size()) return;
+    }
+}
+
+ShimGroup::Rank* ShimGroup::rank_of(const Connection& connection) {
+    return connection.rank >= 0 ? ranks_[static_cast<std::size_t>(connection.rank)].get() : nullptr;
+}
+
+void ShimGroup::handle_frame(Connection& connection, Frame& frame) {
+    Rank* rank = rank_of(connection);
+    if (!rank) {
+        if (frame.type == FrameType::hello) return handle_hello(connection, frame.payload);
+        return close_connection(connection);  // nothing but a hello before a hello
+    }
+    switch (frame.type) {
+        case FrameType::out: rank->log->write(Stream::out, frame.payload); break;
+        case FrameType::err: rank->log->write(Stream::err, frame.payload); break;
+        case FrameType::error_file: rank->error_file = std::move(frame.payload); break;
+        case FrameType::exit: handle_exit(*rank, frame.payload); break;
+        case FrameType::started: {
+            json body = json::parse(frame.payload, nullptr, false);
+            long pid = body.is_object() ? body.value("pid", 0L) : 0L;
+            if (on_rank_started_) {
+                on_rank_started_({rank->plan.rank, rank->plan.local_rank, rank->plan.node_rank,
+                                  static_cast<pid_t>(pid), rank->plan.log_path});
+            }
+            break;
+        }
+        default: break;
+    }
+}
+
+void ShimGroup::handle_hello(Connection& connection, const std::string& payload) {
+    json body = json::parse(payload, nullptr, false);
+    auto refuse = [&](const std::string& why) {
+        write_frame(connection.fd, FrameType::refused, why);
+        close_connection(connection);
+    };
+    if (!body.is_object() || !secrets_equal(body.value("secret", ""), secret_)) return refuse("wrong secret");
+    ShimHello hello{body.value("rank", -1), body.value("size", 0), body.value("local_rank", 0),
+                    body.value("local_size", 1), body.value("host", ""), body.value("pid", 0L)};
+    if (hello.rank < 0 || hello.rank >= options_.ranks || hello.size != options_.ranks) {
+        return refuse("rank " + std::to_string(hello.rank) + " of " + std::to_string(hello.size) +
+                      " does not belong to a job of " + std::to_string(options_.ranks));
+    }
+    Rank& rank = *ranks_[static_cast<std::size_t>(hello.rank)];
+    if (rank.connection || rank.finished) return refuse("rank " + std::to_string(hello.rank) + " is already here");
+    std::string error;
+    auto plan = planner_(hello, &error);
+    LogRelayOptions log_options;
+    if (plan) {
+        log_options = {plan->label, hello.rank, plan->log_path, options_.tail_lines};
+        rank.log = std::make_unique<LogRelay>(loop_, log_options, sink_);
+        if (!rank.log->open(&error)) plan.reset();
+    }
+    if (!plan || stopping_) {
+        refuse(stopping_ ? "the attempt is stopping" : error);
+        rank.finished = true;
+        fail(FailureKind::spawn, hello.rank, {}, rank_name(hello.rank) + " could not start: " + error);
+        return check_done();
+    }
+    rank.plan = std::move(*plan);
+    rank.connection = &connection;
+    connection.rank = hello.rank;
+    json start = {{"argv", rank.plan.argv}, {"env", rank.plan.env}, {"cwd", rank.plan.cwd},
+                  {"error_file", rank.plan.error_file}};
+    write_frame(connection.fd, FrameType::start, start.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (options_.hang_timeout > Clock::duration::zero()) {
+        int index = hello.rank;
+        rank.hang_timer = loop_.at(started_ + options_.hang_timeout, [this, index] { check_hang(index); });
+    }
+}
+
+void ShimGroup::handle_exit(Rank& rank, const std::string& payload) {
+    json body = json::parse(payload, nullptr, false);
+    if (!body.is_object() || rank.exited) return;
+    rank.exited = true;
+    rank.status = status_from(body);
+    loop_.cancel(rank.hang_timer);
+    rank.hang_timer = 0;
+    rank.log->end(Stream::out);
+    rank.log->end(Stream::err);
+    exits_.push_back(RankExit{rank.plan.rank, rank.status, Clock::now()});
+    if (on_rank_exit_) on_rank_exit_(exits_.back());
+    if (rank.hung) {
+        fail(FailureKind::hang, rank.plan.rank, {}, rank_name(rank.plan.rank) + " wrote no output for " + seconds(options_.hang_timeout));
+    } else if (!rank.status.success()) {
+        std::string message = rank.status.signaled
+                                  ? rank_name(rank.plan.rank) + " was killed by " + rank.status.describe()
+                                  : rank_name(rank.plan.rank) + " exited with code " + std::to_string(rank.status.code);
+        fail(rank.status.signaled ? FailureKind::signal : FailureKind::exit_code, rank.plan.rank, rank.status, message);
+    }
+}
+
+void ShimGroup::close_connection(Connection& connection) {
+    if (connection.fd < 0) return;
+    loop_.unwatch(connection.fd);
+    close(connection.fd);
+    connection.fd = -1;
+    Rank* rank = rank_of(connection);
+    if (!rank || rank->finished) return check_done();
+    rank->connection = nullptr;
+    rank->finished = true;
+    loop_.cancel(rank->hang_timer);
+    rank->hang_timer = 0;
+    if (!rank->exited) {
+        // The shim went away without an exit: its host, or the shim itself, died.
+        rank->exited = true;
+        rank->status.code = -1;
+        exits_.push_back(RankExit{rank->plan.rank, rank->status, Clock::now()});
+        if (on_rank_exit_) on_rank_exit_(exits_.back());
+        fail(FailureKind::signal, rank->plan.rank, rank->status,
+             rank_name(rank->plan.rank) + "'s shim went away before the rank exited");
+    }
+    rank->log->finish();
+    check_done();
+}
+
+void ShimGroup::launcher_exited(const ExitStatus& status) {
+    // Exit frames may be waiting in the sockets: read them first, so a rank's failure is
+    // not mistaken for the launcher's.
+    for (auto& connection : connections_) {
+        if (connection->fd >= 0) read_connection(*connection);
+    }
+    launcher_log_->drain();
+    launcher_log_->finish();
+    launcher_->reap();
+    launcher_finished_ = true;
+    loop_.cancel(launcher_stop_timer_);
+    launcher_stop_timer_ = 0;
+    int missing = -1;
+    for (auto& rank : ranks_) {
+        if (!rank->connection && !rank->finished) {
+            if (missing < 0) missing = static_cast<int>(&rank - &ranks_[0]);
+            rank->finished = true;  // never connected, and now never will
+        }
+    }
+    if (missing >= 0) {
+        std::string what = status.success() ? "exited" : "ended with " + status.describe();
+        fail(FailureKind::spawn, -1, status,
+             options_.launcher_label + " " + what + " before " + rank_name(missing) + " started");
+    } else if (!status.success() && failure_.kind == FailureKind::none) {
+        fail(FailureKind::exit_code, -1, status, options_.launcher_label + " ended with " + status.describe());
+    }
+    check_done();
+}
+
+void ShimGroup::check_hang(int index) {
+    Rank& rank = *ranks_[static_cast<std::size_t>(index)];
+    rank.hang_timer = 0;
+    if (rank.exited || failure_.kind != FailureKind::none) return;
+    Clock::time_point due = rank.log->last_output().value_or(started_) + options_.hang_timeout;
+    if (Clock::now() < due) {
+        rank.hang_timer = loop_.at(due, [this, index] { check_hang(index); });
+        return;
+    }
+    // As for local ranks: SIGABRT first, so Python's faulthandler prints every stack.
+    rank.hung = true;
+    if (rank.connection) write_frame(rank.connection->fd, FrameType::signal, json{{"signal", SIGABRT}}.dump());
+    rank.hang_timer = loop_.after(std::chrono::seconds(2), [this, index] {
+        ranks_[static_cast<std::size_t>(index)]->hang_timer = 0;
+        fail(FailureKind::hang, index, {}, rank_name(index) + " wrote no output for " + seconds(options_.hang_timeout));
+    });
+}
+
+void ShimGroup::fail(FailureKind kind, int rank, const ExitStatus& status, std::string message) {
+    if (failure_.kind != FailureKind::none) return;  // only the first failure is the cause
+    failure_ = Failure{kind, rank, status, std::move(message), Clock::now()};
+    loop_.cancel(timeout_timer_);
+    timeout_timer_ = 0;
+    for (auto& r : ranks_) {
+        loop_.cancel(r->hang_timer);
+        r->hang_timer = 0;
+    }
+    stop_ranks(options_.grace);
+}
+
+void ShimGroup::stop_all(Clock::duration grace, const std::string& why) {
+    if (done_) return;
+    if (failure_.kind == FailureKind::none) failure_ = Failure{FailureKind::stopped, -1, {}, why, Clock::now()};
+    loop_.cancel(timeout_timer_);
+    timeout_timer_ = 0;
+    stop_ranks(grace);
+}
+
+void ShimGroup::stop_ranks(Clock::duration grace) {
+    stopping_ = true;
+    auto grace_ms = std::chrono::duration_cast<std::chrono::milliseconds>(grace).count();
+    for (auto& rank : ranks_) {
+        if (rank->connection && !rank->exited) {
+            write_frame(rank->connection->fd, FrameType::stop, json{{"grace_ms", grace_ms}}.dump());
+        }
+    }
+    // The shims stop their ranks within the grace period; mpirun, which then sees them
+    // exit, ends by itself. If it does not, it is stopped a second after that.
+    if (launcher_ && !launcher_finished_ && !launcher_stop_timer_) {
+        launcher_stop_timer_ = loop_.after(grace + std::chrono::seconds(1), [this] {
+            launcher_stop_timer_ = 0;
+            if (launcher_ && !launcher_finished_) launcher_->stop(std::chrono::seconds(2));
+        });
+    }
+}
+
+void ShimGroup::check_done() {
+    if (done_ || !start_called_) return;
+    for (const auto& rank : ranks_) {
+        if (!rank->finished) return;
+    }
+    if (!launcher_finished_) {
+        // mpirun takes about 2 s to end a job one of whose processes failed; every rank has
+        // reported by now, so there is nothing left to wait for (restarts start sooner).
+        if (failure_.kind != FailureKind::none && launcher_) launcher_->stop(std::chrono::milliseconds(500));
+        return;
+    }
+    done_ = true;
+    loop_.cancel(timeout_timer_);
+    timeout_timer_ = 0;
+    outcome_.succeeded = failure_.kind == FailureKind::none;
+    outcome_.failure = failure_;
+    if (failure_.rank >= 0 && ranks_[static_cast<std::size_t>(failure_.rank)]->log) {
+        const Rank& root = *ranks_[static_cast<std::size_t>(failure_.rank)];
+        outcome_.tail = root.log->tail();
+        outcome_.error_file = root.error_file;
+    } else if (!outcome_.succeeded && launcher_log_) {
+        outcome_.tail = launcher_log_->tail();
+    }
+    outcome_.exits = exits_;
+    if (on_done_) on_done_(outcome_);
+}
+
+}  // namespace amlflow::runtime

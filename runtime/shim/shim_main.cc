@@ -1,0 +1,338 @@
+// amlflow-rank STEP: the per-rank shim that mpirun starts in place of the user's program
+// (DESIGN §4). It connects back to the supervisor named in AMLFLOW_SHIM_ADDRESS, proves
+// the attempt's secret, reports Open MPI's numbering of this rank, and receives the
+// program, environment and folder to run. It starts the program in a process group of
+// its own and streams its stdout and stderr, then its torchelastic error file and its exit,
+// over that one connection. It kills the program's group when the connection closes, when
+// its parent (mpirun or orted) dies, or when asked to stop. It exits with the program's
+// status, so mpirun sees the same failure the supervisor does.
+//
+// STEP is only shown in `ps`. Kept to libc, the frame codec and JSON: it starts once per
+// rank, on the restart latency's critical path.
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/shim_protocol.h"
+
+extern char** environ;
+
+namespace {
+
+using amlflow::runtime::Frame;
+using amlflow::runtime::FrameReader;
+using amlflow::runtime::FrameType;
+using amlflow::runtime::write_frame;
+using nlohmann::json;
+
+[[noreturn]] void die(const std::string& message) {
+    std::fprintf(stderr, "amlflow-rank: %s\n", message.c_str());
+    std::fflush(stderr);
+    _exit(127);
+}
+
+int env_int(const char* name, int fallback) {
+    const char* value = std::getenv(name);
+    return value && *value ? std::atoi(value) : fallback;
+}
+
+int connect_to(const std::string& address) {
+    size_t colon = address.rfind(':');
+    if (colon == std::string::npos) die("bad supervisor address '" + address + "'");
+    std::string host = address.substr(0, colon), port = address.substr(colon + 1);
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || !found) {
+        die("cannot resolve the supervisor's address '" + address + "'");
+    }
+    int fd = -1;
+    for (addrinfo* at = found; at && fd < 0; at = at->ai_next) {
+        fd = socket(at->ai_family, at->ai_socktype | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, at->ai_addr, at->ai_addrlen) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(found);
+    if (fd < 0) die("cannot connect to the supervisor at " + address + ": " + std::strerror(errno));
+    return fd;
+}
+
+// Reads frames until one arrives; dies when the supervisor closes or says no.
+Frame read_frame(int fd, FrameReader& reader) {
+    std::string error;
+    for (;;) {
+        if (auto frame = reader.next(&error)) return *frame;
+        if (!error.empty()) die(error);
+        pollfd wait{fd, POLLIN, 0};
+        if (poll(&wait, 1, 60000) == 0) die("the supervisor did not answer within 60 s");
+        char buffer[65536];
+        ssize_t n = read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) die("the supervisor closed the connection");
+        reader.append(buffer, static_cast<size_t>(n));
+    }
+}
+
+struct Program {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;
+    std::string cwd, error_file;
+};
+
+// The rank's environment is what the supervisor computed, plus Open MPI's own variables
+// from ours, which an MPI program (mpi4py, Horovod) needs to join the job.
+Program program_from(const json& start) {
+    Program program;
+    program.argv = start.at("argv").get<std::vector<std::string>>();
+    std::map<std::string, std::string> env = start.at("env").get<std::map<std::string, std::string>>();
+    for (char** entry = environ; entry && *entry; ++entry) {
+        std::string text = *entry;
+        size_t equals = text.find('=');
+        if (equals == std::string::npos) continue;
+        std::string name = text.substr(0, equals);
+        if (name.rfind("OMPI_", 0) == 0 || name.rfind("PMIX_", 0) == 0 || name.rfind("OPAL_", 0) == 0) {
+            env.emplace(name, text.substr(equals + 1));
+        }
+    }
+    for (const auto& [name, value] : env) program.env.push_back(name + "=" + value);
+    program.cwd = start.value("cwd", "");
+    program.error_file = start.value("error_file", "");
+    if (program.argv.empty()) die("the supervisor sent no program");
+    return program;
+}
+
+// fork and exec: the child gets its own process group, a parent-death signal, and
+// stdout/stderr on the two pipes. The signals the shim blocks are unblocked again.
+pid_t spawn(const Program& program, int out_fd, int err_fd, const sigset_t& blocked) {
+    std::vector<char*> argv, envp;
+    for (const auto& a : program.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : program.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    pid_t pid = fork();
+    if (pid < 0) die(std::string("cannot fork: ") + std::strerror(errno));
+    if (pid > 0) {
+        setpgid(pid, pid);  // also in the child: whichever runs first, the group exists
+        return pid;
+    }
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // As amlflow starts local ranks: an empty signal mask and default dispositions. mpirun
+    // may have started us with most signals blocked, and a rank that inherits that mask
+    // would never see the SIGTERM that stops it.
+    (void)blocked;
+    for (int sig = 1; sig < NSIG; ++sig) {
+        if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    if (!program.cwd.empty() && chdir(program.cwd.c_str()) != 0) {
+        std::fprintf(stderr, "amlflow-rank: cannot enter '%s': %s\n", program.cwd.c_str(), std::strerror(errno));
+        _exit(127);
+    }
+    execvpe(argv[0], argv.data(), envp.data());
+    int error = errno;
+    std::fprintf(stderr, "amlflow-rank: cannot run '%s': %s\n", argv[0], std::strerror(error));
+    _exit(error == ENOENT || error == ENOTDIR ? 127 : 126);
+}
+
+std::string read_small_file(const std::string& path) {
+    std::string text;
+    if (path.empty()) return text;
+    FILE* file = std::fopen(path.c_str(), "rb");
+    if (!file) return text;
+    text.resize(64 * 1024);
+    text.resize(std::fread(text.data(), 1, text.size(), file));
+    std::fclose(file);
+    return text;
+}
+
+using Clock = std::chrono::steady_clock;
+
+// The running rank: its pipes, its exit, and the deadlines that end it.
+struct Supervision {
+    int sock = -1, signals = -1;
+    int pipes[2] = {-1, -1};  // stdout, stderr
+    pid_t pid = 0;
+    bool exited = false, supervisor_gone = false;
+    siginfo_t status{};
+    Clock::time_point kill_at = Clock::time_point::max();    // SIGKILL the group then
+    Clock::time_point linger_until = Clock::time_point::max();  // stop waiting for pipes
+
+    void terminate(int grace_ms) {
+        kill(-pid, SIGTERM);
+        auto due = Clock::now() + std::chrono::milliseconds(grace_ms);
+        if (due < kill_at) kill_at = due;
+    }
+    bool pipes_open() const { return pipes[0] >= 0 || pipes[1] >= 0; }
+};
+
+void relay_pipe(Supervision& s, int index) {
+    char buffer[65536];
+    ssize_t n = read(s.pipes[index], buffer, sizeof buffer);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n <= 0) {
+        close(s.pipes[index]);
+        s.pipes[index] = -1;
+        return;
+    }
+    if (!s.supervisor_gone &&
+        !write_frame(s.sock, index == 0 ? FrameType::out : FrameType::err, std::string_view(buffer, static_cast<size_t>(n)))) {
+        s.supervisor_gone = true;
+    }
+}
+
+void handle_supervisor(Supervision& s, FrameReader& reader) {
+    char buffer[4096];
+    ssize_t n = read(s.sock, buffer, sizeof buffer);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n <= 0) {
+        // The supervisor is gone: nobody would hear of this rank again, so end it now.
+        s.supervisor_gone = true;
+        kill(-s.pid, SIGKILL);
+        return;
+    }
+    reader.append(buffer, static_cast<size_t>(n));
+    std::string error;
+    while (auto frame = reader.next(&error)) {
+        json body = json::parse(frame->payload, nullptr, false);
+        if (frame->type == FrameType::stop) s.terminate(body.is_object() ? body.value("grace_ms", 5000) : 5000);
+        if (frame->type == FrameType::signal && body.is_object()) kill(-s.pid, body.value("signal", SIGTERM));
+    }
+}
+
+void handle_signals(Supervision& s) {
+    signalfd_siginfo info;
+    while (read(s.signals, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGCHLD) continue;
+        // mpirun forwards SIGTERM (and dies with SIGTERM as our parent-death signal).
+        s.terminate(5000);
+    }
+    if (s.exited) return;
+    siginfo_t status{};
+    // WNOWAIT: the zombie keeps the group id taken until the leftovers are killed.
+    if (waitid(P_PID, static_cast<id_t>(s.pid), &status, WEXITED | WNOHANG | WNOWAIT) == 0 && status.si_pid == s.pid) {
+        s.exited = true;
+        s.status = status;
+        s.linger_until = Clock::now() + std::chrono::seconds(1);
+    }
+}
+
+int poll_timeout(const Supervision& s) {
+    auto next = std::min(s.kill_at, s.linger_until);
+    if (next == Clock::time_point::max()) return -1;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count();
+    return ms < 0 ? 0 : static_cast<int>(ms) + 1;
+}
+
+void supervise(Supervision& s, FrameReader& reader) {
+    while (!s.exited || (s.pipes_open() && Clock::now() < s.linger_until)) {
+        pollfd fds[4] = {{s.signals, POLLIN, 0}, {s.sock, POLLIN, 0}, {s.pipes[0], POLLIN, 0}, {s.pipes[1], POLLIN, 0}};
+        if (s.supervisor_gone) fds[1].fd = -1;
+        int ready = poll(fds, 4, poll_timeout(s));
+        if (ready < 0 && errno != EINTR) die(std::string("poll: ") + std::strerror(errno));
+        if (Clock::now() >= s.kill_at) {
+            kill(-s.pid, SIGKILL);
+            s.kill_at = Clock::time_point::max();
+        }
+        if (ready <= 0) continue;
+        for (int i = 0; i < 2; ++i) {
+            if (fds[2 + i].revents) relay_pipe(s, i);
+        }
+        if (fds[1].revents) handle_supervisor(s, reader);
+        if (fds[0].revents) handle_signals(s);
+    }
+}
+
+int finish(Supervision& s, const std::string& error_file) {
+    kill(-s.pid, SIGKILL);  // what the rank left behind in its group ends with it
+    waitpid(s.pid, nullptr, 0);
+    bool signaled = s.status.si_code == CLD_KILLED || s.status.si_code == CLD_DUMPED;
+    int code = signaled ? -1 : s.status.si_status;
+    int sig = signaled ? s.status.si_status : 0;
+    if (!s.supervisor_gone) {
+        std::string text = read_small_file(error_file);
+        if (!text.empty()) write_frame(s.sock, FrameType::error_file, text);
+        json exit = {{"code", code}, {"signal", sig}, {"core", s.status.si_code == CLD_DUMPED}};
+        write_frame(s.sock, FrameType::exit, exit.dump());
+        shutdown(s.sock, SHUT_WR);
+        char drain[256];
+        while (read(s.sock, drain, sizeof drain) > 0) {}  // until the supervisor has read it all
+    }
+    return signaled ? 128 + sig : code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    (void)argc;
+    (void)argv;
+    // When mpirun (our parent) dies, so do we, and with us the rank.
+    pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) return 1;
+    const char* address = std::getenv(amlflow::runtime::kShimAddressVariable);
+    const char* secret = std::getenv(amlflow::runtime::kShimSecretVariable);
+    if (!address || !secret) die("started without AMLFLOW_SHIM_ADDRESS and AMLFLOW_SHIM_SECRET: amlflow starts this");
+
+    Supervision s;
+    s.sock = connect_to(address);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    json hello = {{"secret", secret},
+                  {"rank", env_int("OMPI_COMM_WORLD_RANK", -1)},
+                  {"size", env_int("OMPI_COMM_WORLD_SIZE", 0)},
+                  {"local_rank", env_int("OMPI_COMM_WORLD_LOCAL_RANK", 0)},
+                  {"local_size", env_int("OMPI_COMM_WORLD_LOCAL_SIZE", 1)},
+                  {"host", host},
+                  {"pid", static_cast<long>(getpid())}};
+    if (!write_frame(s.sock, FrameType::hello, hello.dump())) die("the supervisor closed the connection");
+    FrameReader reader;
+    Frame answer = read_frame(s.sock, reader);
+    if (answer.type == FrameType::refused) die("the supervisor refused this rank: " + answer.payload);
+    json start = json::parse(answer.payload, nullptr, false);
+    if (answer.type != FrameType::start || !start.is_object()) die("unexpected answer from the supervisor");
+    Program program = program_from(start);
+
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&blocked, sig);
+    sigprocmask(SIG_SETMASK, &blocked, nullptr);  // exactly these: not whatever mpirun blocked
+    s.signals = signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK);
+    int out[2], err[2];
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) die("cannot create pipes");
+    s.pid = spawn(program, out[1], err[1], blocked);
+    close(out[1]);
+    close(err[1]);
+    s.pipes[0] = out[0];
+    s.pipes[1] = err[0];
+    write_frame(s.sock, FrameType::started, json{{"pid", static_cast<long>(s.pid)}}.dump());
+    supervise(s, reader);
+    return finish(s, program.error_file);
+}
