@@ -60,6 +60,9 @@ struct SpawnAttributes {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
         posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+        // Nothing else of ours, nor what our own caller left open without close-on-exec
+        // (a shell's or CI runner's pipes), reaches the rank (DESIGN §4).
+        posix_spawn_file_actions_addclosefrom_np(&actions, 3);
         // Last, so that a relative launcher or program path would still be taken from
         // where we are; start() makes the launcher path absolute anyway.
         if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());

@@ -386,7 +386,8 @@ void ShimGroup::check_done() {
     if (!launcher_finished_) {
         // mpirun takes about 2 s to end a job one of whose processes failed; every rank has
         // reported by now, so there is nothing left to wait for (restarts start sooner).
-        if (failure_.kind != FailureKind::none && launcher_) launcher_->stop(std::chrono::milliseconds(500));
+        // SIGKILL, not SIGTERM: mpirun crashes in PMIx_Finalize when terminated mid-abort.
+        if (failure_.kind != FailureKind::none && launcher_) launcher_->stop(Clock::duration::zero());
         return;
     }
     done_ = true;

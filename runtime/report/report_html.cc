@@ -147,7 +147,15 @@ std::string failure_html(const ReportStep& step, const ReportAttempt& attempt) {
         out << fact("signal", html_escape(signal_name(failure["signal"].get<int>())));
     }
     if (failure.contains("log")) out << fact("log", "<code class=\"path\">" + html_escape(json_text(failure["log"])) + "</code>");
+    const json error = failure.value("error", json());
+    if (error.is_object()) {
+        std::string type = error.value("type", json("")).is_string() ? error["type"].get<std::string>() : "";
+        out << fact("exception", html_escape((type.empty() ? "" : type + ": ") + json_text(error.value("message", json("")))));
+    }
     out << "</dl>";
+    if (error.is_object() && error.value("traceback", json()).is_string()) {
+        out << "<pre class=\"log-tail\">" << html_escape(error["traceback"].get<std::string>()) << "</pre>";
+    }
     const json tail = failure.value("tail", json());
     std::string lines;
     if (tail.is_array()) {

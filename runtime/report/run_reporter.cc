@@ -1,5 +1,7 @@
 #include "runtime/report/run_reporter.h"
 
+#include "runtime/core/error_file.h"
+
 #include "runtime/report/terminal_sink.h"
 
 #include <unistd.h>
@@ -52,6 +54,10 @@ void RunReporter::attempt_failed(const std::string& step, int attempt, const Att
                                  const std::string& decision, int64_t delay_ms, bool retrying) {
     std::string text = paint("amlflow:", "1") + " step '" + step + "' attempt " + std::to_string(attempt + 1) +
                        " failed: " + result.message;
+    if (auto error = parse_error_file(result.error_file)) {
+        std::string type = error->value("type", "");
+        text += " (" + (type.empty() ? "" : type + ": ") + error->value("message", "") + ")";
+    }
     if (retrying) text += "; " + decision + " in " + format_duration_ms(delay_ms);
     else text += " (" + decision + ")";
     write(text + "\n");
@@ -63,6 +69,31 @@ void RunReporter::step_finished(const std::string& step, const std::string& stat
           format_duration_ms(duration_ms) + "\n");
 }
 
+namespace {
+
+// The exception a rank's error file names, and its traceback when there is one.
+std::string exception_text(const std::string& error_file, bool* has_traceback) {
+    auto error = parse_error_file(error_file);
+    if (!error) return "";
+    std::string type = error->value("type", "");
+    std::string text = "  exception: " + (type.empty() ? "" : type + ": ") + error->value("message", "") + "\n";
+    std::string traceback = error->value("traceback", "");
+    *has_traceback = !traceback.empty();
+    if (traceback.empty()) return text;
+    text += "  traceback (from the rank's error file, TORCHELASTIC_ERROR_FILE):\n";
+    std::vector<std::string> lines;
+    for (size_t at = 0; at < traceback.size();) {
+        size_t end = traceback.find('\n', at);
+        if (end == std::string::npos) end = traceback.size();
+        lines.push_back(traceback.substr(at, end - at));
+        at = end + 1;
+    }
+    for (size_t i = lines.size() > 30 ? lines.size() - 30 : 0; i < lines.size(); ++i) text += "    | " + lines[i] + "\n";
+    return text;
+}
+
+}  // namespace
+
 void RunReporter::failure_report(const std::string& step, int attempts, const AttemptResult& last,
                                  const std::string& logs_folder) {
     std::string text = "\n" + paint("error:", "1;31") + " step '" + step + "' " +
@@ -70,6 +101,15 @@ void RunReporter::failure_report(const std::string& step, int attempts, const At
                                       : "failed after " + std::to_string(attempts) + " attempt" + (attempts == 1 ? "" : "s")) +
                        "\n";
     text += "  root cause: " + (last.message.empty() ? last.facts.reason : last.message) + "\n";
+    // What torch.distributed.elastic's @record wrote beats guessing from the log's tail.
+    bool traceback = false;
+    text += exception_text(last.error_file, &traceback);
+    if (traceback) {
+        if (!last.root_log.empty()) text += "  log: " + last.root_log + "\n";
+        text += "  logs of every rank and attempt: " + logs_folder + "\n";
+        write(text);
+        return;
+    }
     if (!last.facts.log_lines.empty()) {
         text += "  last lines of " + (last.root_log.empty() ? std::string("its log") : last.root_log) + ":\n";
         size_t from = last.facts.log_lines.size() > 20 ? last.facts.log_lines.size() - 20 : 0;

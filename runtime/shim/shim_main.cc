@@ -152,6 +152,8 @@ pid_t spawn(const Program& program, int out_fd, int err_fd, const sigset_t& bloc
     dup2(null, 0);
     dup2(out_fd, 1);
     dup2(err_fd, 2);
+    // The rank inherits nothing else: not our connection, not what mpirun left open.
+    close_range(3, ~0U, 0);
     if (!program.cwd.empty() && chdir(program.cwd.c_str()) != 0) {
         std::fprintf(stderr, "amlflow-rank: cannot enter '%s': %s\n", program.cwd.c_str(), std::strerror(errno));
         _exit(127);

@@ -1,0 +1,407 @@
+// What a script sees wherever amlflow starts it (DESIGN §4, §5), through the real binary:
+// the ranks of an `mpi` job started by one mpirun through the rank shim, each with its own
+// identity from Open MPI's numbering, live log, metrics and exit; the root cause read from a
+// rank's torchelastic error file; the environment each distribution gets with and without a
+// file's own values; the caller's CUDA_VISIBLE_DEVICES; and no inherited file descriptor.
+#include <dlfcn.h>
+#include <fcntl.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include "tests/unit/e2e_harness.h"
+
+namespace {
+
+// amlflow's environment as the sandbox gives it, with changes.
+std::unique_ptr<Amlflow> start_with(Sandbox& box, const std::vector<std::string>& args,
+                                    const std::map<std::string, std::string>& set,
+                                    const std::vector<std::string>& unset = {}) {
+    auto env = box.environment();
+    for (const auto& [key, value] : set) env[key] = value;
+    for (const std::string& key : unset) env.erase(key);
+    static int count = 0;
+    ++count;
+    return std::make_unique<Amlflow>(args, box.root(), env, box.path("custom-" + std::to_string(count) + ".out"),
+                                     box.path("custom-" + std::to_string(count) + ".err"));
+}
+
+json read_json(const fs::path& file) {
+    return json::parse(read_file(file), nullptr, false);
+}
+
+// The lines of `text` that start with `prefix`, without it.
+std::vector<std::string> lines_after(const std::string& text, const std::string& prefix) {
+    std::vector<std::string> out;
+    for (const std::string& line : lines_of(text)) {
+        if (line.rfind(prefix, 0) == 0) out.push_back(line.substr(prefix.size()));
+    }
+    return out;
+}
+
+std::string expected_line(int rank, int i) {
+    char head[32];
+    std::snprintf(head, sizeof head, "R%d line %05d ", rank, i);
+    return head + std::string(static_cast<size_t>(i % 97), 'x');
+}
+
+std::string expected_err(int rank, int i) {
+    char text[32];
+    std::snprintf(text, sizeof text, "R%d err %05d", rank, i);
+    return text;
+}
+
+// Every line of rank `rank`, whole and in order, and nothing of another rank.
+void check_rank_lines(const std::vector<std::string>& lines, int rank, int count, const std::string& where) {
+    int next_out = 0, next_err = 0, foreign = 0, broken = 0;
+    for (const std::string& line : lines) {
+        if (line.rfind("R" + std::to_string(rank) + " ", 0) != 0) {
+            ++foreign;
+            continue;
+        }
+        if (next_out < count && line == expected_line(rank, next_out)) ++next_out;
+        else if (line == expected_err(rank, next_err * 10)) ++next_err;
+        else ++broken;
+    }
+    BOOST_TEST(next_out == count, where << ": " << next_out << " of " << count << " stdout lines whole and in order");
+    BOOST_TEST(next_err == count / 10, where << ": " << next_err << " stderr lines in order");
+    BOOST_TEST(broken == 0, where << ": " << broken << " lines glued or cut");
+    BOOST_TEST(foreign == 0, where << ": " << foreign << " lines of other ranks or unknown");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(rank_contract)
+
+// One mpirun for a 2 x 2 `mpi` job; every rank knows who it is (RANK from Open MPI's
+// numbering), joins MPI through the shim, has a log with only its own whole lines under
+// heavy interleaving, and its own metrics.
+BOOST_AUTO_TEST_CASE(mpi_ranks_have_their_own_identity_logs_and_metrics) {
+    Sandbox box;
+    const int lines = 3000;
+    box.write("src/ranks.py", R"PY(import json, os, sys
+from mpi4py import MPI
+import amlflow
+comm = MPI.COMM_WORLD
+r = int(os.environ["RANK"])
+info = {k: os.environ.get(k) for k in ["RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "NODE_RANK",
+        "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT", "OMPI_COMM_WORLD_RANK", "AMLFLOW_METRICS",
+        "TORCHELASTIC_ERROR_FILE", "AMLFLOW_SHIM_SECRET", "AMLFLOW_SHIM_ADDRESS"]}
+info["mpi_rank"] = comm.Get_rank()
+info["mpi_size"] = comm.Get_size()
+info["sum"] = comm.allreduce(r)
+with open(os.path.join(os.environ["AMLFLOW_OUTPUTS"], "env-%d.json" % r), "w") as f:
+    json.dump(info, f)
+amlflow.log("rank_value", r * 10)
+# Each line in two writes with a flush between (PYTHONUNBUFFERED: two system calls), so
+# lines of the four ranks interleave as finely as they can.
+for i in range(LINES):
+    line = "R%d line %05d " % (r, i) + "x" * (i % 97)
+    sys.stdout.write(line[:5]); sys.stdout.flush()
+    sys.stdout.write(line[5:] + "\n")
+    if i % 10 == 0:
+        sys.stderr.write("R%d err %05d\n" % (r, i))
+comm.Barrier()
+)PY");
+    std::string script = read_file(box.path("src/ranks.py"));
+    script.replace(script.find("LINES"), 5, std::to_string(lines));
+    box.write("src/ranks.py", script);
+    box.write("p.amlflow", R"(
+environment py { python = "/usr/bin/python3" }
+experiment e {
+  job m {
+    source       = "src"
+    script       = "ranks.py"
+    environment  = py
+    distribution = mpi { nodes = 2, processes_per_node = 2 }
+    timeout      = 5m
+  }
+}
+)");
+    Outcome r = box.run({"run", "p.amlflow"}, 300);
+    BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
+    BOOST_TEST(contains(r.err, "started: 4 processes"), r);
+
+    auto store = box.store();
+    std::string run = box.only_run();
+    auto step = step_record(*store, run, "m");
+    BOOST_REQUIRE(step);
+    std::set<std::string> ports;
+    for (int rank = 0; rank < 4; ++rank) {
+        BOOST_TEST_CONTEXT("rank " << rank) {
+            json info = read_json(step->outputs / ("env-" + std::to_string(rank) + ".json"));
+            BOOST_REQUIRE(info.is_object());
+            BOOST_TEST(info["mpi_rank"] == rank);
+            BOOST_TEST(info["mpi_size"] == 4);
+            BOOST_TEST(info["sum"] == 6);  // the shim's child joined the MPI job
+            BOOST_TEST(info["RANK"] == std::to_string(rank));
+            BOOST_TEST(info["OMPI_COMM_WORLD_RANK"] == std::to_string(rank));
+            BOOST_TEST(info["LOCAL_RANK"] == std::to_string(rank % 2));
+            BOOST_TEST(info["NODE_RANK"] == std::to_string(rank / 2));
+            BOOST_TEST(info["GROUP_RANK"] == std::to_string(rank / 2));
+            BOOST_TEST(info["WORLD_SIZE"] == "4");
+            BOOST_TEST(info["LOCAL_WORLD_SIZE"] == "2");
+            BOOST_TEST(info["MASTER_ADDR"] == "127.0.0.1");
+            ports.insert(info.value("MASTER_PORT", json("")).get<std::string>());
+            BOOST_TEST(fs::path(info.value("AMLFLOW_METRICS", "")).filename() == "rank-" + std::to_string(rank) + ".jsonl");
+            BOOST_TEST(fs::path(info.value("TORCHELASTIC_ERROR_FILE", "")).filename() ==
+                       "rank-" + std::to_string(rank) + ".error.json");
+            // The shim's own secret and address stay with the shim.
+            BOOST_TEST(info["AMLFLOW_SHIM_SECRET"].is_null());
+            BOOST_TEST(info["AMLFLOW_SHIM_ADDRESS"].is_null());
+        }
+    }
+    BOOST_TEST(ports.size() == 1u);
+
+    // One log per rank with its own lines, whole and in order; the terminal likewise.
+    auto ranks = store->ranks_of(run, "m", 0);
+    BOOST_REQUIRE(ranks);
+    BOOST_REQUIRE_EQUAL(ranks->size(), 4u);
+    std::set<int64_t> pids;
+    for (const RankRecord& record : *ranks) {
+        int rank = record.global_rank;
+        BOOST_TEST_CONTEXT("rank " << rank) {
+            BOOST_TEST(record.node_rank == rank / 2);
+            BOOST_TEST(record.local_rank == rank % 2);
+            BOOST_TEST(record.exit_code == 0);
+            BOOST_TEST(record.pid > 0);
+            pids.insert(record.pid);
+            fs::path log = store->rank_log(run, "m", 0, rank);
+            check_rank_lines(lines_of(read_file(log)), rank, lines, log.string());
+            check_rank_lines(lines_after(r.out, "[m " + std::to_string(rank) + "] "), rank, lines, "the terminal");
+        }
+    }
+    BOOST_TEST(pids.size() == 4u);
+
+    // Metrics per rank, from each rank's own channel.
+    auto metrics = store->metrics_of(run, "m");
+    BOOST_REQUIRE(metrics);
+    std::map<int, double> by_rank;
+    for (const MetricRecord& metric : *metrics) {
+        if (metric.name == "rank_value") by_rank[metric.rank] = metric.value;
+    }
+    BOOST_REQUIRE_EQUAL(by_rank.size(), 4u);
+    for (int rank = 0; rank < 4; ++rank) BOOST_TEST(by_rank[rank] == rank * 10.0);
+}
+
+// The rank that failed first is the root cause, named by its MPI rank, with the exception
+// that torch.distributed.elastic's @record wrote; the other ranks are stopped at once and
+// the whole group restarts. The same error file is read for ranks amlflow starts itself.
+BOOST_AUTO_TEST_CASE(root_cause_names_the_failing_rank_and_its_exception) {
+    Sandbox box;
+    box.write("src/fail.py", R"PY(import os, time
+from torch.distributed.elastic.multiprocessing.errors import record
+@record
+def main():
+    if os.environ["AMLFLOW_ATTEMPT"] == "0":
+        if os.environ["RANK"] == os.environ["FAILING"]:
+            raise ValueError("rank %s is broken" % os.environ["RANK"])
+        time.sleep(120)
+    print("rank", os.environ["RANK"], "fine on attempt", os.environ["AMLFLOW_ATTEMPT"], flush=True)
+main()
+)PY");
+    box.write("p.amlflow", R"(
+environment py { python = "/usr/bin/python3" }
+compute here : local { cpus = 3 }
+experiment e {
+  job m {
+    source = "src", script = "fail.py", environment = py, compute = here
+    distribution = mpi { processes_per_node = 3 }
+    variables    = { FAILING = "1" }
+    restarts     = 1
+    backoff      = 100ms
+  }
+  job p {
+    source = "src", script = "fail.py", environment = py, compute = here, after = [m]
+    distribution = pytorch { processes_per_node = 2 }
+    variables    = { FAILING = "0" }
+    restarts     = 1
+    backoff      = 100ms
+  }
+}
+)");
+    Outcome r = box.run({"run", "p.amlflow"}, 240);
+    BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
+    // The sleeping ranks were stopped when the first one failed, not waited for.
+    BOOST_TEST(r.seconds < 100, r);
+    auto store = box.store();
+    std::string run = box.only_run();
+    for (const auto& [name, failing] : std::map<std::string, int>{{"m", 1}, {"p", 0}}) {
+        BOOST_TEST_CONTEXT("job " << name) {
+            std::vector<AttemptRecord> tries = attempts(*store, run, name);
+            BOOST_REQUIRE_EQUAL(tries.size(), 2u);
+            BOOST_TEST(tries[0].state == AttemptState::Failed);
+            BOOST_TEST(tries[1].state == AttemptState::Succeeded);
+            json failure = failure_of(tries[0]);
+            BOOST_TEST(failure.value("rank", -2) == failing, failure.dump());
+            BOOST_TEST(failure.value("reason", "") == "exit");
+            json error = failure.value("error", json());
+            BOOST_REQUIRE_MESSAGE(error.is_object(), failure.dump());
+            BOOST_TEST(error.value("type", "") == "ValueError");
+            BOOST_TEST(error.value("message", "") == "rank " + std::to_string(failing) + " is broken");
+            BOOST_TEST(contains(error.value("traceback", ""), "raise ValueError"));
+        }
+    }
+    BOOST_TEST(contains(r.err, "step 'm' attempt 1 failed: rank 1 exited with code 1 (ValueError: rank 1 is broken)"), r);
+    BOOST_TEST(contains(r.err, "step 'p' attempt 1 failed: rank 0 exited with code 1 (ValueError: rank 0 is broken)"), r);
+    // Both attempts of the mpi job kept their own logs per rank.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        for (int rank = 0; rank < 3; ++rank) BOOST_TEST(fs::exists(store->rank_log(run, "m", attempt, rank)));
+    }
+    BOOST_TEST(contains(read_file(store->rank_log(run, "m", 1, 2)), "rank 2 fine on attempt 1"));
+}
+
+// A file's variables win over amlflow's defaults; the distribution's own cannot be set by
+// the caller either; a job without a distribution sees none of torchrun's variables.
+BOOST_AUTO_TEST_CASE(environment_of_each_distribution_with_and_without_the_files_values) {
+    Sandbox box;
+    box.write("src/env.py", R"PY(import json, os
+name = os.environ["AMLFLOW_STEP"] + "-" + os.environ.get("RANK", "none")
+with open(os.path.join(os.environ["AMLFLOW_OUTPUTS"], name + ".json"), "w") as f:
+    json.dump(dict(os.environ), f)
+)PY");
+    box.write("p.amlflow", R"(
+environment py { python = "/usr/bin/python3" }
+experiment e {
+  job defaults { source = "src", script = "env.py", environment = py, distribution = pytorch { processes_per_node = 2 } }
+  job own {
+    source = "src", script = "env.py", environment = py, distribution = pytorch { processes_per_node = 2 }
+    variables = { OMP_NUM_THREADS = "6", PYTHONFAULTHANDLER = "", CUDA_VISIBLE_DEVICES = "7",
+                  NCCL_ASYNC_ERROR_HANDLING = "0", TORCH_NCCL_ASYNC_ERROR_HANDLING = "0" }
+  }
+  job plain { source = "src", script = "env.py", environment = py }
+  job mpi { source = "src", script = "env.py", environment = py, distribution = mpi { processes_per_node = 2 } }
+}
+)");
+    // amlflow itself started as if by another launcher, which set its own identity.
+    auto process = start_with(box, {"run", "p.amlflow"},
+                              {{"RANK", "5"}, {"WORLD_SIZE", "9"}, {"MASTER_ADDR", "10.9.9.9"}, {"LOCAL_RANK", "3"},
+                               {"TORCHELASTIC_RUN_ID", "outer"}, {"FROM_CALLER", "kept"}});
+    Outcome r = process->wait(120);
+    BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
+    auto store = box.store();
+    std::string run = box.only_run();
+    auto env_of = [&](const std::string& step, const std::string& rank) {
+        auto record = step_record(*store, run, step);
+        BOOST_REQUIRE(record);
+        json env = read_json(record->outputs / (step + "-" + rank + ".json"));
+        BOOST_REQUIRE_MESSAGE(env.is_object(), step << " rank " << rank << " left no environment");
+        return env;
+    };
+    for (const std::string& rank : {"0", "1"}) {
+        json d = env_of("defaults", rank);
+        BOOST_TEST(d.value("OMP_NUM_THREADS", "") == "1");
+        BOOST_TEST(d.value("PYTHONUNBUFFERED", "") == "1");
+        BOOST_TEST(d.value("PYTHONFAULTHANDLER", "") == "1");
+        BOOST_TEST(d.value("CUDA_VISIBLE_DEVICES", "?") == "");
+        BOOST_TEST(d.value("NCCL_ASYNC_ERROR_HANDLING", "") == "1");
+        BOOST_TEST(d.value("TORCH_NCCL_ASYNC_ERROR_HANDLING", "") == "1");
+        BOOST_TEST(d.value("WORLD_SIZE", "") == "2");
+        BOOST_TEST(d.value("LOCAL_RANK", "") == rank);
+        BOOST_TEST(d.value("MASTER_ADDR", "") == "127.0.0.1");
+        BOOST_TEST(d.value("TORCHELASTIC_RUN_ID", "") == run);
+        BOOST_TEST(d.value("TORCHELASTIC_MAX_RESTARTS", "") == "0");
+        BOOST_TEST(d.value("TORCHELASTIC_USE_AGENT_STORE", "") == "False");
+        BOOST_TEST(d.value("FROM_CALLER", "") == "kept");
+        json o = env_of("own", rank);
+        BOOST_TEST(o.value("OMP_NUM_THREADS", "") == "6");
+        BOOST_TEST(o.value("PYTHONFAULTHANDLER", "?") == "");
+        BOOST_TEST(o.value("CUDA_VISIBLE_DEVICES", "") == "7");
+        BOOST_TEST(o.value("NCCL_ASYNC_ERROR_HANDLING", "") == "0");
+        BOOST_TEST(o.value("TORCH_NCCL_ASYNC_ERROR_HANDLING", "") == "0");
+        BOOST_TEST(o.value("RANK", "") == rank);
+        json m = env_of("mpi", rank);
+        BOOST_TEST(m.value("RANK", "") == rank);
+        BOOST_TEST(m.value("WORLD_SIZE", "") == "2");
+        BOOST_TEST(m.value("OMPI_COMM_WORLD_RANK", "") == rank);
+    }
+    // No distribution: the script runs as `python env.py` would.
+    json p = env_of("plain", "none");
+    for (const char* absent : {"RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "NODE_RANK",
+                               "TORCHELASTIC_RUN_ID", "TORCHELASTIC_RESTART_COUNT", "OMP_NUM_THREADS"}) {
+        BOOST_TEST(!p.contains(absent), absent << " reached a job without a distribution");
+    }
+    BOOST_TEST(p.value("AMLFLOW_STEP", "") == "plain");
+    BOOST_TEST(!p.value("TORCHELASTIC_ERROR_FILE", "").empty());
+    BOOST_TEST(p.value("FROM_CALLER", "") == "kept");
+}
+
+// A caller's CUDA_VISIBLE_DEVICES is what amlflow hands out: `gpus` indexes into it, and a
+// rank never gets an empty list because of it. (Without NVML here, the list is taken as
+// the caller wrote it; with a driver it is checked against the GPUs NVML finds.)
+BOOST_AUTO_TEST_CASE(caller_cuda_visible_devices_limits_what_ranks_get) {
+    if (void* nvml = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL)) {
+        dlclose(nvml);
+        BOOST_TEST_MESSAGE("skipped: this machine has an NVIDIA driver (scripts/gpu-check.sh covers it)");
+        return;
+    }
+    Sandbox box;
+    box.write("src/env.py", R"PY(import os
+with open(os.path.join(os.environ["AMLFLOW_OUTPUTS"], "visible-%s.txt" % os.environ.get("RANK", "0")), "w") as f:
+    f.write(os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>") + "|" + os.environ.get("CUDA_DEVICE_ORDER", "<unset>"))
+)PY");
+    box.write("p.amlflow", R"(
+environment py { python = "/usr/bin/python3" }
+compute both   : local { gpus = all }
+compute second : local { gpus = [1] }
+experiment e {
+  job all_of_them { source = "src", script = "env.py", environment = py, compute = both,
+                    distribution = pytorch { processes_per_node = 2 } }
+  job one { source = "src", script = "env.py", environment = py, compute = second, after = [all_of_them] }
+}
+)");
+    auto process = start_with(box, {"run", "p.amlflow"}, {{"CUDA_VISIBLE_DEVICES", "2,3"}}, {"AMLFLOW_GPUS"});
+    Outcome r = process->wait(120);
+    BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
+    auto store = box.store();
+    std::string run = box.only_run();
+    auto all = step_record(*store, run, "all_of_them");
+    auto one = step_record(*store, run, "one");
+    BOOST_REQUIRE(all && one);
+    // The caller numbered the GPUs in their own order, which stays theirs.
+    BOOST_TEST(read_file(all->outputs / "visible-0.txt") == "2,3|<unset>");
+    BOOST_TEST(read_file(all->outputs / "visible-1.txt") == "2,3|<unset>");
+    BOOST_TEST(read_file(one->outputs / "visible-0.txt") == "3|<unset>");
+}
+
+// Ranks inherit stdin, stdout and stderr, and no other file descriptor of amlflow's or of
+// whoever started amlflow, whichever way they are started.
+BOOST_AUTO_TEST_CASE(ranks_inherit_no_file_descriptor) {
+    Sandbox box;
+    box.write("src/fds.py", R"PY(import os
+fds = []
+for fd in sorted(int(f) for f in os.listdir("/proc/self/fd")):
+    try:
+        link = os.readlink("/proc/self/fd/%d" % fd)
+    except OSError:
+        continue  # the listing's own descriptor, closed by now
+    fds.append(fd)
+with open(os.path.join(os.environ["AMLFLOW_OUTPUTS"], "fds-%s.txt" % os.environ.get("RANK", "0")), "w") as f:
+    f.write(" ".join(str(fd) for fd in fds))
+)PY");
+    box.write("p.amlflow", R"(
+environment py { python = "/usr/bin/python3" }
+experiment e {
+  job local { source = "src", script = "fds.py", environment = py, distribution = pytorch { processes_per_node = 2 } }
+  job plain { source = "src", script = "fds.py", environment = py }
+  job mpi   { source = "src", script = "fds.py", environment = py, distribution = mpi { processes_per_node = 2 } }
+}
+)");
+    // A descriptor left open without close-on-exec, as a careless caller would.
+    int leaked = open(box.path("p.amlflow").c_str(), O_RDONLY);
+    BOOST_REQUIRE(leaked > 2);
+    Outcome r = box.run({"run", "p.amlflow"}, 120);
+    close(leaked);
+    BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
+    auto store = box.store();
+    std::string run = box.only_run();
+    for (const auto& [step, ranks] : std::map<std::string, int>{{"local", 2}, {"plain", 1}, {"mpi", 2}}) {
+        auto record = step_record(*store, run, step);
+        BOOST_REQUIRE(record);
+        for (int rank = 0; rank < ranks; ++rank) {
+            BOOST_TEST(read_file(record->outputs / ("fds-" + std::to_string(rank) + ".txt")) == "0 1 2",
+                       step << " rank " << rank);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
