@@ -21,6 +21,7 @@ Runner add_metrics_command(CLI::App& app);
 Runner add_models_command(CLI::App& app);
 Runner add_lsp_command(CLI::App& app);
 Runner add_report_command(CLI::App& app);
+Runner add_gpus_command(CLI::App& app);
 
 // Whether diagnostics written to stderr may use colour: a terminal and no NO_COLOR.
 bool use_color_on_stderr();
