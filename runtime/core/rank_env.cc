@@ -109,9 +109,12 @@ std::map<std::string, std::string> EnvironmentBuilder::for_rank(const AttemptCon
                                                                  const RankIdentity& rank) const {
     std::map<std::string, std::string> env = base_;
     // What amlflow's caller had set for its own distributed launch must not leak into a
-    // job that has none, nor into one whose identity amlflow decides.
+    // job that has none, nor into one whose identity amlflow decides. amlflow's own names
+    // are either set below or meant to pass (AMLFLOW_RUN_MARK, by which the run's reaper
+    // finds every process of the run).
     for (auto it = env.begin(); it != env.end();) {
-        it = compiler::is_distribution_variable(it->first) ? env.erase(it) : std::next(it);
+        bool stale = compiler::is_distribution_variable(it->first) && it->first.rfind("AMLFLOW_", 0) != 0;
+        it = stale ? env.erase(it) : std::next(it);
     }
     set_defaults(env, attempt, rank);
     for (const auto& [key, value] : file_variables_) {
