@@ -12,6 +12,7 @@
 #include "runtime/local/local_backend.h"
 #include "runtime/core/process.h"
 #include "runtime/core/python_lib.h"
+#include "runtime/store/run_liveness.h"
 #include "runtime/store/run_lock.h"
 #include "cli/store_option.h"
 #include "runtime/report/terminal_sink.h"
@@ -75,12 +76,13 @@ int dry_run(const RunPlan& plan, const std::map<std::string, std::string>& base)
     return 0;
 }
 
-// Runs `plan` as run `run_id` of `store` (new, or resumed), with the board, the local
-// backend and the executor wired together.
+// Runs `plan` as run `run_id` of `store` (new, with its lock already taken, or resumed),
+// with the board, the local backend and the executor wired together.
 int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, const std::string& run_id,
-                 const fs::path& plan_folder, const std::string& shown_file, EventLoop& loop) {
+                 const fs::path& plan_folder, const std::string& shown_file, EventLoop& loop,
+                 std::optional<RunLock> lock = std::nullopt) {
     std::string error;
-    auto lock = RunLock::acquire(store.run_folder(run_id), &error);
+    if (!lock) lock = RunLock::acquire(store.run_folder(run_id), &error);
     if (!lock) {
         std::cerr << "amlflow: error: cannot run '" << run_id << "': " << error << "\n";
         return 1;
@@ -104,6 +106,11 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     }
     LocalBackendOptions options;
     options.launcher = launcher_beside_executable();
+    options.reaper = helper_beside_executable("amlflow-reaper");
+    if (options.reaper.empty()) {
+        std::cerr << "amlflow: warning: no amlflow-reaper beside amlflow: processes the ranks start may outlive a "
+                     "killed amlflow\n";
+    }
     options.base_env = base;
     LocalBackend backend(loop, options, board ? static_cast<LineSink*>(board.get()) : &sink);
     RunReporter reporter(STDERR_FILENO);
@@ -171,18 +178,21 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
         std::cerr << "amlflow: error: " << error << "\n";
         return 1;
     }
+    settle_abandoned_runs(*store);
     NewRun record;
     record.file = fs::absolute(args.file).lexically_normal().string();
     record.plan_json = plan_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     record.plan_hash = compiler::sha256_hex(record.plan_json);
     record.params_json = plan_json["params"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     record.sets = args.sets;
-    auto run_id = store->create_run(record);
+    std::optional<RunLock> lock;
+    auto run_id = store->create_run(record, &lock);
     if (!run_id) {
         std::cerr << "amlflow: error: " << store->last_error() << "\n";
         return 1;
     }
-    return execute_plan(args, *plan, *store, *run_id, fs::path(args.file).parent_path(), args.file, loop);
+    return execute_plan(args, *plan, *store, *run_id, fs::path(args.file).parent_path(), args.file, loop,
+                        std::move(lock));
 }
 
 // --resume RUN: the run's own plan, as it was recorded (not the file as it is now), its

@@ -93,12 +93,14 @@ std::string ExitStatus::describe() const {
     return text;
 }
 
-std::string launcher_beside_executable() {
+std::string launcher_beside_executable() { return helper_beside_executable("amlflow-launch"); }
+
+std::string helper_beside_executable(const std::string& name) {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) return {};
     std::string path(self, static_cast<std::size_t>(n));
-    path = path.substr(0, path.rfind('/') + 1) + "amlflow-launch";
+    path = path.substr(0, path.rfind('/') + 1) + name;
     return is_executable_file(path) ? path : std::string();
 }
 

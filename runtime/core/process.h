@@ -55,6 +55,8 @@ struct SpawnSpec {
 // The amlflow-launch that the build puts beside the running executable
 // (/proc/self/exe's folder), or "" when there is none there.
 std::string launcher_beside_executable();
+// The same for any of amlflow's helper programs (amlflow-reaper).
+std::string helper_beside_executable(const std::string& name);
 
 class Process {
 public:
