@@ -10,6 +10,7 @@
 #include "runtime/exec/executor.h"
 #include "runtime/local/job_launch.h"
 #include "runtime/local/local_backend.h"
+#include "runtime/local/run_reaper.h"
 #include "runtime/core/process.h"
 #include "runtime/core/python_lib.h"
 #include "runtime/store/run_liveness.h"
@@ -76,6 +77,19 @@ int dry_run(const RunPlan& plan, const std::map<std::string, std::string>& base)
     return 0;
 }
 
+// The run's reaper (run_reaper.h), and its mark in `base`, which every process the backend
+// starts inherits. Without the reaper the ranks still die with amlflow (parent-death
+// signal); only what they start could outlive a killed amlflow, so that is a warning.
+void start_reaper(RunReaper& reaper, std::map<std::string, std::string>& base) {
+    std::string program = helper_beside_executable("amlflow-reaper"), error;
+    if (program.empty()) error = "no amlflow-reaper beside amlflow";
+    if (error.empty() && reaper.start(program, &error)) {
+        base[RunReaper::kVariable] = reaper.token();
+        return;
+    }
+    std::cerr << "amlflow: warning: " << error << ": what the ranks start may outlive a killed amlflow\n";
+}
+
 // Runs `plan` as run `run_id` of `store` (new, with its lock already taken, or resumed),
 // with the board, the local backend and the executor wired together.
 int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, const std::string& run_id,
@@ -97,6 +111,9 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
         return 1;
     }
     std::map<std::string, std::string> base = EnvironmentBuilder::current_process_environment();
+    // Declared before the backend, so it ends after it: then it sweeps what is left.
+    RunReaper reaper;
+    start_reaper(reaper, base);
     TerminalSink sink(STDOUT_FILENO);
     std::unique_ptr<LiveBoard> board;
     if (LiveBoard::wanted()) {
@@ -106,11 +123,6 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     }
     LocalBackendOptions options;
     options.launcher = launcher_beside_executable();
-    options.reaper = helper_beside_executable("amlflow-reaper");
-    if (options.reaper.empty()) {
-        std::cerr << "amlflow: warning: no amlflow-reaper beside amlflow: processes the ranks start may outlive a "
-                     "killed amlflow\n";
-    }
     options.base_env = base;
     LocalBackend backend(loop, options, board ? static_cast<LineSink*>(board.get()) : &sink);
     RunReporter reporter(STDERR_FILENO);

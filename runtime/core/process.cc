@@ -93,8 +93,6 @@ std::string ExitStatus::describe() const {
     return text;
 }
 
-std::string launcher_beside_executable() { return helper_beside_executable("amlflow-launch"); }
-
 std::string helper_beside_executable(const std::string& name) {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -103,6 +101,8 @@ std::string helper_beside_executable(const std::string& name) {
     path = path.substr(0, path.rfind('/') + 1) + name;
     return is_executable_file(path) ? path : std::string();
 }
+
+std::string launcher_beside_executable() { return helper_beside_executable("amlflow-launch"); }
 
 Process::Process(EventLoop& loop) : loop_(loop) {}
 

@@ -55,7 +55,7 @@ struct SpawnSpec {
 // The amlflow-launch that the build puts beside the running executable
 // (/proc/self/exe's folder), or "" when there is none there.
 std::string launcher_beside_executable();
-// The same for any of amlflow's helper programs (amlflow-reaper).
+// Any of amlflow's helper programs there (amlflow-rank, the rank shim), or "".
 std::string helper_beside_executable(const std::string& name);
 
 class Process {

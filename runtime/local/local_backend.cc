@@ -5,7 +5,7 @@
 namespace amlflow::runtime {
 
 LocalBackend::LocalBackend(EventLoop& loop, LocalBackendOptions options, LineSink* sink)
-    : reaper_(), loop_(loop), options_(std::move(options)), sink_(sink) {}
+    : loop_(loop), options_(std::move(options)), sink_(sink) {}
 
 LocalBackend::~LocalBackend() = default;
 
@@ -31,12 +31,8 @@ void LocalBackend::start(const AttemptRequest& request, AttemptCallbacks callbac
         report_setup_failure(callbacks, error);
         return;
     }
-    // Once per run, at its first process; if it cannot start, ranks still die with
-    // amlflow (the parent-death signal), only their own children might not.
-    if (!options_.reaper.empty()) reaper_.start(options_.reaper, nullptr);
     RankGroupOptions group_options;
     group_options.launcher = options_.launcher;
-    group_options.marker = reaper_.mark();
     group_options.grace = options_.grace;
     int64_t timeout = duration_ms(request.step->spec, "timeout", 0);
     int64_t hang = duration_ms(request.step->spec, "hang_timeout", 0);

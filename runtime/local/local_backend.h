@@ -9,13 +9,11 @@
 #include "runtime/core/event_loop.h"
 #include "runtime/core/log_relay.h"
 #include "runtime/local/rank_group.h"
-#include "runtime/local/run_reaper.h"
 
 namespace amlflow::runtime {
 
 struct LocalBackendOptions {
     std::string launcher;                    // amlflow-launch, for the parent-death signal
-    std::string reaper;                      // amlflow-reaper (run_reaper.h); empty: none
     std::map<std::string, std::string> base_env;
     EventLoop::Clock::duration grace = std::chrono::seconds(5);
 };
@@ -41,7 +39,6 @@ private:
     void finish(const std::string& step, const GroupOutcome& outcome);
     void report_setup_failure(AttemptCallbacks& callbacks, const std::string& message);
 
-    RunReaper reaper_;  // first, so destroyed last: it sweeps once every group has ended
     EventLoop& loop_;
     LocalBackendOptions options_;
     LineSink* sink_;

@@ -108,7 +108,6 @@ bool RankGroup::start_rank(int index, std::string* error) {
     rank.process = std::make_unique<Process>(loop_);
     rank.process->on_exit([this, index](const ExitStatus& status) { handle_exit(index, status); });
     SpawnSpec spawn{rank.spec.argv, rank.spec.env, rank.spec.cwd, options_.launcher};
-    if (!options_.marker.empty()) spawn.env.push_back(options_.marker);
     if (!rank.process->start(spawn, error)) return false;
     rank.log->attach(Stream::out, rank.process->take_stdout());
     rank.log->attach(Stream::err, rank.process->take_stderr());

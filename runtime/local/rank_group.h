@@ -40,7 +40,6 @@ struct RankSpec {
 struct RankGroupOptions {
     using Duration = EventLoop::Clock::duration;
     std::string launcher;                          // amlflow-launch (see process.h)
-    std::string marker;                            // "NAME=value" every rank also gets (run_reaper.h)
     Duration timeout = Duration::zero();           // the whole attempt; zero: none
     Duration hang_timeout = Duration::zero();      // per rank, without output; zero: none
     Duration grace = std::chrono::seconds(5);      // SIGTERM, then SIGKILL this much later

@@ -24,7 +24,7 @@ std::string random_token() {
 
 }  // namespace
 
-RunReaper::RunReaper() : mark_(std::string(kVariable) + "=" + random_token()) {}
+RunReaper::RunReaper() : token_(random_token()), mark_(std::string(kVariable) + "=" + token_) {}
 
 RunReaper::~RunReaper() {
     if (pipe_ >= 0) close(pipe_);

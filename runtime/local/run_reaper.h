@@ -16,8 +16,10 @@
 // variable needs no privilege and survives fork, setsid and reparenting; a process that
 // clears its own environment (`env -i`) escapes it, and that is the documented limit.
 //
-// Spawned once per run, lazily, when the first process starts (a run with every step
-// cached starts none); nothing is added to the start of each rank.
+// Spawned once per run, as `amlflow run` starts executing (one posix_spawn of a small
+// program, not waited for); nothing is added to the start of each rank. The mark reaches
+// the ranks as a variable of the environment amlflow hands to the backend, so it is in
+// every process the backend starts: ranks, an mpirun and the shims and ranks under it.
 #pragma once
 
 #include <string>
@@ -39,11 +41,12 @@ public:
     bool start(const std::string& program, std::string* error);
     bool started() const { return pipe_ >= 0; }
 
-    // "AMLFLOW_RUN_MARK=...": put it in every process the run starts.
-    const std::string& mark() const { return mark_; }
+    // The variable's value; "AMLFLOW_RUN_MARK=<token>" goes in every process the run starts.
+    const std::string& token() const { return token_; }
 
 private:
-    std::string mark_;
+    std::string token_;
+    std::string mark_;  // NAME=token
     int pipe_ = -1;      // the write end, close-on-exec: only this process holds it
     bool tried_ = false;
     bool ok_ = false;
