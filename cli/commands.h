@@ -22,6 +22,12 @@ Runner add_models_command(CLI::App& app);
 Runner add_lsp_command(CLI::App& app);
 Runner add_report_command(CLI::App& app);
 Runner add_gpus_command(CLI::App& app);
+Runner add_cancel_command(CLI::App& app);
+Runner add_gc_command(CLI::App& app);
+
+struct StoreOption;
+// `amlflow runs rm ID...` (gc_command.cc).
+int remove_runs_command(const StoreOption& where, const std::vector<std::string>& ids, bool dry_run);
 
 // Whether diagnostics written to stderr may use colour: a terminal and no NO_COLOR.
 bool use_color_on_stderr();

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/store_option.h"
+#include "runtime/store/run_liveness.h"
 
 namespace amlflow::cli {
 
@@ -77,8 +78,11 @@ int follow(RunStore& store, const RunRecord& run, const LogsArgs& args, std::vec
     int watcher = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (watcher >= 0) inotify_add_watch(watcher, (store.run_folder(run.id)).c_str(), IN_MODIFY | IN_CREATE);
     for (;;) {
+        // A run whose interpreter died is settled here (interrupted), so following it ends.
+        settle_if_abandoned(store, run.id);
         auto now = store.find_run(run.id);
-        bool running = now && now->state == RunState::Running;
+        if (!now) break;  // removed meanwhile
+        bool running = now->state == RunState::Running;
         files = [&] {
             std::vector<LogFile> fresh = select_logs(store, *now, args);
             for (LogFile& file : fresh) {

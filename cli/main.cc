@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
     add(amlflow::cli::add_lsp_command);
     add(amlflow::cli::add_report_command);
     add(amlflow::cli::add_gpus_command);
+    add(amlflow::cli::add_cancel_command);
+    add(amlflow::cli::add_gc_command);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -10,8 +10,10 @@
 #include "runtime/exec/executor.h"
 #include "runtime/local/job_launch.h"
 #include "runtime/local/local_backend.h"
+#include "runtime/local/run_reaper.h"
 #include "runtime/core/process.h"
 #include "runtime/core/python_lib.h"
+#include "runtime/store/run_liveness.h"
 #include "runtime/store/run_lock.h"
 #include "cli/store_option.h"
 #include "runtime/report/terminal_sink.h"
@@ -75,12 +77,26 @@ int dry_run(const RunPlan& plan, const std::map<std::string, std::string>& base)
     return 0;
 }
 
-// Runs `plan` as run `run_id` of `store` (new, or resumed), with the board, the local
-// backend and the executor wired together.
+// The run's reaper (run_reaper.h), and its mark in `base`, which every process the backend
+// starts inherits. Without the reaper the ranks still die with amlflow (parent-death
+// signal); only what they start could outlive a killed amlflow, so that is a warning.
+void start_reaper(RunReaper& reaper, std::map<std::string, std::string>& base) {
+    std::string program = helper_beside_executable("amlflow-reaper"), error;
+    if (program.empty()) error = "no amlflow-reaper beside amlflow";
+    if (error.empty() && reaper.start(program, &error)) {
+        base[RunReaper::kVariable] = reaper.token();
+        return;
+    }
+    std::cerr << "amlflow: warning: " << error << ": what the ranks start may outlive a killed amlflow\n";
+}
+
+// Runs `plan` as run `run_id` of `store` (new, with its lock already taken, or resumed),
+// with the board, the local backend and the executor wired together.
 int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, const std::string& run_id,
-                 const fs::path& plan_folder, const std::string& shown_file, EventLoop& loop) {
+                 const fs::path& plan_folder, const std::string& shown_file, EventLoop& loop,
+                 std::optional<RunLock> lock = std::nullopt) {
     std::string error;
-    auto lock = RunLock::acquire(store.run_folder(run_id), &error);
+    if (!lock) lock = RunLock::acquire(store.run_folder(run_id), &error);
     if (!lock) {
         std::cerr << "amlflow: error: cannot run '" << run_id << "': " << error << "\n";
         return 1;
@@ -95,6 +111,9 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
         return 1;
     }
     std::map<std::string, std::string> base = EnvironmentBuilder::current_process_environment();
+    // Declared before the backend, so it ends after it: then it sweeps what is left.
+    RunReaper reaper;
+    start_reaper(reaper, base);
     TerminalSink sink(STDOUT_FILENO);
     std::unique_ptr<LiveBoard> board;
     if (LiveBoard::wanted()) {
@@ -172,18 +191,21 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
         std::cerr << "amlflow: error: " << error << "\n";
         return 1;
     }
+    settle_abandoned_runs(*store);
     NewRun record;
     record.file = fs::absolute(args.file).lexically_normal().string();
     record.plan_json = plan_json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     record.plan_hash = compiler::sha256_hex(record.plan_json);
     record.params_json = plan_json["params"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     record.sets = args.sets;
-    auto run_id = store->create_run(record);
+    std::optional<RunLock> lock;
+    auto run_id = store->create_run(record, &lock);
     if (!run_id) {
         std::cerr << "amlflow: error: " << store->last_error() << "\n";
         return 1;
     }
-    return execute_plan(args, *plan, *store, *run_id, fs::path(args.file).parent_path(), args.file, loop);
+    return execute_plan(args, *plan, *store, *run_id, fs::path(args.file).parent_path(), args.file, loop,
+                        std::move(lock));
 }
 
 // --resume RUN: the run's own plan, as it was recorded (not the file as it is now), its

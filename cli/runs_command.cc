@@ -8,6 +8,7 @@
 #include "cli/store_option.h"
 #include "cli/table_format.h"
 #include "runtime/report/run_reporter.h"
+#include "runtime/store/run_liveness.h"
 
 namespace amlflow::cli {
 
@@ -38,7 +39,10 @@ std::unique_ptr<RunStore> StoreOption::open() const {
     if (!opened) {
         std::cerr << "amlflow: error: no run store at '" << folder().string() << "': " << error << "\n"
                   << "help: runs are kept beside their .amlflow file; pass --file FILE or --store DIR\n";
+        return opened;
     }
+    // No run stays "running" after its interpreter died: the first command to look says so.
+    settle_abandoned_runs(*opened);
     return opened;
 }
 
@@ -52,10 +56,10 @@ int list_runs(const StoreOption& where, size_t limit) {
         std::cerr << "amlflow: error: " << store->last_error() << "\n";
         return 1;
     }
-    std::cout << pad("run", 22) << pad("state", 11) << pad("started", 21) << pad("time", 9) << "file\n";
+    std::cout << pad("run", 22) << pad("state", 13) << pad("started", 21) << pad("time", 9) << "file\n";
     for (const RunRecord& run : *runs) {
         int64_t took = run.finished_ms ? run.finished_ms - run.created_ms : 0;
-        std::cout << pad(run.id, 22) << pad(to_string(run.state), 11) << pad(clock_time(run.created_ms), 21)
+        std::cout << pad(run.id, 22) << pad(to_string(run.state), 13) << pad(clock_time(run.created_ms), 21)
                   << pad(took ? format_duration_ms(took) : "-", 9) << run.file << "\n";
     }
     return 0;
@@ -75,8 +79,10 @@ void show_attempts(RunStore& store, const RunRecord& run, const StepRecord& step
         auto ranks = store.ranks_of(run.id, step.name, attempt.number);
         if (!ranks) continue;
         for (const RankRecord& rank : *ranks) {
+            // A rank with no recorded end in a run that no longer runs ended with its interpreter.
             std::string end = rank.signal ? "signal " + std::to_string(rank.signal)
-                            : rank.exit_code >= 0 ? "exit " + std::to_string(rank.exit_code) : "running";
+                            : rank.exit_code >= 0 ? "exit " + std::to_string(rank.exit_code)
+                            : run.state == RunState::Running ? "running" : "ended with amlflow";
             std::cout << "      rank " << rank.global_rank << " pid " << rank.pid << ": " << end << "  "
                       << rank.log_file.string() << "\n";
         }
@@ -114,6 +120,13 @@ int show_run(const StoreOption& where, const std::string& id) {
     if (!run) return 1;
     std::cout << "run " << run->id << ": " << to_string(run->state);
     if (run->exit_code >= 0) std::cout << " (exit " << run->exit_code << ")";
+    if (run->state == RunState::Interrupted) {
+        std::cout << " (amlflow ended before the run did; amlflow run --resume " << run->id << " continues it)";
+    } else if (run->state == RunState::Detached) {
+        std::cout << " (amlflow ended; the remote job '" << run->remote_job << "' goes on)";
+    } else if (run->state == RunState::Running && run->supervisor_pid > 0) {
+        std::cout << " (amlflow pid " << run->supervisor_pid << ")";
+    }
     std::cout << "\n  file: " << run->file << "\n  started: " << clock_time(run->created_ms)
               << "\n  finished: " << clock_time(run->finished_ms) << "\n  params: " << run->params_json << "\n";
     for (const std::string& set : run->sets) std::cout << "  --set " << set << "\n";
@@ -144,7 +157,16 @@ Runner add_runs_command(CLI::App& app) {
     CLI::App* show = runs->add_subcommand("show", "A run's steps, attempts and ranks");
     show->add_option("id", *id, "The run id, or a unique prefix of it")->required();
     where->add_to(show);
-    return [where, id, limit, list]() { return list->parsed() ? list_runs(*where, *limit) : show_run(*where, *id); };
+    auto ids = std::make_shared<std::vector<std::string>>();
+    auto dry_run = std::make_shared<bool>(false);
+    CLI::App* rm = runs->add_subcommand("rm", "Remove runs and free their folders (never a running one)");
+    rm->add_option("id", *ids, "Run ids, or unique prefixes")->required();
+    rm->add_flag("--dry-run", *dry_run, "Say what would be removed and kept; remove nothing");
+    where->add_to(rm);
+    return [where, id, limit, list, rm, ids, dry_run]() {
+        if (rm->parsed()) return remove_runs_command(*where, *ids, *dry_run);
+        return list->parsed() ? list_runs(*where, *limit) : show_run(*where, *id);
+    };
 }
 
 }  // namespace amlflow::cli

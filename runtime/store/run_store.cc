@@ -22,7 +22,8 @@ namespace amlflow::runtime {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kRunStates[] = {"running", "succeeded", "failed", "canceled"};
+constexpr const char* kRunStates[] = {"running", "succeeded", "failed", "canceled", "interrupted", "detached"};
+constexpr const char* kAttemptStates[] = {"running", "succeeded", "failed", "canceled"};
 constexpr const char* kStepStates[] = {"pending",  "running", "succeeded", "failed",
                                        "canceled", "skipped", "cached"};
 
@@ -63,7 +64,7 @@ std::string quoted(const std::string& text) { return "'" + text + "'"; }
 
 const char* to_string(RunState state) { return kRunStates[static_cast<int>(state)]; }
 const char* to_string(StepState state) { return kStepStates[static_cast<int>(state)]; }
-const char* to_string(AttemptState state) { return kRunStates[static_cast<int>(state)]; }
+const char* to_string(AttemptState state) { return kAttemptStates[static_cast<int>(state)]; }
 std::optional<RunState> parse_run_state(std::string_view text) {
     return parse_state<RunState>(text, kRunStates);
 }
@@ -71,7 +72,7 @@ std::optional<StepState> parse_step_state(std::string_view text) {
     return parse_state<StepState>(text, kStepStates);
 }
 std::optional<AttemptState> parse_attempt_state(std::string_view text) {
-    return parse_state<AttemptState>(text, kRunStates);
+    return parse_state<AttemptState>(text, kAttemptStates);
 }
 
 std::unique_ptr<RunStore> RunStore::open(const fs::path& folder, std::string* error, OpenMode mode) {
@@ -127,7 +128,7 @@ int64_t RunStore::now_ms() {
 
 // --- runs ------------------------------------------------------------------------------
 
-std::optional<std::string> RunStore::create_run(const NewRun& run) {
+std::optional<std::string> RunStore::create_run(const NewRun& run, std::optional<RunLock>* lock) {
     const std::string what = "cannot record a run of " + quoted(run.file);
     sqlite::Transaction transaction(*db_);
     if (!transaction.ok()) {
@@ -141,10 +142,11 @@ std::optional<std::string> RunStore::create_run(const NewRun& run) {
         id = make_run_id(created);
         sqlite::Query insert = db_->query(
             "INSERT INTO run (id, file, plan_hash, plan_json, params_json, state, created_ms,"
-            " version) VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7)");
+            " version, supervisor_pid) VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)");
         insert.bind(1, id).bind(2, run.file).bind(3, run.plan_hash).bind(4, run.plan_json);
         insert.bind(5, run.params_json).bind(6, created);
         insert.bind(7, run.version.empty() ? std::string(AMLFLOW_VERSION) : run.version);
+        insert.bind(8, static_cast<int64_t>(getpid()));
         if (insert.run()) break;
         bool clash = insert.rc() == SQLITE_CONSTRAINT_PRIMARYKEY;
         if (!clash || tries == 16) {
@@ -161,8 +163,18 @@ std::optional<std::string> RunStore::create_run(const NewRun& run) {
             return {};
         }
     }
+    if (lock) {
+        // Inside the transaction: the record appears only once its lock is held.
+        fs::path folder = run_folder(id);
+        std::string why;
+        if (folder.empty() || !(*lock = RunLock::acquire(folder, &why))) {
+            fail(what, folder.empty() ? last_error_ : why);
+            return {};
+        }
+    }
     if (!transaction.commit()) {
         fail(what, transaction.error());
+        if (lock) lock->reset();
         return {};
     }
     return id;
@@ -172,12 +184,15 @@ bool RunStore::set_run_state(const std::string& run, RunState state, int exit_co
     const std::string what = "cannot record run " + quoted(run) + " as " + to_string(state);
     bool finished = state != RunState::Running;
     sqlite::FullSyncScope durable(*db_, finished);
-    sqlite::Query update =
-        db_->query("UPDATE run SET state = ?2, finished_ms = ?3, exit_code = ?4 WHERE id = ?1");
+    sqlite::Query update = db_->query(
+        "UPDATE run SET state = ?2, finished_ms = ?3, exit_code = ?4,"
+        " supervisor_pid = coalesce(?5, supervisor_pid) WHERE id = ?1");
     update.bind(1, run).bind(2, to_string(state));
     if (finished) {
         update.bind(3, now_ms()).bind_or_null(4, exit_code, -1);
-    }  // else both stay NULL: bindings start cleared
+    } else {
+        update.bind(5, static_cast<int64_t>(getpid()));  // finished_ms, exit_code: NULL
+    }
     if (!update.run()) return fail(what, update.error());
     if (db_->changes() == 0) return fail(what, "no such run");
     return true;
@@ -188,7 +203,8 @@ namespace {
 // The same columns for a lookup (with the plan) and a listing (with '' in its place).
 std::string run_select(const char* plan_column, const char* rest) {
     return std::string("SELECT id, file, plan_hash, ") + plan_column +
-           ", params_json, state, created_ms, finished_ms, exit_code, version FROM run " + rest;
+           ", params_json, state, created_ms, finished_ms, exit_code, version, supervisor_pid, remote_job FROM run " +
+           rest;
 }
 
 RunRecord read_run(const sqlite::Query& row) {
@@ -203,6 +219,8 @@ RunRecord read_run(const sqlite::Query& row) {
     record.finished_ms = row.integer(7);
     record.exit_code = static_cast<int>(row.integer(8, -1));
     record.version = row.text(9);
+    record.supervisor_pid = row.integer(10);
+    record.remote_job = row.text(11);
     return record;
 }
 

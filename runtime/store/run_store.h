@@ -32,13 +32,17 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/store/run_lock.h"
+
 namespace amlflow::runtime {
 
 namespace sqlite {
 class Connection;
 }
 
-enum class RunState { Running, Succeeded, Failed, Canceled };
+// Interrupted: its interpreter died (SIGKILL, a reboot) while it ran; Detached: the same,
+// for a run whose work lives on a remote service and goes on there (DESIGN §5).
+enum class RunState { Running, Succeeded, Failed, Canceled, Interrupted, Detached };
 enum class StepState { Pending, Running, Succeeded, Failed, Canceled, Skipped, Cached };
 enum class AttemptState { Running, Succeeded, Failed, Canceled };
 
@@ -70,6 +74,8 @@ struct RunRecord {
     RunState state = RunState::Running;
     int64_t created_ms = 0, finished_ms = 0;
     int exit_code = -1;  // the interpreter's exit code; -1 while running
+    int64_t supervisor_pid = 0;  // the interpreter that runs (or last ran) it; 0: unknown
+    std::string remote_job;      // the remote service's job, for a run whose work lives there
 };
 
 struct StepRecord {
@@ -146,7 +152,7 @@ class RunStore {
 public:
     // PRAGMA user_version of the schema this build writes. A store with a newer version
     // is refused rather than misread.
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     // Opens the store in `folder` (creating the folder, store.db and its schema unless
     // MustExist). Returns nullptr and sets *error (which may be null) on failure.
@@ -160,16 +166,37 @@ public:
     const std::string& last_error() const { return last_error_; }
 
     // --- runs ---------------------------------------------------------------------------
-    // Records a new run in state Running; returns its id.
-    std::optional<std::string> create_run(const NewRun& run);
-    // Running clears finished_ms and the exit code (a resumed run); the other states set
-    // them. A finished run is committed with synchronous=FULL.
+    // Records a new run in state Running, with this process as its supervisor; returns its
+    // id. With `lock`, the run's folder is created and its RunLock taken (into *lock)
+    // before the record is committed, so that no other process ever sees the run running
+    // and unlocked (which would read as an interpreter that died: run_liveness.h).
+    std::optional<std::string> create_run(const NewRun& run, std::optional<RunLock>* lock = nullptr);
+    // Running clears finished_ms and the exit code (a resumed run) and records this process
+    // as the supervisor; the other states set them. A finished run is committed with
+    // synchronous=FULL.
     bool set_run_state(const std::string& run, RunState state, int exit_code = -1);
+    // A run whose work lives on a remote service names the service's job here; when its
+    // interpreter dies the run is then detached, not interrupted.
+    bool set_remote_job(const std::string& run, const std::string& job);
     // By whole id or by a prefix that matches exactly one run, as git does.
     std::optional<RunRecord> find_run(const std::string& id_or_prefix);
     // Newest first, at most `limit` (0: all). plan_json is left empty: it can be large and no
     // listing shows it; find_run fills it.
     std::optional<std::vector<RunRecord>> list_runs(size_t limit);
+
+    // --- runs whose interpreter is gone (run_store_lifecycle.cc) --------------------------
+    // The ids of the runs recorded as running.
+    std::optional<std::vector<std::string>> running_runs();
+    // For a run whose lock the caller holds, so that its interpreter is known to be gone:
+    // a run still recorded as running becomes Interrupted (Detached with a remote job), and
+    // its unfinished steps and attempts end as Ctrl-C ends them (canceled, reason
+    // "interrupted"). Returns the state the run has afterwards.
+    std::optional<RunState> record_abandoned(const std::string& run);
+    // The cache keys answered by a run's steps.
+    std::optional<std::vector<CacheEntry>> cache_keys_of(const std::string& run);
+    // Deletes runs and every record that hangs off them, in one transaction, after pointing
+    // each (hash -> run, step) of `moves` at that step (a kept step that answers it too).
+    bool delete_runs(const std::vector<std::string>& runs, const std::vector<CacheEntry>& moves);
 
     // --- steps --------------------------------------------------------------------------
     // Adds a Pending step; its outputs folder is step_outputs() (not created here).

@@ -140,6 +140,38 @@ CREATE TABLE model (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 3: runs whose interpreter died. Two states ('interrupted', and 'detached' for a
+// run whose work goes on at a remote service, named by remote_job), the supervising
+// process (for `amlflow cancel`), and an index of the running runs, which every command
+// checks when it opens the store. SQLite cannot change a CHECK constraint in place, so
+// the table is rebuilt (https://sqlite.org/lang_altertable.html, "other kinds of table
+// schema changes"), with foreign keys off: dropping the old table must not cascade.
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE run_v3 (
+    id             TEXT PRIMARY KEY NOT NULL,
+    file           TEXT NOT NULL,
+    plan_hash      TEXT NOT NULL,
+    plan_json      TEXT NOT NULL CHECK (json_valid(plan_json)),
+    params_json    TEXT NOT NULL CHECK (json_valid(params_json)),
+    state          TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'canceled',
+                                                  'interrupted', 'detached')),
+    created_ms     INTEGER NOT NULL,
+    finished_ms    INTEGER,
+    exit_code      INTEGER,
+    version        TEXT NOT NULL,
+    supervisor_pid INTEGER,
+    remote_job     TEXT
+);
+INSERT INTO run_v3 (id, file, plan_hash, plan_json, params_json, state, created_ms, finished_ms,
+                    exit_code, version)
+    SELECT id, file, plan_hash, plan_json, params_json, state, created_ms, finished_ms, exit_code,
+           version FROM run;
+DROP TABLE run;
+ALTER TABLE run_v3 RENAME TO run;
+CREATE INDEX run_by_created ON run (created_ms);
+CREATE INDEX run_running ON run (id) WHERE state = 'running';
+)sql";
+
 bool read_integer_pragma(sqlite::Connection& db, const char* sql, int* value, std::string* error) {
     sqlite::Query query = db.query(sql);
     if (query.step() != SQLITE_ROW) {
@@ -181,7 +213,19 @@ bool configure(sqlite::Connection& db, std::string* error) {
             return false;
         }
     }
-    return db.exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", error);
+    // Foreign keys go on after the migration (prepare_store_database): a rebuilt table
+    // must be dropped without cascading, and the pragma cannot change inside a transaction.
+    return db.exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;", error);
+}
+
+// After a table was rebuilt: every reference still has its row.
+bool check_foreign_keys(sqlite::Connection& db, std::string* error) {
+    sqlite::Query check = db.query("PRAGMA foreign_key_check");
+    int rc = check.step();
+    if (rc == SQLITE_DONE) return true;
+    *error = rc == SQLITE_ROW ? "the migration left table '" + check.text(0) + "' with a dangling reference"
+                              : check.error();
+    return false;
 }
 
 // Creates or upgrades the schema inside one write transaction, re-reading the version
@@ -204,6 +248,7 @@ bool migrate(sqlite::Connection& db, std::string* error) {
     }
     if (version == 0 && !db.exec(kSchemaV1, error)) return false;
     if (version < 2 && !db.exec(kSchemaV2, error)) return false;
+    if (version < 3 && !(db.exec(kSchemaV3, error) && check_foreign_keys(db, error))) return false;
     std::string set_version = "PRAGMA user_version = " + std::to_string(RunStore::kSchemaVersion);
     if (!db.exec(set_version.c_str(), error)) return false;
     if (!transaction.commit()) {
@@ -218,7 +263,7 @@ bool migrate(sqlite::Connection& db, std::string* error) {
 const char* store_schema_v1() { return kSchemaV1; }
 
 bool prepare_store_database(sqlite::Connection& db, std::string* error) {
-    return configure(db, error) && migrate(db, error);
+    return configure(db, error) && migrate(db, error) && db.exec("PRAGMA foreign_keys = ON;", error);
 }
 
 }  // namespace amlflow::runtime

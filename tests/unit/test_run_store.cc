@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/store/run_liveness.h"
 #include "runtime/store/run_store.h"
 
 namespace fs = std::filesystem;
@@ -165,6 +166,45 @@ BOOST_AUTO_TEST_CASE(a_run_round_trips) {
 
     BOOST_TEST(!store->set_run_state("20000101-000000-0000", RunState::Canceled, 130));
     BOOST_TEST(contains(store->last_error(), "no such run"), store->last_error());
+}
+
+// A run is created locked; while its lock is held it stays running, once nobody holds it
+// the next look records it interrupted (detached with a remote job), and the kernel's lock
+// table names the holder.
+BOOST_AUTO_TEST_CASE(a_run_whose_lock_nobody_holds_is_settled) {
+    TempFolder temp;
+    auto store = open_store(temp.root());
+    std::optional<RunLock> lock;
+    auto id = store->create_run(new_run(), &lock);
+    BOOST_TEST_REQUIRE(id.has_value(), store->last_error());
+    BOOST_TEST_REQUIRE(lock.has_value());
+    auto run = store->find_run(*id);
+    BOOST_TEST(run->supervisor_pid == static_cast<int64_t>(getpid()));
+    BOOST_TEST(RunLock::holder(store->run_folder(*id)) == getpid());
+    std::string why;
+    BOOST_TEST(live_supervisor(*store, *run, &why) == getpid(), why);
+    BOOST_TEST(settle_abandoned_runs(*store).empty());  // flock: another open file, refused
+    BOOST_TEST((store->find_run(*id)->state == RunState::Running));
+    store->add_step(*id, "train", "job", "h");
+    store->begin_attempt(*id, "train", 29500);
+
+    std::string remote = create(*store);
+    BOOST_TEST_REQUIRE(store->set_remote_job(remote, "amlflow-job-1"), store->last_error());
+
+    lock.reset();
+    BOOST_TEST(RunLock::holder(store->run_folder(*id)) == 0);
+    BOOST_TEST(live_supervisor(*store, *store->find_run(*id), &why) == 0);
+    auto settled = settle_abandoned_runs(*store);
+    BOOST_TEST(settled.size() == 2u);
+    BOOST_TEST((store->find_run(*id)->state == RunState::Interrupted));
+    BOOST_TEST(store->find_run(*id)->exit_code == -1);
+    BOOST_TEST((store->steps_of(*id)->front().state == StepState::Canceled));
+    BOOST_TEST((store->attempts_of(*id, "train")->front().state == AttemptState::Canceled));
+    BOOST_TEST(contains(store->attempts_of(*id, "train")->front().failure_json, "interrupted"));
+    BOOST_TEST((store->find_run(remote)->state == RunState::Detached));
+    BOOST_TEST(store->find_run(remote)->remote_job == "amlflow-job-1");
+    BOOST_TEST(settle_abandoned_runs(*store).empty());  // once
+    BOOST_TEST(store->check_integrity(), store->last_error());
 }
 
 BOOST_AUTO_TEST_CASE(text_is_bound_never_spliced_into_sql) {

@@ -331,7 +331,7 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_is_upgraded_keeping_its_runs) {
     BOOST_TEST_REQUIRE(raw_query(folder, "PRAGMA user_version") == "1");
 
     auto store = open_store(folder);
-    BOOST_TEST(raw_query(folder, "PRAGMA user_version") == "2");
+    BOOST_TEST(raw_query(folder, "PRAGMA user_version") == std::to_string(RunStore::kSchemaVersion));
     std::string tables = raw_query(folder, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
     BOOST_TEST(contains(tables, "logged_param"), tables);
     BOOST_TEST(contains(tables, "\nmodel\n"), tables);
@@ -355,6 +355,14 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_is_upgraded_keeping_its_runs) {
     BOOST_TEST(store->set_step_result(run->id, "train", R"({"ok":true})"), store->last_error());
     BOOST_TEST(store->add_params(run->id, "train", 0, 0, Params{{"lr", "0.1"}}), store->last_error());
     BOOST_TEST(store->add_model(model(*store, "birds", "h1")).has_value(), store->last_error());
+    BOOST_TEST(store->check_integrity(), store->last_error());
+    // And what version 3 adds: the run table was rebuilt with its steps kept, and the
+    // new states can be written.
+    BOOST_TEST(run->supervisor_pid == 0);
+    BOOST_TEST(store->set_run_state(run->id, RunState::Running));
+    BOOST_TEST((store->record_abandoned(run->id) == RunState::Interrupted), store->last_error());
+    BOOST_TEST((store->find_run(run->id)->state == RunState::Interrupted));
+    BOOST_TEST(store->steps_of(run->id)->size() == 1u);
     BOOST_TEST(store->check_integrity(), store->last_error());
 
     // And reopening it does not upgrade again.
