@@ -11,7 +11,7 @@
 namespace amlflow::runtime {
 namespace {
 
-constexpr std::size_t kReadSize = 256 * 1024;    // one read takes all a big pipe holds
+constexpr std::size_t kReadSize = 1024 * 1024;   // one read takes all a big pipe holds
 constexpr int kReadsPerRound = 4;                  // then let the other ranks have a turn
 constexpr std::size_t kStageLimit = 256 * 1024;     // write the file at least this often
 constexpr std::size_t kDrainLimit = 1024 * 1024;    // a pipe holds at most 1 MiB unprivileged
@@ -161,6 +161,12 @@ bool LogRelay::read_some(Pipe& pipe, std::size_t limit, bool to_eof) {
 }
 
 void LogRelay::feed(Pipe& pipe, const char* at, const char* end) {
+    // Most output has no carriage return: whole stretches of lines then go to the file as
+    // they came, without a look at each line unless the display wants the lines.
+    if (!pipe.after_cr && !std::memchr(at, '\r', static_cast<std::size_t>(end - at))) {
+        feed_plain(pipe, at, end);
+        return;
+    }
     // Positions of the next '\n' and '\r', each searched again only once passed, so a
     // chunk is scanned once for each character however many lines it holds.
     const char* nl = at - 1;
@@ -200,12 +206,68 @@ void LogRelay::feed(Pipe& pipe, const char* at, const char* end) {
     commit_views();
 }
 
+void LogRelay::feed_plain(Pipe& pipe, const char* at, const char* end) {
+    if (!pipe.pending.empty()) {  // first the line begun in an earlier read
+        const char* nl = find(at, end, '\n');
+        keep(pipe, at, nl);
+        if (nl == end) return;
+        emit_pending(pipe);
+        at = nl + 1;
+    }
+    const void* hit = at < end ? memrchr(at, '\n', static_cast<std::size_t>(end - at)) : nullptr;
+    if (hit) {
+        const char* last = static_cast<const char*>(hit);
+        if (sink_ && !sink_->accepting()) {
+            // The display has had its share: the lines go to the file in one piece and
+            // only the last few are looked at, for the failure report.
+            stage_run(at, last + 1);
+            commit_views();
+            remember_last_lines(at, last);
+            sink_->skipped(prefix_, static_cast<std::size_t>(last + 1 - at));
+        } else {
+            for (const char* line = at; line <= last;) {
+                const char* nl = find(line, last + 1, '\n');
+                emit_split(pipe.stream, line, nl);
+                line = nl + 1;
+            }
+        }
+        at = last + 1;
+    }
+    if (at < end) keep(pipe, at, end);
+    commit_views();
+}
+
+// Adds [begin, end) of the read buffer to what the file gets next, uncopied.
+void LogRelay::stage_run(const char* begin, const char* end) {
+    if (file_fd_ < 0) return;
+    Scratch& s = scratch();
+    if (s.run_begin != s.run_end && s.run_end != begin) flush_file();
+    if (s.run_begin == s.run_end) s.run_begin = begin;
+    s.run_end = end;
+}
+
+// The last tail_lines lines of [begin, last], where `last` is a "\n", into the tail ring.
+void LogRelay::remember_last_lines(const char* begin, const char* last) {
+    std::vector<std::string_view> lines;
+    const char* end = last;
+    while (lines.size() < options_.tail_lines) {
+        const void* hit = end > begin ? memrchr(begin, '\n', static_cast<std::size_t>(end - begin)) : nullptr;
+        const char* start = hit ? static_cast<const char*>(hit) + 1 : begin;
+        lines.emplace_back(start, static_cast<std::size_t>(end - start));
+        if (!hit) break;
+        end = static_cast<const char*>(hit);
+    }
+    for (auto line = lines.rbegin(); line != lines.rend(); ++line) remember(*line);
+}
+
 void LogRelay::keep(Pipe& pipe, const char* at, const char* end) {
     const std::size_t max = options_.max_line;
     while (pipe.pending.size() + static_cast<std::size_t>(end - at) > max) {
         std::size_t room = max - pipe.pending.size();
         std::size_t take = room > 3 ? utf8_cut(at, room) : room;
         pipe.pending.append(at, take);
+        // Cut with a "\n" in the file too: the rest of this line is still to come, and
+        // the other stream's lines must not land inside it.
         emit(pipe.stream, pipe.pending, Origin::copy);
         pipe.pending.clear();
         at += take;
@@ -224,13 +286,13 @@ void LogRelay::emit_split(Stream stream, const char* at, const char* end) {
     const std::size_t max = options_.max_line;
     while (static_cast<std::size_t>(end - at) > max) {
         std::size_t take = utf8_cut(at, max);
-        emit(stream, std::string_view(at, take), Origin::buffer);
+        emit(stream, std::string_view(at, take), Origin::buffer, false);
         at += take;
     }
     emit(stream, std::string_view(at, static_cast<std::size_t>(end - at)), Origin::buffer_line);
 }
 
-void LogRelay::emit(Stream stream, std::string_view text, Origin origin) {
+void LogRelay::emit(Stream stream, std::string_view text, Origin origin, bool line_end) {
     if (file_fd_ >= 0) {
         Scratch& s = scratch();
         if (origin == Origin::buffer_line && s.run_end == text.data()) {
@@ -242,8 +304,10 @@ void LogRelay::emit(Stream stream, std::string_view text, Origin origin) {
                 s.run_begin = text.data();
                 s.run_end = text.data() + text.size() + 1;
             } else {
+                // A piece of an overlong line whose rest follows in this same read goes to
+                // the file as it came: only the display cuts the line.
                 s.staged.append(text.data(), text.size());
-                s.staged.push_back('\n');
+                if (line_end) s.staged.push_back('\n');
             }
         }
         if (s.staged.size() >= kStageLimit) flush_file();

@@ -10,12 +10,16 @@
 //     line holding its last state when "\n" (or EOF) finally comes. "\r\n" is a newline.
 //   - a line longer than max_line is cut into max_line pieces (at a UTF-8 boundary), so
 //     a rank printing megabytes without a newline costs no more memory than any other.
+//     The file gets a "\n" at a cut only where the line was still incomplete (its rest not
+//     read yet); a long line read whole is written whole.
 //   - at EOF the partial line is emitted as a line.
 //
-// Speed: reads of up to 256 KiB into one buffer shared by all relays (the loop is
+// Speed: reads of up to 1 MiB into one buffer shared by all relays (the loop is
 // single-threaded), complete lines passed on as views into it, the log file written once
 // per read with one writev (the lines as they lie in the buffer, not copied), and only the
-// last tail_lines of a read copied into the tail ring. Memory per rank is the tail ring and
+// last tail_lines of a read copied into the tail ring. A read without "\r" is not split
+// into lines at all when the display is not taking lines (LineSink::accepting): its whole
+// lines go to the file in one piece, and only its last lines are looked at. Memory per rank is the tail ring and
 // whatever partial line is pending, which is what lets 64 ranks fit in a few MB.
 #pragma once
 
@@ -43,6 +47,11 @@ public:
     virtual void line(std::string_view prefix, Stream stream, std::string_view text) = 0;
     // The end of a burst of lines: write out what was buffered.
     virtual void flush() {}
+    // Whether lines are wanted now. A display that has shown its share of lines for the
+    // moment says no; the relay then writes what it read to the log file in one piece
+    // without splitting it into lines, and tells skipped() how much the display missed.
+    virtual bool accepting() { return true; }
+    virtual void skipped(std::string_view prefix, std::size_t bytes) {}
 };
 
 struct LogRelayOptions {
@@ -113,7 +122,10 @@ private:
     // Where an emitted line lies: copied out (pending), in the read buffer, or in the read
     // buffer with its "\n" right after it (so the file can take it from there as is).
     enum class Origin { copy, buffer, buffer_line };
-    void emit(Stream stream, std::string_view text, Origin origin);
+    void emit(Stream stream, std::string_view text, Origin origin, bool line_end = true);
+    void feed_plain(Pipe& pipe, const char* at, const char* end);
+    void stage_run(const char* begin, const char* end);
+    void remember_last_lines(const char* begin, const char* last);
     void commit_views();
     void emit_split(Stream stream, const char* at, const char* end);
     void remember(std::string_view text);
