@@ -251,6 +251,7 @@ Runner add_run_command(CLI::App& app) {
         }
         compiler::CompileOptions options;
         options.sets = args->sets;
+        options.machine = this_machine;
         auto result = compiler::compile_file(args->file, options);
         std::cerr << compiler::render_text(result->diagnostics, {use_color_on_stderr()});
         if (!result->plan) return 1;

@@ -293,7 +293,7 @@ void Checker::check_binding(const ast::Step& step, CheckedStep& out) {
         if (overrides.field("script")) drop("command");
         out.fields.merge(overrides);
     }
-    finish_job_fields(*job, out);
+    finish_job_fields(*job, out, &step);
 }
 
 void Checker::check_sweep(const ast::Step& step, CheckedStep& out) {
@@ -321,7 +321,7 @@ void Checker::check_sweep(const ast::Step& step, CheckedStep& out) {
     out.template_fields = evaluator_.eval_block(*job->block, schema::job(), "job '" + job->name.name + "'", scope, job->name.range);
     CheckedStep as_job = out;
     as_job.fields = out.template_fields;
-    finish_job_fields(*job, as_job);
+    finish_job_fields(*job, as_job, &step);
     out.environment_id = as_job.environment_id;
     out.compute_id = as_job.compute_id;
     out.source_folder = as_job.source_folder;
@@ -329,7 +329,7 @@ void Checker::check_sweep(const ast::Step& step, CheckedStep& out) {
     check_sweep_objective(step, *job, out);
 }
 
-void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out) {
+void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out, const ast::Step* bound_by) {
     const Value* env = out.fields.field("environment");
     out.environment_id = env && env->kind == ValueKind::Ref ? env->text : default_environment();
     environment(out.environment_id);
@@ -365,7 +365,8 @@ void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out) {
             .help("give a command such as: command = \"python3 -m torch.distributed.launch --node_rank $NODE_RANK ... train.py\"");
     }
     check_job_files(step, out);
-    check_capacity(step, out);
+    check_capacity(step, out, bound_by);
+    warn_not_runnable(step, out, bound_by);
 }
 
 }  // namespace amlflow::compiler
