@@ -53,6 +53,8 @@ public:
     Value member(const Value& object, const ast::Identifier& name, const ast::Expr& whole,
                  const EvalScope& scope) override;
     const std::filesystem::path& folder_of(size_t module) const override;
+    bool knows(const std::string& name, const EvalScope& scope) const override;
+    bool suggests(const std::string& name, const EvalScope& scope) const override;
 
 private:
     struct Symbol {
@@ -83,6 +85,7 @@ private:
 
     // checker_params.cc: params, `--set`, types
     void apply_sets();
+    void unknown_set(const std::string& name, SourceRange where, const std::vector<std::string>& params);
     Value evaluate_param(const Symbol& symbol);
     std::optional<FieldSpec> type_spec(const ast::TypeRef& type, bool report);
 
@@ -109,6 +112,7 @@ private:
 
     // checker_rules.cc: rules across declarations
     void check_job_files(const ast::Step& step, const CheckedStep& job);
+    bool check_source_include(const ast::Step& step, const CheckedStep& job);
     void check_sweep_space(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out);
     void check_sweep_objective(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out);
     void check_cycles(const CheckedProgram& program);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "compiler/checker.h"
+#include "compiler/source_tree.h"
 #include "compiler/suggest.h"
 
 namespace amlflow::compiler {
@@ -38,12 +39,16 @@ void Checker::check_job_files(const ast::Step& step, const CheckedStep& job) {
     std::error_code error;
     const Value* source_value = job.fields.field("source");
     if (source_value && source_value->kind != ValueKind::Path) return;  // known only when it runs
+    // A `source` lost to a syntax error (`source = ./src`) is not the default ".": looking
+    // for the script there would only report a second, false error.
+    if (!source_value && step.block && step.block->incomplete) return;
     if (!fs::is_directory(source, error)) {
         SourceRange where = source_member ? source_member->value->range : step.name.range;
         diagnostics_.error("missing-file", where, "source folder '" + job.source_folder + "' does not exist")
             .note("looked for '" + source.lexically_normal().string() + "'");
         return;
     }
+    if (!check_source_include(step, job)) return;
     const Value* script = job.fields.field("script");
     if (!script || script->kind != ValueKind::Path) return;
     fs::path file = source / script->text;
@@ -58,6 +63,38 @@ void Checker::check_job_files(const ast::Step& step, const CheckedStep& job) {
         if (auto near = closest_name(script->text, scripts)) d.help("did you mean '" + *near + "'?");
         else d.note("looked for '" + file.lexically_normal().string() + "'");
     }
+}
+
+// `source_include` narrows the snapshot: its patterns must stay in the folder, and the
+// script must be among the files it keeps, or the job could not start. False when the
+// script cannot be checked further.
+bool Checker::check_source_include(const ast::Step& step, const CheckedStep& job) {
+    const ast::Member* member = find_member(step.block.get(), "source_include");
+    const Value* include = job.fields.field("source_include");
+    if (!member || !include || include->kind != ValueKind::List) return true;
+    SourceRange where = member->value ? member->value->range : member->key.range;
+    if (include->items.empty()) {
+        diagnostics_.error("invalid-value", where, "'source_include' of job '" + step.name.name + "' is empty: the snapshot would hold no file")
+            .help("list the files the job needs, e.g. source_include = [\"*.py\"], or remove the field to keep every file");
+        return false;
+    }
+    for (const std::string& pattern : job.source_include) {
+        std::string problem = source_include_problem(pattern);
+        if (problem.empty()) continue;
+        diagnostics_.error("invalid-value", where, "'source_include' pattern \"" + pattern + "\" cannot be used: " + problem);
+        return false;
+    }
+    const Value* script = job.fields.field("script");
+    if (!script || script->kind != ValueKind::Path) return true;
+    std::string relative = fs::path(script->text).lexically_normal().generic_string();
+    if (source_include_matches(job.source_include, relative)) return true;
+    const ast::Member* script_member = find_member(step.block.get(), "script");
+    diagnostics_.error("missing-file", script_member && script_member->value ? script_member->value->range : where,
+                       "script '" + script->text + "' is not in the snapshot of job '" + job.name +
+                           "': no pattern of 'source_include' matches it")
+        .note("'source_include' is given here", where)
+        .help("add \"" + relative + "\" to source_include");
+    return false;
 }
 
 void Checker::check_sweep_space(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out) {

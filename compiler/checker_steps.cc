@@ -325,6 +325,7 @@ void Checker::check_sweep(const ast::Step& step, CheckedStep& out) {
     out.environment_id = as_job.environment_id;
     out.compute_id = as_job.compute_id;
     out.source_folder = as_job.source_folder;
+    out.source_include = as_job.source_include;
     check_sweep_space(step, *job, out);
     check_sweep_objective(step, *job, out);
 }
@@ -339,6 +340,10 @@ void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out, const a
     const Value* source = out.fields.field("source");
     // A source made by another step is known only when it runs: no snapshot node.
     out.source_folder = !source ? "." : source->kind == ValueKind::Path ? source->text : "";
+    out.source_include.clear();
+    if (const Value* include = out.fields.field("source_include"); include && include->kind == ValueKind::List) {
+        for (const Value& pattern : include->items) out.source_include.push_back(pattern.text);
+    }
     // A member that failed to evaluate still counts as given: its error is reported.
     bool own_block = out.template_name.empty();
     bool has_script = out.fields.field("script") != nullptr || (own_block && find_member(step.block.get(), "script"));
