@@ -5,11 +5,19 @@
 
 #include "cli/commands.h"
 #include "compiler/compile.h"
+#include "runtime/core/gpu_discovery.h"
 #include "runtime/report/terminal_sink.h"
 
 namespace amlflow::cli {
 
 bool use_color_on_stderr() { return runtime::colour_allowed(STDERR_FILENO); }
+
+compiler::MachineShape this_machine() {
+    compiler::MachineShape shape;
+    shape.cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    shape.gpus = static_cast<int64_t>(runtime::discover_gpus().gpus.size());
+    return shape;
+}
 
 namespace {
 
@@ -36,6 +44,7 @@ Runner add_check_command(CLI::App& app) {
             compiler::CompileOptions options;
             options.sets = args->sets;
             options.build_plan = false;
+            options.machine = this_machine;
             auto result = compiler::compile_file(file, options);
             clean = clean && result->ok();
             if (args->diagnostics == "json") {

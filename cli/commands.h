@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+#include "compiler/checker.h"
+
 namespace amlflow::cli {
 
 using Runner = std::function<int()>;
@@ -31,5 +33,9 @@ int remove_runs_command(const StoreOption& where, const std::vector<std::string>
 
 // Whether diagnostics written to stderr may use colour: a terminal and no NO_COLOR.
 bool use_color_on_stderr();
+
+// This machine's CPU cores and GPUs, as `run` would use them: what `check`, `plan` and
+// `run` check a local compute against when it leaves its slots to the machine.
+compiler::MachineShape this_machine();
 
 }  // namespace amlflow::cli

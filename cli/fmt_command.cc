@@ -1,10 +1,12 @@
-// `amlflow fmt [--check] [FILE...]`: rewrites files in the canonical layout, or with
-// `--check` lists those that are not in it (as `gofmt -l` and `black --check` do). `-`, or
-// no file at all, formats standard input onto standard output, for editors.
+// `amlflow fmt [--check] [FILE|DIR...]`: rewrites files in the canonical layout, or with
+// `--check` lists those that are not in it (as `gofmt -l` and `black --check` do). A folder
+// stands for every .amlflow file under it. `-`, or no file at all, formats standard input
+// onto standard output, for editors.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -105,20 +107,69 @@ int format_one(const std::string& file, bool check, const compiler::RenderOption
     return 0;
 }
 
+// The .amlflow files under `folder`, sorted, at any depth. Hidden folders (`.git`, and
+// `.amlflow`, the run store, whose recorded files are not the user's to rewrite) are not
+// entered; links to folders are not followed, so a link cycle cannot loop.
+std::vector<std::string> files_under(const fs::path& folder, std::string& why) {
+    std::vector<std::string> found;
+    std::error_code error;
+    fs::recursive_directory_iterator it(folder, error), end;
+    for (; !error && it != end; it.increment(error)) {
+        const fs::directory_entry& entry = *it;
+        std::string name = entry.path().filename().string();
+        std::error_code ignored;
+        if (entry.is_directory(ignored) && !entry.is_symlink(ignored)) {
+            if (!name.empty() && name[0] == '.') it.disable_recursion_pending();
+            continue;
+        }
+        if (entry.path().extension() == ".amlflow" && entry.is_regular_file(ignored)) {
+            found.push_back(entry.path().string());
+        }
+    }
+    if (error) why = error.message();
+    std::sort(found.begin(), found.end());
+    return found;
+}
+
+// The files the arguments name: a folder's .amlflow files in its place, others as given.
+// Returns false (having said why) when a folder cannot be read.
+bool expand_arguments(const std::vector<std::string>& arguments, std::vector<std::string>& files) {
+    for (const std::string& argument : arguments) {
+        std::error_code error;
+        if (argument == "-" || !fs::is_directory(argument, error)) {
+            files.push_back(argument);
+            continue;
+        }
+        std::string why;
+        std::vector<std::string> found = files_under(argument, why);
+        if (!why.empty()) {
+            std::cerr << "amlflow: error: cannot read folder '" << argument << "': " << why << "\n";
+            return false;
+        }
+        if (found.empty()) std::cerr << "amlflow: no .amlflow files under '" << argument << "'\n";
+        files.insert(files.end(), found.begin(), found.end());
+    }
+    return true;
+}
+
 }  // namespace
 
 Runner add_fmt_command(CLI::App& app) {
     auto args = std::make_shared<FmtArgs>();
     CLI::App* command = app.add_subcommand(
         "fmt", "Rewrite .amlflow files in the canonical layout (or, with --check, list those not in it)");
-    command->add_option("files", args->files, "The files to format; '-' or none: standard input to standard output")
-        ->check(CLI::ExistingFile | CLI::IsMember({"-"}));
+    command->add_option("files", args->files,
+                        "The files to format, or folders (every .amlflow file under them); '-' or none: standard "
+                        "input to standard output")
+        ->check(CLI::ExistingPath | CLI::IsMember({"-"}));
     command->add_flag("--check", args->check, "Write nothing; list the files that would change and exit 1 if any");
     return [args]() {
         if (args->files.empty()) args->files.push_back("-");
+        std::vector<std::string> files;
+        if (!expand_arguments(args->files, files)) return 1;
         compiler::RenderOptions render{use_color_on_stderr()};
         int status = 0;
-        for (const std::string& file : args->files) status = std::max(status, format_one(file, args->check, render));
+        for (const std::string& file : files) status = std::max(status, format_one(file, args->check, render));
         return status;
     };
 }

@@ -74,7 +74,7 @@ int show(const StoreOption& where, const std::string& reference) {
               << "  registered: " << clock_time(model->created_ms) << " by step '" << model->step << "' of run "
               << model->run_id << "\n"
               << "  from: step '" << model->source_step << "', attempt " << model->source_attempt + 1 << "\n"
-              << "  content: sha256 " << model->hash << ", " << model->bytes << " bytes\n"
+              << "  content: sha256 " << model->hash << ", " << model->bytes << (model->bytes == 1 ? " byte\n" : " bytes\n")
               << "  path: " << model->path.string() << "\n";
     if (!model->description.empty()) std::cout << "  description: " << model->description << "\n";
     auto tags = nlohmann::json::parse(model->tags_json, nullptr, false);

@@ -32,6 +32,7 @@ Runner add_plan_command(CLI::App& app) {
     return [args]() {
         compiler::CompileOptions options;
         options.sets = args->sets;
+        options.machine = this_machine;
         auto result = compiler::compile_file(args->file, options);
         // Standard output carries the plan; diagnostics, warnings included, go to stderr.
         if (args->diagnostics == "json") {

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "compiler/compile.h"
 #include "compiler/sha256.h"
+#include "compiler/suggest.h"
 #include "runtime/exec/executor.h"
 #include "runtime/local/job_launch.h"
 #include "runtime/local/local_backend.h"
@@ -164,6 +165,15 @@ bool check_steps(const RunArgs& args, const RunPlan& plan, const std::string& fi
         for (const std::string& step : *names) {
             if (!plan.find(step)) {
                 std::cerr << "amlflow: error: '" << step << "': no such step in " << file << "\n";
+                std::vector<std::string> names;
+                for (const StepPlan& known : plan.steps) names.push_back(known.name);
+                if (auto near = compiler::closest_name(step, names)) {
+                    std::cerr << "help: did you mean '" << *near << "'?\n";
+                } else {
+                    std::string all;
+                    for (const std::string& name : names) all += (all.empty() ? "'" : ", '") + name + "'";
+                    if (!all.empty()) std::cerr << "note: its steps are " << all << "\n";
+                }
                 return false;
             }
         }
@@ -274,6 +284,7 @@ Runner add_run_command(CLI::App& app) {
         }
         compiler::CompileOptions options;
         options.sets = args->sets;
+        options.machine = this_machine;
         auto result = compiler::compile_file(args->file, options);
         std::cerr << compiler::render_text(result->diagnostics, {use_color_on_stderr()});
         if (!result->plan) return 1;

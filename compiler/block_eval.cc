@@ -1,6 +1,7 @@
 // Blocks against their schema: unknown, duplicate, mistyped, out-of-range and missing
 // fields. Part of the Evaluator.
 #include <algorithm>
+#include <cctype>
 #include <map>
 
 #include "compiler/evaluator.h"
@@ -13,6 +14,32 @@ namespace {
 std::string format_bound(double bound) {
     double whole = static_cast<double>(static_cast<int64_t>(bound));
     return whole == bound ? std::to_string(static_cast<int64_t>(bound)) : std::to_string(bound);
+}
+
+// What `train.py` or `data/train` parse as: names joined by '.' and '/'.
+bool is_name_chain(const ast::Expr& expr) {
+    switch (expr.kind) {
+        case ast::ExprKind::Name: return true;
+        case ast::ExprKind::Member: return is_name_chain(*expr.object);
+        case ast::ExprKind::Binary: return expr.op == '/' && is_name_chain(*expr.object) && is_name_chain(*expr.rhs);
+        default: return false;
+    }
+}
+
+// The names a chain starts from (`a` of `a.b`, both sides of `a / b`), and whether a
+// member of it reads like a file extension (`train.py`, `conf.yaml`).
+void chain_parts(const ast::Expr& expr, std::vector<std::string>& heads, bool& extension) {
+    static const std::set<std::string> kExtensions = {"py", "sh", "yaml", "yml", "json", "txt", "cfg", "toml", "ini",
+                                                      "pt", "pth", "ckpt", "onnx", "csv", "ipynb", "zip", "gz", "bin"};
+    if (expr.kind == ast::ExprKind::Name) {
+        heads.push_back(expr.name.name);
+    } else if (expr.kind == ast::ExprKind::Member) {
+        extension = extension || kExtensions.count(expr.name.name) > 0;
+        chain_parts(*expr.object, heads, extension);
+    } else if (expr.kind == ast::ExprKind::Binary) {
+        chain_parts(*expr.object, heads, extension);
+        chain_parts(*expr.rhs, heads, extension);
+    }
 }
 
 std::vector<std::string> field_names(const BlockSpec& spec) {
@@ -70,7 +97,8 @@ Value Evaluator::eval_block(const ast::Block& block, const BlockSpec& spec, cons
                 .help("write it as '" + key + " = " + std::string(schema::describe(field->type)) + "'");
             continue;
         } else {
-            value = eval_field(*member.value, *field, owner, scope);
+            bool unquoted = unquoted_path(*member.value, *field, owner, scope, member.key.range);
+            value = unquoted ? Value::error() : eval_field(*member.value, *field, owner, scope);
         }
         result.fields.emplace_back(key, std::move(value));
     }
@@ -83,6 +111,39 @@ Value Evaluator::eval_block(const ast::Block& block, const BlockSpec& spec, cons
         }
     }
     return result;
+}
+
+std::string missing_unit_help(FieldType wanted, const Value& value, std::string_view written) {
+    if (!value.is_number() || written.empty() || written[0] == '-') return "";
+    std::string number(written);
+    if (wanted == FieldType::Duration) return "a duration needs a unit, e.g. " + number + "s (or ms, m, h, d)";
+    if (wanted == FieldType::Size) return "a size needs a unit, e.g. " + number + "GB (or B, KB, MB, TB, GiB ...)";
+    return "";
+}
+
+// `source = src/data`, `script = train.py`: a path written without quotes parses as names
+// (and `train.py` as the result 'py' of step 'train'). One error that says so, instead of
+// an unknown name or a missing step result. Left to the usual errors: a chain of known
+// names with no file-like member (`prep.outputs`), a lone name close to a known one (a
+// typo), and a value on a later line than its field (`script =` left empty).
+bool Evaluator::unquoted_path(const ast::Expr& expr, const FieldSpec& spec, const std::string& owner,
+                              const EvalScope& scope, SourceRange key) {
+    if (spec.type != FieldType::Path || !is_name_chain(expr)) return false;
+    std::vector<std::string> heads;
+    bool extension = false;
+    chain_parts(expr, heads, extension);
+    bool unknown = std::any_of(heads.begin(), heads.end(), [&](const std::string& n) { return !resolver_.knows(n, scope); });
+    if (!unknown && !extension) return false;
+    if (expr.kind == ast::ExprKind::Name && resolver_.suggests(expr.name.name, scope)) return false;
+    if (key.valid() && key.start().line != expr.range.start().line) return false;
+    std::string text;
+    for (char c : expr.range.text()) {
+        if (!std::isspace(static_cast<unsigned char>(c))) text += c;
+    }
+    diagnostics_.error("type", expr.range, "field '" + std::string(spec.name) + "' of " + owner +
+                                               " expects a path, found '" + text + "' without quotes")
+        .help("a path is written as a string: " + std::string(spec.name) + " = \"" + text + "\"");
+    return true;
 }
 
 Value Evaluator::eval_field(const ast::Expr& expr, const FieldSpec& spec, const std::string& owner,
@@ -102,8 +163,10 @@ Value Evaluator::eval_field(const ast::Expr& expr, const FieldSpec& spec, const 
             }
             if (value.kind == ValueKind::String || value.kind == ValueKind::Enum) why = show_value(value);
         }
-        diagnostics_.error("type", expr.range, "field '" + std::string(spec.name) + "' of " + owner + " expects " +
-                                                   expected + ", found " + why);
+        Diagnostic& d = diagnostics_.error("type", expr.range, "field '" + std::string(spec.name) + "' of " + owner +
+                                                                   " expects " + expected + ", found " + why);
+        std::string unit = missing_unit_help(spec.type, value, expr.range.text());
+        if (!unit.empty()) d.help(unit);
         return Value::error();
     }
     if (converted->is_number() && (spec.min || spec.max)) {

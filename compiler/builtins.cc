@@ -41,6 +41,24 @@ std::optional<std::string> hash_file(const fs::path& path) {
     return hash.hex_digest();
 }
 
+// `pytorch(processes_per_node = 2)`: a distribution or an early-stop policy is built with
+// braces, not called. The help rewrites the call as it should be written.
+std::string construct_help(const ast::Expr& call) {
+    const std::string& name = call.name.name;
+    bool distribution = schema::distribution(name) != nullptr;
+    if (!distribution && schema::early_stop(name) == nullptr) return "";
+    std::string fields;
+    for (const ast::Arg& arg : call.args) {
+        if (!arg.name) {
+            fields = "...";
+            break;
+        }
+        fields += (fields.empty() ? "" : ", ") + arg.name->name + " = " + std::string(arg.value->range.text());
+    }
+    return std::string("'") + name + "' is " + (distribution ? "a distribution" : "an early-stop policy") +
+           ", written with braces: " + name + " { " + (fields.empty() ? "" : fields + " ") + "}";
+}
+
 }  // namespace
 
 std::string Evaluator::rebase_path(size_t module, const std::string& path) const {
@@ -58,7 +76,8 @@ Value Evaluator::eval_call(const ast::Expr& expr, const EvalScope& scope) {
     const std::string& name = expr.name.name;
     if (std::find(function_names().begin(), function_names().end(), name) == function_names().end()) {
         Diagnostic& d = diagnostics_.error("unknown-name", expr.name.range, "unknown function '" + name + "'");
-        if (auto near = closest_name(name, function_names())) d.help("did you mean '" + *near + "'?");
+        if (std::string braces = construct_help(expr); !braces.empty()) d.help(braces);
+        else if (auto near = closest_name(name, function_names())) d.help("did you mean '" + *near + "'?");
         return Value::error();
     }
     EvalScope inner = scope;

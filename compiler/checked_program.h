@@ -40,6 +40,7 @@ struct CheckedStep {
     std::string environment_id;         // jobs, exports and sweeps
     std::string compute_id;
     std::string source_folder;          // relative to the main file's folder; jobs and sweeps
+    std::vector<std::string> source_include;  // `source_include`: empty for the whole folder
     SourceRange range;
 };
 

@@ -141,6 +141,17 @@ std::vector<std::string> Checker::visible_names(const EvalScope& scope) const {
     return names;
 }
 
+bool Checker::knows(const std::string& name, const EvalScope& scope) const {
+    for (const std::string& known : visible_names(scope)) {
+        if (known == name) return true;
+    }
+    return false;
+}
+
+bool Checker::suggests(const std::string& name, const EvalScope& scope) const {
+    return closest_name(name, visible_names(scope)).has_value();
+}
+
 Value Checker::resolve(const ast::Identifier& name, const EvalScope& scope) {
     if (scope.locals) {
         for (const auto& [local, value] : *scope.locals) {

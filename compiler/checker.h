@@ -4,7 +4,9 @@
 // every error it finds; it never throws for a user's mistake.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -25,8 +27,18 @@ std::vector<std::pair<std::string, std::string>> trial_results();
 // The schema of a kind of step's block.
 const BlockSpec& step_schema(ast::StepKind kind);
 
+// What this machine offers a local compute that leaves its slots unsaid (no `cpus`, or
+// `gpus = all`).
+struct MachineShape {
+    int64_t cpus = 0;
+    int64_t gpus = 0;
+};
+
 struct CheckOptions {
     std::vector<std::string> sets;  // "name=value", from `--set`
+    // Asked at most once, and only when a job needs it. Unset (tests, the language
+    // server): nothing is checked against the machine, so the outcome is the same anywhere.
+    std::function<MachineShape()> machine;
 };
 
 class Checker : public NameResolver {
@@ -41,6 +53,8 @@ public:
     Value member(const Value& object, const ast::Identifier& name, const ast::Expr& whole,
                  const EvalScope& scope) override;
     const std::filesystem::path& folder_of(size_t module) const override;
+    bool knows(const std::string& name, const EvalScope& scope) const override;
+    bool suggests(const std::string& name, const EvalScope& scope) const override;
 
 private:
     struct Symbol {
@@ -71,6 +85,7 @@ private:
 
     // checker_params.cc: params, `--set`, types
     void apply_sets();
+    void unknown_set(const std::string& name, SourceRange where, const std::vector<std::string>& params);
     Value evaluate_param(const Symbol& symbol);
     std::optional<FieldSpec> type_spec(const ast::TypeRef& type, bool report);
 
@@ -92,15 +107,22 @@ private:
     void check_sweep(const ast::Step& step, CheckedStep& out);
     const ast::Step* template_job(const ast::Step& step, const char* what);
     std::vector<std::pair<std::string, Value>> template_locals(const ast::Step& job);
-    void finish_job_fields(const ast::Step& step, CheckedStep& out);
+    // `bound_by`: the binding or sweep whose template `step` is, when it is one.
+    void finish_job_fields(const ast::Step& step, CheckedStep& out, const ast::Step* bound_by = nullptr);
 
     // checker_rules.cc: rules across declarations
     void check_job_files(const ast::Step& step, const CheckedStep& job);
-    void check_capacity(const ast::Step& step, const CheckedStep& job);
+    bool check_source_include(const ast::Step& step, const CheckedStep& job);
     void check_sweep_space(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out);
     void check_sweep_objective(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out);
     void check_cycles(const CheckedProgram& program);
     void check_variable_names(const ast::Block* block);
+
+    // checker_capacity.cc: what the compute holds and whether this build runs it
+    void check_capacity(const ast::Step& step, const CheckedStep& job, const ast::Step* bound_by);
+    bool capacity_site(const ast::Step& step, const ast::Step* bound_by, SourceRange& where);
+    void check_local_capacity(const CheckedDecl& compute, const std::string& owner, int64_t per_node, SourceRange where);
+    void warn_not_runnable(const ast::Step& step, const CheckedStep& job, const ast::Step* bound_by);
 
     const ast::Member* find_member(const ast::Block* block, std::string_view key) const;
     void warn_downloads_into_sources(const CheckedProgram& program);
@@ -121,6 +143,7 @@ private:
     std::vector<std::string> used_computes_;
     std::vector<std::shared_ptr<const SourceFile>> extra_sources_;
     std::vector<std::string> labels_;
+    std::optional<MachineShape> machine_;  // asked of options_.machine when first needed
 };
 
 }  // namespace amlflow::compiler

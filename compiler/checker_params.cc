@@ -66,14 +66,7 @@ void Checker::apply_sets() {
             for (const auto& [n, symbol] : symbols_[0]) {
                 if (symbol.kind == Symbol::Kind::Param) params.push_back(n);
             }
-            Diagnostic& d = diagnostics_.error("set", name_range, "unknown param '" + name + "'");
-            if (auto near = closest_name(name, params)) d.help("did you mean '" + *near + "'?");
-            else if (params.empty()) d.note("the file declares no params");
-            else {
-                std::string all;
-                for (const std::string& p : params) all += (all.empty() ? "'" : ", '") + p + "'";
-                d.note("the params are " + all);
-            }
+            unknown_set(name, name_range, params);
             continue;
         }
         const ast::Decl& decl = *found->second.decl;
@@ -97,14 +90,43 @@ void Checker::apply_sets() {
             std::string why;
             auto converted = coerce_to_field(value, *spec, &why);
             if (!converted) {
-                diagnostics_.error("set", {source.get(), static_cast<uint32_t>(equals + 1), static_cast<uint32_t>(set.size())},
-                                   "param '" + name + "' is " + std::string(decl.type.range.text()) + ", not " + why)
-                    .note("declared here", decl.name.range);
+                Diagnostic& d = diagnostics_.error("set", {source.get(), static_cast<uint32_t>(equals + 1), static_cast<uint32_t>(set.size())},
+                                                   "param '" + name + "' is " + std::string(decl.type.range.text()) + ", not " + why);
+                d.note("declared here", decl.name.range);
+                std::string unit = missing_unit_help(spec->type, value, text);
+                if (!unit.empty()) d.help(unit);
                 continue;
             }
             value = *converted;
         }
         param_overrides_[name] = value;
+    }
+}
+
+// `--set NAME=...` of a name that is no param of the main file. Every note names the file
+// the --set applies to (several files may be checked at once), and a param of the same
+// name in an imported file is shown: --set reaches only the main file's params.
+void Checker::unknown_set(const std::string& name, SourceRange where, const std::vector<std::string>& params) {
+    std::string main = "'" + modules_.modules[0]->ast->source->path() + "'";
+    Diagnostic& d = diagnostics_.error("set", where, "unknown param '" + name + "'");
+    for (size_t module = 1; module < symbols_.size(); ++module) {
+        auto found = symbols_[module].find(name);
+        if (found == symbols_[module].end() || found->second.kind != Symbol::Kind::Param) continue;
+        d.note("'" + name + "' is a param of '" + modules_.modules[module]->ast->source->path() +
+                   "', an imported file; --set sets only the params of " + main,
+               found->second.decl->name.range);
+        d.help("declare the param in " + main + " and pass its value on, or change its default where it is declared");
+        return;
+    }
+    if (auto near = closest_name(name, params)) {
+        d.note("--set sets the params of " + main, symbols_[0].at(*near).decl->name.range);
+        d.help("did you mean '" + *near + "'?");
+    } else if (params.empty()) {
+        d.note(main + " declares no params");
+    } else {
+        std::string all;
+        for (const std::string& p : params) all += (all.empty() ? "'" : ", '") + p + "'";
+        d.note("the params of " + main + " are " + all);
     }
 }
 
@@ -132,8 +154,10 @@ Value Checker::evaluate_param(const Symbol& symbol) {
             if (auto converted = coerce_to_field(value, *spec, &why)) {
                 value = *converted;
             } else {
-                diagnostics_.error("type", decl.value->range, "param '" + decl.name.name + "' is declared " +
-                                                                  std::string(decl.type.range.text()) + " but its default is " + why);
+                Diagnostic& d = diagnostics_.error("type", decl.value->range, "param '" + decl.name.name + "' is declared " +
+                                                                                  std::string(decl.type.range.text()) + " but its default is " + why);
+                std::string unit = missing_unit_help(spec->type, value, decl.value->range.text());
+                if (!unit.empty()) d.help(unit);
                 value = Value::error();
             }
         }

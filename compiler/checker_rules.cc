@@ -1,11 +1,13 @@
-// Rules across declarations: files that must exist, distributions the compute must
-// hold, sweeps that must fit their template, and dependency cycles.
+// Rules across declarations: files that must exist, sweeps that must fit their template,
+// and dependency cycles. What a compute can hold and run is in checker_capacity.cc.
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <sstream>
 
 #include "compiler/checker.h"
+#include "compiler/source_tree.h"
 #include "compiler/suggest.h"
 
 namespace amlflow::compiler {
@@ -14,15 +16,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int64_t int_field(const Value& fields, const char* name, int64_t fallback) {
-    const Value* v = fields.field(name);
-    return v && v->kind == ValueKind::Int ? v->number : fallback;
-}
-
-std::string plural(int64_t n, const char* word) {
-    std::string w = word;
-    if (n != 1) w += w.back() == 's' ? "es" : "s";
-    return std::to_string(n) + " " + w;
+// Whether `name` occurs in `text` as a whole word: quoted ("val_loss"), a keyword
+// argument (val_loss=...) or part of a longer string ("val_loss/epoch") all count.
+bool names_word(const std::string& text, const std::string& name) {
+    auto is_word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    if (name.empty()) return false;
+    for (size_t at = text.find(name); at != std::string::npos; at = text.find(name, at + 1)) {
+        bool starts = at == 0 || !is_word(text[at - 1]) || !is_word(name.front());
+        size_t end = at + name.size();
+        bool ends = end == text.size() || !is_word(text[end]) || !is_word(name.back());
+        if (starts && ends) return true;
+    }
+    return false;
 }
 
 }  // namespace
@@ -34,12 +39,16 @@ void Checker::check_job_files(const ast::Step& step, const CheckedStep& job) {
     std::error_code error;
     const Value* source_value = job.fields.field("source");
     if (source_value && source_value->kind != ValueKind::Path) return;  // known only when it runs
+    // A `source` lost to a syntax error (`source = ./src`) is not the default ".": looking
+    // for the script there would only report a second, false error.
+    if (!source_value && step.block && step.block->incomplete) return;
     if (!fs::is_directory(source, error)) {
         SourceRange where = source_member ? source_member->value->range : step.name.range;
         diagnostics_.error("missing-file", where, "source folder '" + job.source_folder + "' does not exist")
             .note("looked for '" + source.lexically_normal().string() + "'");
         return;
     }
+    if (!check_source_include(step, job)) return;
     const Value* script = job.fields.field("script");
     if (!script || script->kind != ValueKind::Path) return;
     fs::path file = source / script->text;
@@ -56,62 +65,36 @@ void Checker::check_job_files(const ast::Step& step, const CheckedStep& job) {
     }
 }
 
-void Checker::check_capacity(const ast::Step& step, const CheckedStep& job) {
-    const Value* distribution = job.fields.field("distribution");
-    if (!distribution || distribution->kind != ValueKind::Object) return;
-    auto found = computes_.find(job.compute_id);
-    if (found == computes_.end()) return;
-    const CheckedDecl& compute = found->second;
-    int64_t nodes = int_field(*distribution, "nodes", 1);
-    int64_t per_node = int_field(*distribution, "processes_per_node", 1);
-    const ast::Member* member = find_member(step.block.get(), "distribution");
-    SourceRange where = member ? member->value->range : step.name.range;
-    std::string owner = "job '" + job.name + "'";
-    std::string target = "compute '" + compute.name + "'";
-    auto report = [&](const std::string& message, const std::string& detail) {
-        diagnostics_.error("capacity", where, message).note(target + " " + detail, compute.range);
-    };
-    if (compute.subkind == "amlcompute") {
-        int64_t max_nodes = int_field(compute.fields, "max_nodes", 1);
-        if (nodes > max_nodes) {
-            report(owner + " asks for " + plural(nodes, "node") + " but " + target + " scales to at most " +
-                       std::to_string(max_nodes),
-                   "is declared here; raise its max_nodes or lower the job's nodes");
-        }
-    } else if (compute.subkind == "hosts") {
-        const Value* hosts = compute.fields.field("hosts");
-        if (!hosts || hosts->kind != ValueKind::List) return;
-        int64_t slots = int_field(compute.fields, "slots", 1);
-        int64_t fewest = INT64_MAX;
-        for (const Value& host : hosts->items) {
-            size_t colon = host.text.rfind(':');
-            int64_t host_slots = slots;
-            if (colon != std::string::npos) host_slots = std::atoll(host.text.c_str() + colon + 1);
-            fewest = std::min(fewest, host_slots);
-        }
-        int64_t count = static_cast<int64_t>(hosts->items.size());
-        if (nodes > count) {
-            report(owner + " asks for " + plural(nodes, "node") + " but " + target + " lists " + plural(count, "host"),
-                   "is declared here");
-        } else if (per_node > fewest) {
-            report(owner + " runs " + plural(per_node, "process") + " per node but a host of " + target + " has " +
-                       plural(fewest, "slot"),
-                   "is declared here");
-        }
-    } else if (compute.subkind == "local") {
-        const Value* gpus = compute.fields.field("gpus");
-        int64_t count = -1;
-        if (gpus && gpus->kind == ValueKind::Int) count = gpus->number;
-        if (gpus && gpus->kind == ValueKind::List) count = static_cast<int64_t>(gpus->items.size());
-        int64_t cpus = int_field(compute.fields, "cpus", -1);
-        if (count > 0 && per_node > count) {
-            report(owner + " runs " + plural(per_node, "process") + " per node but " + target + " has " + plural(count, "GPU"),
-                   "is declared here; each rank takes one GPU");
-        } else if (count <= 0 && cpus > 0 && per_node > cpus) {
-            report(owner + " runs " + plural(per_node, "process") + " per node but " + target + " has " + plural(cpus, "CPU slot"),
-                   "is declared here");
-        }
+// `source_include` narrows the snapshot: its patterns must stay in the folder, and the
+// script must be among the files it keeps, or the job could not start. False when the
+// script cannot be checked further.
+bool Checker::check_source_include(const ast::Step& step, const CheckedStep& job) {
+    const ast::Member* member = find_member(step.block.get(), "source_include");
+    const Value* include = job.fields.field("source_include");
+    if (!member || !include || include->kind != ValueKind::List) return true;
+    SourceRange where = member->value ? member->value->range : member->key.range;
+    if (include->items.empty()) {
+        diagnostics_.error("invalid-value", where, "'source_include' of job '" + step.name.name + "' is empty: the snapshot would hold no file")
+            .help("list the files the job needs, e.g. source_include = [\"*.py\"], or remove the field to keep every file");
+        return false;
     }
+    for (const std::string& pattern : job.source_include) {
+        std::string problem = source_include_problem(pattern);
+        if (problem.empty()) continue;
+        diagnostics_.error("invalid-value", where, "'source_include' pattern \"" + pattern + "\" cannot be used: " + problem);
+        return false;
+    }
+    const Value* script = job.fields.field("script");
+    if (!script || script->kind != ValueKind::Path) return true;
+    std::string relative = fs::path(script->text).lexically_normal().generic_string();
+    if (source_include_matches(job.source_include, relative)) return true;
+    const ast::Member* script_member = find_member(step.block.get(), "script");
+    diagnostics_.error("missing-file", script_member && script_member->value ? script_member->value->range : where,
+                       "script '" + script->text + "' is not in the snapshot of job '" + job.name +
+                           "': no pattern of 'source_include' matches it")
+        .note("'source_include' is given here", where)
+        .help("add \"" + relative + "\" to source_include");
+    return false;
 }
 
 void Checker::check_sweep_space(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out) {
@@ -198,7 +181,9 @@ void Checker::check_sweep_objective(const ast::Step& sweep, const ast::Step& job
         if (const ast::Member* declared = find_member(job.block.get(), "metrics")) d.note("its metrics are declared here", declared->value->range);
         return;
     }
-    // No declared metrics: the script must at least mention the name it reports.
+    // No declared metrics: whether a trial reports the metric cannot be proved from the
+    // script's text (the name may be built at run time, or logged by a module it imports),
+    // so this is never an error. A script that never names the metric gets a warning.
     const Value* script = out.template_fields.field("script");
     if (!script || script->kind != ValueKind::Path) return;
     fs::path file = modules_.modules[0]->folder / out.source_folder / script->text;
@@ -206,12 +191,11 @@ void Checker::check_sweep_objective(const ast::Step& sweep, const ast::Step& job
     if (!in) return;  // a missing script is reported on the job
     std::ostringstream text;
     text << in.rdbuf();
-    std::string body = text.str();
-    if (body.find("\"" + metric + "\"") != std::string::npos || body.find("'" + metric + "'") != std::string::npos) return;
-    diagnostics_.error("objective", where->value->range,
-                       "objective metric '" + metric + "' is never reported by job '" + job.name.name + "'")
-        .note("'" + script->text + "' never names \"" + metric + "\"")
-        .help("report it from the script, or declare what it reports: metrics = [\"" + metric + "\"]");
+    if (names_word(text.str(), metric)) return;
+    diagnostics_.warning("objective", where->value->range,
+                         "cannot tell whether job '" + job.name.name + "' reports objective metric '" + metric + "'")
+        .note("'" + script->text + "' never names '" + metric + "'; it may build the name or log it from another module")
+        .help("declare what it reports, and amlflow checks the objective against it: metrics = [\"" + metric + "\"]");
 }
 
 void Checker::check_cycles(const CheckedProgram& program) {

@@ -295,7 +295,7 @@ void Checker::check_binding(const ast::Step& step, CheckedStep& out) {
         if (overrides.field("script")) drop("command");
         out.fields.merge(overrides);
     }
-    finish_job_fields(*job, out);
+    finish_job_fields(*job, out, &step);
 }
 
 void Checker::check_sweep(const ast::Step& step, CheckedStep& out) {
@@ -323,15 +323,16 @@ void Checker::check_sweep(const ast::Step& step, CheckedStep& out) {
     out.template_fields = evaluator_.eval_block(*job->block, schema::job(), "job '" + job->name.name + "'", scope, job->name.range);
     CheckedStep as_job = out;
     as_job.fields = out.template_fields;
-    finish_job_fields(*job, as_job);
+    finish_job_fields(*job, as_job, &step);
     out.environment_id = as_job.environment_id;
     out.compute_id = as_job.compute_id;
     out.source_folder = as_job.source_folder;
+    out.source_include = as_job.source_include;
     check_sweep_space(step, *job, out);
     check_sweep_objective(step, *job, out);
 }
 
-void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out) {
+void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out, const ast::Step* bound_by) {
     const Value* env = out.fields.field("environment");
     out.environment_id = env && env->kind == ValueKind::Ref ? env->text : default_environment();
     environment(out.environment_id);
@@ -341,6 +342,10 @@ void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out) {
     const Value* source = out.fields.field("source");
     // A source made by another step is known only when it runs: no snapshot node.
     out.source_folder = !source ? "." : source->kind == ValueKind::Path ? source->text : "";
+    out.source_include.clear();
+    if (const Value* include = out.fields.field("source_include"); include && include->kind == ValueKind::List) {
+        for (const Value& pattern : include->items) out.source_include.push_back(pattern.text);
+    }
     // A member that failed to evaluate still counts as given: its error is reported.
     bool own_block = out.template_name.empty();
     bool has_script = out.fields.field("script") != nullptr || (own_block && find_member(step.block.get(), "script"));
@@ -367,7 +372,8 @@ void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out) {
             .help("give a command such as: command = \"python3 -m torch.distributed.launch --node_rank $NODE_RANK ... train.py\"");
     }
     check_job_files(step, out);
-    check_capacity(step, out);
+    check_capacity(step, out, bound_by);
+    warn_not_runnable(step, out, bound_by);
 }
 
 }  // namespace amlflow::compiler

@@ -12,6 +12,7 @@ std::unique_ptr<CompileResult> compile_file(const std::string& path, const Compi
     if (result->modules.modules.empty()) return result;
     CheckOptions check;
     check.sets = options.sets;
+    check.machine = options.machine;
     Checker checker(result->modules, check, result->diagnostics);
     CheckedProgram program = checker.run();
     result->extra_sources = checker.take_extra_sources();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "compiler/checked_program.h"
+#include "compiler/checker.h"
 #include "compiler/diagnostics.h"
 #include "compiler/loader.h"
 #include "compiler/plan.h"
@@ -18,6 +19,7 @@ struct CompileOptions {
     std::vector<std::string> sets;           // "name=value"
     std::optional<std::string> main_text;    // instead of reading the main file
     bool build_plan = true;                  // false: check only
+    std::function<MachineShape()> machine;   // see CheckOptions::machine
 };
 
 struct CompileResult {

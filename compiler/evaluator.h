@@ -40,6 +40,11 @@ public:
     virtual Value member(const Value& object, const ast::Identifier& name, const ast::Expr& whole,
                          const EvalScope& scope) = 0;
     virtual const std::filesystem::path& folder_of(size_t module) const = 0;
+    // Whether `name` means something where `scope` evaluates (a parameter, a declaration,
+    // a step, a bare word); asks without reporting anything.
+    virtual bool knows(const std::string& name, const EvalScope& scope) const = 0;
+    // Whether an unknown `name` is close to one visible there (a "did you mean").
+    virtual bool suggests(const std::string& name, const EvalScope& scope) const = 0;
 };
 
 class Evaluator {
@@ -81,11 +86,17 @@ private:
     Value eval_call(const ast::Expr& expr, const EvalScope& scope);
     Value eval_search_space(const ast::Expr& expr, const std::vector<Value>& args);
     Value eval_search_block(const ast::Block& block, const std::string& owner, const EvalScope& scope);
+    bool unquoted_path(const ast::Expr& expr, const FieldSpec& spec, const std::string& owner, const EvalScope& scope,
+                       SourceRange key);
 
     NameResolver& resolver_;
     Diagnostics& diagnostics_;
     std::set<const ast::Block*> blocks_with_unknown_fields_;
 };
+
+// `timeout = 300`: the help for a number given where a duration or a size is wanted
+// ("a duration needs a unit, e.g. 300s"), or "" when that is not the mistake.
+std::string missing_unit_help(FieldType wanted, const Value& value, std::string_view written);
 
 // Converts `value` to `spec`'s type, or explains why it can't ("expected an int, found a
 // string"). Values known only at run time pass where their type can be right.

@@ -98,22 +98,33 @@ Plan build_plan(const CheckedProgram& program, Diagnostics& diagnostics) {
     }
 
     std::map<std::string, std::string> hash_of;
-    std::set<std::string> sources;
+    // One source node per folder and `source_include` list: the same folder narrowed
+    // differently is a different snapshot.
+    std::map<std::pair<std::string, std::vector<std::string>>, std::string> sources;
     for (const CheckedStep& step : program.steps) {
         if (!step.source_folder.empty() && (step.kind == ast::StepKind::Job || step.kind == ast::StepKind::Sweep)) {
-            sources.insert(step.source_folder);
+            sources.emplace(std::make_pair(step.source_folder, step.source_include), "");
         }
     }
-    for (const std::string& folder : sources) {
+    for (auto& [key, id] : sources) {
+        const auto& [folder, include] = key;
         std::string error;
-        auto digest = digest_source_tree(program.folder / folder, &error);
+        auto digest = digest_source_tree(program.folder / folder, &error, include);
         if (!digest) {
             diagnostics.error("missing-file", {}, "cannot snapshot source folder '" + folder + "': " + error);
             continue;
         }
-        PlanNode node{"source:" + folder, "source", folder, "", json::object(), digest->hash};
+        std::string name = folder;
+        if (!include.empty()) {
+            name += " [";
+            for (size_t i = 0; i < include.size(); ++i) name += (i ? ", " : "") + include[i];
+            name += "]";
+        }
+        id = "source:" + name;
+        PlanNode node{id, "source", name, "", json::object(), digest->hash};
         node.spec = {{"path", folder}, {"files", digest->files.size()}, {"bytes", digest->total_bytes},
                      {"ignore_file", digest->ignore_origin}};
+        if (!include.empty()) node.spec["include"] = include;
         hash_of[node.id] = node.hash;
         plan.nodes.push_back(std::move(node));
     }
@@ -152,8 +163,9 @@ Plan build_plan(const CheckedProgram& program, Diagnostics& diagnostics) {
             hashed[kind == "data" ? "input:" + from : kind] = hash_of[from];
         };
         if (!step->environment_id.empty()) link(step->environment_id, "environment", "$environment");
-        if (!step->source_folder.empty() && sources.count(step->source_folder)) {
-            link("source:" + step->source_folder, "source", "$source");
+        auto source = sources.find(std::make_pair(step->source_folder, step->source_include));
+        if (!step->source_folder.empty() && source != sources.end() && !source->second.empty()) {
+            link(source->second, "source", "$source");
         }
         if (!step->compute_id.empty()) node.spec["$compute"] = step->compute_id;
         for (const std::string& input : step->data_inputs) link("step:" + input, "data", nullptr);

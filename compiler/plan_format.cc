@@ -111,7 +111,8 @@ std::string plan_to_text(const Plan& plan) {
     out += "\n";
     for (const PlanNode& node : plan.nodes) {
         if (node.kind == "source") {
-            out += "source " + node.name + ": " + std::to_string(node.spec["files"].get<size_t>()) + " files  #" +
+            size_t files = node.spec["files"].get<size_t>();
+            out += "source " + node.name + ": " + std::to_string(files) + (files == 1 ? " file  #" : " files  #") +
                    short_hash(node.hash) + "\n";
         } else if (node.kind == "environment") {
             out += "environment " + node.name + "  #" + short_hash(node.hash) + "\n";

@@ -166,6 +166,7 @@ const BlockSpec& job() {
         {
             {"source", T::Path, false, "\".\"", "the folder snapshotted as the working directory"},
             {"script", T::Path, false, "", "the Python script, relative to `source` (or give `command`)"},
+            {"source_include", T::StringList, false, "every file", "glob patterns, relative to `source`: only the files they match are in the snapshot and its hash", {}, {}, {}, false},
             {"command", T::Command, false, "", "a command to run instead of a script: a string (run by a shell) or a list (argv)"},
             {"args", T::Arguments, false, "[]", "arguments passed to the script"},
             {"environment", T::Environment, false, "python3 on this machine", "the environment it runs in"},

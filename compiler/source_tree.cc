@@ -34,8 +34,9 @@ bool always_skipped(const std::string& name, fs::file_type type) {
 
 class TreeWalker {
 public:
-    TreeWalker(const IgnoreRules& rules, std::vector<Entry>* entries, std::string* error)
-        : rules_(rules), entries_(entries), error_(error) {}
+    TreeWalker(const IgnoreRules& rules, const std::vector<std::string>& include, std::vector<Entry>* entries,
+               std::string* error)
+        : rules_(rules), include_(include), entries_(entries), error_(error) {}
 
     // Explicit recursion rather than recursive_directory_iterator: ignored directories
     // must not be opened at all (they may be huge or unreadable).
@@ -61,6 +62,7 @@ private:
         bool is_directory = type == fs::file_type::directory;
         if (rules_.ignored(relative, is_directory)) return true;
         if (is_directory) return walk(item.path(), relative + "/");
+        if (!include_.empty() && !source_include_matches(include_, relative)) return true;
         if (type == fs::file_type::symlink) {
             entries_->push_back({relative, item.path(), EntryKind::kSymlink});
         } else if (type == fs::file_type::regular) {
@@ -77,6 +79,7 @@ private:
     }
 
     const IgnoreRules& rules_;
+    const std::vector<std::string>& include_;
     std::vector<Entry>* entries_;
     std::string* error_;
 };
@@ -142,9 +145,48 @@ bool hash_entry(const Entry& entry, Sha256& tree, uint64_t* total_bytes, std::st
     return true;
 }
 
+// One pattern against a path: the whole path when the pattern names folders (has a '/'
+// before its end), else the last component.
+bool pattern_matches(std::string_view pattern, std::string_view path) {
+    while (pattern.rfind("./", 0) == 0) pattern.remove_prefix(2);
+    bool anchored = pattern.find('/') != std::string_view::npos;
+    if (anchored) return glob_match(pattern, path);
+    size_t slash = path.rfind('/');
+    return glob_match(pattern, slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
 }  // namespace
 
-std::optional<SourceTreeDigest> digest_source_tree(const fs::path& root, std::string* error) {
+bool source_include_matches(const std::vector<std::string>& patterns, std::string_view relative_path) {
+    for (const std::string& written : patterns) {
+        std::string_view pattern = written;
+        bool folders_only = !pattern.empty() && pattern.back() == '/';
+        while (!pattern.empty() && pattern.back() == '/') pattern.remove_suffix(1);
+        if (pattern.empty()) continue;
+        if (!folders_only && pattern_matches(pattern, relative_path)) return true;
+        // The folders above the file: a pattern that matches one takes in all it holds.
+        for (size_t slash = relative_path.find('/'); slash != std::string_view::npos;
+             slash = relative_path.find('/', slash + 1)) {
+            if (pattern_matches(pattern, relative_path.substr(0, slash))) return true;
+        }
+    }
+    return false;
+}
+
+std::string source_include_problem(const std::string& pattern) {
+    if (pattern.empty()) return "an empty pattern matches nothing";
+    if (pattern[0] == '/') return "patterns are relative to the source folder";
+    for (size_t start = 0; start <= pattern.size();) {
+        size_t end = pattern.find('/', start);
+        if (end == std::string::npos) end = pattern.size();
+        if (pattern.compare(start, end - start, "..") == 0) return "a pattern cannot leave the source folder with '..'";
+        start = end + 1;
+    }
+    return "";
+}
+
+std::optional<SourceTreeDigest> digest_source_tree(const fs::path& root, std::string* error,
+                                                   const std::vector<std::string>& include) {
     std::error_code ec;
     if (!fs::is_directory(root, ec)) {
         if (error) *error = "source folder '" + root.string() + "' is not a directory";
@@ -154,7 +196,7 @@ std::optional<SourceTreeDigest> digest_source_tree(const fs::path& root, std::st
     if (!rules) return std::nullopt;
 
     std::vector<Entry> entries;
-    if (!TreeWalker(*rules, &entries, error).walk(root, "")) return std::nullopt;
+    if (!TreeWalker(*rules, include, &entries, error).walk(root, "")) return std::nullopt;
     // Byte order of the relative paths: independent of locale and of the order the
     // filesystem happens to list directories in.
     std::sort(entries.begin(), entries.end(),

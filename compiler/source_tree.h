@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace amlflow::compiler {
@@ -35,7 +36,22 @@ struct SourceTreeDigest {
 // instead. Ignored entries are never opened, so unreadable ignored content is fine. An
 // entry that disappears between listing and inspection is skipped. Never throws
 // filesystem errors. `error` may be null.
+//
+// `include` (a job's `source_include`), when not empty, narrows the snapshot further: only
+// the files it matches (source_include_matches) are entries; the ignore rules still apply.
 std::optional<SourceTreeDigest> digest_source_tree(const std::filesystem::path& root,
-                                                   std::string* error);
+                                                   std::string* error,
+                                                   const std::vector<std::string>& include = {});
+
+// Whether `relative_path` ('/'-separated, relative to the source folder) is matched by one
+// of `patterns`. A pattern with no '/' (but a trailing one) matches a name at any depth
+// (`*.py`, `README.md`); one with a '/' matches from the folder's root (`conf/*.yaml`, where
+// `**` matches any number of folders: `conf/**`). A pattern that matches a folder takes in
+// everything under it (`conf`, `data/`); a trailing '/' matches folders only.
+bool source_include_matches(const std::vector<std::string>& patterns, std::string_view relative_path);
+
+// Why a `source_include` pattern cannot be used ("" when it can): empty, absolute, or
+// leaving the folder with '..'.
+std::string source_include_problem(const std::string& pattern);
 
 }  // namespace amlflow::compiler

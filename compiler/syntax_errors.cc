@@ -91,6 +91,33 @@ struct Wording {
     std::string help;
 };
 
+// `source = ./src`, `script = ../x.py`, `to = /tmp/out`: a path written without quotes.
+// The help quotes the text as written: the tokens that follow with no space between them.
+std::string unquoted_path_help(antlr4::Parser* parser, const antlr4::Token* found) {
+    if (found == nullptr) return "";
+    size_t type = found->getType();
+    if (type != AmlflowLexer::DOT && type != AmlflowLexer::SLASH) return "";
+    const antlr4::Token* equals = previous_visible(parser, found);
+    if (equals == nullptr || equals->getType() != AmlflowLexer::ASSIGN) return "";
+    const antlr4::Token* field = previous_visible(parser, equals);
+    if (field == nullptr || !is_name_token(field->getType())) return "";
+    auto* stream = parser->getTokenStream();
+    std::string path = found->getText();
+    size_t end = found->getStopIndex();
+    for (size_t i = found->getTokenIndex() + 1; i < stream->size(); ++i) {
+        const antlr4::Token* next = stream->get(i);
+        size_t next_type = next->getType();
+        if (next_type == antlr4::Token::EOF || next->getStartIndex() != end + 1) break;
+        if (next_type == AmlflowLexer::COMMA || next_type == AmlflowLexer::RBRACE ||
+            next_type == AmlflowLexer::RBRACKET || next->getChannel() != antlr4::Token::DEFAULT_CHANNEL) {
+            break;
+        }
+        path += next->getText();
+        end = next->getStopIndex();
+    }
+    return "a path is written as a string: " + field->getText() + " = \"" + path + "\"";
+}
+
 Wording word_error(antlr4::Parser* parser, const antlr4::Token* found) {
     const antlr4::Token* previous = previous_visible(parser, found);
     size_t rule = rule_of(parser);
@@ -129,7 +156,7 @@ Wording word_error(antlr4::Parser* parser, const antlr4::Token* found) {
     }
     std::string message = "expected " + what;
     if (what == "a name" && previous) message += " after '" + previous->getText() + "'";
-    return {message + ", found " + found_text, ""};
+    return {message + ", found " + found_text, unquoted_path_help(parser, found)};
 }
 
 std::string bad_character_help(char c) {

@@ -34,6 +34,25 @@ std::vector<std::string> sets_of(const std::string& text) {
     return sets;
 }
 
+// A `// machine: cpus=N gpus=M` line at the top makes the checker see that machine, so a
+// case about this machine's defaults has the same outcome on every machine.
+std::function<MachineShape()> machine_of(const std::string& text) {
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line) && line.rfind("//", 0) == 0) {
+        if (line.rfind("// machine: ", 0) != 0) continue;
+        MachineShape shape;
+        std::istringstream words(line.substr(12));
+        std::string word;
+        while (words >> word) {
+            if (word.rfind("cpus=", 0) == 0) shape.cpus = std::stoll(word.substr(5));
+            if (word.rfind("gpus=", 0) == 0) shape.gpus = std::stoll(word.substr(5));
+        }
+        return [shape] { return shape; };
+    }
+    return {};
+}
+
 bool has_code(const Diagnostics& diagnostics, const std::string& code) {
     for (const Diagnostic& d : diagnostics.all()) {
         if (d.code == code && d.severity == Severity::Error) return true;
@@ -77,6 +96,7 @@ BOOST_AUTO_TEST_CASE(corpus_outcomes_match_names_and_expected_output) {
         BOOST_TEST_CONTEXT("case " << name) {
             CompileOptions options;
             options.sets = sets_of(read(path));
+            options.machine = machine_of(read(path));
             auto result = compile_file(path.generic_string(), options);
             if (name.rfind("parse-fail-", 0) == 0) {
                 BOOST_TEST(has_code(result->diagnostics, "syntax"));

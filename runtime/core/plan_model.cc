@@ -46,6 +46,7 @@ std::optional<RunPlan> load_plan(const json& plan_json, std::string* error) {
         std::string kind = string_or_empty(edge, "kind");
         if (kind == "data" || kind == "after") needs[string_or_empty(edge, "to")].push_back(string_or_empty(edge, "from"));
     }
+    std::map<std::string, std::string> source_paths;  // by id; sources come before steps
     for (const json& node : plan_json.value("nodes", json::array())) {
         std::string kind = string_or_empty(node, "kind");
         std::string id = string_or_empty(node, "id");
@@ -56,6 +57,14 @@ std::optional<RunPlan> load_plan(const json& plan_json, std::string* error) {
         }
         if (kind == "source") {
             plan.source_hashes[id] = string_or_empty(node, "hash");
+            const json spec = node.value("spec", json::object());
+            source_paths[id] = string_or_empty(spec, "path");
+            if (spec.contains("include") && spec["include"].is_array()) {
+                std::vector<std::string>& include = plan.source_includes[id];
+                for (const json& pattern : spec["include"]) {
+                    if (pattern.is_string()) include.push_back(pattern.get<std::string>());
+                }
+            }
             continue;
         }
         StepPlan step;
@@ -68,8 +77,12 @@ std::optional<RunPlan> load_plan(const json& plan_json, std::string* error) {
         step.needs = needs[id];
         step.environment = string_or_empty(step.spec, "$environment");
         step.compute = string_or_empty(step.spec, "$compute");
+        // The folder is the source node's `path`; its id names the folder only when the
+        // job keeps every file (`source:src`, not `source:src [*.py]`).
         std::string source = string_or_empty(step.spec, "$source");
-        step.source = source.rfind("source:", 0) == 0 ? source.substr(7) : source;
+        auto path = source_paths.find(source);
+        step.source = path != source_paths.end() && !path->second.empty() ? path->second
+                    : source.rfind("source:", 0) == 0 ? source.substr(7) : source;
         if (step.id.empty() || step.name.empty()) {
             *error = "a plan node has no id or name";
             return std::nullopt;

@@ -31,6 +31,7 @@ struct RunPlan {
     std::map<std::string, nlohmann::json> environments;  // by id: their fields
     std::map<std::string, std::string> environment_hashes;  // by id
     std::map<std::string, std::string> source_hashes;       // by id: the snapshot digests as planned
+    std::map<std::string, std::vector<std::string>> source_includes;  // by id: `source_include`, when given
     std::map<std::string, nlohmann::json> computes;      // by id: fields and $kind
     std::vector<StepPlan> steps;                         // dependencies first
     nlohmann::json raw;                                  // the whole plan, for the run store

@@ -7,8 +7,9 @@ namespace amlflow::runtime {
 namespace fs = std::filesystem;
 
 std::optional<SnapshotResult> snapshot_source(const fs::path& source, const fs::path& destination,
-                                              const fs::path& leave_out, std::string* error) {
-    auto digest = compiler::digest_source_tree(source, error);
+                                              const fs::path& leave_out, std::string* error,
+                                              const std::vector<std::string>& include) {
+    auto digest = compiler::digest_source_tree(source, error, include);
     if (!digest) return std::nullopt;
     std::error_code failure;
     fs::create_directories(destination, failure);

@@ -137,7 +137,8 @@ void Executor::run_download(StepRun& step) {
     auto digest = content_digest(target, &error);
     if (!digest) return fail_step(step, error);
     reporter_.note("downloaded " + source->shown + " to " + target.string() + " (" + std::to_string(digest->files) +
-                   " files, " + std::to_string(digest->bytes) + " bytes)");
+                   (digest->files == 1 ? " file, " : " files, ") + std::to_string(digest->bytes) +
+                   (digest->bytes == 1 ? " byte)" : " bytes)"));
     succeed(step, {{"to", target.string()}, {"path", target.string()}}, {{"digest", digest->hash}, {"files", digest->files}, {"bytes", digest->bytes}});
 }
 

@@ -26,12 +26,14 @@ bool Executor::prepare_workdir(StepRun& step, std::string* error) {
         fs::create_directories(work, ignored);
     } else {
         fs::path source = options_.plan_folder / (step.plan->source.empty() ? "." : step.plan->source);
-        auto snapshot = snapshot_source(source, work, store_.folder(), error);
+        const json& link = step.plan->spec.value("$source", json());
+        auto include = link.is_string() ? plan_.source_includes.find(link.get<std::string>()) : plan_.source_includes.end();
+        auto snapshot = snapshot_source(source, work, store_.folder(), error,
+                                        include != plan_.source_includes.end() ? include->second : std::vector<std::string>{});
         if (!snapshot) return false;
         // The plan's hash names the code as it was when the run was planned. Code edited
         // since (before this step started, or before --resume) must not be recorded
         // under that hash, or a later run would reuse a result of other code.
-        const json& link = step.plan->spec.value("$source", json());
         auto found = link.is_string() ? plan_.source_hashes.find(link.get<std::string>()) : plan_.source_hashes.end();
         std::string planned = found != plan_.source_hashes.end() ? found->second : "";
         if (!planned.empty() && planned != snapshot->hash) {

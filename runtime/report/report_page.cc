@@ -227,7 +227,7 @@ const char* report_script() {
     var title = html("h3", "", box);
     html("span", "step", title, chart.step + " \u00b7 ");
     title.appendChild(document.createTextNode(chart.metric));
-    if (chart.sweep) html("span", "step", title, " \u00b7 " + chart.trials.length + " trials");
+    if (chart.sweep) html("span", "step", title, " \u00b7 " + chart.trials.length + (chart.trials.length === 1 ? " trial" : " trials"));
     var from = chart.series.map(function (s) { return s.from; }).filter(function (f, i, all) {
       return f && all.indexOf(f) === i;
     });

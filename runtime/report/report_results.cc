@@ -257,7 +257,7 @@ std::string sweep_table(const std::string& name, const json& result) {
     std::ostringstream out;
     out << "<article class=\"sweep\" data-sweep=\"" << html_escape(name) << "\"><h3>sweep <q>" << html_escape(name)
         << "</q>: " << html_escape(string_at(objective, "goal")) << " <code>" << html_escape(metric) << "</code> over "
-        << (trials.is_array() ? trials.size() : 0) << " trials</h3><table class=\"trials\"><thead><tr><th>trial</th>"
+        << (trials.is_array() ? trials.size() : 0) << (trials.is_array() && trials.size() == 1 ? " trial" : " trials") << "</h3><table class=\"trials\"><thead><tr><th>trial</th>"
         << "<th>state</th>";
     for (const std::string& param : params) out << "<th>" << html_escape(param) << "</th>";
     out << "<th class=\"num\">" << html_escape(metric.empty() ? "objective" : metric) << "</th></tr></thead><tbody>";

@@ -144,7 +144,8 @@ void draw_attempt(Timeline& line, const ReportStep& step, const ReportAttempt& a
     size_t shown = 0;
     for (const RankRecord& rank : attempt.ranks) {
         if (++shown > kMaxRanksShown) {
-            line.label("\u2026 " + std::to_string(attempt.ranks.size() - kMaxRanksShown) + " more ranks",
+            size_t more = attempt.ranks.size() - kMaxRanksShown;
+            line.label("\u2026 " + std::to_string(more) + (more == 1 ? " more rank" : " more ranks"),
                        "timeline-label rank", 28, kRankRow);
             line.next_row(kRankRow);
             break;

@@ -192,7 +192,11 @@ BOOST_AUTO_TEST_CASE(sweeps_must_fit_their_template_and_report_their_objective) 
                                   "  objective = maximize(\"acc\")\n }\n}\n");
     BOOST_TEST(has_message(result->diagnostics, "job 't' has no parameter 'rate' to sweep"));
     BOOST_TEST(has_message(result->diagnostics, "parameter 'batch' is int but uniform() draws floats"));
-    BOOST_TEST(has_message(result->diagnostics, "objective metric 'acc' is never reported by job 't'"));
+    // The script never names 'acc', but it might build the name: a warning, never an error.
+    BOOST_TEST(has_message(result->diagnostics, "cannot tell whether job 't' reports objective metric 'acc'"));
+    for (const Diagnostic& d : result->diagnostics.all()) {
+        if (d.code == "objective") BOOST_TEST((d.severity == Severity::Warning));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(every_error_of_a_file_is_reported_in_one_pass) {

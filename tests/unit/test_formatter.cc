@@ -388,4 +388,41 @@ BOOST_AUTO_TEST_CASE(standard_input_to_standard_output) {
     BOOST_TEST(broken.err.find("<stdin>:") == 0);
 }
 
+// A folder stands for every .amlflow file under it, at any depth, in sorted order; hidden
+// folders (.git, the .amlflow run store) and other files are left alone.
+BOOST_AUTO_TEST_CASE(folders_are_formatted_recursively) {
+    amlflow::testing::TempProject project;
+    std::string messy = "param  a:int=1\n";
+    std::string tidy = "param a: int = 1\n";
+    fs::path top = project.write("pipelines/top.amlflow", messy);
+    fs::path nested = project.write("pipelines/deep/er/nested.amlflow", messy);
+    fs::path clean = project.write("pipelines/clean.amlflow", tidy);
+    fs::path stored = project.write("pipelines/.amlflow/runs/x/plan.amlflow", messy);
+    fs::path hidden = project.write("pipelines/.git/x.amlflow", messy);
+    fs::path other = project.write("pipelines/notes.txt", messy);
+    std::string folder = (project.root() / "pipelines").string();
+
+    Ran check = run_amlflow(project, "fmt --check '" + folder + "'");
+    BOOST_TEST(check.status == 1, check.err);
+    BOOST_TEST(check.out == nested.string() + "\n" + top.string() + "\n");
+    BOOST_TEST(read(top) == messy);
+
+    Ran write = run_amlflow(project, "fmt '" + folder + "'");
+    BOOST_TEST(write.status == 0, write.err);
+    BOOST_TEST(write.out == "formatted " + nested.string() + "\nformatted " + top.string() + "\n");
+    BOOST_TEST(read(top) == tidy);
+    BOOST_TEST(read(nested) == tidy);
+    BOOST_TEST(read(clean) == tidy);
+    BOOST_TEST(read(stored) == messy);
+    BOOST_TEST(read(hidden) == messy);
+    BOOST_TEST(read(other) == messy);
+    BOOST_TEST(run_amlflow(project, "fmt --check '" + folder + "'").status == 0);
+
+    // A folder with no .amlflow file: said, and nothing to fail.
+    project.write("empty/readme.txt", "");
+    Ran none = run_amlflow(project, "fmt --check '" + (project.root() / "empty").string() + "'");
+    BOOST_TEST(none.status == 0);
+    BOOST_TEST(none.err.find("no .amlflow files under") != std::string::npos, none.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

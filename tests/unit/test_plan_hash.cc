@@ -95,6 +95,40 @@ BOOST_AUTO_TEST_CASE(ignored_files_do_not_change_the_source_hash) {
     BOOST_TEST(base == hashes(project, kPipeline));
 }
 
+// The cache key of a job is its whole source folder: a README edited beside the code
+// retrains. `source_include` narrows it: a file outside the patterns changes neither the
+// source node's hash nor the step's; a file inside them changes both.
+BOOST_AUTO_TEST_CASE(source_include_keeps_other_files_out_of_the_cache_key) {
+    const std::string narrow =
+        "experiment e {\n"
+        "  job train { source = \"src\", script = \"train.py\", source_include = [\"*.py\", \"conf/**\"] }\n"
+        "}\n";
+    const std::string whole = "experiment e {\n  job train { source = \"src\", script = \"train.py\" }\n}\n";
+    const std::string narrow_source = "source:src [*.py, conf/**]";
+    TempProject project;
+    write_project(project);
+    project.write("src/README.md", "# about\n");
+    project.write("src/conf/base.yaml", "lr: 0.1\n");
+    auto narrow_before = hashes(project, narrow);
+    auto whole_before = hashes(project, whole);
+    BOOST_TEST_REQUIRE(narrow_before.count(narrow_source) == 1u);
+
+    project.write("src/README.md", "# about, edited\n");
+    auto narrow_readme = hashes(project, narrow);
+    auto whole_readme = hashes(project, whole);
+    BOOST_TEST(narrow_readme == narrow_before);                              // same key: reused
+    BOOST_TEST(whole_readme["step:train"] != whole_before["step:train"]);    // the whole folder: retrains
+
+    project.write("src/conf/base.yaml", "lr: 0.2\n");
+    auto narrow_conf = hashes(project, narrow);
+    BOOST_TEST(narrow_conf[narrow_source] != narrow_readme[narrow_source]);
+    BOOST_TEST(narrow_conf["step:train"] != narrow_readme["step:train"]);
+
+    project.write("src/util.py", "X = 2\n");  // *.py at any depth: included
+    auto narrow_code = hashes(project, narrow);
+    BOOST_TEST(narrow_code["step:train"] != narrow_conf["step:train"]);
+}
+
 BOOST_AUTO_TEST_CASE(json_form_is_stable_and_ordered) {
     TempProject project;
     write_project(project);

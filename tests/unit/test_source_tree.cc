@@ -17,6 +17,8 @@
 
 namespace fs = std::filesystem;
 using amlflow::compiler::digest_source_tree;
+using amlflow::compiler::source_include_matches;
+using amlflow::compiler::source_include_problem;
 using amlflow::compiler::SourceTreeDigest;
 
 namespace {
@@ -256,6 +258,51 @@ BOOST_AUTO_TEST_CASE(unreadable_ignored_directory_is_not_opened) {
     dir.write(".gitignore", "locked/\n");
     BOOST_TEST(digest_source_tree(dir.path, &error).has_value());
     fs::permissions(dir.path / "locked", fs::perms::owner_all, fs::perm_options::replace);
+}
+
+// `source_include`: names at any depth without a '/', paths from the root with one, a
+// matched folder takes in what it holds, a trailing '/' matches folders only.
+BOOST_AUTO_TEST_CASE(source_include_patterns_match_as_documented) {
+    const std::vector<std::string> code = {"*.py"};
+    BOOST_TEST(source_include_matches(code, "train.py"));
+    BOOST_TEST(source_include_matches(code, "pkg/model.py"));
+    BOOST_TEST(!source_include_matches(code, "README.md"));
+    const std::vector<std::string> conf = {"conf/**"};
+    BOOST_TEST(source_include_matches(conf, "conf/base.yaml"));
+    BOOST_TEST(source_include_matches(conf, "conf/deep/x.yaml"));
+    BOOST_TEST(!source_include_matches(conf, "other/conf/base.yaml"));
+    BOOST_TEST(!source_include_matches(conf, "conf.yaml"));
+    const std::vector<std::string> folder = {"data/"};
+    BOOST_TEST(source_include_matches(folder, "data/labels.csv"));
+    BOOST_TEST(!source_include_matches(folder, "data"));  // a file named data is no folder
+    const std::vector<std::string> dotted = {"./pkg/*.py"};
+    BOOST_TEST(source_include_matches(dotted, "pkg/model.py"));
+    BOOST_TEST(!source_include_matches(dotted, "pkg/sub/model.py"));
+    BOOST_TEST(source_include_problem("*.py") == "");
+    BOOST_TEST(source_include_problem("") != "");
+    BOOST_TEST(source_include_problem("/abs/*.py") != "");
+    BOOST_TEST(source_include_problem("a/../../b") != "");
+}
+
+// The digest holds only included files, and files outside the patterns do not change it.
+BOOST_AUTO_TEST_CASE(include_narrows_the_digest) {
+    TempDir dir;
+    populate(dir);
+    dir.write("README.md", "# readme\n");
+    std::string error;
+    auto narrow = digest_source_tree(dir.path, &error, {"*.py"});
+    BOOST_TEST_REQUIRE(narrow.has_value(), error);
+    BOOST_TEST(narrow->files == (std::vector<std::string>{"pkg/__init__.py", "pkg/model.py", "train.py"}));
+    dir.write("README.md", "# readme, edited\n");
+    dir.write("data/labels.csv", "a,b\n3,4\n");
+    auto again = digest_source_tree(dir.path, &error, {"*.py"});
+    BOOST_TEST_REQUIRE(again.has_value(), error);
+    BOOST_TEST(again->hash == narrow->hash);
+    dir.write("pkg/model.py", "class Model: pass  # edited\n");
+    auto edited = digest_source_tree(dir.path, &error, {"*.py"});
+    BOOST_TEST_REQUIRE(edited.has_value(), error);
+    BOOST_TEST(edited->hash != narrow->hash);
+    BOOST_TEST(digest(dir).files.size() == 5u);  // no include: every file
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,183 @@
+// What a job asks of its compute: a distribution the compute must hold (its nodes,
+// slots, GPUs or CPU cores) and a compute kind this build can run at all.
+#include <algorithm>
+#include <climits>
+
+#include "compiler/checker.h"
+
+namespace amlflow::compiler {
+
+namespace {
+
+int64_t int_field(const Value& fields, const char* name, int64_t fallback) {
+    const Value* v = fields.field(name);
+    return v && v->kind == ValueKind::Int ? v->number : fallback;
+}
+
+std::string plural(int64_t n, const char* word) {
+    std::string w = word;
+    if (n != 1) w += w.back() == 's' ? "es" : "s";
+    return std::to_string(n) + " " + w;
+}
+
+// Whether an expression reads one of `names` (a template's parameters).
+bool mentions(const ast::Expr* expr, const std::set<std::string>& names) {
+    if (expr == nullptr) return false;
+    if (expr->kind == ast::ExprKind::Name && names.count(expr->name.name)) return true;
+    if (mentions(expr->object.get(), names) || mentions(expr->rhs.get(), names)) return true;
+    for (const ast::ExprPtr& item : expr->items) {
+        if (mentions(item.get(), names)) return true;
+    }
+    for (const ast::Arg& arg : expr->args) {
+        if (mentions(arg.value.get(), names)) return true;
+    }
+    for (const ast::StringPart& part : expr->parts) {
+        if (mentions(part.expr.get(), names)) return true;
+    }
+    if (expr->block) {
+        for (const ast::Member& member : expr->block->members) {
+            if (mentions(member.value.get(), names)) return true;
+        }
+    }
+    return false;
+}
+
+SourceRange value_range(const ast::Member& member) {
+    return member.value ? member.value->range : member.key.range;
+}
+
+}  // namespace
+
+// Who a capacity diagnostic belongs to, and where it points. A binding or a sweep
+// evaluates its template's body again: a shape that is the template's own is reported
+// once, on the template, not again under every step that binds it.
+bool Checker::capacity_site(const ast::Step& step, const ast::Step* bound_by, SourceRange& where) {
+    const ast::Member* distribution = find_member(step.block.get(), "distribution");
+    where = distribution ? value_range(*distribution) : step.name.range;
+    if (bound_by == nullptr) return true;
+    if (bound_by->kind == ast::StepKind::Sweep) return false;  // trials run the template's shape
+    const ast::Member* own_distribution = find_member(bound_by->block.get(), "distribution");
+    const ast::Member* own_compute = find_member(bound_by->block.get(), "compute");
+    std::set<std::string> params;
+    for (const ast::JobParam& param : step.params) params.insert(param.name.name);
+    const ast::Member* compute = find_member(step.block.get(), "compute");
+    bool from_params = (distribution && mentions(distribution->value.get(), params)) ||
+                       (compute && mentions(compute->value.get(), params));
+    if (!own_distribution && !own_compute && !from_params) return false;
+    if (own_distribution) where = value_range(*own_distribution);
+    else if (own_compute) where = value_range(*own_compute);
+    return true;
+}
+
+void Checker::check_capacity(const ast::Step& step, const CheckedStep& job, const ast::Step* bound_by) {
+    const Value* distribution = job.fields.field("distribution");
+    if (!distribution || distribution->kind != ValueKind::Object) return;
+    auto found = computes_.find(job.compute_id);
+    if (found == computes_.end()) return;
+    SourceRange where;
+    if (!capacity_site(step, bound_by, where)) return;
+    const CheckedDecl& compute = found->second;
+    int64_t nodes = int_field(*distribution, "nodes", 1);
+    int64_t per_node = int_field(*distribution, "processes_per_node", 1);
+    std::string owner = "job '" + job.name + "'";
+    std::string target = "compute '" + compute.name + "'";
+    auto report = [&](const std::string& message, const std::string& detail) {
+        diagnostics_.error("capacity", where, message).note(target + " " + detail, compute.range);
+    };
+    if (compute.subkind == "amlcompute") {
+        int64_t max_nodes = int_field(compute.fields, "max_nodes", 1);
+        if (nodes > max_nodes) {
+            report(owner + " asks for " + plural(nodes, "node") + " but " + target + " scales to at most " +
+                       std::to_string(max_nodes),
+                   "is declared here; raise its max_nodes or lower the job's nodes");
+        }
+    } else if (compute.subkind == "hosts") {
+        const Value* hosts = compute.fields.field("hosts");
+        if (!hosts || hosts->kind != ValueKind::List) return;
+        int64_t slots = int_field(compute.fields, "slots", 1);
+        int64_t fewest = INT64_MAX;
+        for (const Value& host : hosts->items) {
+            size_t colon = host.text.rfind(':');
+            int64_t host_slots = slots;
+            if (colon != std::string::npos) host_slots = std::atoll(host.text.c_str() + colon + 1);
+            fewest = std::min(fewest, host_slots);
+        }
+        int64_t count = static_cast<int64_t>(hosts->items.size());
+        if (nodes > count) {
+            report(owner + " asks for " + plural(nodes, "node") + " but " + target + " lists " + plural(count, "host"),
+                   "is declared here");
+        } else if (per_node > fewest) {
+            report(owner + " runs " + plural(per_node, "process") + " per node but a host of " + target + " has " +
+                       plural(fewest, "slot"),
+                   "is declared here");
+        }
+    } else if (compute.subkind == "local") {
+        check_local_capacity(compute, owner, per_node, where);
+    }
+}
+
+// A local compute holds what it declares (`gpus` as a count or indexes, else `cpus`);
+// what it leaves to this machine is checked against the machine, as a warning: the same
+// file is right on a larger machine, and ranks beyond the cores still run, sharing them.
+void Checker::check_local_capacity(const CheckedDecl& compute, const std::string& owner, int64_t per_node,
+                                   SourceRange where) {
+    std::string target = "compute '" + compute.name + "'";
+    const Value* gpus = compute.fields.field("gpus");
+    int64_t count = -1;
+    if (gpus && gpus->kind == ValueKind::Int) count = gpus->number;
+    if (gpus && gpus->kind == ValueKind::List) count = static_cast<int64_t>(gpus->items.size());
+    bool all_gpus = !gpus || (gpus->kind == ValueKind::Enum && gpus->text == "all");
+    int64_t cpus = int_field(compute.fields, "cpus", -1);
+    if (count > 0 && per_node > count) {
+        diagnostics_.error("capacity", where, owner + " runs " + plural(per_node, "process") + " per node but " + target +
+                                                  " has " + plural(count, "GPU"))
+            .note(target + " is declared here; each rank takes one GPU", compute.range);
+        return;
+    }
+    if (count <= 0 && cpus > 0) {
+        if (per_node > cpus) {
+            diagnostics_.error("capacity", where, owner + " runs " + plural(per_node, "process") + " per node but " + target +
+                                                      " has " + plural(cpus, "CPU slot"))
+                .note(target + " is declared here", compute.range);
+        }
+        return;
+    }
+    if (count > 0 || !options_.machine) return;
+    if (!machine_) machine_ = options_.machine();
+    bool declared = compute.range.valid();
+    std::string placed = declared ? target : "no compute is given, so the job";
+    std::string processes = owner + " runs " + plural(per_node, "process") + " per node but this machine has ";
+    if (all_gpus && machine_->gpus > 0) {
+        if (per_node <= machine_->gpus) return;
+        diagnostics_.warning("capacity", where, processes + plural(machine_->gpus, "GPU"))
+            .note(placed + " uses all of this machine's GPUs; each rank takes one", compute.range)
+            .help("lower processes_per_node, or run it where there are more GPUs");
+        return;
+    }
+    if (machine_->cpus <= 0 || per_node <= machine_->cpus) return;
+    diagnostics_.warning("capacity", where, processes + plural(machine_->cpus, "CPU core"))
+        .note(declared ? target + " does not set 'cpus', so its ranks share this machine's cores"
+                       : "no compute is given, so its ranks share this machine's cores",
+              compute.range)
+        .help(declared ? "lower processes_per_node, or set 'cpus' on " + target + " to make this an error"
+                       : "lower processes_per_node");
+}
+
+// A job on a hosts or amlcompute target has a plan, but this build runs only local jobs:
+// say so at check time rather than let it look runnable.
+void Checker::warn_not_runnable(const ast::Step& step, const CheckedStep& job, const ast::Step* bound_by) {
+    if (bound_by == nullptr && step.is_template) return;  // runs only when bound
+    auto found = computes_.find(job.compute_id);
+    if (found == computes_.end()) return;
+    const CheckedDecl& compute = found->second;
+    if (compute.subkind != "hosts" && compute.subkind != "amlcompute") return;
+    const ast::Step& runner = bound_by ? *bound_by : step;
+    std::string owner = std::string(ast::step_kind_name(runner.kind)) + " '" + job.name + "'";
+    diagnostics_.warning("not-runnable", runner.name.range,
+                         owner + " runs on '" + compute.name + "' (" + compute.subkind +
+                             "), which this version of amlflow cannot run yet")
+        .note("compute '" + compute.name + "' is declared here", compute.range)
+        .help("'amlflow run' fails this step; give it a local compute to run it on this machine");
+}
+
+}  // namespace amlflow::compiler
