@@ -42,15 +42,16 @@ void RunReporter::run_started(const std::string& run_id, const std::string& file
 
 void RunReporter::note(const std::string& text) { write(paint("amlflow:", "1") + " " + text + "\n"); }
 
-void RunReporter::attempt_started(const std::string& step, int attempt, int processes, int port) {
-    std::string what = attempt == 0 ? "started" : "restarted (attempt " + std::to_string(attempt + 1) + ")";
+void RunReporter::attempt_started(const std::string& step, int attempt, int processes, int port, bool resumed) {
+    std::string number = "(attempt " + std::to_string(shown_attempt(attempt)) + ")";
+    std::string what = attempt == 0 ? "started" : (resumed ? "resumed " : "restarted ") + number;
     write(paint("amlflow:", "1") + " step '" + step + "' " + what + ": " + std::to_string(processes) + " process" +
           (processes == 1 ? "" : "es") + (port ? ", MASTER_PORT " + std::to_string(port) : "") + "\n");
 }
 
 void RunReporter::attempt_failed(const std::string& step, int attempt, const AttemptResult& result,
                                  const std::string& decision, int64_t delay_ms, bool retrying) {
-    std::string text = paint("amlflow:", "1") + " step '" + step + "' attempt " + std::to_string(attempt + 1) +
+    std::string text = paint("amlflow:", "1") + " step '" + step + "' attempt " + std::to_string(shown_attempt(attempt)) +
                        " failed: " + result.message;
     if (retrying) text += "; " + decision + " in " + format_duration_ms(delay_ms);
     else text += " (" + decision + ")";

@@ -12,8 +12,11 @@ namespace amlflow::runtime {
 
 class RunLock {
 public:
-    // nullopt with *error when another process holds it.
-    static std::optional<RunLock> acquire(const std::filesystem::path& run_folder, std::string* error);
+    // nullopt with *error when another process holds it (*holder: its pid, 0 when it
+    // cannot be told) or the lock cannot be taken (*holder: -1). The holder writes its pid
+    // into the lock file, so the one refused can say who is running the run.
+    static std::optional<RunLock> acquire(const std::filesystem::path& run_folder, std::string* error,
+                                          long* holder = nullptr);
     RunLock(RunLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
     RunLock& operator=(RunLock&&) = delete;
     RunLock(const RunLock&) = delete;

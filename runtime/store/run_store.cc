@@ -23,8 +23,10 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kRunStates[] = {"running", "succeeded", "failed", "canceled"};
+// "canceled": a person stopped it (Ctrl-C); "stopped early": a sweep's early-stop policy did.
 constexpr const char* kStepStates[] = {"pending",  "running", "succeeded", "failed",
-                                       "canceled", "skipped", "cached"};
+                                       "canceled", "skipped", "cached",    "stopped early"};
+constexpr const char* kAttemptStates[] = {"running", "succeeded", "failed", "canceled", "stopped early"};
 
 template <typename State, size_t N>
 std::optional<State> parse_state(std::string_view text, const char* const (&names)[N]) {
@@ -63,7 +65,7 @@ std::string quoted(const std::string& text) { return "'" + text + "'"; }
 
 const char* to_string(RunState state) { return kRunStates[static_cast<int>(state)]; }
 const char* to_string(StepState state) { return kStepStates[static_cast<int>(state)]; }
-const char* to_string(AttemptState state) { return kRunStates[static_cast<int>(state)]; }
+const char* to_string(AttemptState state) { return kAttemptStates[static_cast<int>(state)]; }
 std::optional<RunState> parse_run_state(std::string_view text) {
     return parse_state<RunState>(text, kRunStates);
 }
@@ -71,7 +73,7 @@ std::optional<StepState> parse_step_state(std::string_view text) {
     return parse_state<StepState>(text, kStepStates);
 }
 std::optional<AttemptState> parse_attempt_state(std::string_view text) {
-    return parse_state<AttemptState>(text, kRunStates);
+    return parse_state<AttemptState>(text, kAttemptStates);
 }
 
 std::unique_ptr<RunStore> RunStore::open(const fs::path& folder, std::string* error, OpenMode mode) {
@@ -141,10 +143,11 @@ std::optional<std::string> RunStore::create_run(const NewRun& run) {
         id = make_run_id(created);
         sqlite::Query insert = db_->query(
             "INSERT INTO run (id, file, plan_hash, plan_json, params_json, state, created_ms,"
-            " version) VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7)");
+            " version, options_json) VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)");
         insert.bind(1, id).bind(2, run.file).bind(3, run.plan_hash).bind(4, run.plan_json);
         insert.bind(5, run.params_json).bind(6, created);
         insert.bind(7, run.version.empty() ? std::string(AMLFLOW_VERSION) : run.version);
+        insert.bind(8, run.options_json.empty() ? std::string("{}") : run.options_json);
         if (insert.run()) break;
         bool clash = insert.rc() == SQLITE_CONSTRAINT_PRIMARYKEY;
         if (!clash || tries == 16) {
@@ -183,12 +186,22 @@ bool RunStore::set_run_state(const std::string& run, RunState state, int exit_co
     return true;
 }
 
+bool RunStore::set_run_options(const std::string& run, const std::string& options_json) {
+    const std::string what = "cannot record the options of run " + quoted(run);
+    sqlite::Query update = db_->query("UPDATE run SET options_json = ?2 WHERE id = ?1");
+    update.bind(1, run).bind(2, options_json.empty() ? std::string("{}") : options_json);
+    if (!update.run()) return fail(what, update.error());
+    if (db_->changes() == 0) return fail(what, "no such run");
+    return true;
+}
+
 namespace {
 
 // The same columns for a lookup (with the plan) and a listing (with '' in its place).
 std::string run_select(const char* plan_column, const char* rest) {
     return std::string("SELECT id, file, plan_hash, ") + plan_column +
-           ", params_json, state, created_ms, finished_ms, exit_code, version FROM run " + rest;
+           ", params_json, state, created_ms, finished_ms, exit_code, version,"
+           " coalesce(options_json, '{}') FROM run " + rest;
 }
 
 RunRecord read_run(const sqlite::Query& row) {
@@ -203,6 +216,7 @@ RunRecord read_run(const sqlite::Query& row) {
     record.finished_ms = row.integer(7);
     record.exit_code = static_cast<int>(row.integer(8, -1));
     record.version = row.text(9);
+    record.options_json = row.text(10);
     return record;
 }
 
@@ -329,7 +343,7 @@ fs::path RunStore::step_checkpoints(const std::string& run, const std::string& s
 }
 
 fs::path RunStore::attempt_logs(const std::string& run, const std::string& step, int attempt) {
-    return folder_under({run, step, "attempt-" + std::to_string(attempt)}, true);
+    return folder_under({run, step, "attempt-" + std::to_string(shown_attempt(attempt))}, true);
 }
 
 fs::path RunStore::rank_log(const std::string& run, const std::string& step, int attempt,
