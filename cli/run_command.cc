@@ -178,6 +178,44 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
     return execute_plan(args, *plan, *store, *run_id, fs::path(args.file).parent_path(), args.file, loop);
 }
 
+// The arguments a resumed run runs with: the steps it recorded (a run started with
+// --step recorded only those), and its own --force and --force-step, which still hold
+// (what they kept from the cache stays away), with those given now; a --force-step
+// given now also runs that step again if the run completed it.
+RunArgs resumed_args(const RunArgs& args, const RunPlan& plan, const RunRecord& run, RunStore& store) {
+    RunArgs resumed = args;
+    if (auto recorded = store.steps_of(run.id); recorded && resumed.steps.empty()) {
+        std::vector<std::string> names;
+        for (const StepRecord& step : *recorded) {
+            if (plan.find(step.name)) names.push_back(step.name);  // not a sweep's trials
+        }
+        if (names.size() < plan.steps.size()) resumed.steps = names;
+    }
+    auto recorded_options = nlohmann::json::parse(run.options_json, nullptr, false);
+    if (recorded_options.is_object()) {
+        resumed.force = resumed.force || recorded_options.value("force", false);
+        for (const auto& name : recorded_options.value("force_steps", nlohmann::json::array())) {
+            if (name.is_string()) resumed.force_steps.push_back(name.get<std::string>());
+        }
+    }
+    resumed.rerun_steps = args.force_steps;
+    return resumed;
+}
+
+// --resume --dry-run: what the resumed run would still run; its completed steps kept.
+int dry_run_resume(const RunArgs& args, const RunArgs& resumed, const RunPlan& plan, const RunRecord& run,
+                   RunStore& store) {
+    std::set<std::string> kept;
+    if (auto recorded = store.steps_of(run.id)) {
+        for (const StepRecord& step : *recorded) {
+            bool done = step.state == StepState::Succeeded || step.state == StepState::Cached;
+            if (done && !std::count(args.force_steps.begin(), args.force_steps.end(), step.name)) kept.insert(step.name);
+        }
+    }
+    std::cout << "resuming run " << run.id << " of " << run.file << "\n";
+    return dry_run(plan, EnvironmentBuilder::current_process_environment(), {needed_steps(plan, resumed.steps), kept});
+}
+
 // --resume RUN: the run's own plan, as it was recorded (not the file as it is now), its
 // completed steps kept and the rest run again.
 int resume(const RunArgs& args) {
@@ -202,37 +240,8 @@ int resume(const RunArgs& args) {
         std::cerr << "amlflow: run '" << run->id << "' already succeeded; nothing to resume\n";
         return 0;
     }
-    // A run started with --step recorded only the steps it meant to run: keep to those.
-    RunArgs resumed = args;
-    if (auto recorded = store->steps_of(run->id); recorded && resumed.steps.empty()) {
-        std::vector<std::string> names;
-        for (const StepRecord& step : *recorded) {
-            if (plan->find(step.name)) names.push_back(step.name);  // not a sweep's trials
-        }
-        if (names.size() < plan->steps.size()) resumed.steps = names;
-    }
-    // The run's own --force and --force-step still hold: what they kept from the cache
-    // stays away. A --force-step given now also runs that step again if it completed.
-    auto recorded_options = nlohmann::json::parse(run->options_json, nullptr, false);
-    if (recorded_options.is_object()) {
-        resumed.force = resumed.force || recorded_options.value("force", false);
-        for (const auto& name : recorded_options.value("force_steps", nlohmann::json::array())) {
-            if (name.is_string()) resumed.force_steps.push_back(name.get<std::string>());
-        }
-    }
-    resumed.rerun_steps = args.force_steps;
-    if (args.dry_run) {
-        std::set<std::string> kept;
-        if (auto recorded = store->steps_of(run->id)) {
-            for (const StepRecord& step : *recorded) {
-                bool done = step.state == StepState::Succeeded || step.state == StepState::Cached;
-                if (done && !std::count(args.force_steps.begin(), args.force_steps.end(), step.name)) kept.insert(step.name);
-            }
-        }
-        std::cout << "resuming run " << run->id << " of " << run->file << "\n";
-        return dry_run(*plan, EnvironmentBuilder::current_process_environment(),
-                       {needed_steps(*plan, resumed.steps), kept});
-    }
+    RunArgs resumed = resumed_args(args, *plan, *run, *store);
+    if (args.dry_run) return dry_run_resume(args, resumed, *plan, *run, *store);
     if (!store->set_run_options(run->id, options_json(resumed.force, resumed.force_steps))) {
         std::cerr << "amlflow: error: " << store->last_error() << "\n";
         return 1;

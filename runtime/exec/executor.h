@@ -110,6 +110,7 @@ private:
     // executor_jobs.cc
     void start_step(StepRun& step);
     void start_attempt(StepRun& step);
+    AttemptCallbacks attempt_callbacks(const std::string& name, int number);
     bool prepare_workdir(StepRun& step, std::string* error);
     bool prepare_environment(const std::string& environment_id, std::string* error);
     std::string interpreter_of(const std::string& environment_id) const;

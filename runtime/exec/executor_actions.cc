@@ -16,6 +16,32 @@ namespace {
 
 std::string shown(const fs::path& path) { return "'" + path.string() + "'"; }
 
+// The registry keeps one copy per content: objects/<sha256>/<the file's name>. Copied
+// beside, then renamed into place: the registry never holds half a model. The same
+// content under another file name shares the object folder.
+std::optional<fs::path> add_to_registry(const fs::path& registry, const fs::path& source, const std::string& hash,
+                                        std::string* error) {
+    fs::path object = registry / "objects" / hash;
+    fs::path copy = object / source.filename();
+    std::error_code ec;
+    if (fs::exists(copy, ec)) return copy;
+    fs::path partial = object.string() + "." + source.filename().string() + ".partial";
+    fs::remove_all(partial, ec);
+    if (!copy_confined(source, partial, false, error)) {
+        fs::remove_all(partial, ec);
+        *error = "cannot copy the model into the registry: " + *error;
+        return std::nullopt;
+    }
+    fs::create_directories(object, ec);
+    fs::rename(partial, copy, ec);
+    if (ec) fs::remove_all(partial, ec);
+    if (!fs::exists(copy, ec)) {
+        *error = "cannot add " + copy.string() + " to the registry";
+        return std::nullopt;
+    }
+    return copy;
+}
+
 // A path written as an interpolated string: "${train.outputs}/model.pt" is the same
 // path as train.outputs / "model.pt" (a result, confined to that step's folder); any
 // other interpolation is a path relative to the file's folder, resolved as text.
@@ -82,37 +108,21 @@ void Executor::run_register(StepRun& step) {
     std::string error;
     auto source = resolve_path_field(step, "path", &error);
     if (!source) return fail_step(step, error);
-    auto digest = content_digest(source->path, &error);
-    if (!digest) return fail_step(step, error);
-    // The registry keeps one copy per content: objects/<sha256>/<the file's name>.
-    fs::path object = store_.registry_folder() / "objects" / digest->hash;
-    fs::path copy = object / source->path.filename();
-    std::error_code ec;
-    if (!fs::exists(copy, ec)) {
-        // Copied beside, then renamed into place: the registry never holds half a model.
-        // The same content under another file name shares the object folder.
-        fs::path partial = object.string() + "." + source->path.filename().string() + ".partial";
-        fs::remove_all(partial, ec);
-        if (!copy_confined(source->path, partial, false, &error)) {
-            fs::remove_all(partial, ec);
-            return fail_step(step, "cannot copy the model into the registry: " + error);
-        }
-        fs::create_directories(object, ec);
-        fs::rename(partial, copy, ec);
-        if (ec) fs::remove_all(partial, ec);
-        if (!fs::exists(copy)) return fail_step(step, "cannot add " + copy.string() + " to the registry");
-    }
     // Every string the checker accepted, interpolations included, as text before
-    // anything is recorded.
+    // anything is copied or recorded.
     auto name = text_field(step.plan->spec, "name", step.plan->name, text_context(), &error);
     auto description = text_field(step.plan->spec, "description", "", text_context(), &error);
     auto tags = name && description ? resolve_runtime_text(step.plan->spec.value("tags", json::object()), text_context(), &error)
                                     : std::nullopt;
     if (!tags) return fail_step(step, error);
+    auto digest = content_digest(source->path, &error);
+    if (!digest) return fail_step(step, error);
+    auto copy = add_to_registry(store_.registry_folder(), source->path, digest->hash, &error);
+    if (!copy) return fail_step(step, error);
     NewModel model;
     model.name = *name;
     model.hash = digest->hash;
-    model.path = copy;
+    model.path = *copy;
     model.bytes = digest->bytes;
     model.run_id = run_id_;
     model.step = step.plan->name;
@@ -136,7 +146,7 @@ void Executor::run_register(StepRun& step) {
     if (!record) return fail_step(step, store_.last_error());
     reporter_.note("model '" + record->name + "' version " + std::to_string(record->version) +
                    (record->existing ? ": already registered with identical content" : ": registered"));
-    succeed(step, {{"name", record->name}, {"version", std::to_string(record->version)}, {"path", copy.string()}},
+    succeed(step, {{"name", record->name}, {"version", std::to_string(record->version)}, {"path", copy->string()}},
             {{"model", {{"name", record->name}, {"version", record->version}, {"hash", record->hash},
                         {"existing", record->existing}}}});
 }

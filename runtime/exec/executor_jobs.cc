@@ -149,8 +149,11 @@ void Executor::start_attempt(StepRun& step) {
     // An attempt after others but before any restart of this interpreter: a --resume.
     bool resumed = step.attempt > 0 && step.restarts_used == 0;
     reporter_.attempt_started(step.plan->name, step.attempt, processes, port, resumed);
-    std::string name = step.plan->name;
-    int number = step.attempt;
+    backend_.start(request, attempt_callbacks(step.plan->name, step.attempt));
+}
+
+// What the backend reports of one attempt, recorded and passed on to the step.
+AttemptCallbacks Executor::attempt_callbacks(const std::string& name, int number) {
     AttemptCallbacks callbacks;
     callbacks.started = [this, name, number](const StartedProcess& process) {
         RankRecord record;
@@ -180,7 +183,7 @@ void Executor::start_attempt(StepRun& step) {
     callbacks.done = [this, name, number](const AttemptResult& result) {
         if (StepRun* step = find(name)) attempt_done(*step, number, result);
     };
-    backend_.start(request, callbacks);
+    return callbacks;
 }
 
 void Executor::read_metrics(StepRun& step, bool final) {

@@ -82,11 +82,15 @@ void RunReporter::failure_report(const std::string& step, int attempts, const At
 
 void RunReporter::summary(const std::string& run_id, const std::vector<StepSummary>& rows, int exit_code,
                           const std::string& store_hint) {
-    size_t width = 4;
-    for (const StepSummary& row : rows) width = std::max(width, row.name.size());
-    std::string text = "\n" + std::string("step") + std::string(width - 4 + 2, ' ') + "kind      state      attempts  time\n";
+    size_t width = 4, state_width = 11;  // "stopped early" widens the state column
     for (const StepSummary& row : rows) {
-        std::string state = row.state + std::string(row.state.size() < 11 ? 11 - row.state.size() : 1, ' ');
+        width = std::max(width, row.name.size());
+        state_width = std::max(state_width, row.state.size() + 1);
+    }
+    std::string text = "\n" + std::string("step") + std::string(width - 4 + 2, ' ') + "kind      state" +
+                       std::string(state_width - 5, ' ') + "attempts  time\n";
+    for (const StepSummary& row : rows) {
+        std::string state = row.state + std::string(state_width - row.state.size(), ' ');
         std::string kind = row.kind + std::string(row.kind.size() < 10 ? 10 - row.kind.size() : 1, ' ');
         text += row.name + std::string(width - row.name.size() + 2, ' ') + kind + state +
                 std::to_string(row.attempts) + std::string(10 - std::min<size_t>(9, std::to_string(row.attempts).size()), ' ') +

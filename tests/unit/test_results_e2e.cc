@@ -330,6 +330,16 @@ experiment e {
     json result = json::parse(steps["tune"].result_json);
     BOOST_TEST(result["best"] == "tune[0]");
     BOOST_TEST(result["trials"].size() == 3u);
+    BOOST_TEST(result["trials"][1]["state"] == "stopped early");
+    // One name for the state wherever it shows: not "stopped", not "canceled" (what a
+    // person stops).
+    BOOST_TEST(contains(outcome.err, "step 'tune[1]' stopped early in"), outcome);
+    BOOST_TEST(contains(outcome.err, "tune[1]  trial     stopped early"), outcome);
+    Outcome shown = box.run({"runs", "show", box.only_run()});
+    BOOST_TEST(contains(shown.out, "step tune[1] (trial): stopped early, 1 attempt"), shown);
+    BOOST_TEST(contains(shown.out, "attempt 1: stopped early"), shown);
+    Outcome metrics = box.run({"metrics", box.only_run(), "--step", "tune"});
+    BOOST_TEST(contains(metrics.out, "stopped early"), metrics);
 }
 
 // The flagship pipeline with real PyTorch (2 CPU ranks, gloo) and onnx: train → sweep →
