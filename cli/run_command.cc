@@ -64,15 +64,18 @@ std::string options_json(bool force, const std::vector<std::string>& force_steps
 int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, const std::string& run_id,
                  const fs::path& plan_folder, const std::string& shown_file, EventLoop& loop) {
     std::string error;
-    long holder = -1;
-    auto lock = RunLock::acquire(store.run_folder(run_id), &error, &holder);
+    bool held = false;
+    auto lock = RunLock::acquire(store.run_folder(run_id), &error, &held);
     if (!lock) {
+        // Busy, not wrong: its own exit code, and who holds it.
+        pid_t holder = held ? RunLock::holder(store.run_folder(run_id)) : 0;
+        if (holder > 0) error = "another amlflow (pid " + std::to_string(holder) + ") is running it";
         std::cerr << "amlflow: error: cannot run '" << run_id << "': " << error << "\n";
-        if (holder >= 0) {
+        if (held) {
             std::cerr << "help: wait for it to end, or stop it (Ctrl-C in its terminal"
                       << (holder > 0 ? ", or kill -INT " + std::to_string(holder) : std::string()) << ")\n";
         }
-        return holder >= 0 ? kExitRunBusy : 1;
+        return held ? kExitRunBusy : 1;
     }
     if (!args.resume.empty() && !store.set_run_state(run_id, RunState::Running)) {
         std::cerr << "amlflow: error: " << store.last_error() << "\n";

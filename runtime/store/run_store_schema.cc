@@ -140,17 +140,17 @@ CREATE TABLE model (
 ) WITHOUT ROWID;
 )sql";
 
-// Version 3: the run's options (`--force`, `--force-step`), which `--resume` honours; and
+// Version 4: the run's options (`--force`, `--force-step`), which `--resume` honours; and
 // "stopped early", a state of its own for steps and attempts that a sweep's early-stop
 // policy ended (version 2 kept them as 'canceled', the word for what a person stopped,
 // and marked them "stopped" only in the sweep's result). SQLite cannot change a CHECK
 // constraint in place, so the step and attempt tables are rebuilt (foreign keys are off
-// during migrations, see prepare_store_database), keeping every row and rowid; then the
+// during migrations, see configure), keeping every row and rowid; then the
 // trials that the sweeps' results name as stopped get the new state.
-constexpr const char* kSchemaV3 = R"sql(
+constexpr const char* kSchemaV4 = R"sql(
 ALTER TABLE run ADD COLUMN options_json TEXT CHECK (options_json IS NULL OR json_valid(options_json));
 
-CREATE TABLE step_v3 (
+CREATE TABLE step_v4 (
     id          INTEGER PRIMARY KEY,
     run_id      TEXT NOT NULL REFERENCES run (id) ON DELETE CASCADE,
     name        TEXT NOT NULL,
@@ -165,14 +165,14 @@ CREATE TABLE step_v3 (
     result_json TEXT CHECK (result_json IS NULL OR json_valid(result_json)),
     UNIQUE (run_id, name)
 );
-INSERT INTO step_v3 (id, run_id, name, kind, hash, state, started_ms, finished_ms, cached_from, outputs, result_json)
+INSERT INTO step_v4 (id, run_id, name, kind, hash, state, started_ms, finished_ms, cached_from, outputs, result_json)
     SELECT id, run_id, name, kind, hash, state, started_ms, finished_ms, cached_from, outputs, result_json FROM step;
 DROP TABLE step;
-ALTER TABLE step_v3 RENAME TO step;
+ALTER TABLE step_v4 RENAME TO step;
 CREATE INDEX step_by_hash ON step (hash);
 CREATE INDEX step_by_cached_from ON step (cached_from);
 
-CREATE TABLE attempt_v3 (
+CREATE TABLE attempt_v4 (
     step_id      INTEGER NOT NULL REFERENCES step (id) ON DELETE CASCADE,
     number       INTEGER NOT NULL CHECK (number >= 0),
     state        TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'canceled',
@@ -184,10 +184,10 @@ CREATE TABLE attempt_v3 (
     logs         TEXT NOT NULL,
     PRIMARY KEY (step_id, number)
 ) WITHOUT ROWID;
-INSERT INTO attempt_v3 SELECT step_id, number, state, started_ms, finished_ms, master_port, failure_json, logs
+INSERT INTO attempt_v4 SELECT step_id, number, state, started_ms, finished_ms, master_port, failure_json, logs
     FROM attempt;
 DROP TABLE attempt;
-ALTER TABLE attempt_v3 RENAME TO attempt;
+ALTER TABLE attempt_v4 RENAME TO attempt;
 
 UPDATE step SET state = 'stopped early'
  WHERE kind = 'trial' AND state = 'canceled' AND EXISTS (
@@ -248,23 +248,23 @@ bool configure(sqlite::Connection& db, std::string* error) {
             return false;
         }
     }
-    return db.exec("PRAGMA synchronous = NORMAL;", error);
+    // Foreign keys go on after the migration (prepare_store_database): a rebuilt table
+    // must be dropped without cascading, and the pragma cannot change inside a transaction.
+    return db.exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;", error);
 }
 
-// A rebuilt table must leave every reference whole (the check that foreign keys, off
-// while migrating, would have made).
-bool foreign_keys_hold(sqlite::Connection& db, std::string* error) {
+// After a table was rebuilt: every reference still has its row.
+bool check_foreign_keys(sqlite::Connection& db, std::string* error) {
     sqlite::Query check = db.query("PRAGMA foreign_key_check");
     int rc = check.step();
     if (rc == SQLITE_DONE) return true;
-    *error = rc == SQLITE_ROW ? "the upgraded schema breaks a reference in table '" + check.text(0) + "'" : check.error();
+    *error = rc == SQLITE_ROW ? "the migration left table '" + check.text(0) + "' with a dangling reference"
+                              : check.error();
     return false;
 }
 
 // Creates or upgrades the schema inside one write transaction, re-reading the version
 // under the lock: two processes opening a fresh store at once must not both create it.
-// Foreign keys are off meanwhile (the caller turns them on after): a migration that
-// rebuilds a table drops the old one while other tables still refer to it.
 bool migrate(sqlite::Connection& db, std::string* error) {
     int version = 0;
     if (!read_integer_pragma(db, "PRAGMA user_version", &version, error)) return false;
@@ -283,8 +283,7 @@ bool migrate(sqlite::Connection& db, std::string* error) {
     }
     if (version == 0 && !db.exec(kSchemaV1, error)) return false;
     if (version < 2 && !db.exec(kSchemaV2, error)) return false;
-    if (version < 3 && !db.exec(kSchemaV3, error)) return false;
-    if (version > 0 && !foreign_keys_hold(db, error)) return false;
+    if (version < 4 && !(db.exec(kSchemaV4, error) && check_foreign_keys(db, error))) return false;
     std::string set_version = "PRAGMA user_version = " + std::to_string(RunStore::kSchemaVersion);
     if (!db.exec(set_version.c_str(), error)) return false;
     if (!transaction.commit()) {
@@ -300,9 +299,7 @@ const char* store_schema_v1() { return kSchemaV1; }
 const char* store_schema_v2_upgrade() { return kSchemaV2; }
 
 bool prepare_store_database(sqlite::Connection& db, std::string* error) {
-    // foreign_keys cannot change inside a transaction: off for the migration, on after.
-    return configure(db, error) && db.exec("PRAGMA foreign_keys = OFF;", error) && migrate(db, error) &&
-           db.exec("PRAGMA foreign_keys = ON;", error);
+    return configure(db, error) && migrate(db, error) && db.exec("PRAGMA foreign_keys = ON;", error);
 }
 
 }  // namespace amlflow::runtime

@@ -367,7 +367,7 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_is_upgraded_keeping_its_runs) {
     BOOST_TEST(again->find_model("birds").has_value(), again->last_error());
 }
 
-// Version 3: a trial that a sweep's policy stopped, which version 2 kept as 'canceled'
+// Version 4: a trial that a sweep's policy stopped, which version 2 kept as 'canceled'
 // (and named "stopped" only in the sweep's result), becomes 'stopped early', its last
 // attempt too; a trial a person canceled stays canceled; rows that refer to the rebuilt
 // tables (ranks, metrics, params, cache keys) keep pointing at them.
@@ -395,7 +395,7 @@ BOOST_AUTO_TEST_CASE(a_version_2_store_gets_stopped_early_and_run_options) {
              "INSERT INTO cache_key VALUES ('k', 2, 1);");
 
     auto store = open_store(folder);
-    BOOST_TEST(raw_query(folder, "PRAGMA user_version") == "3");
+    BOOST_TEST(raw_query(folder, "PRAGMA user_version") == std::to_string(RunStore::kSchemaVersion));
     auto steps = store->steps_of(run);
     BOOST_TEST_REQUIRE(steps.has_value(), store->last_error());
     BOOST_TEST_REQUIRE(steps->size() == 4u);
