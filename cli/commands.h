@@ -1,6 +1,6 @@
 // The amlflow subcommands. Each registers itself on the CLI11 app and returns the
-// process exit code: 0 success, 1 the file is wrong, 2 a step failed, 130 interrupted,
-// 64 the command line itself is wrong.
+// process exit code: 0 success, 1 the file is wrong, 2 a step failed, 3 the run is busy
+// (another amlflow is running it), 130 interrupted, 64 the command line itself is wrong.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -11,6 +11,10 @@
 namespace amlflow::cli {
 
 using Runner = std::function<int()>;
+
+// `amlflow run --resume` of a run that another amlflow still runs: a distinct code, so a
+// script can wait and retry rather than read it as a wrong file.
+constexpr int kExitRunBusy = 3;
 
 // Each returns the function that runs the command once the command line is parsed.
 Runner add_check_command(CLI::App& app);

@@ -31,29 +31,43 @@ struct LogFile {
     std::streamoff read = 0;
 };
 
+// Whether --step selects `step`: by its name, or, for a sweep's name, each of its trials
+// (a sweep starts no process of its own: its trials' logs are its logs).
+bool selected(const StepRecord& step, const std::string& wanted) {
+    if (wanted.empty() || step.name == wanted) return true;
+    return step.kind == "trial" && step.name.size() > wanted.size() && step.name.compare(0, wanted.size(), wanted) == 0 &&
+           step.name[wanted.size()] == '[';
+}
+
 // The log files the arguments select: the last attempt of each step unless --attempt.
 std::vector<LogFile> select_logs(RunStore& store, const RunRecord& run, const LogsArgs& args) {
     std::vector<LogFile> files;
     auto steps = store.steps_of(run.id);
     if (!steps) return files;
     for (const StepRecord& step : *steps) {
-        if (!args.step.empty() && step.name != args.step) continue;
+        if (!selected(step, args.step)) continue;
         auto attempts = store.attempts_of(run.id, step.name);
         if (!attempts || attempts->empty()) continue;
         for (const AttemptRecord& attempt : *attempts) {
-            bool chosen = args.attempt >= 0 ? attempt.number == args.attempt - 1 : &attempt == &attempts->back();
+            bool chosen = args.attempt >= 0 ? shown_attempt(attempt.number) == args.attempt : &attempt == &attempts->back();
             if (!chosen) continue;
             auto ranks = store.ranks_of(run.id, step.name, attempt.number);
             if (!ranks) continue;
             for (const RankRecord& rank : *ranks) {
                 if (args.rank >= 0 && rank.global_rank != args.rank) continue;
-                files.push_back({step.name + " attempt " + std::to_string(attempt.number + 1) + " rank " +
+                files.push_back({step.name + " attempt " + std::to_string(shown_attempt(attempt.number)) + " rank " +
                                      std::to_string(rank.global_rank),
                                  rank.log_file, 0});
             }
         }
     }
     return files;
+}
+
+// Each file is headed by its label when there are several, or when the one file is not
+// the step asked for (a sweep's only trial).
+bool wants_headers(const std::vector<LogFile>& files, const LogsArgs& args) {
+    return files.size() > 1 || (!args.step.empty() && !files.empty() && files[0].label.rfind(args.step + " ", 0) != 0);
 }
 
 // Prints what was added to each file since the last call; true when anything was.
@@ -92,7 +106,7 @@ int follow(RunStore& store, const RunRecord& run, const LogsArgs& args, std::vec
             }
             return fresh;
         }();
-        print_new(files, files.size() > 1);
+        print_new(files, wants_headers(files, args));
         if (!running) break;
         // Wake on a write under the run's folder, or once a second to see the run end.
         pollfd ready{watcher, POLLIN, 0};
@@ -112,7 +126,7 @@ Runner add_logs_command(CLI::App& app) {
     auto args = std::make_shared<LogsArgs>();
     CLI::App* command = app.add_subcommand("logs", "Print a run's per-rank logs");
     command->add_option("id", args->id, "The run id, or a unique prefix of it")->required();
-    command->add_option("--step", args->step, "Only this step");
+    command->add_option("--step", args->step, "Only this step (a sweep: each of its trials)");
     command->add_option("--rank", args->rank, "Only this rank");
     command->add_option("--attempt", args->attempt, "This attempt (1 is the first; default: the last)");
     command->add_flag("-f,--follow", args->follow, "Keep printing while the run writes");
@@ -128,7 +142,7 @@ Runner add_logs_command(CLI::App& app) {
             return 1;
         }
         if (args->follow) return follow(*store, *run, *args, files);
-        print_new(files, files.size() > 1);
+        print_new(files, wants_headers(files, *args));
         return 0;
     };
 }

@@ -53,7 +53,7 @@ void print_sweep(const StepRecord& step) {
               << objective.value("goal", "") << " " << objective.value("metric", "") << ", best trial "
               << result.value("best", "") << "\n";
     for (const auto& trial : result["trials"]) {
-        std::cout << "  " << pad(trial.value("name", ""), 14) << pad(trial.value("state", ""), 11)
+        std::cout << "  " << pad(trial.value("name", ""), 14) << pad(trial.value("state", ""), 14)
                   << pad(trial.contains("value") && trial["value"].is_number() ? number(trial["value"].get<double>()) : "-", 12)
                   << trial.value("params", nlohmann::json::object()).dump() << "\n";
     }

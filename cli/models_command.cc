@@ -73,14 +73,19 @@ int show(const StoreOption& where, const std::string& reference) {
     std::cout << "model " << model->name << " version " << model->version << "\n"
               << "  registered: " << clock_time(model->created_ms) << " by step '" << model->step << "' of run "
               << model->run_id << "\n"
-              << "  from: step '" << model->source_step << "', attempt " << model->source_attempt + 1 << "\n"
+              << "  from: step '" << model->source_step << "', attempt " << shown_attempt(model->source_attempt) << "\n"
               << "  content: sha256 " << model->hash << ", " << model->bytes << (model->bytes == 1 ? " byte\n" : " bytes\n")
               << "  path: " << model->path.string() << "\n";
     if (!model->description.empty()) std::cout << "  description: " << model->description << "\n";
     auto tags = nlohmann::json::parse(model->tags_json, nullptr, false);
     if (tags.is_object() && !tags.empty()) {
         std::cout << "  tags:";
-        for (auto it = tags.begin(); it != tags.end(); ++it) std::cout << " " << it.key() << "=" << it.value().get<std::string>();
+        // A tag is text; one kept unresolved by an older amlflow still shows, as JSON.
+        for (auto it = tags.begin(); it != tags.end(); ++it) {
+            std::cout << " " << it.key() << "="
+                      << (it.value().is_string() ? it.value().get<std::string>()
+                                                 : it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        }
         std::cout << "\n";
     }
     auto metrics = nlohmann::json::parse(model->metrics_json, nullptr, false);
@@ -92,7 +97,7 @@ int show(const StoreOption& where, const std::string& reference) {
     return 0;
 }
 
-int download(const StoreOption& where, const std::string& reference, const std::string& to) {
+int download(const StoreOption& where, const std::string& reference, const std::string& to, bool overwrite) {
     auto store = where.open();
     if (!store) return 1;
     auto model = find(*store, reference);
@@ -100,7 +105,7 @@ int download(const StoreOption& where, const std::string& reference, const std::
     std::string error;
     bool is_file = fs::is_regular_file(model->path);
     fs::path target = is_file ? fs::path(to) / model->path.filename() : fs::path(to);
-    if (!copy_confined(model->path, target, false, &error)) {
+    if (!copy_confined(model->path, target, overwrite, &error, "pass --overwrite to replace it")) {
         std::cerr << "amlflow: error: " << error << "\n";
         return 1;
     }
@@ -125,11 +130,13 @@ Runner add_models_command(CLI::App& app) {
     CLI::App* download_command = models->add_subcommand("download", "Copy a version's files into a folder");
     download_command->add_option("model", *name, "NAME (the latest version) or NAME:VERSION")->required();
     download_command->add_option("dir", *to, "The folder to copy into (created)")->required();
+    auto overwrite = std::make_shared<bool>(false);
+    download_command->add_flag("--overwrite", *overwrite, "Replace files in the folder that differ from the model's");
     where->add_to(download_command);
     return [=]() {
         if (list_command->parsed()) return list(*where, *name);
         if (show_command->parsed()) return show(*where, *name);
-        return download(*where, *name, *to);
+        return download(*where, *name, *to, *overwrite);
     };
 }
 

@@ -1,10 +1,13 @@
 // `amlflow run FILE`: check the file, build its plan, and execute it on this machine.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
+#include <set>
 
 #include "cli/commands.h"
+#include "cli/dry_run.h"
 #include "compiler/compile.h"
 #include "compiler/sha256.h"
 #include "compiler/suggest.h"
@@ -35,47 +38,28 @@ struct RunArgs {
     bool dry_run = false;
     std::string resume;  // a run id (or prefix) to continue
     std::string store;   // with --resume: the store holding it
+    std::vector<std::string> rerun_steps;  // with --resume: --force-step given now
 };
 
-// --dry-run: every process each job would start, with its command line and the
-// variables amlflow sets, and nothing started or recorded.
-int dry_run(const RunPlan& plan, const std::map<std::string, std::string>& base) {
-    for (const StepPlan& step : plan.steps) {
-        if (step.kind != "job") {
-            std::cout << step.name << " (" << step.kind << ")\n";
-            continue;
-        }
-        AttemptRequest request;
-        request.step = &step;
-        request.plan_folder = "<folder of the file>";
-        request.environment = plan.environment_of(step);
-        request.compute = plan.compute_of(step);
-        int restarts = RetryPolicy::from_spec(step.spec).max_restarts();
-        request.context = {"<run>", step.name, 0, restarts, "127.0.0.1", 29500, "<outputs>", "<checkpoints>", "<logs>",
-                           "<metrics>", {}, "<amlflow python lib>", "<attempt logs>"};
-        for (const std::string& need : step.needs) {
-            std::string name = need.substr(need.find(':') + 1);
-            request.results[name] = {{"outputs", "<" + name + ".outputs>"}, {"logs", "<" + name + ".logs>"}};
-        }
-        std::string error;
-        auto launches = plan_processes(request, base, &error);
-        std::cout << step.name << " (job)\n";
-        if (!launches) {
-            std::cout << "  cannot run here: " << error << "\n";
-            continue;
-        }
-        for (const ProcessLaunch& launch : *launches) {
-            std::cout << "  [" << launch.label << "]";
-            for (const std::string& arg : launch.argv) std::cout << " " << nlohmann::json(arg).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-            std::cout << "\n   ";
-            for (const auto& [key, value] : launch.env) {
-                auto inherited = base.find(key);
-                if (inherited == base.end() || inherited->second != value) std::cout << " " << key << "=" << value;
-            }
-            std::cout << "\n";
-        }
+// The steps --step selects and, transitively, what they need (what the executor runs).
+std::set<std::string> needed_steps(const RunPlan& plan, const std::vector<std::string>& names) {
+    std::set<std::string> needed;
+    std::vector<std::string> pending = names;
+    while (!pending.empty()) {
+        const StepPlan* step = plan.find(pending.back());
+        pending.pop_back();
+        if (!step || !needed.insert(step->name).second) continue;
+        for (const std::string& need : step->needs) pending.push_back(need.substr(need.find(':') + 1));
     }
-    return 0;
+    return needed;
+}
+
+// What the run records so that --resume runs the same way: the flags that keep the cache
+// away. (--step is kept by the steps the run recorded.)
+std::string options_json(bool force, const std::vector<std::string>& force_steps) {
+    std::set<std::string> sorted(force_steps.begin(), force_steps.end());
+    return nlohmann::json({{"force", force}, {"force_steps", sorted}}).dump(-1, ' ', false,
+                                                                             nlohmann::json::error_handler_t::replace);
 }
 
 // The run's reaper (run_reaper.h), and its mark in `base`, which every process the backend
@@ -97,10 +81,18 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
                  const fs::path& plan_folder, const std::string& shown_file, EventLoop& loop,
                  std::optional<RunLock> lock = std::nullopt) {
     std::string error;
-    if (!lock) lock = RunLock::acquire(store.run_folder(run_id), &error);
+    bool held = false;
+    if (!lock) lock = RunLock::acquire(store.run_folder(run_id), &error, &held);
     if (!lock) {
+        // Busy, not wrong: its own exit code, and who holds it.
+        pid_t holder = held ? RunLock::holder(store.run_folder(run_id)) : 0;
+        if (holder > 0) error = "another amlflow (pid " + std::to_string(holder) + ") is running it";
         std::cerr << "amlflow: error: cannot run '" << run_id << "': " << error << "\n";
-        return 1;
+        if (held) {
+            std::cerr << "help: wait for it to end, or stop it (Ctrl-C in its terminal"
+                      << (holder > 0 ? ", or kill -INT " + std::to_string(holder) : std::string()) << ")\n";
+        }
+        return held ? kExitRunBusy : 1;
     }
     if (!args.resume.empty() && !store.set_run_state(run_id, RunState::Running)) {
         std::cerr << "amlflow: error: " << store.last_error() << "\n";
@@ -135,6 +127,7 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     executor_options.force = args.force;
     executor_options.force_steps.insert(args.force_steps.begin(), args.force_steps.end());
     executor_options.resume = !args.resume.empty();
+    executor_options.rerun_steps.insert(args.rerun_steps.begin(), args.rerun_steps.end());
     executor_options.python_lib = python_lib->string();
     const char* home = std::getenv("AMLFLOW_HOME");
     if (!(home && *home) && store.folder() != fs::absolute(".amlflow").lexically_normal() && !shown_file.empty()) {
@@ -190,7 +183,9 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
         return 1;
     }
     if (!check_steps(args, *plan, args.file)) return 64;
-    if (args.dry_run) return dry_run(*plan, EnvironmentBuilder::current_process_environment());
+    if (args.dry_run) {
+        return dry_run(*plan, EnvironmentBuilder::current_process_environment(), {needed_steps(*plan, args.steps), {}});
+    }
 
     // The loop first, before anything could start a thread: it owns the signal mask.
     EventLoop loop;
@@ -208,6 +203,7 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
     record.plan_hash = compiler::sha256_hex(record.plan_json);
     record.params_json = plan_json["params"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     record.sets = args.sets;
+    record.options_json = options_json(args.force, args.force_steps);
     std::optional<RunLock> lock;
     auto run_id = store->create_run(record, &lock);
     if (!run_id) {
@@ -216,6 +212,44 @@ int execute(const RunArgs& args, const compiler::Plan& compiled) {
     }
     return execute_plan(args, *plan, *store, *run_id, fs::path(args.file).parent_path(), args.file, loop,
                         std::move(lock));
+}
+
+// The arguments a resumed run runs with: the steps it recorded (a run started with
+// --step recorded only those), and its own --force and --force-step, which still hold
+// (what they kept from the cache stays away), with those given now; a --force-step
+// given now also runs that step again if the run completed it.
+RunArgs resumed_args(const RunArgs& args, const RunPlan& plan, const RunRecord& run, RunStore& store) {
+    RunArgs resumed = args;
+    if (auto recorded = store.steps_of(run.id); recorded && resumed.steps.empty()) {
+        std::vector<std::string> names;
+        for (const StepRecord& step : *recorded) {
+            if (plan.find(step.name)) names.push_back(step.name);  // not a sweep's trials
+        }
+        if (names.size() < plan.steps.size()) resumed.steps = names;
+    }
+    auto recorded_options = nlohmann::json::parse(run.options_json, nullptr, false);
+    if (recorded_options.is_object()) {
+        resumed.force = resumed.force || recorded_options.value("force", false);
+        for (const auto& name : recorded_options.value("force_steps", nlohmann::json::array())) {
+            if (name.is_string()) resumed.force_steps.push_back(name.get<std::string>());
+        }
+    }
+    resumed.rerun_steps = args.force_steps;
+    return resumed;
+}
+
+// --resume --dry-run: what the resumed run would still run; its completed steps kept.
+int dry_run_resume(const RunArgs& args, const RunArgs& resumed, const RunPlan& plan, const RunRecord& run,
+                   RunStore& store) {
+    std::set<std::string> kept;
+    if (auto recorded = store.steps_of(run.id)) {
+        for (const StepRecord& step : *recorded) {
+            bool done = step.state == StepState::Succeeded || step.state == StepState::Cached;
+            if (done && !std::count(args.force_steps.begin(), args.force_steps.end(), step.name)) kept.insert(step.name);
+        }
+    }
+    std::cout << "resuming run " << run.id << " of " << run.file << "\n";
+    return dry_run(plan, EnvironmentBuilder::current_process_environment(), {needed_steps(plan, resumed.steps), kept});
 }
 
 // --resume RUN: the run's own plan, as it was recorded (not the file as it is now), its
@@ -242,14 +276,11 @@ int resume(const RunArgs& args) {
         std::cerr << "amlflow: run '" << run->id << "' already succeeded; nothing to resume\n";
         return 0;
     }
-    // A run started with --step recorded only the steps it meant to run: keep to those.
-    RunArgs resumed = args;
-    if (auto recorded = store->steps_of(run->id); recorded && resumed.steps.empty()) {
-        std::vector<std::string> names;
-        for (const StepRecord& step : *recorded) {
-            if (plan->find(step.name)) names.push_back(step.name);  // not a sweep's trials
-        }
-        if (names.size() < plan->steps.size()) resumed.steps = names;
+    RunArgs resumed = resumed_args(args, *plan, *run, *store);
+    if (args.dry_run) return dry_run_resume(args, resumed, *plan, *run, *store);
+    if (!store->set_run_options(run->id, options_json(resumed.force, resumed.force_steps))) {
+        std::cerr << "amlflow: error: " << store->last_error() << "\n";
+        return 1;
     }
     std::cerr << "amlflow: resuming run " << run->id << " of " << run->file << "\n";
     return execute_plan(resumed, *plan, *store, run->id, fs::path(run->file).parent_path(), run->file, loop);
@@ -269,7 +300,8 @@ Runner add_run_command(CLI::App& app) {
         ->allow_extra_args(false);
     command->add_option("--resume", args->resume, "Continue an interrupted run from its unfinished steps");
     command->add_option("--store", args->store, "With --resume: the run store folder");
-    command->add_flag("--dry-run", args->dry_run, "Show the processes each job would start; start none");
+    command->add_flag("--dry-run", args->dry_run,
+                      "Show the processes each job and each sweep's trials would start; start none");
     return [args]() {
         if (!args->resume.empty()) {
             if (!args->sets.empty()) {

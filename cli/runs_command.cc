@@ -37,7 +37,8 @@ std::unique_ptr<RunStore> StoreOption::open() const {
     std::string error;
     auto opened = RunStore::open(folder(), &error, OpenMode::MustExist);
     if (!opened) {
-        std::cerr << "amlflow: error: no run store at '" << folder().string() << "': " << error << "\n"
+        // The store says what is wrong with it ("no run store at '...'"), once.
+        std::cerr << "amlflow: error: " << error << "\n"
                   << "help: runs are kept beside their .amlflow file; pass --file FILE or --store DIR\n";
         return opened;
     }
@@ -70,7 +71,7 @@ void show_attempts(RunStore& store, const RunRecord& run, const StepRecord& step
     if (!attempts) return;
     for (const AttemptRecord& attempt : *attempts) {
         int64_t took = attempt.finished_ms ? attempt.finished_ms - attempt.started_ms : 0;
-        std::cout << "    attempt " << attempt.number + 1 << ": " << to_string(attempt.state)
+        std::cout << "    attempt " << shown_attempt(attempt.number) << ": " << to_string(attempt.state)
                   << (took ? " in " + format_duration_ms(took) : "") << ", MASTER_PORT " << attempt.master_port << "\n";
         if (!attempt.failure_json.empty()) {
             auto failure = nlohmann::json::parse(attempt.failure_json, nullptr, false);
@@ -130,6 +131,12 @@ int show_run(const StoreOption& where, const std::string& id) {
     std::cout << "\n  file: " << run->file << "\n  started: " << clock_time(run->created_ms)
               << "\n  finished: " << clock_time(run->finished_ms) << "\n  params: " << run->params_json << "\n";
     for (const std::string& set : run->sets) std::cout << "  --set " << set << "\n";
+    // The flags `--resume` honours, as they were given.
+    auto options = nlohmann::json::parse(run->options_json, nullptr, false);
+    if (options.is_object() && options.value("force", false)) std::cout << "  --force\n";
+    for (const auto& name : options.is_object() ? options.value("force_steps", nlohmann::json::array()) : nlohmann::json::array()) {
+        if (name.is_string()) std::cout << "  --force-step " << name.get<std::string>() << "\n";
+    }
     auto steps = store->steps_of(run->id);
     if (!steps) return 1;
     for (const StepRecord& step : *steps) {

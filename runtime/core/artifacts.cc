@@ -110,7 +110,7 @@ bool through_symlink(const fs::path& root, const fs::path& relative, std::string
     return false;
 }
 
-bool copy_one(const fs::path& from, const fs::path& to, bool overwrite, std::string* error) {
+bool copy_one(const fs::path& from, const fs::path& to, bool overwrite, const std::string& hint, std::string* error) {
     std::error_code ec;
     if (fs::exists(to, ec)) {
         if (fs::is_directory(to, ec)) {
@@ -119,7 +119,7 @@ bool copy_one(const fs::path& from, const fs::path& to, bool overwrite, std::str
         }
         if (same_file_content(from, to)) return true;
         if (!overwrite) {
-            *error = quoted(to) + " already exists with other contents (set overwrite = true to replace it)";
+            *error = quoted(to) + " already exists with other contents (" + hint + ")";
             return false;
         }
     }
@@ -268,10 +268,15 @@ std::string input_fingerprint(const fs::path& path) {
 }
 
 bool copy_confined(const fs::path& from, const fs::path& to, bool overwrite, std::string* error) {
+    return copy_confined(from, to, overwrite, error, "set overwrite = true to replace it");
+}
+
+bool copy_confined(const fs::path& from, const fs::path& to, bool overwrite, std::string* error,
+                   const std::string& overwrite_hint) {
     std::error_code ec;
     if (fs::is_regular_file(from, ec)) {
         if (through_symlink(to.parent_path(), to.filename(), error)) return false;
-        return copy_one(from, to, overwrite, error);
+        return copy_one(from, to, overwrite, overwrite_hint, error);
     }
     auto entries = folder_files(from, error);  // every refusal happens before any copy
     if (!entries) return false;
@@ -284,7 +289,7 @@ bool copy_confined(const fs::path& from, const fs::path& to, bool overwrite, std
         return false;
     }
     for (const Entry& entry : *entries) {
-        if (!copy_one(entry.real, to / entry.relative, overwrite, error)) return false;
+        if (!copy_one(entry.real, to / entry.relative, overwrite, overwrite_hint, error)) return false;
     }
     return true;
 }

@@ -65,6 +65,10 @@ std::string input_fingerprint(const std::filesystem::path& path);
 // files are left as they are.
 bool copy_confined(const std::filesystem::path& from, const std::filesystem::path& to, bool overwrite,
                    std::string* error);
+// The same, with the hint an "already exists" error gives: a step's field ("set overwrite
+// = true to replace it", the default above) or a command's flag ("pass --overwrite").
+bool copy_confined(const std::filesystem::path& from, const std::filesystem::path& to, bool overwrite,
+                   std::string* error, const std::string& overwrite_hint);
 
 // Whether a relative path given by a user stays below its base: no `..` climbing out,
 // not absolute, not empty.

@@ -57,23 +57,39 @@ int Executor::run(const std::string& run_id) {
     return summarize();
 }
 
-int Executor::summarize() {
-    int exit_code = 0;
+// The table printed at the end. Attempts are the step's attempts as the store counts them
+// (a resumed step's interrupted attempt too, as `runs show` says); a step kept from before
+// a --resume shows the time it took then, not the time since.
+std::vector<StepSummary> Executor::summary_rows() {
+    std::map<std::string, int> attempts;
+    if (auto records = store_.steps_of(run_id_)) {
+        for (const StepRecord& record : *records) attempts[record.name] = record.attempts;
+    }
     std::vector<StepSummary> rows;
     for (const StepRun& step : steps_) {
-        if (step.state == StepState::Failed && step.parent.empty()) exit_code = 2;
-        if (step.state == StepState::Canceled && !step.stopped_early && exit_code == 0) exit_code = 130;
-        int64_t took = step.started_ms && step.finished_ms ? step.finished_ms - step.started_ms : 0;
-        rows.push_back({step.plan->name, step.parent.empty() ? step.plan->kind : "trial",
-                        step.stopped_early ? "stopped" : to_string(step.state), step.attempt + 1, took});
+        int64_t took = step.started_ms && step.finished_ms >= step.started_ms ? step.finished_ms - step.started_ms : 0;
+        auto counted = attempts.find(step.plan->name);
+        rows.push_back({step.plan->name, step.parent.empty() ? step.plan->kind : "trial", to_string(step.state),
+                        counted != attempts.end() ? counted->second : step.attempt + 1, took});
     }
+    return rows;
+}
+
+int Executor::summarize() {
+    int exit_code = 0;
+    for (const StepRun& step : steps_) {
+        if (step.state == StepState::Failed && step.parent.empty()) exit_code = 2;
+        if (step.state == StepState::Canceled && exit_code == 0) exit_code = 130;
+    }
+    std::vector<StepSummary> rows = summary_rows();
     if (canceling_) exit_code = 130;
     store_.set_run_state(run_id_, exit_code == 0 ? RunState::Succeeded : exit_code == 130 ? RunState::Canceled
                                                                                         : RunState::Failed,
                          exit_code);
-    for (const StepRun& step : steps_) {
+    for (size_t i = 0; i < steps_.size(); ++i) {
+        const StepRun& step = steps_[i];
         if (step.state == StepState::Failed) {
-            reporter_.failure_report(step.plan->name, step.attempt + 1, step.last,
+            reporter_.failure_report(step.plan->name, rows[i].attempts, step.last,
                                      (store_.run_folder(run_id_) / step.plan->name).string());
         }
     }
@@ -166,7 +182,7 @@ void Executor::finish_step(StepRun& step, StepState state, bool record) {
     bool held_slots = step.state == StepState::Running && step.started_steady_ms > 0 && step.plan->kind != "sweep";
     step.state = state;
     step.finished_ms = wall_ms();
-    show(step, step.stopped_early ? "stopped" : to_string(state));
+    show(step, to_string(state));
     if (record) store_.set_step_state(run_id_, step.plan->name, state);
     if (held_slots) {
         free_slots_ += step.slots;
@@ -175,8 +191,7 @@ void Executor::finish_step(StepRun& step, StepState state, bool record) {
         step.gpus.clear();
     }
     if (was_running || held_slots) {
-        reporter_.step_finished(step.plan->name, step.stopped_early ? "stopped early" : to_string(state),
-                                step.started_ms ? wall_ms() - step.started_ms : 0);
+        reporter_.step_finished(step.plan->name, to_string(state), step.started_ms ? wall_ms() - step.started_ms : 0);
     }
     if (is_done(state)) {
         for (StepRun& other : steps_) other.waiting_for.erase(step.plan->name);

@@ -21,6 +21,7 @@
 #include "runtime/core/backend.h"
 #include "runtime/core/event_loop.h"
 #include "runtime/core/gpu_discovery.h"
+#include "runtime/core/value_text.h"
 #include "runtime/store/metrics_reader.h"
 #include "runtime/report/run_reporter.h"
 #include "runtime/store/run_store.h"
@@ -35,8 +36,11 @@ struct ExecutorOptions {
     std::string store_hint;  // what `runs show` needs to find this store: " --file F", or 
     GpuInventory gpus;
     bool force = false;                 // --force: reuse nothing from the cache
-    std::set<std::string> force_steps;  // --force-step: these are not reused
+    std::set<std::string> force_steps;  // --force-step: these are not reused from the cache
     bool resume = false;                // the run exists: keep its completed steps
+    // --resume with --force-step: these run again even if the run completed them (the
+    // run's own recorded --force and --force-step only keep the cache away).
+    std::set<std::string> rerun_steps;
     std::string python_lib;             // amlflow's Python helpers (python_lib.h)
     int metrics_interval_ms = 1000;     // how often running steps' metrics are read
 };
@@ -58,8 +62,10 @@ private:
         std::string cache_key;
         std::string parent;                 // a trial: its sweep
         std::string action;                 // "export" for an export's exporter process
-        bool stopped_early = false;
+        bool stopped_early = false;         // the sweep's policy asked the backend to stop it
+        bool carried = false;               // --resume: completed before, kept as it was
         int attempt = -1;
+        int clean_exits = 0;                // ranks of the attempt that exited 0 on their own
         int restarts_used = 0;
         int slots = 1;
         std::vector<int> gpus;
@@ -99,14 +105,17 @@ private:
     void cancel(bool force);
     bool all_final() const;
     int summarize();
+    std::vector<StepSummary> summary_rows();
 
     // executor_jobs.cc
     void start_step(StepRun& step);
     void start_attempt(StepRun& step);
+    AttemptCallbacks attempt_callbacks(const std::string& name, int number);
     bool prepare_workdir(StepRun& step, std::string* error);
     bool prepare_environment(const std::string& environment_id, std::string* error);
     std::string interpreter_of(const std::string& environment_id) const;
     void attempt_done(StepRun& step, int attempt, const AttemptResult& result);
+    bool ran_to_the_end(const StepRun& step) const;
     std::string failure_json(const AttemptResult& result) const;
     void read_metrics(StepRun& step, bool final);
     void read_all_metrics();
@@ -133,6 +142,7 @@ private:
     void start_export(StepRun& step);
     void export_done(StepRun& step);
     std::optional<ResolvedOutput> resolve_path_field(const StepRun& step, const char* field, std::string* error);
+    ArgumentContext text_context() const;  // for value_text.h: finished steps' results
 
     EventLoop& loop_;
     RunStore& store_;

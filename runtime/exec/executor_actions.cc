@@ -16,6 +16,52 @@ namespace {
 
 std::string shown(const fs::path& path) { return "'" + path.string() + "'"; }
 
+// The registry keeps one copy per content: objects/<sha256>/<the file's name>. Copied
+// beside, then renamed into place: the registry never holds half a model. The same
+// content under another file name shares the object folder.
+std::optional<fs::path> add_to_registry(const fs::path& registry, const fs::path& source, const std::string& hash,
+                                        std::string* error) {
+    fs::path object = registry / "objects" / hash;
+    fs::path copy = object / source.filename();
+    std::error_code ec;
+    if (fs::exists(copy, ec)) return copy;
+    fs::path partial = object.string() + "." + source.filename().string() + ".partial";
+    fs::remove_all(partial, ec);
+    if (!copy_confined(source, partial, false, error)) {
+        fs::remove_all(partial, ec);
+        *error = "cannot copy the model into the registry: " + *error;
+        return std::nullopt;
+    }
+    fs::create_directories(object, ec);
+    fs::rename(partial, copy, ec);
+    if (ec) fs::remove_all(partial, ec);
+    if (!fs::exists(copy, ec)) {
+        *error = "cannot add " + copy.string() + " to the registry";
+        return std::nullopt;
+    }
+    return copy;
+}
+
+// A path written as an interpolated string: "${train.outputs}/model.pt" is the same
+// path as train.outputs / "model.pt" (a result, confined to that step's folder); any
+// other interpolation is a path relative to the file's folder, resolved as text.
+json as_path_value(const json& value) {
+    if (!value.is_object() || !value.contains("$format") || !value["$format"].is_array()) return value;
+    const json& parts = value["$format"];
+    if (parts.empty() || !is_output_reference(parts[0])) return value;
+    std::string rest;
+    for (size_t i = 1; i < parts.size(); ++i) {
+        if (!parts[i].is_string()) return value;
+        rest += parts[i].get<std::string>();
+    }
+    json reference = parts[0];
+    std::string path = reference["$output"].value("path", "");
+    while (!rest.empty() && rest[0] == '/') rest.erase(0, 1);
+    if (!rest.empty()) path = path.empty() ? rest : path + "/" + rest;
+    reference["$output"]["path"] = path;
+    return reference;
+}
+
 }  // namespace
 
 // Register and download run inside amlflow, at once: recorded as started so that their
@@ -25,17 +71,25 @@ void Executor::begin_action(StepRun& step) {
     store_.set_step_state(run_id_, step.plan->name, StepState::Running);
 }
 
+ArgumentContext Executor::text_context() const { return ArgumentContext{results_, ""}; }
+
 std::optional<ResolvedOutput> Executor::resolve_path_field(const StepRun& step, const char* field, std::string* error) {
-    const json& value = step.plan->spec.value(field, json());
-    if (value.is_object() && value.contains("$output")) {
+    json value = as_path_value(step.plan->spec.value(field, json()));
+    if (is_output_reference(value)) {
         auto resolved = resolve_output(value, results_, error);
         if (resolved && !require_inside(resolved->path, resolved->root, resolved->shown, error)) return std::nullopt;
         return resolved;
     }
     // A plain path: relative to the file's folder, and it must stay there.
-    std::string text = value.is_object() && value.contains("$path") ? value["$path"].get<std::string>()
-                       : value.is_string()                         ? value.get<std::string>()
-                                                                   : "";
+    std::string text;
+    if (value.is_object() && value.contains("$path")) {
+        text = value["$path"].get<std::string>();
+    } else if (auto resolved = argument_text(value, text_context(), error)) {
+        text = *resolved;
+    } else {
+        *error = "'" + std::string(field) + "': " + *error;
+        return std::nullopt;
+    }
     if (!is_contained_relative(text)) {
         *error = "'" + text + "' leaves the folder of the file: give a path inside it";
         return std::nullopt;
@@ -54,30 +108,21 @@ void Executor::run_register(StepRun& step) {
     std::string error;
     auto source = resolve_path_field(step, "path", &error);
     if (!source) return fail_step(step, error);
+    // Every string the checker accepted, interpolations included, as text before
+    // anything is copied or recorded.
+    auto name = text_field(step.plan->spec, "name", step.plan->name, text_context(), &error);
+    auto description = text_field(step.plan->spec, "description", "", text_context(), &error);
+    auto tags = name && description ? resolve_runtime_text(step.plan->spec.value("tags", json::object()), text_context(), &error)
+                                    : std::nullopt;
+    if (!tags) return fail_step(step, error);
     auto digest = content_digest(source->path, &error);
     if (!digest) return fail_step(step, error);
-    // The registry keeps one copy per content: objects/<sha256>/<the file's name>.
-    fs::path object = store_.registry_folder() / "objects" / digest->hash;
-    fs::path copy = object / source->path.filename();
-    std::error_code ec;
-    if (!fs::exists(copy, ec)) {
-        // Copied beside, then renamed into place: the registry never holds half a model.
-        // The same content under another file name shares the object folder.
-        fs::path partial = object.string() + "." + source->path.filename().string() + ".partial";
-        fs::remove_all(partial, ec);
-        if (!copy_confined(source->path, partial, false, &error)) {
-            fs::remove_all(partial, ec);
-            return fail_step(step, "cannot copy the model into the registry: " + error);
-        }
-        fs::create_directories(object, ec);
-        fs::rename(partial, copy, ec);
-        if (ec) fs::remove_all(partial, ec);
-        if (!fs::exists(copy)) return fail_step(step, "cannot add " + copy.string() + " to the registry");
-    }
+    auto copy = add_to_registry(store_.registry_folder(), source->path, digest->hash, &error);
+    if (!copy) return fail_step(step, error);
     NewModel model;
-    model.name = step.plan->spec.value("name", step.plan->name);
+    model.name = *name;
     model.hash = digest->hash;
-    model.path = copy;
+    model.path = *copy;
     model.bytes = digest->bytes;
     model.run_id = run_id_;
     model.step = step.plan->name;
@@ -88,8 +133,8 @@ void Executor::run_register(StepRun& step) {
     std::string origin_step = producer.count(best ? "best.step" : "step") ? producer.at(best ? "best.step" : "step") : model.source_step;
     std::string attempt = producer.count(best ? "best.attempt" : "attempt") ? producer.at(best ? "best.attempt" : "attempt") : "0";
     model.source_attempt = std::atoi(attempt.c_str());
-    model.description = step.plan->spec.value("description", "");
-    model.tags_json = step.plan->spec.value("tags", json::object()).dump();
+    model.description = *description;
+    model.tags_json = tags->dump(-1, ' ', false, json::error_handler_t::replace);
     json metrics = json::object();
     if (auto recorded = store_.metrics_of(origin_run, origin_step)) {
         for (const MetricRecord& metric : *recorded) {
@@ -101,7 +146,7 @@ void Executor::run_register(StepRun& step) {
     if (!record) return fail_step(step, store_.last_error());
     reporter_.note("model '" + record->name + "' version " + std::to_string(record->version) +
                    (record->existing ? ": already registered with identical content" : ": registered"));
-    succeed(step, {{"name", record->name}, {"version", std::to_string(record->version)}, {"path", copy.string()}},
+    succeed(step, {{"name", record->name}, {"version", std::to_string(record->version)}, {"path", copy->string()}},
             {{"model", {{"name", record->name}, {"version", record->version}, {"hash", record->hash},
                         {"existing", record->existing}}}});
 }
@@ -112,7 +157,14 @@ void Executor::run_download(StepRun& step) {
     auto source = resolve_path_field(step, "path", &error);
     if (!source) return fail_step(step, error);
     const json& to = step.plan->spec.value("to", json());
-    std::string to_text = to.is_object() && to.contains("$path") ? to["$path"].get<std::string>() : "";
+    std::string to_text;
+    if (to.is_object() && to.contains("$path")) {
+        to_text = to["$path"].get<std::string>();
+    } else if (auto text = argument_text(to, text_context(), &error)) {
+        to_text = *text;
+    } else {
+        return fail_step(step, "'to': " + error);
+    }
     if (to_text.empty() || !is_contained_relative(to_text)) {
         return fail_step(step, "the destination '" + to_text + "' leaves the folder of the file: give a path inside it");
     }
@@ -146,7 +198,10 @@ void Executor::start_export(StepRun& step) {
     std::string error;
     auto model = resolve_path_field(step, "model", &error);
     if (!model) return fail_step(step, error);
-    const json& spec = step.plan->spec;
+    // The exporter reads plain JSON: interpolated names and axes resolved first.
+    auto resolved_spec = resolve_runtime_text(step.plan->spec, text_context(), &error);
+    if (!resolved_spec) return fail_step(step, error);
+    const json& spec = *resolved_spec;
     fs::path folder = store_.run_folder(run_id_) / step.plan->name;
     fs::path outputs = store_.step_outputs(run_id_, step.plan->name);
     fs::path onnx = outputs / (model->path.stem().string() + ".onnx");

@@ -130,7 +130,7 @@ void Executor::start_attempt(StepRun& step) {
     std::error_code ignored;
     request.plan_folder = fs::absolute(options_.plan_folder, ignored).lexically_normal().string();
     fs::path folder = store_.run_folder(run_id_) / step.plan->name;
-    fs::path metrics = folder / "metrics" / ("attempt-" + std::to_string(step.attempt));
+    fs::path metrics = folder / "metrics" / ("attempt-" + std::to_string(shown_attempt(step.attempt)));
     fs::create_directories(metrics, ignored);
     RetryPolicy policy = RetryPolicy::from_spec(step.plan->spec);
     request.context = {run_id_, step.plan->name, step.attempt, policy.max_restarts(), "127.0.0.1", port,
@@ -149,9 +149,15 @@ void Executor::start_attempt(StepRun& step) {
     for (int rank = 0; rank < processes; ++rank) {
         request.rank_logs.push_back(store_.rank_log(run_id_, step.plan->name, step.attempt, rank).string());
     }
-    reporter_.attempt_started(step.plan->name, step.attempt, processes, port);
-    std::string name = step.plan->name;
-    int number = step.attempt;
+    step.clean_exits = 0;
+    // An attempt after others but before any restart of this interpreter: a --resume.
+    bool resumed = step.attempt > 0 && step.restarts_used == 0;
+    reporter_.attempt_started(step.plan->name, step.attempt, processes, port, resumed);
+    backend_.start(request, attempt_callbacks(step.plan->name, step.attempt));
+}
+
+// What the backend reports of one attempt, recorded and passed on to the step.
+AttemptCallbacks Executor::attempt_callbacks(const std::string& name, int number) {
     AttemptCallbacks callbacks;
     callbacks.started = [this, name, number](const StartedProcess& process) {
         RankRecord record;
@@ -171,7 +177,9 @@ void Executor::start_attempt(StepRun& step) {
     };
     callbacks.exited = [this, name, number](int rank, int code, int signal) {
         store_.finish_rank(run_id_, name, number, rank, code, signal);
-        if (StepRun* step = find(name); step && step->alive > 0) {
+        StepRun* step = find(name);
+        if (step && step->attempt == number && code == 0 && signal == 0) ++step->clean_exits;
+        if (step && step->alive > 0) {
             --step->alive;
             show(*step, "running");
         }
@@ -179,7 +187,7 @@ void Executor::start_attempt(StepRun& step) {
     callbacks.done = [this, name, number](const AttemptResult& result) {
         if (StepRun* step = find(name)) attempt_done(*step, number, result);
     };
-    backend_.start(request, callbacks);
+    return callbacks;
 }
 
 void Executor::read_metrics(StepRun& step, bool final) {
@@ -227,10 +235,17 @@ std::string Executor::failure_json(const AttemptResult& result) const {
     return failure.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Every rank of the attempt exited 0 by itself: the attempt did its work, even when a
+// stop (a sweep's early stop) was sent meanwhile and reached only what the ranks left
+// behind, or nothing.
+bool Executor::ran_to_the_end(const StepRun& step) const {
+    return step.processes > 0 && step.clean_exits >= step.processes;
+}
+
 void Executor::attempt_done(StepRun& step, int attempt, const AttemptResult& result) {
     step.last = result;
     read_metrics(step, true);
-    if (result.succeeded) {
+    if (result.succeeded || (step.stopped_early && !canceling_ && ran_to_the_end(step))) {
         step.stopped_early = false;  // it finished before the stop reached it
         store_.finish_attempt(run_id_, step.plan->name, attempt, AttemptState::Succeeded);
         if (step.action == "export") return export_done(step);
@@ -242,11 +257,13 @@ void Executor::attempt_done(StepRun& step, int attempt, const AttemptResult& res
                        {"attempt", std::to_string(attempt)}});
         return;
     }
+    bool early = step.stopped_early && !canceling_;
     bool canceled = canceling_ || step.stopped_early || result.facts.reason == "canceled";
-    store_.finish_attempt(run_id_, step.plan->name, attempt, canceled ? AttemptState::Canceled : AttemptState::Failed,
+    store_.finish_attempt(run_id_, step.plan->name, attempt,
+                          early ? AttemptState::StoppedEarly : canceled ? AttemptState::Canceled : AttemptState::Failed,
                           failure_json(result));
     if (canceled) {
-        finish_step(step, StepState::Canceled);
+        finish_step(step, early ? StepState::StoppedEarly : StepState::Canceled);
         return;
     }
     RetryDecision decision = RetryPolicy::from_spec(step.plan->spec).decide(result.facts, step.restarts_used);

@@ -71,6 +71,7 @@ std::map<std::string, std::string> results_of(const json& record) {
 bool Executor::reuse(StepRun& step) {
     if (options_.resume && reuse_from_resumed_run(step)) return true;
     std::string error;
+    // (On --resume, force and force_steps hold the run's recorded flags too.)
     if (!check_references(step, &error)) {
         fail_step(step, error);
         return true;
@@ -90,7 +91,11 @@ bool Executor::reuse_from_resumed_run(StepRun& step) {
     auto found = previous_.find(step.plan->name);
     if (found == previous_.end()) return false;  // e.g. a trial the killed run had not drawn yet
     const StepRecord& record = found->second;
-    if (is_done(record.state) && !options_.force_steps.count(step.plan->name)) {
+    bool rerun = options_.rerun_steps.count(step.plan->name) ||
+                 (!step.parent.empty() && options_.rerun_steps.count(step.parent));
+    // A trial the sweep's policy stopped early stays stopped: the decision was made.
+    bool kept = is_done(record.state) || (record.state == StepState::StoppedEarly && !step.parent.empty());
+    if (kept && !rerun) {
         json result = json::parse(record.result_json.empty() ? "{}" : record.result_json, nullptr, false);
         results_[step.plan->name] = results_of(result);
         if (!step.parent.empty()) {
@@ -99,8 +104,10 @@ bool Executor::reuse_from_resumed_run(StepRun& step) {
             load_trial_series(step, results.count("run") ? results["run"] : run_id_,
                               results.count("step") ? results["step"] : step.plan->name);
         }
+        step.carried = true;
         step.started_ms = record.started_ms;
         finish_step(step, record.state, false);
+        step.finished_ms = record.finished_ms;  // for the summary: the time it took then
         return true;
     }
     // Unfinished: attempts the killed interpreter left running ended with it.

@@ -65,7 +65,7 @@ void Executor::finish_sweep(StepRun& step) {
     for (const StepRun& trial : steps_) {
         if (trial.parent != step.plan->name) continue;
         const Series& series = sweep.series[trial.plan->name];
-        json row = {{"name", trial.plan->name}, {"state", trial.stopped_early ? "stopped" : to_string(trial.state)}};
+        json row = {{"name", trial.plan->name}, {"state", to_string(trial.state)}};
         for (const Trial& drawn : sweep.trials) {
             if (drawn.name == trial.plan->name) row["params"] = drawn.params;
         }
@@ -112,8 +112,9 @@ void Executor::check_early_stop(const std::string& sweep_name) {
     SweepRun& sweep = sweeps_[sweep_name];
     if (!sweep.early_stop.enabled() || canceling_) return;
     for (StepRun& trial : steps_) {
+        // A trial whose ranks have all exited 0 is done, whatever it reported last.
         if (trial.parent != sweep_name || trial.state != StepState::Running || trial.stopped_early ||
-            trial.restart_timer || !backend_.running(trial.plan->name)) {
+            trial.restart_timer || !backend_.running(trial.plan->name) || ran_to_the_end(trial)) {
             continue;
         }
         std::string why;

@@ -12,45 +12,6 @@ namespace amlflow::runtime {
 using nlohmann::json;
 using Results = std::map<std::string, std::map<std::string, std::string>>;
 
-std::optional<std::string> argument_text(const json& value, const ArgumentContext& context, std::string* error) {
-    if (value.is_string()) return value.get<std::string>();
-    if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
-    if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
-    if (value.is_number_float()) return value.dump();  // the shortest text that reads back
-    if (!value.is_object()) {
-        *error = "a list or map cannot be an argument";
-        return std::nullopt;
-    }
-    if (value.contains("$path")) {
-        std::string path = value["$path"].get<std::string>();
-        if (path.empty() || path[0] == '/' || path.find("://") != std::string::npos || context.plan_folder.empty()) {
-            return path;
-        }
-        return (std::filesystem::path(context.plan_folder) / path).lexically_normal().string();
-    }
-    if (value.contains("$bytes")) return std::to_string(value["$bytes"].get<int64_t>());
-    if (value.contains("$duration_ms")) {
-        int64_t ms = value["$duration_ms"].get<int64_t>();
-        return ms % 1000 == 0 ? std::to_string(ms / 1000) : json(static_cast<double>(ms) / 1000).dump();
-    }
-    if (is_output_reference(value)) {
-        auto resolved = resolve_output(value, context.results, error);
-        if (!resolved) return std::nullopt;
-        return resolved->path.string();
-    }
-    if (value.contains("$format")) {
-        std::string text;
-        for (const json& part : value["$format"]) {
-            auto piece = argument_text(part, context, error);
-            if (!piece) return std::nullopt;
-            text += *piece;
-        }
-        return text;
-    }
-    *error = "the value " + value.dump() + " has no text form";
-    return std::nullopt;
-}
-
 namespace {
 
 std::optional<std::map<std::string, std::string>> string_map(const json& spec, const char* field,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/core/backend.h"
+#include "runtime/core/value_text.h"  // argument_text, for the values of a job
 
 namespace amlflow::runtime {
 
@@ -28,18 +29,5 @@ std::optional<std::vector<ProcessLaunch>> plan_processes(const AttemptRequest& r
 // mpirun for an `mpi` job on this machine: one process per rank, each the rank shim
 // `shim` (amlflow-rank), which connects back for its program (core/shim_group.h).
 std::vector<std::string> mpirun_argv(int world_size, const std::string& shim, const std::string& step);
-
-// What a value's text depends on: finished steps' results, and the folder relative
-// paths start from (the rank runs in its snapshot, not there).
-struct ArgumentContext {
-    const std::map<std::string, std::map<std::string, std::string>>& results;
-    std::string plan_folder;
-};
-
-// The text of a plan value as a script receives it ("0.001", "/abs/data/x.txt"), with
-// step results resolved and relative paths made absolute; nullopt with *error for what
-// has no text form.
-std::optional<std::string> argument_text(const nlohmann::json& value, const ArgumentContext& context,
-                                         std::string* error);
 
 }  // namespace amlflow::runtime

@@ -37,6 +37,12 @@ std::string json_for_script(const json& value) {
     return out;
 }
 
+std::string state_class(std::string_view state) {
+    std::string name = "state-";
+    for (char c : state) name += c == ' ' ? '-' : c;
+    return html_escape(name);
+}
+
 std::string strip_terminal_codes(std::string_view line) {
     std::string out;
     for (size_t i = 0; i < line.size(); ++i) {

@@ -18,6 +18,9 @@ std::string html_escape(std::string_view text);
 // appear, since every <, > and & is written as a \u escape; invalid UTF-8 is replaced.
 std::string json_for_script(const nlohmann::json& value);
 
+// A state as a CSS class name: "state-succeeded", "state-stopped-early".
+std::string state_class(std::string_view state);
+
 // Removes terminal colour and cursor sequences (ESC [ ... letter) from a log line.
 std::string strip_terminal_codes(std::string_view line);
 

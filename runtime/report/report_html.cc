@@ -33,13 +33,7 @@ std::string clock_time(int64_t ms) {
 }
 
 std::string badge(const std::string& state) {
-    return "<span class=\"badge state-" + html_escape(state) + "\">" + html_escape(state) + "</span>";
-}
-
-// A badge whose words differ from its colour: a trial "stopped early" is canceled.
-std::string badge_as(const std::string& shown, const std::string& state) {
-    std::string css = shown == "stopped early" ? "canceled" : state;
-    return "<span class=\"badge state-" + html_escape(css) + "\">" + html_escape(shown) + "</span>";
+    return "<span class=\"badge " + state_class(state) + "\">" + html_escape(state) + "</span>";
 }
 
 std::string span_text(int64_t from, int64_t to) {
@@ -88,12 +82,12 @@ std::string step_row(const ReportData& data, const ReportStep& step) {
     const StepRecord& record = step.record;
     bool trial = !step.sweep.empty();
     std::string name = html_escape(record.name);
-    std::string state = trial ? trial_state(data, step) : to_string(record.state);
+    std::string state = to_string(record.state);
     if (is_best_trial(data, step)) name += " <span class=\"chip best\">best</span>";
     std::ostringstream out;
     out << "<tr class=\"step-row" << (trial ? " trial-row" : "") << "\" data-step=\"" << html_escape(record.name)
         << "\"><td class=\"name\">" << name << "</td><td>" << html_escape(record.kind) << "</td><td>"
-        << (trial ? badge_as(state, to_string(record.state)) : badge(state))
+        << badge(state)
         << "</td><td class=\"num\">" << record.attempts << "</td><td>" << clock_time(record.started_ms)
         << "</td><td class=\"num\">" << span_text(record.started_ms, record.finished_ms) << "</td><td><code title=\""
         << html_escape(record.hash) << "\">" << html_escape(record.hash.substr(0, 12)) << "</code></td><td>"
@@ -131,7 +125,7 @@ std::string failure_html(const ReportStep& step, const ReportAttempt& attempt) {
     const json& failure = attempt.failure;
     std::ostringstream out;
     out << "<article class=\"failure\"><h3>step <q>" << html_escape(step.record.name) << "</q>, attempt "
-        << attempt.record.number + 1 << " " << badge(to_string(attempt.record.state)) << "</h3>";
+        << shown_attempt(attempt.record.number) << " " << badge(to_string(attempt.record.state)) << "</h3>";
     if (!failure.is_object()) {
         out << "<p class=\"note\">No failure report was recorded for this attempt.</p></article>";
         return out.str();
@@ -218,7 +212,7 @@ std::string models_html(const ReportData& data) {
     for (const ModelRecord& model : data.models) {
         out << "<tr class=\"model-row\"><td class=\"name\">" << html_escape(model.name) << "</td><td class=\"num\">"
             << model.version << "</td><td>" << html_escape(model.step) << "</td><td>"
-            << html_escape(model.source_step) << " (attempt " << model.source_attempt + 1 << ")</td><td class=\"num\">"
+            << html_escape(model.source_step) << " (attempt " << shown_attempt(model.source_attempt) << ")</td><td class=\"num\">"
             << size_text(model.bytes) << "</td><td><code title=\"" << html_escape(model.hash) << "\">"
             << html_escape(model.hash.substr(0, 12)) << "</code></td><td>" << clock_time(model.created_ms)
             << "</td><td>" << tags_html(model.tags_json) << "</td><td><code class=\"path\">"

@@ -40,7 +40,7 @@ code.path { color: var(--muted); word-break: break-all; }
   color: #fff; background: var(--pending); vertical-align: middle; white-space: nowrap; }
 .badge.state-succeeded { background: var(--succeeded); } .badge.state-failed { background: var(--failed); }
 .badge.state-running { background: var(--running); } .badge.state-cached { background: var(--cached); }
-.badge.state-canceled { background: var(--canceled); }
+.badge.state-canceled, .badge.state-stopped-early { background: var(--canceled); }
 .count { background: var(--failed); color: #fff; border-radius: 999px; font-size: 12px; padding: 0 8px; }
 .scroll { overflow-x: auto; }
 /* plan graph */
@@ -50,7 +50,7 @@ code.path { color: var(--muted); word-break: break-all; }
 .graph-step.state-failed rect { stroke: var(--failed); fill: #fdf0f0; }
 .graph-step.state-running rect { stroke: var(--running); fill: #eef5fd; }
 .graph-step.state-cached rect { stroke: var(--cached); fill: #f5f0fd; }
-.graph-step.state-canceled rect { stroke: var(--canceled); fill: #fdf7e6; }
+.graph-step.state-canceled rect, .graph-step.state-stopped-early rect { stroke: var(--canceled); fill: #fdf7e6; }
 .graph-step rect { stroke-width: 2; }
 .graph-kind { font-size: 11px; fill: var(--muted); }
 .graph-name { font-size: 13.5px; font-weight: 600; fill: var(--fg); }
@@ -79,7 +79,7 @@ code.path { color: var(--muted); word-break: break-all; }
 .timeline-note { fill: var(--muted); font-size: 12px; }
 .timeline rect.state-succeeded, .timeline path.state-succeeded { fill: var(--succeeded); }
 .timeline rect.state-failed { fill: var(--failed); } .timeline rect.state-running { fill: var(--running); }
-.timeline rect.state-canceled, .timeline rect.state-stopped { fill: var(--canceled); } .timeline .state-cached { fill: var(--cached); }
+.timeline rect.state-canceled, .timeline rect.state-stopped, .timeline rect.state-stopped-early { fill: var(--canceled); } .timeline .state-cached { fill: var(--cached); }
 .timeline rect.state-pending, .timeline rect.state-skipped { fill: var(--pending); }
 .timeline-rank { opacity: .75; }
 .timeline-failure { stroke: var(--failed); stroke-width: 2.2; stroke-linecap: round; }
@@ -219,7 +219,7 @@ const char* report_script() {
     s.best = info.best === s.trial;
     s.label = s.trial + (trial.params ? " (" + trial.params + ")" : "") +
       (s.rank ? " \u00b7 rank " + s.rank : "") + (s.attempt ? " \u00b7 attempt " + (s.attempt + 1) : "");
-    s.note = (s.best ? " \u2605 best" : "") + (trial.state === "stopped" ? " \u00b7 stopped early" : "");
+    s.note = (s.best ? " \u2605 best" : "") + (trial.state === "stopped early" ? " \u00b7 stopped early" : "");
   }
   function drawChart(chart, parent, sweeps) {
     var W = 560, H = 250, L = 58, R = 14, T = 12, B = 34;

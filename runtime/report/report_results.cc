@@ -128,18 +128,6 @@ const json* sweep_result(const ReportData& data, const std::string& sweep) {
     return nullptr;
 }
 
-const json* trial_row(const ReportData& data, const ReportStep& step) {
-    const json* result = step.sweep.empty() ? nullptr : sweep_result(data, step.sweep);
-    if (!result) return nullptr;
-    // A reference into the stored result, never into a temporary: the pointer outlives this.
-    const json& trials = member(*result, "trials");
-    if (!trials.is_array()) return nullptr;
-    for (const json& row : trials) {
-        if (string_at(row, "name") == step.record.name) return &row;
-    }
-    return nullptr;
-}
-
 }  // namespace
 
 std::string short_number(const json& value) {
@@ -185,12 +173,6 @@ std::string step_result_html(const ReportStep& step) {
                (out.empty() ? "" : "</div>");
     }
     return out.empty() ? "\u2013" : out;
-}
-
-std::string trial_state(const ReportData& data, const ReportStep& step) {
-    const json* row = trial_row(data, step);
-    if (row && string_at(*row, "state") == "stopped") return "stopped early";
-    return to_string(step.record.state);
 }
 
 bool is_best_trial(const ReportData& data, const ReportStep& step) {
@@ -239,9 +221,7 @@ json sweeps_json(const ReportData& data) {
 namespace {
 
 std::string trial_badge(const std::string& state) {
-    std::string css = state == "stopped" ? "canceled" : state;
-    std::string shown = state == "stopped" ? "stopped early" : state;
-    return "<span class=\"badge state-" + html_escape(css) + "\">" + html_escape(shown) + "</span>";
+    return "<span class=\"badge " + state_class(state) + "\">" + html_escape(state) + "</span>";
 }
 
 std::string sweep_table(const std::string& name, const json& result) {

@@ -16,10 +16,6 @@ namespace amlflow::runtime {
 // The steps table's "result" cell for `step` (HTML, every text escaped).
 std::string step_result_html(const ReportStep& step);
 
-// A trial's state as the report names it: "stopped early" for a trial the sweep's
-// policy stopped (the store keeps it as canceled), else the store's state.
-std::string trial_state(const ReportData& data, const ReportStep& step);
-
 // Whether `step` is the best trial of its sweep.
 bool is_best_trial(const ReportData& data, const ReportStep& step);
 

@@ -131,7 +131,7 @@ std::string node_svg(const GraphNode& node, const std::map<std::string, const Re
         }
     }
     std::ostringstream out;
-    out << "<g class=\"graph-node " << (is_step ? "graph-step state-" + state : "graph-input") << "\">"
+    out << "<g class=\"graph-node " << (is_step ? "graph-step " + state_class(state) : "graph-input") << "\">"
         << "<title>" << html_escape(tip) << "</title>"
         << "<rect x=\"" << num(node.x) << "\" y=\"" << num(node.y) << "\" width=\"" << num(kBoxW)
         << "\" height=\"" << num(kBoxH) << "\" rx=\"7\"/>"

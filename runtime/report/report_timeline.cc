@@ -117,7 +117,7 @@ private:
 
 std::string rank_tip(const std::string& step, const ReportAttempt& report, const RankRecord& rank) {
     const AttemptRecord& attempt = report.record;
-    std::string tip = step + " attempt " + std::to_string(attempt.number + 1) + ", rank " +
+    std::string tip = step + " attempt " + std::to_string(shown_attempt(attempt.number)) + ", rank " +
                       std::to_string(rank.global_rank) + " (local " + std::to_string(rank.local_rank) + ", node " +
                       std::to_string(rank.node_rank) + "), pid " + std::to_string(rank.pid) + ": ";
     std::string state = rank_state(rank, report);
@@ -131,15 +131,15 @@ std::string rank_tip(const std::string& step, const ReportAttempt& report, const
 void draw_attempt(Timeline& line, const ReportStep& step, const ReportAttempt& attempt) {
     const AttemptRecord& record = attempt.record;
     std::string state = to_string(record.state);
-    std::string tip = step.record.name + " attempt " + std::to_string(record.number + 1) + ": " + state + ", " +
+    std::string tip = step.record.name + " attempt " + std::to_string(shown_attempt(record.number)) + ": " + state + ", " +
                       duration_text(record.started_ms, record.finished_ms) + ", MASTER_PORT " +
                       std::to_string(record.master_port);
     int root = root_rank(attempt);
     if (attempt.failure.is_object() && attempt.failure.value("message", nlohmann::json()).is_string()) {
         tip += "\n" + attempt.failure.value("message", "");
     }
-    line.label("attempt " + std::to_string(record.number + 1), "timeline-label attempt", 14, kAttemptRow);
-    line.bar("timeline-bar state-" + state, record.started_ms, record.finished_ms, kAttemptRow, 14, tip);
+    line.label("attempt " + std::to_string(shown_attempt(record.number)), "timeline-label attempt", 14, kAttemptRow);
+    line.bar("timeline-bar " + state_class(state), record.started_ms, record.finished_ms, kAttemptRow, 14, tip);
     line.next_row(kAttemptRow);
     size_t shown = 0;
     for (const RankRecord& rank : attempt.ranks) {
@@ -157,7 +157,7 @@ void draw_attempt(Timeline& line, const ReportStep& step, const ReportAttempt& a
         std::string tip_text = rank_tip(step.record.name, attempt, rank);
         int64_t started = rank.started_ms > 0 ? rank.started_ms : record.started_ms;
         int64_t finished = rank.finished_ms > 0 ? rank.finished_ms : record.finished_ms;
-        line.bar("timeline-rank state-" + rank_state_text, started, finished, kRankRow, 8, tip_text);
+        line.bar("timeline-rank " + state_class(rank_state_text), started, finished, kRankRow, 8, tip_text);
         if (rank_state_text == "failed") line.cross(line.end_or_now(finished), kRankRow, tip_text);
         line.next_row(kRankRow);
     }
@@ -174,7 +174,7 @@ void draw_step(Timeline& line, const ReportStep& step, bool band) {
         line.diamond(at, kStepRow, record.name + ": cached, the result of " + from);
         line.note(at, kStepRow, "cached from " + from);
     } else if (record.started_ms > 0) {
-        line.bar("timeline-step state-" + state, record.started_ms, record.finished_ms, kStepRow, 6,
+        line.bar("timeline-step " + state_class(state), record.started_ms, record.finished_ms, kStepRow, 6,
                  record.name + " (" + record.kind + "): " + state + ", " +
                      duration_text(record.started_ms, record.finished_ms) + ", " + std::to_string(record.attempts) +
                      " attempt" + (record.attempts == 1 ? "" : "s"));

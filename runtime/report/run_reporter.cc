@@ -44,15 +44,16 @@ void RunReporter::run_started(const std::string& run_id, const std::string& file
 
 void RunReporter::note(const std::string& text) { write(paint("amlflow:", "1") + " " + text + "\n"); }
 
-void RunReporter::attempt_started(const std::string& step, int attempt, int processes, int port) {
-    std::string what = attempt == 0 ? "started" : "restarted (attempt " + std::to_string(attempt + 1) + ")";
+void RunReporter::attempt_started(const std::string& step, int attempt, int processes, int port, bool resumed) {
+    std::string number = "(attempt " + std::to_string(shown_attempt(attempt)) + ")";
+    std::string what = attempt == 0 ? "started" : (resumed ? "resumed " : "restarted ") + number;
     write(paint("amlflow:", "1") + " step '" + step + "' " + what + ": " + std::to_string(processes) + " process" +
           (processes == 1 ? "" : "es") + (port ? ", MASTER_PORT " + std::to_string(port) : "") + "\n");
 }
 
 void RunReporter::attempt_failed(const std::string& step, int attempt, const AttemptResult& result,
                                  const std::string& decision, int64_t delay_ms, bool retrying) {
-    std::string text = paint("amlflow:", "1") + " step '" + step + "' attempt " + std::to_string(attempt + 1) +
+    std::string text = paint("amlflow:", "1") + " step '" + step + "' attempt " + std::to_string(shown_attempt(attempt)) +
                        " failed: " + result.message;
     if (auto error = parse_error_file(result.error_file)) {
         std::string type = error->value("type", "");
@@ -121,11 +122,15 @@ void RunReporter::failure_report(const std::string& step, int attempts, const At
 
 void RunReporter::summary(const std::string& run_id, const std::vector<StepSummary>& rows, int exit_code,
                           const std::string& store_hint) {
-    size_t width = 4;
-    for (const StepSummary& row : rows) width = std::max(width, row.name.size());
-    std::string text = "\n" + std::string("step") + std::string(width - 4 + 2, ' ') + "kind      state      attempts  time\n";
+    size_t width = 4, state_width = 11;  // "stopped early" widens the state column
     for (const StepSummary& row : rows) {
-        std::string state = row.state + std::string(row.state.size() < 11 ? 11 - row.state.size() : 1, ' ');
+        width = std::max(width, row.name.size());
+        state_width = std::max(state_width, row.state.size() + 1);
+    }
+    std::string text = "\n" + std::string("step") + std::string(width - 4 + 2, ' ') + "kind      state" +
+                       std::string(state_width - 5, ' ') + "attempts  time\n";
+    for (const StepSummary& row : rows) {
+        std::string state = row.state + std::string(state_width - row.state.size(), ' ');
         std::string kind = row.kind + std::string(row.kind.size() < 10 ? 10 - row.kind.size() : 1, ' ');
         text += row.name + std::string(width - row.name.size() + 2, ' ') + kind + state +
                 std::to_string(row.attempts) + std::string(10 - std::min<size_t>(9, std::to_string(row.attempts).size()), ' ') +

@@ -30,7 +30,9 @@ public:
 
     void run_started(const std::string& run_id, const std::string& file, const std::string& store, size_t steps);
     void note(const std::string& text);
-    void attempt_started(const std::string& step, int attempt, int processes, int port);
+    // `attempt` as the store numbers it (from 0); shown from 1. `resumed`: the first
+    // attempt of a step that `--resume` runs again.
+    void attempt_started(const std::string& step, int attempt, int processes, int port, bool resumed = false);
     void attempt_failed(const std::string& step, int attempt, const AttemptResult& result, const std::string& decision,
                         int64_t delay_ms, bool retrying);
     void step_finished(const std::string& step, const std::string& state, int64_t duration_ms);

@@ -23,9 +23,10 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kRunStates[] = {"running", "succeeded", "failed", "canceled", "interrupted", "detached"};
-constexpr const char* kAttemptStates[] = {"running", "succeeded", "failed", "canceled"};
+// "canceled": a person stopped it (Ctrl-C); "stopped early": a sweep's early-stop policy did.
 constexpr const char* kStepStates[] = {"pending",  "running", "succeeded", "failed",
-                                       "canceled", "skipped", "cached"};
+                                       "canceled", "skipped", "cached",    "stopped early"};
+constexpr const char* kAttemptStates[] = {"running", "succeeded", "failed", "canceled", "stopped early"};
 
 template <typename State, size_t N>
 std::optional<State> parse_state(std::string_view text, const char* const (&names)[N]) {
@@ -142,11 +143,12 @@ std::optional<std::string> RunStore::create_run(const NewRun& run, std::optional
         id = make_run_id(created);
         sqlite::Query insert = db_->query(
             "INSERT INTO run (id, file, plan_hash, plan_json, params_json, state, created_ms,"
-            " version, supervisor_pid) VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8)");
+            " version, supervisor_pid, options_json) VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?8, ?9)");
         insert.bind(1, id).bind(2, run.file).bind(3, run.plan_hash).bind(4, run.plan_json);
         insert.bind(5, run.params_json).bind(6, created);
         insert.bind(7, run.version.empty() ? std::string(AMLFLOW_VERSION) : run.version);
         insert.bind(8, static_cast<int64_t>(getpid()));
+        insert.bind(9, run.options_json.empty() ? std::string("{}") : run.options_json);
         if (insert.run()) break;
         bool clash = insert.rc() == SQLITE_CONSTRAINT_PRIMARYKEY;
         if (!clash || tries == 16) {
@@ -198,13 +200,22 @@ bool RunStore::set_run_state(const std::string& run, RunState state, int exit_co
     return true;
 }
 
+bool RunStore::set_run_options(const std::string& run, const std::string& options_json) {
+    const std::string what = "cannot record the options of run " + quoted(run);
+    sqlite::Query update = db_->query("UPDATE run SET options_json = ?2 WHERE id = ?1");
+    update.bind(1, run).bind(2, options_json.empty() ? std::string("{}") : options_json);
+    if (!update.run()) return fail(what, update.error());
+    if (db_->changes() == 0) return fail(what, "no such run");
+    return true;
+}
+
 namespace {
 
 // The same columns for a lookup (with the plan) and a listing (with '' in its place).
 std::string run_select(const char* plan_column, const char* rest) {
     return std::string("SELECT id, file, plan_hash, ") + plan_column +
-           ", params_json, state, created_ms, finished_ms, exit_code, version, supervisor_pid, remote_job FROM run " +
-           rest;
+           ", params_json, state, created_ms, finished_ms, exit_code, version, supervisor_pid, remote_job,"
+           " coalesce(options_json, '{}') FROM run " + rest;
 }
 
 RunRecord read_run(const sqlite::Query& row) {
@@ -221,6 +232,7 @@ RunRecord read_run(const sqlite::Query& row) {
     record.version = row.text(9);
     record.supervisor_pid = row.integer(10);
     record.remote_job = row.text(11);
+    record.options_json = row.text(12);
     return record;
 }
 
@@ -347,7 +359,7 @@ fs::path RunStore::step_checkpoints(const std::string& run, const std::string& s
 }
 
 fs::path RunStore::attempt_logs(const std::string& run, const std::string& step, int attempt) {
-    return folder_under({run, step, "attempt-" + std::to_string(attempt)}, true);
+    return folder_under({run, step, "attempt-" + std::to_string(shown_attempt(attempt))}, true);
 }
 
 fs::path RunStore::rank_log(const std::string& run, const std::string& step, int attempt,

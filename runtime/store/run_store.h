@@ -43,10 +43,14 @@ class Connection;
 // Interrupted: its interpreter died (SIGKILL, a reboot) while it ran; Detached: the same,
 // for a run whose work lives on a remote service and goes on there (DESIGN §5).
 enum class RunState { Running, Succeeded, Failed, Canceled, Interrupted, Detached };
-enum class StepState { Pending, Running, Succeeded, Failed, Canceled, Skipped, Cached };
-enum class AttemptState { Running, Succeeded, Failed, Canceled };
+// Canceled: a person stopped it (Ctrl-C, a second signal, `amlflow cancel`). StoppedEarly
+// ("stopped early"): a sweep's early-stop policy ended a trial that was running worse than
+// the others.
+enum class StepState { Pending, Running, Succeeded, Failed, Canceled, Skipped, Cached, StoppedEarly };
+enum class AttemptState { Running, Succeeded, Failed, Canceled, StoppedEarly };
 
-// The lowercase names stored in the database and shown to users ("running", "cached").
+// The lowercase names stored in the database and shown to users ("running", "cached",
+// "stopped early").
 const char* to_string(RunState state);
 const char* to_string(StepState state);
 const char* to_string(AttemptState state);
@@ -65,11 +69,15 @@ struct NewRun {
     std::string params_json = "{}";  // final parameter values
     std::vector<std::string> sets;   // the --set arguments, in command-line order
     std::string version;             // amlflow's version; empty: this build's
+    // How it was asked to run, as `--resume` must run it again: {"force": true,
+    // "force_steps": ["train"]}. The executor's to write and read; "{}" when none.
+    std::string options_json = "{}";
 };
 
 struct RunRecord {
     std::string id;  // "20261122-031500-a1b2": UTC second, then 4 random hex digits
     std::string file, plan_hash, plan_json, params_json, version;
+    std::string options_json = "{}";  // see NewRun
     std::vector<std::string> sets;
     RunState state = RunState::Running;
     int64_t created_ms = 0, finished_ms = 0;
@@ -90,7 +98,9 @@ struct StepRecord {
 
 struct AttemptRecord {
     std::string run_id, step;
-    int number = 0;  // 0-based; TORCHELASTIC_RESTART_COUNT of the attempt
+    // 0-based, as TORCHELASTIC_RESTART_COUNT counts restarts; a person sees it from 1
+    // ("attempt 1", the folder attempt-1): shown_attempt().
+    int number = 0;
     AttemptState state = AttemptState::Running;
     int64_t started_ms = 0, finished_ms = 0;
     int master_port = 0;
@@ -152,7 +162,7 @@ class RunStore {
 public:
     // PRAGMA user_version of the schema this build writes. A store with a newer version
     // is refused rather than misread.
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
 
     // Opens the store in `folder` (creating the folder, store.db and its schema unless
     // MustExist). Returns nullptr and sets *error (which may be null) on failure.
@@ -180,6 +190,8 @@ public:
     bool set_remote_job(const std::string& run, const std::string& job);
     // By whole id or by a prefix that matches exactly one run, as git does.
     std::optional<RunRecord> find_run(const std::string& id_or_prefix);
+    // Replaces the options a run was started with (a resume adds its own).
+    bool set_run_options(const std::string& run, const std::string& options_json);
     // Newest first, at most `limit` (0: all). plan_json is left empty: it can be large and no
     // listing shows it; find_run fills it.
     std::optional<std::vector<RunRecord>> list_runs(size_t limit);
@@ -268,8 +280,10 @@ public:
     std::filesystem::path step_outputs(const std::string& run, const std::string& step);
     // Kept across the attempts of a step and across --resume of its run.
     std::filesystem::path step_checkpoints(const std::string& run, const std::string& step);
+    // <run>/<step>/attempt-<k>, k counted from 1 as a person counts attempts
+    // (shown_attempt); `attempt` is the record's 0-based number.
     std::filesystem::path attempt_logs(const std::string& run, const std::string& step,
-                                       int attempt);  // <run>/<step>/attempt-<k>
+                                       int attempt);
     // attempt_logs()/rank-<r>.log; the folder is created, the file is not.
     std::filesystem::path rank_log(const std::string& run, const std::string& step, int attempt,
                                    int global_rank);
@@ -296,6 +310,11 @@ private:
     std::string last_error_;
     int64_t last_ms_ = 0;  // never stamp a time earlier than one already stamped
 };
+
+// An attempt's number as people see it, everywhere amlflow shows one (terminal, `runs
+// show`, `logs --attempt`, reports, log folder names): the first attempt is 1. The store
+// and TORCHELASTIC_RESTART_COUNT count from 0.
+inline int shown_attempt(int number) { return number + 1; }
 
 // Where the store is: $AMLFLOW_HOME if set and not empty, else the folder of the
 // pipeline file joined with ".amlflow". The result is absolute.

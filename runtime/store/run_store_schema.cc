@@ -172,6 +172,73 @@ CREATE INDEX run_by_created ON run (created_ms);
 CREATE INDEX run_running ON run (id) WHERE state = 'running';
 )sql";
 
+// Version 4: the run's options (`--force`, `--force-step`), which `--resume` honours; and
+// "stopped early", a state of its own for steps and attempts that a sweep's early-stop
+// policy ended (version 2 kept them as 'canceled', the word for what a person stopped,
+// and marked them "stopped" only in the sweep's result). SQLite cannot change a CHECK
+// constraint in place, so the step and attempt tables are rebuilt (foreign keys are off
+// during migrations, see configure), keeping every row and rowid; then the
+// trials that the sweeps' results name as stopped get the new state.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE run ADD COLUMN options_json TEXT CHECK (options_json IS NULL OR json_valid(options_json));
+
+CREATE TABLE step_v4 (
+    id          INTEGER PRIMARY KEY,
+    run_id      TEXT NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'running', 'succeeded', 'failed',
+                                               'canceled', 'skipped', 'cached', 'stopped early')),
+    started_ms  INTEGER,
+    finished_ms INTEGER,
+    cached_from TEXT REFERENCES run (id) ON DELETE SET NULL,
+    outputs     TEXT NOT NULL,
+    result_json TEXT CHECK (result_json IS NULL OR json_valid(result_json)),
+    UNIQUE (run_id, name)
+);
+INSERT INTO step_v4 (id, run_id, name, kind, hash, state, started_ms, finished_ms, cached_from, outputs, result_json)
+    SELECT id, run_id, name, kind, hash, state, started_ms, finished_ms, cached_from, outputs, result_json FROM step;
+DROP TABLE step;
+ALTER TABLE step_v4 RENAME TO step;
+CREATE INDEX step_by_hash ON step (hash);
+CREATE INDEX step_by_cached_from ON step (cached_from);
+
+CREATE TABLE attempt_v4 (
+    step_id      INTEGER NOT NULL REFERENCES step (id) ON DELETE CASCADE,
+    number       INTEGER NOT NULL CHECK (number >= 0),
+    state        TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'canceled',
+                                                'stopped early')),
+    started_ms   INTEGER NOT NULL,
+    finished_ms  INTEGER,
+    master_port  INTEGER NOT NULL,
+    failure_json TEXT CHECK (failure_json IS NULL OR json_valid(failure_json)),
+    logs         TEXT NOT NULL,
+    PRIMARY KEY (step_id, number)
+) WITHOUT ROWID;
+INSERT INTO attempt_v4 SELECT step_id, number, state, started_ms, finished_ms, master_port, failure_json, logs
+    FROM attempt;
+DROP TABLE attempt;
+ALTER TABLE attempt_v4 RENAME TO attempt;
+
+UPDATE step SET state = 'stopped early'
+ WHERE kind = 'trial' AND state = 'canceled' AND EXISTS (
+       SELECT 1 FROM step AS sweep, json_each(sweep.result_json, '$.trials') AS row
+        WHERE sweep.run_id = step.run_id AND sweep.kind = 'sweep'
+          AND json_extract(row.value, '$.name') = step.name
+          AND json_extract(row.value, '$.state') = 'stopped');
+UPDATE attempt SET state = 'stopped early'
+ WHERE state = 'canceled'
+   AND step_id IN (SELECT id FROM step WHERE state = 'stopped early')
+   AND number = (SELECT max(last.number) FROM attempt AS last WHERE last.step_id = attempt.step_id);
+UPDATE step SET result_json = json_set(result_json, '$.trials', (
+       SELECT json_group_array(CASE WHEN json_extract(row.value, '$.state') = 'stopped'
+                                    THEN json_set(row.value, '$.state', 'stopped early')
+                                    ELSE json(row.value) END)
+         FROM json_each(step.result_json, '$.trials') AS row))
+ WHERE kind = 'sweep' AND json_type(result_json, '$.trials') = 'array';
+)sql";
+
 bool read_integer_pragma(sqlite::Connection& db, const char* sql, int* value, std::string* error) {
     sqlite::Query query = db.query(sql);
     if (query.step() != SQLITE_ROW) {
@@ -249,6 +316,7 @@ bool migrate(sqlite::Connection& db, std::string* error) {
     if (version == 0 && !db.exec(kSchemaV1, error)) return false;
     if (version < 2 && !db.exec(kSchemaV2, error)) return false;
     if (version < 3 && !(db.exec(kSchemaV3, error) && check_foreign_keys(db, error))) return false;
+    if (version < 4 && !(db.exec(kSchemaV4, error) && check_foreign_keys(db, error))) return false;
     std::string set_version = "PRAGMA user_version = " + std::to_string(RunStore::kSchemaVersion);
     if (!db.exec(set_version.c_str(), error)) return false;
     if (!transaction.commit()) {
@@ -261,6 +329,7 @@ bool migrate(sqlite::Connection& db, std::string* error) {
 }  // namespace
 
 const char* store_schema_v1() { return kSchemaV1; }
+const char* store_schema_v2_upgrade() { return kSchemaV2; }
 
 bool prepare_store_database(sqlite::Connection& db, std::string* error) {
     return configure(db, error) && migrate(db, error) && db.exec("PRAGMA foreign_keys = ON;", error);

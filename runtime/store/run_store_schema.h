@@ -18,5 +18,7 @@ bool prepare_store_database(sqlite::Connection& db, std::string* error);
 // The SQL of schema version 1, as amlflow 0.1 wrote it: for the migration test, which
 // builds an old store and opens it with this build.
 const char* store_schema_v1();
+// What version 2 added on top of version 1, as amlflow 0.2 wrote it (same use).
+const char* store_schema_v2_upgrade();
 
 }  // namespace amlflow::runtime

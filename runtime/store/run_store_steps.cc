@@ -15,7 +15,7 @@ std::string step_name(const std::string& run, const std::string& step) {
 }
 
 std::string attempt_name(const std::string& run, const std::string& step, int attempt) {
-    return "attempt " + std::to_string(attempt) + " of " + step_name(run, step);
+    return "attempt " + std::to_string(shown_attempt(attempt)) + " of " + step_name(run, step);
 }
 
 bool is_final(StepState state) {
@@ -212,7 +212,7 @@ bool RunStore::add_rank(const RankRecord& rank) {
                              attempt_name(rank.run_id, rank.step, rank.attempt);
     fs::path log_file = rank.log_file;
     if (log_file.empty()) {
-        log_file = folder_under({rank.run_id, rank.step, "attempt-" + std::to_string(rank.attempt)},
+        log_file = folder_under({rank.run_id, rank.step, "attempt-" + std::to_string(shown_attempt(rank.attempt))},
                                 false);
         if (log_file.empty()) return fail(what, last_error_);
         log_file /= "rank-" + std::to_string(rank.global_rank) + ".log";

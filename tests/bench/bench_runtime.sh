@@ -373,7 +373,7 @@ if wants relay; then
         rc=$?
         t1=$EPOCHREALTIME
         a=$(minus "$t0" "$t1")
-        logs=$(ls -d "$AMLFLOW_HOME"/runs/*/relay/attempt-0 2>/dev/null | tail -1)
+        logs=$(ls -d "$AMLFLOW_HOME"/runs/*/relay/attempt-1 2>/dev/null | tail -1)  # the first attempt
         sizes=$(check_sizes "$logs")
         ((rc == 0)) || { show_fail "amlflow exit $rc" "$WORK/out/relay.err" >&2; a=nan; }
         [[ $sizes == ok ]] || a=nan

@@ -364,7 +364,7 @@ BOOST_AUTO_TEST_CASE(every_example_plan_renders_with_graphviz) {
 namespace {
 
 // A sweep run as `amlflow run` records one: a sweep `tune`, a job `notes`, then four trials (tune[2]
-// stopped early by the policy, as the store keeps it: canceled), each logging val_acc per
+// stopped early by the policy), each logging val_acc per
 // epoch and best_val_acc once; register, export and download steps with their result_json;
 // and `late`, an action that failed before any process started. `cached` is a second run
 // that took the sweep and the registration from the cache.
@@ -391,7 +391,7 @@ struct SweepStore {
         step(run, "notes", "job", StepState::Succeeded, nullptr);  // added before the trials, as a run does
         for (int i = 0; i < 4; ++i) {
             std::string name = "tune[" + std::to_string(i) + "]";
-            step(run, name, "trial", i == 2 ? StepState::Canceled : StepState::Succeeded,
+            step(run, name, "trial", i == 2 ? StepState::StoppedEarly : StepState::Succeeded,
                  {{"results", {{"outputs", "/store/runs/x/" + name + "/outputs"}}}});
             int64_t now = store->find_run(run).value().created_ms;
             BOOST_REQUIRE_EQUAL(store->begin_attempt(run, name, 29500 + i).value(), 0);
@@ -400,7 +400,7 @@ struct SweepStore {
             }
             BOOST_REQUIRE(store->add_metric({run, name, 0, 0, "best_val_acc", finals[i], -1, now + 10 * i}));
             trials.push_back({{"name", name},
-                              {"state", i == 2 ? "stopped" : "succeeded"},
+                              {"state", i == 2 ? "stopped early" : "succeeded"},
                               {"params", {{"lr", 0.001 * (i + 1)}, {"note", i == 3 ? kEvil : "plain"}}},
                               {"value", finals[i]}});
         }
@@ -502,7 +502,7 @@ BOOST_AUTO_TEST_CASE(the_result_column_says_what_each_step_produced) {
     // Trials are indented rows; the best one is marked; a stopped one says so.
     BOOST_TEST(count(page, "class=\"step-row trial-row\"") == 4u);
     BOOST_TEST(contains(page, "data-step=\"tune[1]\"><td class=\"name\">tune[1] <span class=\"chip best\">best</span>"));
-    BOOST_TEST(contains(page, "<span class=\"badge state-canceled\">stopped early</span>"));
+    BOOST_TEST(contains(page, "<span class=\"badge state-stopped-early\">stopped early</span>"));
     BOOST_TEST(!contains(page, "data-step=\"bird_classifier\"><td class=\"name\">bird_classifier</td><td>register</td><td><span "
                                "class=\"badge state-succeeded\">succeeded</span></td><td class=\"num\">0</td><td>x"));
     // The sweeps section: a row per trial, its parameters, its value; the injection escaped.

@@ -262,8 +262,8 @@ experiment e {
     BOOST_REQUIRE_MESSAGE(wait_until([&] { return fs::exists(started); }, 30), "the slow step never started");
     std::string run = box.only_run();
     Outcome beside = box.run({"run", "--resume", run});
-    BOOST_TEST(beside.code == 1);
-    BOOST_TEST(contains(beside.err, "another amlflow is running it"), beside);
+    BOOST_TEST(beside.code == 3);  // the run is busy: its own exit code, and who holds it
+    BOOST_TEST(contains(beside.err, "another amlflow (pid " + std::to_string(running->pid()) + ") is running it"), beside);
     running->signal(SIGKILL);
     Outcome killed = running->wait(10);
     BOOST_TEST(killed.signal == SIGKILL);
@@ -325,11 +325,21 @@ experiment e {
     auto store = box.store();
     auto steps = steps_by_name(*store, box.only_run());
     BOOST_TEST(steps["tune[0]"].state == StepState::Succeeded);
-    BOOST_TEST(steps["tune[1]"].state == StepState::Canceled);
+    BOOST_TEST(steps["tune[1]"].state == StepState::StoppedEarly);
     BOOST_TEST(steps["tune[2]"].state == StepState::Succeeded);
     json result = json::parse(steps["tune"].result_json);
     BOOST_TEST(result["best"] == "tune[0]");
     BOOST_TEST(result["trials"].size() == 3u);
+    BOOST_TEST(result["trials"][1]["state"] == "stopped early");
+    // One name for the state wherever it shows: not "stopped", not "canceled" (what a
+    // person stops).
+    BOOST_TEST(contains(outcome.err, "step 'tune[1]' stopped early in"), outcome);
+    BOOST_TEST(contains(outcome.err, "tune[1]  trial     stopped early"), outcome);
+    Outcome shown = box.run({"runs", "show", box.only_run()});
+    BOOST_TEST(contains(shown.out, "step tune[1] (trial): stopped early, 1 attempt"), shown);
+    BOOST_TEST(contains(shown.out, "attempt 1: stopped early"), shown);
+    Outcome metrics = box.run({"metrics", box.only_run(), "--step", "tune"});
+    BOOST_TEST(contains(metrics.out, "stopped early"), metrics);
 }
 
 // The flagship pipeline with real PyTorch (2 CPU ranks, gloo) and onnx: train → sweep →

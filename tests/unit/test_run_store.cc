@@ -363,7 +363,7 @@ BOOST_AUTO_TEST_CASE(attempts_are_numbered_from_zero_and_start_their_step) {
     BOOST_TEST(a0.failure_json == failure);
     BOOST_TEST(a0.started_ms > 0);
     BOOST_TEST(a0.finished_ms >= a0.started_ms);
-    BOOST_TEST(a0.logs == store->folder() / "runs" / id / "train" / "attempt-0");
+    BOOST_TEST(a0.logs == store->folder() / "runs" / id / "train" / "attempt-1");  // named as shown: from 1
     BOOST_TEST(fs::is_directory(a0.logs));
     BOOST_TEST((attempts->at(1).state == AttemptState::Succeeded));
     BOOST_TEST(attempts->at(1).failure_json.empty());
@@ -510,13 +510,14 @@ BOOST_AUTO_TEST_CASE(artifact_folders_are_created_on_demand_inside_the_store) {
     BOOST_TEST(store->run_folder(id) == runs / id);
     BOOST_TEST(store->step_outputs(id, "train") == runs / id / "train" / "outputs");
     BOOST_TEST(store->step_checkpoints(id, "train") == runs / id / "train" / "checkpoints");
-    BOOST_TEST(store->attempt_logs(id, "train", 2) == runs / id / "train" / "attempt-2");
+    // Attempt number 2 (from 0) is the third attempt: its folder is named as users count.
+    BOOST_TEST(store->attempt_logs(id, "train", 2) == runs / id / "train" / "attempt-3");
     BOOST_TEST(store->rank_log(id, "train", 2, 7) ==
-               runs / id / "train" / "attempt-2" / "rank-7.log");
-    for (const char* sub : {"outputs", "checkpoints", "attempt-2"}) {
+               runs / id / "train" / "attempt-3" / "rank-7.log");
+    for (const char* sub : {"outputs", "checkpoints", "attempt-3"}) {
         BOOST_TEST(fs::is_directory(runs / id / "train" / sub), sub);
     }
-    BOOST_TEST(!fs::exists(runs / id / "train" / "attempt-2" / "rank-7.log"));
+    BOOST_TEST(!fs::exists(runs / id / "train" / "attempt-3" / "rank-7.log"));
     for (const std::string bad : {"..", ".", "", "a/b", "a\\b"}) {
         BOOST_TEST(store->step_outputs(id, bad).empty(), bad);
         BOOST_TEST(contains(store->last_error(), "folder name"), store->last_error());
@@ -538,7 +539,7 @@ BOOST_AUTO_TEST_CASE(a_moved_store_still_finds_its_artifacts) {
     BOOST_TEST(store->steps_of(id)->at(0).outputs ==
                store->folder() / "runs" / id / "train" / "outputs");
     fs::path logs = store->attempts_of(id, "train")->at(0).logs;
-    BOOST_TEST(logs == store->folder() / "runs" / id / "train" / "attempt-0");
+    BOOST_TEST(logs == store->folder() / "runs" / id / "train" / "attempt-1");
     BOOST_TEST(fs::is_directory(logs));
 }
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/store/run_store.h"
 #include "runtime/store/run_store_schema.h"
 #include "test_support.h"
@@ -16,6 +18,7 @@
 namespace fs = std::filesystem;
 using namespace amlflow::runtime;
 using amlflow::testing::TempProject;
+using nlohmann::json;
 
 namespace {
 
@@ -370,6 +373,64 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_is_upgraded_keeping_its_runs) {
     auto again = open_store(folder);
     BOOST_TEST(again->steps_of("20250101-000000-abcd")->front().result_json == R"({"ok":true})");
     BOOST_TEST(again->find_model("birds").has_value(), again->last_error());
+}
+
+// Version 4: a trial that a sweep's policy stopped, which version 2 kept as 'canceled'
+// (and named "stopped" only in the sweep's result), becomes 'stopped early', its last
+// attempt too; a trial a person canceled stays canceled; rows that refer to the rebuilt
+// tables (ranks, metrics, params, cache keys) keep pointing at them.
+BOOST_AUTO_TEST_CASE(a_version_2_store_gets_stopped_early_and_run_options) {
+    TempProject project;
+    fs::path folder = project.root() / ".amlflow";
+    fs::create_directories(folder);
+    raw_exec(folder, store_schema_v1());
+    raw_exec(folder, store_schema_v2_upgrade());
+    raw_exec(folder, "PRAGMA user_version = 2;");
+    const std::string run = "20250101-000000-abcd";
+    raw_exec(folder,
+             "INSERT INTO run VALUES ('" + run + "', '/p/s.amlflow', 'ph', '{}', '{}', 'succeeded', 1000, 2000, 0, '0.2');"
+             "INSERT INTO step (id, run_id, name, kind, hash, state, outputs, result_json) VALUES"
+             " (1, '" + run + "', 'tune', 'sweep', 'h', 'succeeded', 'o', '{\"best\":\"tune[0]\",\"trials\":["
+             "{\"name\":\"tune[0]\",\"state\":\"succeeded\"},{\"name\":\"tune[1]\",\"state\":\"stopped\"},"
+             "{\"name\":\"tune[2]\",\"state\":\"canceled\"}]}'),"
+             " (2, '" + run + "', 'tune[0]', 'trial', 'h0', 'succeeded', 'o', NULL),"
+             " (3, '" + run + "', 'tune[1]', 'trial', 'h1', 'canceled', 'o', NULL),"
+             " (4, '" + run + "', 'tune[2]', 'trial', 'h2', 'canceled', 'o', NULL);"
+             "INSERT INTO attempt VALUES (2, 0, 'succeeded', 1, 2, 1, NULL, 'l'), (3, 0, 'failed', 1, 2, 1, NULL, 'l'),"
+             " (3, 1, 'canceled', 1, 2, 1, NULL, 'l'), (4, 0, 'canceled', 1, 2, 1, NULL, 'l');"
+             "INSERT INTO rank VALUES (3, 1, 0, 0, 0, 77, 1, 2, NULL, 15, 'r');"
+             "INSERT INTO metric (step_id, attempt, rank, name, value, step_index, time_ms) VALUES (3, 1, 0, 'acc', 0.1, 0, 1);"
+             "INSERT INTO cache_key VALUES ('k', 2, 1);");
+
+    auto store = open_store(folder);
+    BOOST_TEST(raw_query(folder, "PRAGMA user_version") == std::to_string(RunStore::kSchemaVersion));
+    auto steps = store->steps_of(run);
+    BOOST_TEST_REQUIRE(steps.has_value(), store->last_error());
+    BOOST_TEST_REQUIRE(steps->size() == 4u);
+    BOOST_TEST((steps->at(1).state == StepState::Succeeded));
+    BOOST_TEST((steps->at(2).state == StepState::StoppedEarly));
+    BOOST_TEST((steps->at(3).state == StepState::Canceled));  // a person stopped it: kept
+    BOOST_TEST(to_string(steps->at(2).state) == std::string("stopped early"));
+    auto stopped = store->attempts_of(run, "tune[1]");
+    BOOST_TEST_REQUIRE(stopped.has_value(), store->last_error());
+    BOOST_TEST((stopped->at(0).state == AttemptState::Failed));
+    BOOST_TEST((stopped->at(1).state == AttemptState::StoppedEarly));
+    BOOST_TEST((store->attempts_of(run, "tune[2]")->at(0).state == AttemptState::Canceled));
+    auto sweep = json::parse(steps->at(0).result_json);
+    BOOST_TEST(sweep["trials"][1]["state"] == "stopped early");
+    BOOST_TEST(sweep["trials"][2]["state"] == "canceled");
+    BOOST_TEST(sweep["trials"][0]["name"] == "tune[0]");
+    BOOST_TEST(sweep["best"] == "tune[0]");
+    BOOST_TEST(store->ranks_of(run, "tune[1]", 1)->at(0).pid == 77);
+    BOOST_TEST(store->metrics_of(run, "tune[1]")->size() == 1u);
+    BOOST_TEST(store->find_cache_key("k")->step == "tune[0]");
+    BOOST_TEST(store->find_run(run)->options_json == "{}");
+    BOOST_TEST(store->set_run_options(run, R"({"force":true})"), store->last_error());
+    BOOST_TEST(store->find_run(run)->options_json == R"({"force":true})");
+    BOOST_TEST(store->check_integrity(), store->last_error());
+    // Foreign keys hold after the rebuild: deleting the run still cascades.
+    raw_exec(folder, "PRAGMA foreign_keys = ON; DELETE FROM run;");
+    BOOST_TEST(raw_query(folder, "SELECT count(*) FROM attempt") == "0");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
