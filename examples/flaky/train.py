@@ -3,13 +3,15 @@
 What it shows: whole-group restarts (amlflow `restarts = 2`, or torchrun --max_restarts)
 and resuming from a checkpoint folder that survives the restart.
 
-  attempt 0: both ranks train; after epoch --fail_after_epoch rank 0 writes a checkpoint,
-             then rank 1 raises an error and exits with code 1. Rank 0's next collective
-             fails too (its peer is gone), and the launcher restarts the whole group.
-  attempt 1+: every rank loads the checkpoint, prints that it resumed, and finishes.
+  restart 0 (amlflow's attempt 1): both ranks train; after epoch --fail_after_epoch rank 0
+             writes a checkpoint, then rank 1 raises an error and exits with code 1. Rank
+             0's next collective fails too (its peer is gone), and the launcher restarts
+             the whole group.
+  restart 1+ (attempt 2+): every rank loads the checkpoint, prints that it resumed, and
+             finishes.
 
-The attempt number is AMLFLOW_ATTEMPT (set by amlflow), else TORCHELASTIC_RESTART_COUNT
-(set by torchrun), else 0. The checkpoint folder is AMLFLOW_CHECKPOINTS, else
+The restart count is AMLFLOW_ATTEMPT (set by amlflow: 0 in attempt 1), else
+TORCHELASTIC_RESTART_COUNT (set by torchrun), else 0. The checkpoint folder is AMLFLOW_CHECKPOINTS, else
 ./checkpoints. Outputs go to AMLFLOW_OUTPUTS, else ./outputs.
 
 Try it without amlflow:
@@ -62,7 +64,7 @@ def main():
     attempt, attempt_source = current_attempt()
     ckpt_dir = os.environ.get("AMLFLOW_CHECKPOINTS") or "./checkpoints"
     ckpt_path = os.path.join(ckpt_dir, "checkpoint.pt")
-    print(f"[rank {rank}/{world_size}] attempt {attempt} (from {attempt_source}), checkpoints in {ckpt_dir}",
+    print(f"[rank {rank}/{world_size}] restart {attempt} (from {attempt_source}), checkpoints in {ckpt_dir}",
           flush=True)
 
     g = torch.Generator().manual_seed(0)
@@ -79,12 +81,12 @@ def main():
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch = state["epoch"] + 1
-        print(f"[rank {rank}] RESUMED from {ckpt_path}: epoch {state['epoch']} done by attempt "
+        print(f"[rank {rank}] RESUMED from {ckpt_path}: epoch {state['epoch']} done by restart "
               f"{state['attempt']} (loss {state['loss']:.4f}); continuing at epoch {start_epoch}", flush=True)
     elif attempt > 0:
-        print(f"[rank {rank}] attempt {attempt} but no checkpoint at {ckpt_path}: starting fresh", flush=True)
+        print(f"[rank {rank}] restart {attempt} but no checkpoint at {ckpt_path}: starting fresh", flush=True)
     else:
-        print(f"[rank {rank}] attempt 0: starting fresh", flush=True)
+        print(f"[rank {rank}] restart 0: starting fresh", flush=True)
     ddp_model = DDP(model) if distributed else model
     loss_fn = nn.BCEWithLogitsLoss()
 
@@ -112,16 +114,16 @@ def main():
         if distributed:
             dist.barrier()  # the checkpoint is on disk before anyone can fail
         if attempt == 0 and epoch == args.fail_after_epoch and rank == 1:
-            print(f"[rank 1] simulating a crash on attempt 0 (exit code 1)", flush=True)
+            print(f"[rank 1] simulating a crash before any restart (exit code 1)", flush=True)
             raise SimulatedNodeFailure(
-                f"rank 1 simulated failure on attempt 0 after epoch {epoch} "
-                f"(expected: the launcher restarts the group and attempt 1 resumes from the checkpoint)")
+                f"rank 1 simulated failure before any restart, after epoch {epoch} "
+                f"(expected: the launcher restarts the group and restart 1 resumes from the checkpoint)")
 
     if rank == 0:
         out_dir = os.environ.get("AMLFLOW_OUTPUTS") or args.output_dir
         os.makedirs(out_dir, exist_ok=True)
         torch.save(model.state_dict(), os.path.join(out_dir, "model.pt"))
-        print(f"done on attempt {attempt}: saved {os.path.join(out_dir, 'model.pt')}", flush=True)
+        print(f"done on restart {attempt}: saved {os.path.join(out_dir, 'model.pt')}", flush=True)
     if distributed:
         dist.barrier()
         dist.destroy_process_group()
