@@ -31,6 +31,8 @@ public:
     std::string prefix(const std::string& label, int colour) const override;
     void line(std::string_view prefix, Stream stream, std::string_view text) override;
     void flush() override;
+    bool accepting() override { return inner_.accepting(); }
+    void skipped(std::string_view prefix, std::size_t bytes) override { inner_.skipped(prefix, bytes); }
 
     void update(const std::string& step, const StepView& view);
     // Writes `text` (amlflow's own lines) above the board.

@@ -1,6 +1,7 @@
 #include "runtime/report/terminal_sink.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -11,6 +12,7 @@ namespace amlflow::runtime {
 namespace {
 
 constexpr std::size_t kFlushAt = 64 * 1024;
+constexpr std::size_t kDefaultRate = 4 * 1024 * 1024;  // bytes a second: more than anyone reads
 
 // Red is left out: it reads as "error", and any rank's line may be an ordinary one.
 constexpr const char* kColours[] = {"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"};
@@ -35,9 +37,58 @@ bool write_all(int fd, std::string_view text) {
 
 TerminalSink::TerminalSink(int fd, Colour colour)
     : fd_(fd),
-      colour_(colour == Colour::always || (colour == Colour::automatic && colour_allowed(fd))) {}
+      colour_(colour == Colour::always || (colour == Colour::automatic && colour_allowed(fd))),
+      rate_(rate_from_environment()),
+      window_(std::chrono::steady_clock::now()) {}
 
-TerminalSink::~TerminalSink() { flush(); }
+TerminalSink::~TerminalSink() {
+    report_skipped();
+    flush();
+}
+
+std::size_t TerminalSink::rate_from_environment() {
+    const char* text = std::getenv("AMLFLOW_TERMINAL_RATE");
+    if (!text || !*text) return kDefaultRate;
+    char* end = nullptr;
+    unsigned long long value = std::strtoull(text, &end, 10);
+    return end && *end == '\0' ? static_cast<std::size_t>(value) : kDefaultRate;
+}
+
+bool TerminalSink::accepting() {
+    if (rate_ == 0) return true;
+    auto now = std::chrono::steady_clock::now();
+    if (now - window_ >= std::chrono::seconds(1)) {
+        report_skipped();
+        window_ = now;
+        shown_ = 0;
+    }
+    return shown_ < rate_;
+}
+
+void TerminalSink::skipped(std::string_view prefix, std::size_t bytes) {
+    for (auto& [known, total] : skipped_) {
+        if (known == prefix) {
+            total += bytes;
+            return;
+        }
+    }
+    skipped_.emplace_back(std::string(prefix), bytes);
+}
+
+// One line per rank that lost output to the display in the second that ended.
+void TerminalSink::report_skipped() {
+    for (const auto& [prefix, bytes] : skipped_) {
+        char amount[64];
+        if (bytes >= 1024 * 1024) std::snprintf(amount, sizeof amount, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+        else std::snprintf(amount, sizeof amount, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
+        std::string text = std::string("... ") + amount + " of output not shown (the display shows " +
+                           std::to_string(rate_ / (1024 * 1024)) + " MiB/s at most; the rank's log has every line)";
+        buffer_.append(prefix.data(), prefix.size());
+        buffer_.append(text);
+        buffer_.push_back('\n');
+    }
+    skipped_.clear();
+}
 
 std::string TerminalSink::prefix(const std::string& label, int colour) const {
     if (!colour_) return "[" + label + "] ";
@@ -48,6 +99,7 @@ std::string TerminalSink::prefix(const std::string& label, int colour) const {
 
 void TerminalSink::line(std::string_view prefix, Stream, std::string_view text) {
     if (broken_) return;
+    shown_ += prefix.size() + text.size() + 1;
     buffer_.append(prefix.data(), prefix.size());
     buffer_.append(text.data(), text.size());
     buffer_.push_back('\n');
