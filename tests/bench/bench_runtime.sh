@@ -16,7 +16,8 @@
 #                        amlflow-launch must lie beside it
 #   BENCH_REPS_LAUNCH    repetitions of each launch measurement (default 5)
 #   BENCH_REPS           repetitions of the other measurements (default 3)
-#   BENCH_RELAY_BYTES    bytes each of the 8 log-relay ranks writes (default 100000000)
+#   BENCH_RELAY_BYTES    bytes each of the 8 log-relay ranks writes in 64 KiB writes (default
+#                        100000000); half as many in 8 KiB writes for the second shape
 #   BENCH_KEEP=1         keep the scratch folder (printed) instead of deleting it
 #   BENCH_ONLY           a space-separated subset of: launch crash exit relay memory
 #   BENCH_TORCHRUN=0     leave torchrun out (its rows print n/a, as when it is missing)
@@ -75,15 +76,14 @@
 #    each repetition (untimed): the store's durable commits fsync, and an fsync's cost
 #    depends on what else is dirty on the file system. Target: <= 10 ms.
 #
-# 4. Log relay. 8 ranks of runtime_writer (C, compiled here with cc -O2), each writing
-#    100 MB of 100-byte lines in 65,500-byte writes, as a pytorch job through
-#    `amlflow run` (stdout to /dev/null; amlflow also writes each rank's log file),
-#    against the same 8 writers each writing straight to its own file from a shell
-#    script. The log files are checked for their byte count (a short one is reported).
-#    Files are deleted and `sync`ed between repetitions, outside the timed part. A
-#    second amlflow row runs the same job with each writer first enlarging its stdout
-#    pipe to 1 MiB (RUNTIME_WRITER_PIPE_SIZE; amlflow leaves its pipes at the kernel's
-#    64 KiB): what the relay would gain from bigger pipes. Target: ratio <= 1.2.
+# 4. Log relay. 8 ranks of runtime_writer (C, compiled here with cc -O2) as a pytorch
+#    job through `amlflow run` (amlflow writes each rank's log file, and shows the lines on
+#    its stdout at its display rate), against the same 8 writers each writing straight to
+#    its own file from a shell script. Two shapes: 100 MB each in 65,500-byte writes, and
+#    50 MB each in 8,192-byte writes; amlflow's stdout to a file, to /dev/null, and to a
+#    pty (`script`). The log files are checked for their byte count (a short one is
+#    reported). Files are deleted and `sync`ed between repetitions, outside the timed part.
+#    Target: ratio <= 1.2.
 #
 # 5. Supervisor memory, 64 ranks. A `command = "sleep 2"` job with
 #    `distribution = pytorch { processes_per_node = 64 }`: peak RSS (VmHWM from
@@ -180,6 +180,9 @@ job_file exit "    source = \"src\"
     script = \"runtime_exit.py\""
 job_file relay "    source = \"quiet\"
     command = [\"$WORK/bin/runtime_writer\", \"$RELAY_BYTES\"]
+    distribution = pytorch { processes_per_node = 8 }"
+job_file relay_small "    source = \"quiet\"
+    command = [\"$WORK/bin/runtime_writer\", \"$((RELAY_BYTES / 2))\"]
     distribution = pytorch { processes_per_node = 8 }"
 job_file memory "    source = \"quiet\"
     command = \"sleep 2\"
@@ -351,54 +354,75 @@ if wants exit; then
 fi
 
 # ---------------------------------------------------------------- 4. log relay
-check_sizes() {  # check_sizes DIR -> "ok" or what is wrong
+check_sizes() {  # check_sizes DIR BYTES -> "ok" or what is wrong
     local f size bad="" count=0
     for f in "$1"/rank-*.log; do
         [[ -e $f ]] || continue
         count=$((count + 1))
         size=$(stat -c %s "$f")
-        ((size == RELAY_BYTES / 100 * 100)) || bad+=" $(basename "$f")=$size"
+        ((size == $2 / 100 * 100)) || bad+=" $(basename "$f")=$size"
     done
     if ((count != 8)); then echo "$count log files, not 8"; elif [[ -n $bad ]]; then echo "short:$bad"; else echo ok; fi
 }
 
 if wants relay; then
     echo
-    echo "== 4. log relay: 8 ranks x $RELAY_BYTES bytes of 100-byte lines (s)"
-    relay_amlflow() {  # relay_amlflow PIPE_SIZE -> "<s> <log check>"; the run's folder is removed after
-        local t0 t1 rc a logs sizes
+    echo "== 4. log relay: 8 ranks writing 100-byte lines, amlflow's stdout to a file, /dev/null and a pty (s)"
+    # relay_amlflow JOB BYTES WRITE_BYTES OUT -> "<s> <log check>"; OUT: file, null or pty
+    relay_amlflow() {
+        local t0 t1 rc a logs sizes cmd
+        cmd="RUNTIME_WRITER_WRITE_BYTES=$3 '$AMLFLOW' run --force '$WORK/$1.amlflow'"
         sync
         t0=$EPOCHREALTIME
-        RUNTIME_WRITER_PIPE_SIZE=$1 "$AMLFLOW" run --force "$WORK/relay.amlflow" >/dev/null 2>"$WORK/out/relay.err"
+        case $4 in
+            file) bash -c "$cmd" >"$WORK/out/relay.stdout" 2>"$WORK/out/relay.err" ;;
+            null) bash -c "$cmd" >/dev/null 2>"$WORK/out/relay.err" ;;
+            pty) script -qefc "$cmd 2>'$WORK/out/relay.err'" /dev/null >/dev/null ;;
+        esac
         rc=$?
         t1=$EPOCHREALTIME
         a=$(minus "$t0" "$t1")
-        logs=$(ls -d "$AMLFLOW_HOME"/runs/*/relay/attempt-1 2>/dev/null | tail -1)  # the first attempt
-        sizes=$(check_sizes "$logs")
+        logs=$(ls -d "$AMLFLOW_HOME"/runs/*/"$1"/attempt-* 2>/dev/null | tail -1)
+        sizes=$(check_sizes "$logs" "$2")
         ((rc == 0)) || { show_fail "amlflow exit $rc" "$WORK/out/relay.err" >&2; a=nan; }
         [[ $sizes == ok ]] || a=nan
-        rm -rf "$AMLFLOW_HOME"/runs/*/relay
+        rm -rf "$AMLFLOW_HOME"/runs/*/"$1" "$WORK/out/relay.stdout"
         echo "$a $sizes"
     }
-    ours="" big="" base=""
-    for ((i = 0; i < REPS; i++)); do
-        read -r a sizes < <(relay_amlflow "")
-        read -r c sizes_big < <(relay_amlflow 1048576)
+    relay_direct() {  # relay_direct BYTES WRITE_BYTES -> "<s> <check>"
+        local t0 t1 b sizes
         sync
         rm -rf "$WORK/direct" && mkdir -p "$WORK/direct"
         t0=$EPOCHREALTIME
-        bash "$WORK/by_hand.sh" 8 0 "$WORK/direct" "$WORK/bin/runtime_writer" "$RELAY_BYTES"
+        RUNTIME_WRITER_WRITE_BYTES=$2 bash "$WORK/by_hand.sh" 8 0 "$WORK/direct" "$WORK/bin/runtime_writer" "$1"
         t1=$EPOCHREALTIME
         b=$(minus "$t0" "$t1")
-        sizes2=$(check_sizes "$WORK/direct")
-        [[ $sizes2 == ok ]] || b=nan
+        sizes=$(check_sizes "$WORK/direct" "$1")
+        [[ $sizes == ok ]] || b=nan
         rm -rf "$WORK/direct"
-        ours+="$a " big+="$c " base+="$b "
-        echo "  rep $((i + 1)): amlflow $a s (log files: $sizes); with 1 MiB pipes $c s (log files: $sizes_big);" \
-             "direct $b s (files: $sizes2)"
+        echo "$b $sizes"
+    }
+    for shape in "relay $RELAY_BYTES 65500" "relay_small $((RELAY_BYTES / 2)) 8192"; do
+        read -r job bytes write <<<"$shape"
+        declare -A ours=([file]="" [null]="" [pty]="")
+        base=""
+        for ((i = 0; i < REPS; i++)); do
+            line="  8 x $((bytes / 1000000)) MB in $write-byte writes, rep $((i + 1)):"
+            for out in file null pty; do
+                read -r a sizes < <(relay_amlflow "$job" "$bytes" "$write" "$out")
+                ours[$out]+="$a "
+                line+=" amlflow>$out $a s ($sizes);"
+            done
+            read -r b sizes < <(relay_direct "$bytes" "$write")
+            base+="$b "
+            echo "$line direct $b s ($sizes)"
+        done
+        for out in file null pty; do
+            record "log relay 8x$((bytes / 1000000)) MB, $write-byte writes, stdout to $out: amlflow / direct" \
+                   "${ours[$out]}" "$base" s "<= 1.2x"
+        done
+        unset ours
     done
-    record "log relay 8x$((RELAY_BYTES / 1000000)) MB: amlflow / direct" "$ours" "$base" s "<= 1.2x"
-    record "  same, 1 MiB pipes (writer-side F_SETPIPE_SZ)" "$big" "$base" s "-"
 fi
 
 # ---------------------------------------------------------------- 5. memory

@@ -1,6 +1,8 @@
 /* The log-relay rank of tests/bench/bench_runtime.sh: writes BYTES (default 100 MB) of
  * 100-byte lines ("\n" included) to stdout, in write()s of 655 whole lines (65,500
- * bytes), the way a program with a 64 KiB output buffer would. Exits 1 if a write fails.
+ * bytes), the way a program with a 64 KiB output buffer would, or of
+ * RUNTIME_WRITER_WRITE_BYTES rounded down to whole lines (8192: 81 lines, as a program with
+ * an 8 KiB buffer writes). Exits 1 if a write fails.
  * With RUNTIME_WRITER_PIPE_SIZE=N and stdout a pipe, it first asks the kernel to make
  * that pipe N bytes (F_SETPIPE_SZ; either end may), to see what a reader that enlarged
  * its pipes would gain.
@@ -43,9 +45,14 @@ int main(int argc, char** argv) {
         memset(l + n, 'x', (size_t)(LINE - 1 - n));
         l[LINE - 1] = '\n';
     }
+    size_t chunk = sizeof block;
+    const char* write_bytes = getenv("RUNTIME_WRITER_WRITE_BYTES");
+    if (write_bytes && *write_bytes && atol(write_bytes) >= LINE && (size_t)atol(write_bytes) < chunk) {
+        chunk = (size_t)atol(write_bytes) / LINE * LINE;
+    }
     long long left = total - total % LINE;
     while (left > 0) {
-        size_t n = left < (long long)sizeof block ? (size_t)left : sizeof block;
+        size_t n = left < (long long)chunk ? (size_t)left : chunk;
         if (write_all(block, n) != 0) {
             perror("runtime_writer: write");
             return 1;

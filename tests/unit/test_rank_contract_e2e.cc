@@ -404,4 +404,67 @@ experiment e {
     }
 }
 
+// Every byte a rank writes reaches its log, in order, also when the display leaves lines
+// out (a rate far below what the ranks write) and when a rank is SIGKILLed in the middle of
+// a line; the display says what it left out.
+BOOST_AUTO_TEST_CASE(logs_keep_every_line_when_the_display_skips_and_a_rank_dies_mid_line) {
+    Sandbox box;
+    const int lines = 20000;
+    box.write("src/spray.py", R"PY(import os, signal, sys, time
+r = int(os.environ["RANK"])
+out = b"".join(b"R%d line %06d %s\n" % (r, i, b"y" * (i % 50)) for i in range(LINES))
+# Writes of 8,000 bytes that cut lines anywhere, a stderr line now and then between them.
+for n, at in enumerate(range(0, len(out), 8000)):
+    os.write(1, out[at:at + 8000])
+    if n % 7 == 0:
+        os.write(2, b"R%d err %06d\n" % (r, n))
+done = os.path.join(os.environ["AMLFLOW_OUTPUTS"], "done-%d" % r)
+open(done, "w").close()
+if r == 1:
+    while not os.path.exists(os.path.join(os.environ["AMLFLOW_OUTPUTS"], "done-0")):
+        time.sleep(0.01)
+    time.sleep(0.3)  # rank 0 has exited
+    os.write(1, b"R1 partial line without its newline")
+    os.kill(os.getpid(), signal.SIGKILL)
+)PY");
+    std::string script = read_file(box.path("src/spray.py"));
+    script.replace(script.find("LINES"), 5, std::to_string(lines));
+    box.write("src/spray.py", script);
+    box.write("p.amlflow", R"(
+environment py { python = "/usr/bin/python3" }
+experiment e {
+  job spray { source = "src", script = "spray.py", environment = py, distribution = pytorch { processes_per_node = 2 } }
+}
+)");
+    auto process = start_with(box, {"run", "p.amlflow"}, {{"AMLFLOW_TERMINAL_RATE", "2000"}});
+    Outcome r = process->wait(120);
+    BOOST_REQUIRE_MESSAGE(r.finished && r.code == 2, r);
+    BOOST_TEST(contains(r.err, "root cause: rank 1 was killed by signal 9"), r);
+    BOOST_TEST(contains(r.out, "of output not shown"), r);
+    auto store = box.store();
+    std::string run = box.only_run();
+    for (int rank = 0; rank < 2; ++rank) {
+        BOOST_TEST_CONTEXT("rank " << rank) {
+            std::vector<std::string> logged = lines_of(read_file(store->rank_log(run, "spray", 0, rank)));
+            int next = 0, errs = 0, other = 0;
+            std::string last;
+            for (const std::string& line : logged) {
+                char expected[96];
+                std::snprintf(expected, sizeof expected, "R%d line %06d ", rank, next);
+                if (next < lines && line == expected + std::string(static_cast<size_t>(next % 50), 'y')) ++next;
+                else if (line.rfind("R" + std::to_string(rank) + " err ", 0) == 0) ++errs;
+                else ++other, last = line;
+            }
+            BOOST_TEST(next == lines, next << " of " << lines << " lines whole and in order");
+            BOOST_TEST(errs > 0);
+            if (rank == 0) BOOST_TEST(other == 0);
+            if (rank == 1) {
+                BOOST_TEST(other == 1);
+                BOOST_TEST(last == "R1 partial line without its newline");
+                BOOST_TEST(logged.back() == "R1 partial line without its newline");
+            }
+        }
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
