@@ -12,7 +12,7 @@ namespace amlflow::runtime {
 namespace {
 
 constexpr std::size_t kFlushAt = 64 * 1024;
-constexpr std::size_t kDefaultRate = 4 * 1024 * 1024;  // bytes a second: more than anyone reads
+constexpr std::size_t kDefaultRate = 1024 * 1024;  // bytes a second: ~10,000 lines, more than anyone reads
 
 // Red is left out: it reads as "error", and any rank's line may be an ordinary one.
 constexpr const char* kColours[] = {"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"};
@@ -81,8 +81,10 @@ void TerminalSink::report_skipped() {
         char amount[64];
         if (bytes >= 1024 * 1024) std::snprintf(amount, sizeof amount, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
         else std::snprintf(amount, sizeof amount, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
-        std::string text = std::string("... ") + amount + " of output not shown (the display shows " +
-                           std::to_string(rate_ / (1024 * 1024)) + " MiB/s at most; the rank's log has every line)";
+        char rate[32];
+        std::snprintf(rate, sizeof rate, "%.3g MiB/s", static_cast<double>(rate_) / (1024.0 * 1024.0));
+        std::string text = std::string("... ") + amount + " of output not shown (the display shows " + rate +
+                           " at most, AMLFLOW_TERMINAL_RATE; the rank's log has every line)";
         buffer_.append(prefix.data(), prefix.size());
         buffer_.append(text);
         buffer_.push_back('\n');

@@ -4,7 +4,7 @@
 // relaying costs the terminal a write per readiness round, not one per line.
 //
 // The display shows what a person can read, not everything ranks can write: at most
-// `rate` bytes of rank output a second (AMLFLOW_TERMINAL_RATE, default 4 MiB; 0: no
+// `rate` bytes of rank output a second (AMLFLOW_TERMINAL_RATE, default 1 MiB; 0: no
 // limit). Past that, lines are left out of the display until the next second, and each
 // rank that lost some gets one line a second saying how much and where its log is. The
 // log files always get every line (LogRelay), and relaying stays near the disk's speed

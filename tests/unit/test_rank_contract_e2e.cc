@@ -117,7 +117,9 @@ experiment e {
   }
 }
 )");
-    Outcome r = box.run({"run", "p.amlflow"}, 300);
+    // The display shows every line here (no rate limit), so it can be checked line by line.
+    auto process = start_with(box, {"run", "p.amlflow"}, {{"AMLFLOW_TERMINAL_RATE", "0"}});
+    Outcome r = process->wait(300);
     BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
     BOOST_TEST(contains(r.err, "started: 4 processes"), r);
 
