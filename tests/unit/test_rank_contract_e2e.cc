@@ -469,4 +469,50 @@ experiment e {
     }
 }
 
+// The shim's ranks are supervised as local ones are: a silent rank is a hang (after its
+// stacks were asked for), the attempt's timeout ends every rank, Ctrl-C stops them all, and
+// nothing of the job (mpirun, shims, ranks) is left running afterwards.
+BOOST_AUTO_TEST_CASE(mpi_hang_timeout_and_ctrl_c) {
+    Sandbox box;
+    fs::path pids = box.path("pids");
+    fs::create_directories(pids);
+    box.write("src/quiet.py", R"PY(import os, sys, time
+with open(os.path.join(os.environ["PIDDIR"], "%s-%s" % (os.environ["AMLFLOW_STEP"], os.environ["RANK"])), "w") as f:
+    f.write(str(os.getpid()))
+for _ in range(600):
+    if os.environ["RANK"] == "0" and os.environ["AMLFLOW_STEP"] == "hangs":
+        print("rank 0 still talking", flush=True)
+    time.sleep(0.1)
+)PY");
+    std::string common = "source = \"src\", script = \"quiet.py\", environment = py, "
+                         "distribution = mpi { processes_per_node = 2 }, variables = { PIDDIR = " + quoted(pids) + " }";
+    box.write("p.amlflow", "environment py { python = \"/usr/bin/python3\" }\nexperiment e {\n"
+                           "  job hangs { " + common + ", hang_timeout = 1s }\n"
+                           "  job slow  { " + common + ", timeout = 1s }\n}\n");
+    Outcome r = box.run({"run", "p.amlflow"}, 60);
+    BOOST_REQUIRE_MESSAGE(r.finished && r.code == 2, r);
+    BOOST_TEST(r.seconds < 30, r);
+    auto store = box.store();
+    std::string run = box.only_run();
+    json hang = failure_of(attempts(*store, run, "hangs").at(0));
+    BOOST_TEST(hang.value("reason", "") == "hang", hang.dump());
+    BOOST_TEST(hang.value("rank", -2) == 1, hang.dump());
+    json timeout = failure_of(attempts(*store, run, "slow").at(0));
+    BOOST_TEST(timeout.value("reason", "") == "timeout", timeout.dump());
+    BOOST_TEST(timeout.value("rank", -2) == -1, timeout.dump());
+    // Ctrl-C: every rank stopped, the run canceled with 130.
+    fs::remove_all(pids);
+    fs::create_directories(pids);
+    auto process = box.start({"run", "p.amlflow", "--step", "slow", "--force"});
+    BOOST_REQUIRE(wait_until([&] { return read_pid(pids / "slow-0") > 0 && read_pid(pids / "slow-1") > 0; }, 30));
+    std::vector<long> ranks = {read_pid(pids / "slow-0"), read_pid(pids / "slow-1")};
+    process->signal(SIGINT);
+    Outcome c = process->wait(30);
+    BOOST_TEST(c.code == 130, c);
+    BOOST_TEST(wait_until([&] { return !process_alive(ranks[0]) && !process_alive(ranks[1]); }, 3));
+    for (long pid : ranks) {
+        if (process_alive(pid)) kill(static_cast<pid_t>(pid), SIGKILL);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
