@@ -94,13 +94,20 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
         }
         return held ? kExitRunBusy : 1;
     }
-    if (!args.resume.empty() && !store.set_run_state(run_id, RunState::Running)) {
+    // A resumed run's options are recorded only once it is ours: a resume refused as busy
+    // must not change the live run's record.
+    bool recorded = args.resume.empty() ||
+                    (store.set_run_options(run_id, options_json(args.force, args.force_steps)) &&
+                     store.set_run_state(run_id, RunState::Running));
+    if (!recorded) {
         std::cerr << "amlflow: error: " << store.last_error() << "\n";
         return 1;
     }
     auto python_lib = install_python_lib(store.folder(), &error);
     if (!python_lib) {
         std::cerr << "amlflow: error: " << error << "\n";
+        // Nothing ran: a failed run, not an interrupted one that --resume could continue.
+        store.set_run_state(run_id, RunState::Failed, 1);
         return 1;
     }
     std::map<std::string, std::string> base = EnvironmentBuilder::current_process_environment();
@@ -278,10 +285,6 @@ int resume(const RunArgs& args) {
     }
     RunArgs resumed = resumed_args(args, *plan, *run, *store);
     if (args.dry_run) return dry_run_resume(args, resumed, *plan, *run, *store);
-    if (!store->set_run_options(run->id, options_json(resumed.force, resumed.force_steps))) {
-        std::cerr << "amlflow: error: " << store->last_error() << "\n";
-        return 1;
-    }
     std::cerr << "amlflow: resuming run " << run->id << " of " << run->file << "\n";
     return execute_plan(resumed, *plan, *store, run->id, fs::path(run->file).parent_path(), run->file, loop);
 }

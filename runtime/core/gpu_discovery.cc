@@ -104,8 +104,10 @@ GpuInventory limit_to_visible(GpuInventory found, const std::string& visible) {
                 match = &gpu;
             }
         }
-        bool named = number || entry.rfind("GPU-", 0) == 0 || entry.rfind("MIG-", 0) == 0;
-        if (!match && (!found.gpus.empty() || !named)) break;  // CUDA stops at the first bad entry
+        bool uuid = entry.rfind("GPU-", 0) == 0 || entry.rfind("MIG-", 0) == 0;
+        // CUDA stops at the first entry that names no GPU. A UUID NVML does not list (a MIG
+        // instance: NVML lists its parent GPU) is handed on as written; CUDA decides.
+        if (!match && !uuid && (!found.gpus.empty() || !number)) break;
         Gpu gpu = match ? *match : Gpu{};
         gpu.index = static_cast<int>(out.gpus.size());
         gpu.device = entry;  // handed on as the caller wrote it

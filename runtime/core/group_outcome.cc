@@ -11,6 +11,7 @@ const char* to_string(FailureKind kind) {
         case FailureKind::hang: return "hang";
         case FailureKind::spawn: return "spawn";
         case FailureKind::stopped: return "stopped";
+        case FailureKind::lost: return "lost";
     }
     return "unknown";
 }

@@ -23,6 +23,7 @@ enum class FailureKind {
     hang,       // a rank wrote nothing for hang_timeout
     spawn,      // a rank could not be started (or its log file opened)
     stopped,    // stop_all() from outside, e.g. Ctrl-C (rank == -1)
+    lost,       // a rank's shim went away without its exit (its host or the shim died)
 };
 const char* to_string(FailureKind kind);
 

@@ -167,6 +167,8 @@ void LogRelay::feed(Pipe& pipe, const char* at, const char* end) {
         feed_plain(pipe, at, end);
         return;
     }
+    // Line by line (progress bars): the display's rate still holds, decided once per read.
+    showing_ = !sink_ || sink_->accepting();
     // Positions of the next '\n' and '\r', each searched again only once passed, so a
     // chunk is scanned once for each character however many lines it holds.
     const char* nl = at - 1;
@@ -204,6 +206,11 @@ void LogRelay::feed(Pipe& pipe, const char* at, const char* end) {
         at = stop + 1;
     }
     commit_views();
+    if (unshown_ > 0) {
+        sink_->skipped(prefix_, unshown_);
+        unshown_ = 0;
+    }
+    showing_ = true;
 }
 
 void LogRelay::feed_plain(Pipe& pipe, const char* at, const char* end) {
@@ -312,7 +319,8 @@ void LogRelay::emit(Stream stream, std::string_view text, Origin origin, bool li
         }
         if (s.staged.size() >= kStageLimit) flush_file();
     }
-    if (sink_) sink_->line(prefix_, stream, text);
+    if (sink_ && showing_) sink_->line(prefix_, stream, text);
+    else if (sink_) unshown_ += text.size() + 1;
     if (views_.empty()) return;
     if (origin == Origin::copy) {
         commit_views();

@@ -147,6 +147,8 @@ private:
     std::size_t view_count_ = 0;
     std::optional<Clock::time_point> last_output_;
     std::uint64_t bytes_read_ = 0;
+    bool showing_ = true;      // this read's lines go to the display
+    std::size_t unshown_ = 0;  // bytes of this read the display did not take
     std::string write_error_;
 };
 

@@ -46,8 +46,16 @@ void set_defaults(std::map<std::string, std::string>& env, const AttemptContext&
     // who set CUDA_VISIBLE_DEVICES numbered them in their own order, which stays.
     if (!env.count("CUDA_DEVICE_ORDER") && !env.count("CUDA_VISIBLE_DEVICES")) env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";
     // Every rank of the job sees the job's GPUs, so cuda.set_device(LOCAL_RANK) works.
+    // With one slice of GPUs per node (a job of several nodes on this machine), a node's
+    // ranks see that node's slice only, as they would on a machine of their own.
+    size_t first = 0, count = attempt.gpus.size();
+    size_t per_node = static_cast<size_t>(rank.processes_per_node);
+    if (rank.nodes > 1 && attempt.gpus.size() >= static_cast<size_t>(rank.nodes) * per_node) {
+        first = static_cast<size_t>(rank.node_rank) * per_node;
+        count = per_node;
+    }
     std::string visible;
-    for (const std::string& gpu : attempt.gpus) visible += (visible.empty() ? "" : ",") + gpu;
+    for (size_t i = first; i < first + count; ++i) visible += (visible.empty() ? "" : ",") + attempt.gpus[i];
     env["CUDA_VISIBLE_DEVICES"] = visible;
     // Live logs, and Python's stacks on SIGABRT when a hung rank is stopped.
     env["PYTHONUNBUFFERED"] = "1";
@@ -108,12 +116,15 @@ void set_amlflow(std::map<std::string, std::string>& env, const AttemptContext& 
 std::map<std::string, std::string> EnvironmentBuilder::for_rank(const AttemptContext& attempt,
                                                                  const RankIdentity& rank) const {
     std::map<std::string, std::string> env = base_;
-    // What amlflow's caller had set for its own distributed launch must not leak into a
-    // job that has none, nor into one whose identity amlflow decides. amlflow's own names
+    // What amlflow's caller had set for its own distributed launch (torchrun's names, Open
+    // MPI's and PMIx's rank identity) must not leak into a job that has none, nor into one
+    // whose identity amlflow decides; an mpi rank gets Open MPI's own from its shim. amlflow's own names
     // are either set below or meant to pass (AMLFLOW_RUN_MARK, by which the run's reaper
     // finds every process of the run).
     for (auto it = env.begin(); it != env.end();) {
-        bool stale = compiler::is_distribution_variable(it->first) && it->first.rfind("AMLFLOW_", 0) != 0;
+        const std::string& name = it->first;
+        bool stale = (compiler::is_distribution_variable(name) && name.rfind("AMLFLOW_", 0) != 0) ||
+                     name.rfind("OMPI_COMM_WORLD_", 0) == 0 || name.rfind("PMIX_", 0) == 0;
         it = stale ? env.erase(it) : std::next(it);
     }
     set_defaults(env, attempt, rank);

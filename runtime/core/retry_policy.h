@@ -12,7 +12,7 @@ namespace amlflow::runtime {
 
 // Why an attempt failed, as the supervisor saw it.
 struct FailureFacts {
-    std::string reason;                  // exit | signal | timeout | hang | canceled | setup
+    std::string reason;                  // exit | signal | timeout | hang | lost | canceled | setup
     int exit_code = -1;                  // for exit
     int signal = 0;                      // for signal
     std::vector<std::string> log_lines;  // the last lines of the failed ranks' logs

@@ -25,13 +25,23 @@ struct ShimGroup::Rank {
     ExitStatus status;
     std::string error_file;
     EventLoop::TimerId hang_timer = 0;
+    EventLoop::Clock::time_point connected;
 };
 
 struct ShimGroup::Connection {
     int fd = -1;
     int rank = -1;  // -1 until its hello is accepted
     FrameReader reader;
+    std::size_t unproven = 0;  // bytes read before the hello was accepted
+    EventLoop::TimerId hello_timer = 0;
 };
+
+namespace {
+// Whoever connects must prove the secret quickly and in few bytes: the port is open to
+// every local process (and, for hosts, to the network).
+constexpr std::size_t kHelloLimit = 4096;
+constexpr auto kHelloDeadline = std::chrono::seconds(10);
+}  // namespace
 
 namespace {
 
@@ -81,10 +91,12 @@ ShimGroup::ShimGroup(EventLoop& loop, ShimGroupOptions options, LineSink* sink)
 
 ShimGroup::~ShimGroup() {
     loop_.cancel(timeout_timer_);
+    loop_.cancel(connect_timer_);
     loop_.cancel(launcher_stop_timer_);
     for (auto& rank : ranks_) loop_.cancel(rank->hang_timer);
     // Closing the connections tells every shim to kill its rank at once.
     for (auto& connection : connections_) {
+        loop_.cancel(connection->hello_timer);
         if (connection->fd >= 0) {
             loop_.unwatch(connection->fd);
             close(connection->fd);
@@ -137,6 +149,16 @@ bool ShimGroup::start(SpawnSpec launch, RankPlanner planner, std::string* error)
         check_done();
         return false;
     }
+    // The shims wait 60 s for our answer; we wait as long for them to call.
+    connect_timer_ = loop_.after(std::chrono::seconds(60), [this] {
+        connect_timer_ = 0;
+        for (std::size_t i = 0; i < ranks_.size(); ++i) {
+            if (!ranks_[i]->connection && !ranks_[i]->finished) {
+                int missing = static_cast<int>(i);
+                return fail(FailureKind::spawn, -1, {}, rank_name(missing) + "'s shim did not connect within 60 s");
+            }
+        }
+    });
     if (options_.timeout > Clock::duration::zero()) {
         timeout_timer_ = loop_.after(options_.timeout, [this] {
             timeout_timer_ = 0;
@@ -155,6 +177,10 @@ void ShimGroup::accept_connections() {
         auto connection = std::make_unique<Connection>();
         connection->fd = fd;
         Connection* raw = connection.get();
+        raw->hello_timer = loop_.after(kHelloDeadline, [this, raw] {
+            raw->hello_timer = 0;
+            if (raw->rank < 0) close_connection(*raw);
+        });
         connections_.push_back(std::move(connection));
         loop_.watch(fd, POLLIN, [this, raw](short) { read_connection(*raw); });
     }
@@ -167,6 +193,9 @@ void ShimGroup::read_connection(Connection& connection) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) return;
         if (n <= 0) return close_connection(connection);
+        if (connection.rank < 0 && (connection.unproven += static_cast<std::size_t>(n)) > kHelloLimit) {
+            return close_connection(connection);
+        }
         connection.reader.append(buffer.data(), static_cast<std::size_t>(n));
         std::string error;
         while (connection.fd >= 0) {
@@ -242,9 +271,10 @@ void ShimGroup::handle_hello(Connection& connection, const std::string& payload)
     json start = {{"argv", rank.plan.argv}, {"env", rank.plan.env}, {"cwd", rank.plan.cwd},
                   {"error_file", rank.plan.error_file}};
     write_frame(connection.fd, FrameType::start, start.dump(-1, ' ', false, json::error_handler_t::replace));
+    rank.connected = Clock::now();
     if (options_.hang_timeout > Clock::duration::zero()) {
         int index = hello.rank;
-        rank.hang_timer = loop_.at(started_ + options_.hang_timeout, [this, index] { check_hang(index); });
+        rank.hang_timer = loop_.at(rank.connected + options_.hang_timeout, [this, index] { check_hang(index); });
     }
 }
 
@@ -271,6 +301,8 @@ void ShimGroup::handle_exit(Rank& rank, const std::string& payload) {
 
 void ShimGroup::close_connection(Connection& connection) {
     if (connection.fd < 0) return;
+    loop_.cancel(connection.hello_timer);
+    connection.hello_timer = 0;
     loop_.unwatch(connection.fd);
     close(connection.fd);
     connection.fd = -1;
@@ -286,7 +318,7 @@ void ShimGroup::close_connection(Connection& connection) {
         rank->status.code = -1;
         exits_.push_back(RankExit{rank->plan.rank, rank->status, Clock::now()});
         if (on_rank_exit_) on_rank_exit_(exits_.back());
-        fail(FailureKind::signal, rank->plan.rank, rank->status,
+        fail(FailureKind::lost, rank->plan.rank, rank->status,
              rank_name(rank->plan.rank) + "'s shim went away before the rank exited");
     }
     rank->log->finish();
@@ -326,7 +358,8 @@ void ShimGroup::check_hang(int index) {
     Rank& rank = *ranks_[static_cast<std::size_t>(index)];
     rank.hang_timer = 0;
     if (rank.exited || failure_.kind != FailureKind::none) return;
-    Clock::time_point due = rank.log->last_output().value_or(started_) + options_.hang_timeout;
+    // A rank's silence counts from when its shim connected, not from mpirun's start.
+    Clock::time_point due = rank.log->last_output().value_or(rank.connected) + options_.hang_timeout;
     if (Clock::now() < due) {
         rank.hang_timer = loop_.at(due, [this, index] { check_hang(index); });
         return;
@@ -393,6 +426,8 @@ void ShimGroup::check_done() {
     done_ = true;
     loop_.cancel(timeout_timer_);
     timeout_timer_ = 0;
+    loop_.cancel(connect_timer_);
+    connect_timer_ = 0;
     outcome_.succeeded = failure_.kind == FailureKind::none;
     outcome_.failure = failure_;
     if (failure_.rank >= 0 && ranks_[static_cast<std::size_t>(failure_.rank)]->log) {

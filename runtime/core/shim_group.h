@@ -116,7 +116,7 @@ private:
     std::function<void(const RankExit&)> on_rank_exit_;
     std::function<void(const GroupOutcome&)> on_done_;
     Clock::time_point started_;
-    EventLoop::TimerId timeout_timer_ = 0, launcher_stop_timer_ = 0;
+    EventLoop::TimerId timeout_timer_ = 0, launcher_stop_timer_ = 0, connect_timer_ = 0;
     bool start_called_ = false, stopping_ = false, done_ = false;
     Failure failure_;
     std::vector<RankExit> exits_;

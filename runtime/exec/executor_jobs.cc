@@ -100,8 +100,10 @@ void Executor::start_step(StepRun& step) {
     auto compute = plan_.computes.find(step.plan->compute);
     if (compute != plan_.computes.end() && compute->second.contains("gpus")) compute_gpus = compute->second["gpus"].dump();
     std::vector<int> allowed = granted_gpus(options_.gpus, compute_gpus);
+    // On this machine the job's `nodes` are blocks of ranks side by side: each gets its own
+    // processes_per_node GPUs (rank_env gives each node its slice).
     for (int gpu : allowed) {
-        if (static_cast<int>(step.gpus.size()) >= shape.processes_per_node) break;
+        if (static_cast<int>(step.gpus.size()) >= shape.world_size()) break;
         if (free_gpus_.erase(gpu)) step.gpus.push_back(gpu);
     }
     std::string error;

@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "compiler/rank_variables.h"
+
 namespace amlflow::runtime {
 
 LocalBackend::LocalBackend(EventLoop& loop, LocalBackendOptions options, LineSink* sink)
@@ -77,11 +79,11 @@ std::unique_ptr<SupervisedGroup> LocalBackend::start_mpi(const AttemptRequest& r
     if (!request.context.attempt_logs.empty()) options.launcher_log = request.context.attempt_logs + "/mpirun.log";
     auto group = std::make_unique<ShimGroup>(loop_, options, sink_);
     // mpirun runs with amlflow's environment and the file's variables (OMPI_MCA_* among
-    // them), not any rank's identity.
+    // them), not any rank's identity: what the distribution sets per rank is left out.
     std::map<std::string, std::string> launcher_env = options_.base_env;
     if (!launches.empty()) {
         for (const auto& [key, value] : launches[0].env) {
-            if (!options_.base_env.count(key) || options_.base_env.at(key) != value) launcher_env[key] = value;
+            if (!compiler::is_distribution_variable(key)) launcher_env[key] = value;
         }
     }
     SpawnSpec spawn{mpirun_argv(options.ranks, options_.shim, request.step->name),
@@ -173,6 +175,7 @@ void LocalBackend::finish(const std::string& step, const GroupOutcome& outcome) 
         case FailureKind::hang: result.facts.reason = "hang"; break;
         case FailureKind::spawn: result.facts.reason = "setup"; break;
         case FailureKind::stopped: result.facts.reason = "canceled"; break;
+        case FailureKind::lost: result.facts.reason = "lost"; break;
         case FailureKind::none: break;
     }
     if (failure.rank >= 0 && static_cast<size_t>(failure.rank) < entry->logs.size()) {

@@ -112,7 +112,7 @@ Program program_from(const json& start) {
         if (equals == std::string::npos) continue;
         std::string name = text.substr(0, equals);
         if (name.rfind("OMPI_", 0) == 0 || name.rfind("PMIX_", 0) == 0 || name.rfind("OPAL_", 0) == 0) {
-            env.emplace(name, text.substr(equals + 1));
+            env[name] = text.substr(equals + 1);  // ours, not whatever the plan carried
         }
     }
     for (const auto& [name, value] : env) program.env.push_back(name + "=" + value);
@@ -188,12 +188,19 @@ struct Supervision {
     Clock::time_point linger_until = Clock::time_point::max();  // stop waiting for pipes
 
     void terminate(int grace_ms) {
+        if (pid <= 0) return;
         kill(-pid, SIGTERM);
         auto due = Clock::now() + std::chrono::milliseconds(grace_ms);
         if (due < kill_at) kill_at = due;
     }
     bool pipes_open() const { return pipes[0] >= 0 || pipes[1] >= 0; }
 };
+
+// Nobody would hear of this rank again: end it now (the loop then waits for its exit).
+void supervisor_lost(Supervision& s) {
+    s.supervisor_gone = true;
+    if (s.pid > 0) kill(-s.pid, SIGKILL);
+}
 
 void relay_pipe(Supervision& s, int index) {
     char buffer[65536];
@@ -206,27 +213,28 @@ void relay_pipe(Supervision& s, int index) {
     }
     if (!s.supervisor_gone &&
         !write_frame(s.sock, index == 0 ? FrameType::out : FrameType::err, std::string_view(buffer, static_cast<size_t>(n)))) {
-        s.supervisor_gone = true;
+        supervisor_lost(s);
     }
 }
 
-void handle_supervisor(Supervision& s, FrameReader& reader) {
-    char buffer[4096];
-    ssize_t n = read(s.sock, buffer, sizeof buffer);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
-    if (n <= 0) {
-        // The supervisor is gone: nobody would hear of this rank again, so end it now.
-        s.supervisor_gone = true;
-        kill(-s.pid, SIGKILL);
-        return;
-    }
-    reader.append(buffer, static_cast<size_t>(n));
+// Stop and signal frames, including any that came in the same read as the start frame.
+void act_on_frames(Supervision& s, FrameReader& reader) {
     std::string error;
     while (auto frame = reader.next(&error)) {
         json body = json::parse(frame->payload, nullptr, false);
         if (frame->type == FrameType::stop) s.terminate(body.is_object() ? body.value("grace_ms", 5000) : 5000);
         if (frame->type == FrameType::signal && body.is_object()) kill(-s.pid, body.value("signal", SIGTERM));
     }
+    if (!error.empty()) supervisor_lost(s);
+}
+
+void handle_supervisor(Supervision& s, FrameReader& reader) {
+    char buffer[4096];
+    ssize_t n = read(s.sock, buffer, sizeof buffer);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n <= 0) return supervisor_lost(s);
+    reader.append(buffer, static_cast<size_t>(n));
+    act_on_frames(s, reader);
 }
 
 void handle_signals(Supervision& s) {
@@ -305,6 +313,10 @@ int main(int argc, char** argv) {
 
     Supervision s;
     s.sock = connect_to(address);
+    // A supervisor that reads nothing for 30 s (a stalled or cut-off host) counts as gone:
+    // a blocked send gives up then, and the rank is killed rather than left running.
+    timeval send_timeout{30, 0};
+    setsockopt(s.sock, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     json hello = {{"secret", secret},
@@ -322,6 +334,8 @@ int main(int argc, char** argv) {
     if (answer.type != FrameType::start || !start.is_object()) die("unexpected answer from the supervisor");
     Program program = program_from(start);
 
+    // An ignored SIGCHLD (inherited) would have the kernel reap the rank before we see it.
+    signal(SIGCHLD, SIG_DFL);
     sigset_t blocked;
     sigemptyset(&blocked);
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&blocked, sig);
@@ -334,7 +348,8 @@ int main(int argc, char** argv) {
     close(err[1]);
     s.pipes[0] = out[0];
     s.pipes[1] = err[0];
-    write_frame(s.sock, FrameType::started, json{{"pid", static_cast<long>(s.pid)}}.dump());
+    if (!write_frame(s.sock, FrameType::started, json{{"pid", static_cast<long>(s.pid)}}.dump())) supervisor_lost(s);
+    act_on_frames(s, reader);
     supervise(s, reader);
     return finish(s, program.error_file);
 }

@@ -231,11 +231,11 @@ UPDATE attempt SET state = 'stopped early'
  WHERE state = 'canceled'
    AND step_id IN (SELECT id FROM step WHERE state = 'stopped early')
    AND number = (SELECT max(last.number) FROM attempt AS last WHERE last.step_id = attempt.step_id);
-UPDATE step SET result_json = json_set(result_json, '$.trials', (
+UPDATE step SET result_json = json_set(result_json, '$.trials', json((
        SELECT json_group_array(CASE WHEN json_extract(row.value, '$.state') = 'stopped'
                                     THEN json_set(row.value, '$.state', 'stopped early')
                                     ELSE json(row.value) END)
-         FROM json_each(step.result_json, '$.trials') AS row))
+         FROM json_each(step.result_json, '$.trials') AS row)))
  WHERE kind = 'sweep' AND json_type(result_json, '$.trials') = 'array';
 )sql";
 

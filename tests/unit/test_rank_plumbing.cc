@@ -102,6 +102,11 @@ BOOST_AUTO_TEST_CASE(visible_devices_limit_the_inventory) {
     BOOST_TEST(uuid.gpus[0].uuid == "GPU-abc1");
     // CUDA stops at the first entry that names no GPU; "" and "-1" hide them all.
     BOOST_TEST(limit_to_visible(nvml, "1,7,2").gpus.size() == 1u);
+    // A MIG instance is not in NVML's device list (its parent GPU is): handed on as written.
+    GpuInventory mig = limit_to_visible(nvml, "MIG-4f1c,0");
+    BOOST_REQUIRE_EQUAL(mig.gpus.size(), 2u);
+    BOOST_TEST(mig.gpus[0].device == "MIG-4f1c");
+    BOOST_TEST(mig.gpus[1].device == "0");
     BOOST_TEST(limit_to_visible(nvml, "").gpus.empty());
     BOOST_TEST(limit_to_visible(nvml, "-1").gpus.empty());
     // Without NVML the caller's list is taken as it is, never emptied.
@@ -121,7 +126,9 @@ BOOST_AUTO_TEST_CASE(environment_precedence) {
     attempt.attempt_logs = "/logs/attempt-0";
     attempt.gpus = {"3"};
     std::map<std::string, std::string> caller = {{"RANK", "7"}, {"MASTER_ADDR", "10.0.0.1"}, {"HOME", "/root"},
-                                                 {"AMLFLOW_STEP", "outer"}};
+                                                 {"AMLFLOW_STEP", "outer"}, {"OMPI_COMM_WORLD_RANK", "3"},
+                                                 {"PMIX_RANK", "3"}, {"OMPI_MCA_btl", "tcp,self"},
+                                                 {"AMLFLOW_RUN_MARK", "1-abc"}};
     std::map<std::string, std::string> file = {{"OMP_NUM_THREADS", "4"}, {"CUDA_VISIBLE_DEVICES", "0"},
                                                {"WORLD_SIZE", "99"}, {"MINE", "yes"}};
     EnvironmentBuilder builder(caller, file, {{"AMLFLOW_INPUT_DATA", "/data"}});
@@ -133,6 +140,10 @@ BOOST_AUTO_TEST_CASE(environment_precedence) {
     BOOST_TEST(env["CUDA_VISIBLE_DEVICES"] == "0");
     BOOST_TEST(env["MINE"] == "yes");
     BOOST_TEST(env["HOME"] == "/root");
+    BOOST_TEST(!env.count("OMPI_COMM_WORLD_RANK"));  // the caller's own MPI identity stays out
+    BOOST_TEST(!env.count("PMIX_RANK"));
+    BOOST_TEST(env["OMPI_MCA_btl"] == "tcp,self");   // Open MPI settings pass
+    BOOST_TEST(env["AMLFLOW_RUN_MARK"] == "1-abc");  // the reaper's mark passes
     BOOST_TEST(env["AMLFLOW_STEP"] == "train");
     BOOST_TEST(env["AMLFLOW_INPUT_DATA"] == "/data");
     BOOST_TEST(env["TORCHELASTIC_ERROR_FILE"] == "/logs/attempt-0/rank-1.error.json");
@@ -142,6 +153,15 @@ BOOST_AUTO_TEST_CASE(environment_precedence) {
     BOOST_TEST(!plain.count("OMP_NUM_THREADS"));
     BOOST_TEST(plain["CUDA_VISIBLE_DEVICES"] == "3");
     BOOST_TEST(plain["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID");  // numbered by NVML, not by a caller
+    // Two nodes of two ranks on this machine, four GPUs: each node sees its own two.
+    attempt.gpus = {"0", "1", "2", "3"};
+    auto node1 = EnvironmentBuilder(caller, {}).for_rank(attempt, RankIdentity{3, 1, 1, 2, 2, true});
+    BOOST_TEST(node1["CUDA_VISIBLE_DEVICES"] == "2,3");
+    auto node0 = EnvironmentBuilder(caller, {}).for_rank(attempt, RankIdentity{1, 1, 0, 2, 2, true});
+    BOOST_TEST(node0["CUDA_VISIBLE_DEVICES"] == "0,1");
+    attempt.gpus = {"0", "1"};  // fewer than the nodes need: every rank sees them all
+    auto shared = EnvironmentBuilder(caller, {}).for_rank(attempt, RankIdentity{3, 1, 1, 2, 2, true});
+    BOOST_TEST(shared["CUDA_VISIBLE_DEVICES"] == "0,1");
     BOOST_TEST(amlflow::compiler::is_distribution_variable("MASTER_PORT"));
     BOOST_TEST(amlflow::compiler::is_distribution_variable("AMLFLOW_ANYTHING"));
     BOOST_TEST(!amlflow::compiler::is_distribution_variable("OMP_NUM_THREADS"));
