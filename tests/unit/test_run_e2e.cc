@@ -53,8 +53,10 @@ except Exception as e:
 tmp = os.path.join(out, ".env-" + rank + "-" + attempt + ".tmp")
 with open(tmp, "w") as f:
     json.dump(info, f)
-os.rename(tmp, os.path.join(out, "env-" + rank + "-" + attempt + ".json"))
+# Printed before the file is in place: rank 3 fails once it sees the files, and the line
+# must be in the pipe by then.
 print("rank", rank, "attempt", attempt, "dumped", flush=True)
+os.rename(tmp, os.path.join(out, "env-" + rank + "-" + attempt + ".json"))
 if rank == "3" and attempt == "0":
     deadline = time.time() + 20
     while time.time() < deadline and not all(
