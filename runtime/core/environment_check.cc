@@ -184,6 +184,37 @@ std::optional<EnvironmentStamp> stamp_of(EnvironmentStamp stamp, const CheckAnsw
     return stamp;
 }
 
+// The cached virtual environment `venv` on top of `python`'s packages, unless it exists.
+bool make_venv(const std::string& python, const fs::path& venv, const std::vector<std::string>& missing,
+               const std::map<std::string, std::string>& variables, std::string* error) {
+    std::error_code ignored;
+    if (fs::exists(venv / "bin" / "python", ignored)) return true;
+    fs::create_directories(venv.parent_path(), ignored);
+    Finished made = run({python, "-m", "venv", "--system-site-packages", venv.string()}, variables);
+    if (made.code == 0) return true;
+    *error = "the environment lacks " + join(missing) + ", and no virtual environment could be made for them: " +
+             last_line(made.output);
+    return false;
+}
+
+// pip-installs the requirements whose names are `missing` into the venv of `python`.
+bool install(const std::string& python, const std::vector<std::string>& requirements,
+             const std::vector<std::string>& missing, const std::map<std::string, std::string>& variables,
+             std::string* error) {
+    std::vector<std::string> argv = {python, "-m", "pip", "install", "--disable-pip-version-check",
+                                     "--retries", "0", "--timeout", "10"};
+    for (const std::string& requirement : requirements) {
+        if (std::find(missing.begin(), missing.end(), requirement_name(requirement)) != missing.end()) {
+            argv.push_back(requirement);
+        }
+    }
+    Finished installed = run(argv, variables);
+    if (installed.code == 0) return true;
+    *error = "the environment lacks " + join(missing) + " and installing " + (missing.size() == 1 ? "it" : "them") +
+             " failed (is this machine offline?): " + last_line(installed.output);
+    return false;
+}
+
 }  // namespace
 
 std::string requirement_name(const std::string& requirement) {
@@ -238,16 +269,7 @@ std::optional<EnvironmentReady> prepare_environment(const nlohmann::json& fields
     // environment's hash: made once, reused by every later run.
     fs::path venv = cache / hash.substr(0, 16);
     std::string venv_python = (venv / "bin" / "python").string();
-    std::error_code ignored;
-    if (!fs::exists(venv_python, ignored)) {
-        fs::create_directories(cache, ignored);
-        Finished made = run({ready.python, "-m", "venv", "--system-site-packages", venv.string()}, variables);
-        if (made.code != 0) {
-            *error = "the environment lacks " + join(answer->missing) +
-                     ", and no virtual environment could be made for them: " + last_line(made.output);
-            return std::nullopt;
-        }
-    }
+    if (!make_venv(ready.python, venv, answer->missing, variables, error)) return std::nullopt;
     auto in_venv = check_requirements(venv_python, names, variables, error);
     if (!in_venv) return std::nullopt;
     const std::vector<std::string>& still = in_venv->missing;
@@ -257,17 +279,7 @@ std::optional<EnvironmentReady> prepare_environment(const nlohmann::json& fields
         ready.stamp = stamp_of(question, *in_venv, started_ns);
         return ready;
     }
-    std::vector<std::string> install = {venv_python, "-m", "pip", "install", "--disable-pip-version-check",
-                                        "--retries", "0", "--timeout", "10"};
-    for (const std::string& requirement : requirements) {
-        if (std::find(still.begin(), still.end(), requirement_name(requirement)) != still.end()) install.push_back(requirement);
-    }
-    Finished installed = run(install, variables);
-    if (installed.code != 0) {
-        *error = "the environment lacks " + join(still) + " and installing " + (still.size() == 1 ? "it" : "them") +
-                 " failed (is this machine offline?): " + last_line(installed.output);
-        return std::nullopt;
-    }
+    if (!install(venv_python, requirements, still, variables, error)) return std::nullopt;
     // No stamp: the install just changed the folders; the next run checks and stamps.
     ready.note = "installed " + join(still) + " into " + venv.string();
     return ready;

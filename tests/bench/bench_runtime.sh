@@ -45,7 +45,8 @@
 #    fixed 1 s before it tries again, so a run takes ~1 s longer at random (the "longest
 #    init" of each run, init_process_group's time in its slowest rank, shows it).
 #    A first row, a 1-rank job of /bin/true against the same shell script, shows
-#    amlflow's fixed cost per run (compile, store, snapshot, spawn, durable commits).
+#    amlflow's fixed cost per run (compile, store, snapshot, spawn, durable commits), also
+#    with an environment listing pip = ["torch"], with and without --recheck-env (below).
 #    The amlflow rows come three ways: the plain environment (only the interpreter is
 #    looked up); an environment listing pip = ["torch"], whose check (starting the
 #    interpreter, ~65 ms) the store remembers after the warm-up run, so that a run only
@@ -185,6 +186,8 @@ for mode in immediate gloo handler; do
 done
 job_file noop "    source = \"quiet\"
     command = [\"/bin/true\"]"
+job_file noop_pip "    source = \"quiet\"
+    command = [\"/bin/true\"]" 'pip = ["torch"]'
 job_file exit "    source = \"src\"
     script = \"runtime_exit.py\""
 job_file relay "    source = \"quiet\"
@@ -254,7 +257,8 @@ if wants launch; then
     run_launch amlflow 2 >/dev/null  # warm-up: page cache, the store's creation
     run_launch amlflow-pip 2 >/dev/null  # and the environment's one check, remembered
     run_launch hand 2 >/dev/null
-    ours="" base=""
+    "$AMLFLOW" run --force "$WORK/noop_pip.amlflow" >"$WORK/out/noop.txt" 2>&1 || show_fail "amlflow" "$WORK/out/noop.txt"
+    ours="" pip="" recheck="" base=""
     for ((i = 0; i < REPS_LAUNCH; i++)); do
         rm -rf "$WORK/hand" && mkdir -p "$WORK/hand"
         t0=$EPOCHREALTIME
@@ -262,10 +266,18 @@ if wants launch; then
         t1=$EPOCHREALTIME
         bash "$WORK/by_hand.sh" 1 0 "$WORK/hand" /bin/true
         t2=$EPOCHREALTIME
-        ours+="$(minus "$t0" "$t1") " base+="$(minus "$t1" "$t2") "
+        "$AMLFLOW" run --force "$WORK/noop_pip.amlflow" >"$WORK/out/noop.txt" 2>&1 || show_fail "amlflow" "$WORK/out/noop.txt"
+        t3=$EPOCHREALTIME
+        "$AMLFLOW" run --force --recheck-env "$WORK/noop_pip.amlflow" >"$WORK/out/noop.txt" 2>&1 ||
+            show_fail "amlflow" "$WORK/out/noop.txt"
+        t4=$EPOCHREALTIME
+        ours+="$(minus "$t0" "$t1") " base+="$(minus "$t1" "$t2") " pip+="$(minus "$t2" "$t3") " recheck+="$(minus "$t3" "$t4") "
     done
     echo "  1 rank of /bin/true (fixed cost): amlflow $ours s; by hand $base s"
+    echo "    with pip = [torch]: $pip s; --recheck-env: $recheck s"
     record "launch 1 rank /bin/true: amlflow / by hand" "$ours" "$base" s "-"
+    record "  same, pip = [torch] (check remembered)" "$pip" "$base" s "-"
+    record "  same, pip = [torch], --recheck-env" "$recheck" "$base" s "-"
     for n in 2 8; do
         who=(amlflow amlflow-pip amlflow-pip-recheck hand)
         ((${#TORCHRUN[@]})) && who+=(torchrun)
