@@ -10,7 +10,9 @@
 //
 // Not seen: a change inside a package's own folder that leaves its parent alone (a file
 // of torch edited in place), and what a .pth file's code decides at start-up beyond the
-// folders it added. `amlflow run --recheck-env` asks Python again.
+// folders it added. An interpreter named through a program that starts another (a pyenv
+// shim) gets no stamp: what it starts can change with no file to watch. `amlflow run
+// --recheck-env` asks Python again.
 #pragma once
 
 #include <cstdint>
