@@ -36,6 +36,7 @@ struct RunArgs {
     std::vector<std::string> force_steps;
     bool force = false;
     bool dry_run = false;
+    bool recheck_env = false;  // check environments' packages again (environment_stamp.h)
     std::string resume;  // a run id (or prefix) to continue
     std::string store;   // with --resume: the store holding it
     std::vector<std::string> rerun_steps;  // with --resume: --force-step given now
@@ -136,6 +137,7 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     executor_options.resume = !args.resume.empty();
     executor_options.rerun_steps.insert(args.rerun_steps.begin(), args.rerun_steps.end());
     executor_options.python_lib = python_lib->string();
+    executor_options.recheck_environments = args.recheck_env;
     const char* home = std::getenv("AMLFLOW_HOME");
     if (!(home && *home) && store.folder() != fs::absolute(".amlflow").lexically_normal() && !shown_file.empty()) {
         executor_options.store_hint = " --file " + shown_file;
@@ -301,6 +303,8 @@ Runner add_run_command(CLI::App& app) {
     command->add_flag("--force", args->force, "Run every step, reusing nothing from the cache");
     command->add_option("--force-step", args->force_steps, "Run this step even if cached (repeatable)")
         ->allow_extra_args(false);
+    command->add_flag("--recheck-env", args->recheck_env,
+                      "Ask each environment's interpreter for its packages again, trusting no earlier check");
     command->add_option("--resume", args->resume, "Continue an interrupted run from its unfinished steps");
     command->add_option("--store", args->store, "With --resume: the run store folder");
     command->add_flag("--dry-run", args->dry_run,

@@ -3,28 +3,43 @@
 // installed into a virtual environment made for it (on top of the interpreter's own
 // packages) and cached in the run store by the environment's hash; when that cannot be
 // done (an offline machine), one clear message names what is missing, instead of a
-// traceback from rank 3.
+// traceback from rank 3. A check that found everything installed leaves a stamp
+// (environment_stamp.h) that the run store keeps, so later runs need not ask Python again.
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/core/environment_stamp.h"
+
 namespace amlflow::runtime {
 
 struct EnvironmentReady {
     std::string python;  // the interpreter ranks run: the environment's, or the cached venv's
     std::string note;    // what was done ("installed onnx into ..."), or empty
+    // Made when the environment lists requirements and all were found installed, unless
+    // something it rests on changed too recently to trust its mtime (kRacyMarginNs).
+    std::optional<EnvironmentStamp> stamp;
 };
 
-// `fields`: the environment node's fields; `hash`: its plan hash (names the cache);
-// `cache`: the folder holding cached virtual environments. nullopt with *error when the
-// environment cannot be made ready.
-std::optional<EnvironmentReady> prepare_environment(const nlohmann::json& fields, const std::string& hash,
-                                                    const std::filesystem::path& cache, std::string* error);
+// The question a stamp answers, for an environment node's `fields` and the
+// startup_variables() its check runs with: python, requirements_json and variables_json
+// are filled, the rest is left empty.
+EnvironmentStamp environment_question(const nlohmann::json& fields, const std::map<std::string, std::string>& variables);
+
+// `fields`: the environment node's fields; `variables`: startup_variables() with the
+// environment's own `variables`, which the interpreter is started with; `hash`: its plan
+// hash (names the cache); `cache`: the folder holding cached virtual environments.
+// nullopt with *error when the environment cannot be made ready.
+std::optional<EnvironmentReady> prepare_environment(const nlohmann::json& fields,
+                                                    const std::map<std::string, std::string>& variables,
+                                                    const std::string& hash, const std::filesystem::path& cache,
+                                                    std::string* error);
 
 // The distribution name of a pip requirement: "torch>=1.13" -> "torch".
 std::string requirement_name(const std::string& requirement);

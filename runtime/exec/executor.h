@@ -42,6 +42,9 @@ struct ExecutorOptions {
     // run's own recorded --force and --force-step only keep the cache away).
     std::set<std::string> rerun_steps;
     std::string python_lib;             // amlflow's Python helpers (python_lib.h)
+    // --recheck-env: ask each environment's interpreter for its packages again, instead of
+    // trusting a stamp of an earlier check (environment_stamp.h).
+    bool recheck_environments = false;
     int metrics_interval_ms = 1000;     // how often running steps' metrics are read
 };
 

@@ -7,6 +7,7 @@
 #include "runtime/exec/executor.h"
 #include "runtime/core/free_port.h"
 #include "runtime/core/snapshot.h"
+#include "runtime/core/value_text.h"
 
 namespace amlflow::runtime {
 
@@ -14,6 +15,19 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+// The environment's own `variables` as a rank gets them (those that cannot be resolved
+// are left out here: starting the job names them).
+std::map<std::string, std::string> environment_variables(const json& fields, const ArgumentContext& context) {
+    std::map<std::string, std::string> variables;
+    auto found = fields.find("variables");
+    if (found == fields.end() || !found->is_object()) return variables;
+    for (const auto& [key, value] : found->items()) {
+        std::string ignored;
+        if (auto text = argument_text(value, context, &ignored)) variables[key] = *text;
+    }
+    return variables;
+}
 
 }  // namespace
 
@@ -59,19 +73,39 @@ bool Executor::prepare_workdir(StepRun& step, std::string* error) {
     return true;
 }
 
+// Verified once, not per job: a check that found the requirements installed leaves a
+// stamp in the run store, and a later run that finds everything the stamp rests on
+// unchanged (stat only, environment_stamp.h) skips starting the interpreter.
+// --recheck-env asks it again.
 bool Executor::prepare_environment(const std::string& id, std::string* error) {
     if (interpreters_.count(id)) return true;
     auto fields = plan_.environments.find(id);
     if (fields == plan_.environments.end()) return true;
+    std::string name = id.substr(id.find(':') + 1);
+    std::error_code ignored;
+    ArgumentContext context{results_, fs::absolute(options_.plan_folder, ignored).lexically_normal().string()};
+    auto variables = startup_variables(environment_variables(fields->second, context));
+    EnvironmentStamp question = environment_question(fields->second, variables);
+    if (!options_.recheck_environments && question.requirements_json != "[]") {
+        auto known = store_.find_environment_stamp(question);
+        if (known && stamp_holds(*known)) {
+            interpreters_[id] = known->ready_python;
+            return true;
+        }
+    }
     auto hash = plan_.environment_hashes.find(id);
     std::string why;
-    auto ready = runtime::prepare_environment(fields->second, hash != plan_.environment_hashes.end() ? hash->second : id,
+    auto ready = runtime::prepare_environment(fields->second, variables,
+                                              hash != plan_.environment_hashes.end() ? hash->second : id,
                                               store_.folder() / "envs", &why);
     if (!ready) {
-        *error = "environment '" + id.substr(id.find(':') + 1) + "': " + why;
+        *error = "environment '" + name + "': " + why;
         return false;
     }
-    if (!ready->note.empty()) reporter_.note("environment '" + id.substr(id.find(':') + 1) + "': " + ready->note);
+    if (!ready->note.empty()) reporter_.note("environment '" + name + "': " + ready->note);
+    if (ready->stamp && !store_.put_environment_stamp(*ready->stamp)) {
+        reporter_.note("environment '" + name + "' will be checked again next time: " + store_.last_error());
+    }
     interpreters_[id] = ready->python;
     return true;
 }

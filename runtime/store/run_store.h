@@ -32,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/core/environment_stamp.h"
 #include "runtime/store/run_lock.h"
 
 namespace amlflow::runtime {
@@ -162,7 +163,7 @@ class RunStore {
 public:
     // PRAGMA user_version of the schema this build writes. A store with a newer version
     // is refused rather than misread.
-    static constexpr int kSchemaVersion = 4;
+    static constexpr int kSchemaVersion = 5;
 
     // Opens the store in `folder` (creating the folder, store.db and its schema unless
     // MustExist). Returns nullptr and sets *error (which may be null) on failure.
@@ -262,6 +263,14 @@ public:
     // Records that `hash` is answered by this step's outputs; a later record replaces it.
     bool put_cache_key(const std::string& hash, const std::string& run, const std::string& step);
     std::optional<CacheEntry> find_cache_key(const std::string& hash);
+
+    // --- verified environments (run_store_environments.cc) -------------------------------
+    // The stamp recorded for the question `key` asks (its python, requirements_json and
+    // variables_json); nullopt when there is none (or it cannot be read: last_error()).
+    // Whether it still holds is stamp_holds()'s to say.
+    std::optional<EnvironmentStamp> find_environment_stamp(const EnvironmentStamp& key);
+    // Records the stamp, replacing any earlier answer to the same question.
+    bool put_environment_stamp(const EnvironmentStamp& stamp);
 
     // --- model registry (run_store_models.cc) ---------------------------------------------
     // A new version (1, 2, ...) of `model.name`, or, when the same content is already

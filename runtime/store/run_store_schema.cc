@@ -239,6 +239,25 @@ UPDATE step SET result_json = json_set(result_json, '$.trials', json((
  WHERE kind = 'sweep' AND json_type(result_json, '$.trials') = 'array';
 )sql";
 
+// Version 5: environments whose `pip` requirements a check found installed, so that a
+// later run need not start the interpreter to ask again (core/environment_stamp.h). The
+// key is the question (the interpreter as named, the requirement list, the variables
+// Python reads at start-up); the rest is what the answer rests on, compared with stat
+// before it is trusted, and the answer (the interpreter the ranks run).
+constexpr const char* kSchemaV5 = R"sql(
+CREATE TABLE verified_environment (
+    python            TEXT NOT NULL,
+    requirements_json TEXT NOT NULL CHECK (json_valid(requirements_json)),
+    variables_json    TEXT NOT NULL CHECK (json_valid(variables_json)),
+    interpreter       TEXT NOT NULL,
+    identity          TEXT NOT NULL,
+    watched_json      TEXT NOT NULL CHECK (json_valid(watched_json)),
+    ready_python      TEXT NOT NULL,
+    verified_ms       INTEGER NOT NULL,
+    PRIMARY KEY (python, requirements_json, variables_json)
+) WITHOUT ROWID;
+)sql";
+
 bool read_integer_pragma(sqlite::Connection& db, const char* sql, int* value, std::string* error) {
     sqlite::Query query = db.query(sql);
     if (query.step() != SQLITE_ROW) {
@@ -317,6 +336,7 @@ bool migrate(sqlite::Connection& db, std::string* error) {
     if (version < 2 && !db.exec(kSchemaV2, error)) return false;
     if (version < 3 && !(db.exec(kSchemaV3, error) && check_foreign_keys(db, error))) return false;
     if (version < 4 && !(db.exec(kSchemaV4, error) && check_foreign_keys(db, error))) return false;
+    if (version < 5 && !db.exec(kSchemaV5, error)) return false;
     std::string set_version = "PRAGMA user_version = " + std::to_string(RunStore::kSchemaVersion);
     if (!db.exec(set_version.c_str(), error)) return false;
     if (!transaction.commit()) {

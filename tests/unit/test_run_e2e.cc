@@ -14,6 +14,8 @@
 #ifndef BOOST_TEST_DYN_LINK
 #define BOOST_TEST_DYN_LINK
 #endif
+#include <sqlite3.h>
+
 #include "tests/unit/e2e_harness.h"
 
 
@@ -1239,6 +1241,79 @@ experiment e {
         BOOST_TEST(step->attempts == 0);
         BOOST_TEST(!fs::exists(step->outputs / "ran.txt"));
     }
+}
+
+// The verified_ms of the store's one remembered environment, -1 when there is none.
+int64_t verified_ms(const Sandbox& box) {
+    sqlite3* db = nullptr;
+    int64_t found = -1;
+    if (sqlite3_open_v2((box.home() / "store.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+        sqlite3_stmt* query = nullptr;
+        sqlite3_prepare_v2(db, "SELECT verified_ms FROM verified_environment", -1, &query, nullptr);
+        if (query && sqlite3_step(query) == SQLITE_ROW) found = sqlite3_column_int64(query, 0);
+        sqlite3_finalize(query);
+    }
+    sqlite3_close(db);
+    return found;
+}
+
+// Verified once, not per job: a check that found everything installed is remembered in
+// the run store, and later runs trust it while nothing it rests on changed. The package
+// lies on the environment's own PYTHONPATH, beside a sitecustomize.py that counts every
+// start of the interpreter (the job runs /bin/sh: only the check starts it). What the
+// check rests on is backdated by an hour, out of the racy margin of a just-changed folder
+// (environment_stamp.h).
+BOOST_AUTO_TEST_CASE(an_environment_is_verified_once_and_a_removed_package_is_still_caught) {
+    Sandbox box;
+    fs::path counter = box.path("starts.txt");
+    box.write("pkgs/sitecustomize.py", "with open(" + json(counter.string()).dump() + ", 'a') as f:\n    f.write('start\\n')\n");
+    fs::path metadata = box.write("pkgs/amlflowe2efake-1.0.dist-info/METADATA",
+                                  "Metadata-Version: 2.1\nName: amlflowe2efake\nVersion: 1.0\n");
+    for (const fs::path& path : {box.path("pkgs/sitecustomize.py"), metadata.parent_path(), box.path("pkgs")}) {
+        fs::last_write_time(path, fs::file_time_type::clock::now() - std::chrono::hours(1));
+    }
+    box.write("t.sh", "echo ran > \"$AMLFLOW_OUTPUTS/ran.txt\"\n");
+    box.write("p.amlflow", R"(
+environment fake {
+  python    = "/usr/bin/python3"
+  pip       = ["amlflowe2efake>=1.0"]
+  variables = { PYTHONPATH = ")" + box.path("pkgs").string() + R"(" }
+}
+experiment e {
+  job a { command = ["/bin/sh", "t.sh"], environment = fake }
+}
+)");
+    auto starts = [&] { return lines_of(read_file(counter)).size(); };
+    Outcome first = box.run({"run", "p.amlflow"}, 60);
+    BOOST_REQUIRE_MESSAGE(first.finished && first.code == 0, first);
+    BOOST_TEST(starts() == 1u);
+    int64_t verified = verified_ms(box);
+    BOOST_TEST(verified > 0, "the check was not remembered");
+    Outcome second = box.run({"run", "--force", "p.amlflow"}, 60);
+    BOOST_REQUIRE_MESSAGE(second.finished && second.code == 0, second);
+    BOOST_TEST(starts() == 1u, "an unchanged environment was checked again");
+    BOOST_TEST(verified_ms(box) == verified);
+    Outcome forced = box.run({"run", "--force", "--recheck-env", "p.amlflow"}, 60);
+    BOOST_REQUIRE_MESSAGE(forced.finished && forced.code == 0, forced);
+    BOOST_TEST(starts() == 2u, "--recheck-env did not check");
+    BOOST_TEST(verified_ms(box) > verified);
+
+    // Uninstalled: the check runs again and fails the step before any rank starts (the
+    // package cannot be installed either: no package index is reachable from here).
+    fs::remove_all(metadata.parent_path());
+    Outcome removed = box.run({"run", "--force", "p.amlflow"}, 120);
+    BOOST_REQUIRE_MESSAGE(removed.finished, removed);
+    BOOST_TEST(removed.code == 2, removed);
+    BOOST_TEST(contains(removed.err, "environment 'fake': the environment lacks amlflowe2efake"), removed);
+    BOOST_TEST(starts() >= 3u);
+    auto store = box.store();
+    auto runs = store->list_runs(0);
+    BOOST_REQUIRE(runs && runs->size() == 4);
+    auto step = step_record(*store, runs->front().id, "a");
+    BOOST_REQUIRE(step);
+    BOOST_TEST(step->state == StepState::Failed);
+    BOOST_TEST(step->attempts == 0);
+    BOOST_TEST(!fs::exists(step->outputs / "ran.txt"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

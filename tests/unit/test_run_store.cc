@@ -105,7 +105,7 @@ BOOST_AUTO_TEST_CASE(opening_creates_a_versioned_schema_in_wal_mode) {
     BOOST_TEST(raw_pragma(folder, "PRAGMA user_version") == std::to_string(RunStore::kSchemaVersion));
     std::string tables =
         raw_pragma(folder, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
-    BOOST_TEST(tables == "attempt\ncache_key\nlogged_param\nmetric\nmodel\nrank\nrun\nrun_set\nstep");
+    BOOST_TEST(tables == "attempt\ncache_key\nlogged_param\nmetric\nmodel\nrank\nrun\nrun_set\nstep\nverified_environment");
     BOOST_TEST(store->check_integrity(), store->last_error());
     store.reset();
     open_store(folder);  // reopening an existing store leaves it as it is
