@@ -27,6 +27,8 @@ void append_utf8(std::string& out, char32_t c) {
 }  // namespace
 
 TextCharStream::TextCharStream(std::string_view text) {
+    // As ANTLRInputStream: a UTF-8 byte order mark is not part of the text.
+    if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
     bool ascii = true;
     for (char c : text) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
     if (ascii) {

@@ -17,7 +17,8 @@ namespace amlflow::compiler {
 class TextCharStream : public antlr4::CharStream {
 public:
     // `text` must outlive the stream and every token lexed from it: tokens read their
-    // text from the stream. Malformed UTF-8 reads as U+FFFD, one code point per byte.
+    // text from the stream. Malformed UTF-8 reads as U+FFFD, one code point per byte. A
+    // leading byte order mark is skipped, as ANTLRInputStream skips it.
     explicit TextCharStream(std::string_view text);
 
     void consume() override {
