@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <typeinfo>
 
 #include "AmlflowParser.h"
 #include "compiler/string_literal.h"
@@ -13,12 +14,60 @@ using P = AmlflowParser;
 
 namespace {
 
+// The grammar's contexts are leaf classes, so an exact type test serves: typeid's
+// comparison is a pointer compare when the types match, where dynamic_cast (and the
+// generated accessors, which dynamic_cast every child) walks the class hierarchy comparing
+// type names. On a large file that walk was a tenth of the whole compile. The base
+// classes are listed too: a context whose alternative was never predicted (after a
+// syntax error) keeps its base type.
+template <typename T>
+bool is(antlr4::tree::ParseTree* node) {
+    return node != nullptr && typeid(*node) == typeid(T);
+}
+
+bool is_expr(antlr4::tree::ParseTree* node) {
+    return is<P::PrimaryExprContext>(node) || is<P::MemberExprContext>(node) || is<P::AddExprContext>(node) ||
+           is<P::MultiplyExprContext>(node) || is<P::NegateExprContext>(node) || is<P::ExprContext>(node);
+}
+
+bool is_primary(antlr4::tree::ParseTree* node) {
+    return is<P::LiteralPrimaryContext>(node) || is<P::NamePrimaryContext>(node) || is<P::ListPrimaryContext>(node) ||
+           is<P::ConstructPrimaryContext>(node) || is<P::CallPrimaryContext>(node) || is<P::MapPrimaryContext>(node) ||
+           is<P::ParenPrimaryContext>(node) || is<P::PrimaryContext>(node);
+}
+
+bool is_member(antlr4::tree::ParseTree* node) {
+    return is<P::AssignMemberContext>(node) || is<P::BlockMemberContext>(node) || is<P::MemberContext>(node);
+}
+
+// The `index`-th child that `test` accepts, as the generated getRuleContext<T>(index).
+template <typename T, typename Test>
+T* child(antlr4::ParserRuleContext* context, Test test, size_t index = 0) {
+    for (antlr4::tree::ParseTree* c : context->children) {
+        if (test(c) && index-- == 0) return static_cast<T*>(c);
+    }
+    return nullptr;
+}
+
+P::ExprContext* child_expr(antlr4::ParserRuleContext* context, size_t index = 0) {
+    return child<P::ExprContext>(context, is_expr, index);
+}
+
+P::IdentContext* child_ident(antlr4::ParserRuleContext* context) {
+    return child<P::IdentContext>(context, is<P::IdentContext>);
+}
+
+P::BlockContext* child_block(antlr4::ParserRuleContext* context) {
+    return child<P::BlockContext>(context, is<P::BlockContext>);
+}
+
 class Builder {
 public:
     Builder(const SourceFile& file, const OffsetMap& offsets, Diagnostics& diagnostics, bool recovered)
         : file_(file), offsets_(offsets), diagnostics_(diagnostics), recovered_(recovered) {}
 
     std::vector<ast::Decl> file(P::FileContext* context);
+    std::optional<ast::Step> step(P::StepContext* context);
     ast::ExprPtr expr(P::ExprContext* context);
 
 private:
@@ -31,7 +80,6 @@ private:
     std::optional<ast::Decl> top_decl(P::TopDeclContext* context);
     ast::Decl import_decl(P::ImportDeclContext* context);
     ast::Decl experiment(P::ExperimentDeclContext* context);
-    std::optional<ast::Step> step(P::StepContext* context);
     ast::Step job(P::JobStepContext* context);
     ast::TypeRef type_ref(P::TypeRefContext* context);
     ast::BlockPtr block(P::BlockContext* context);
@@ -290,10 +338,10 @@ ast::BlockPtr Builder::block(P::BlockContext* context) {
     }
     if (context->exception != nullptr) result->incomplete = true;
     for (antlr4::tree::ParseTree* child : context->children) {
-        if (dynamic_cast<antlr4::tree::ErrorNode*>(child)) result->incomplete = true;
-    }
-    for (P::MemberContext* m : context->member()) {
-        if (auto built = member(m)) {
+        // Error nodes come only from recovery.
+        if (recovered_ && dynamic_cast<antlr4::tree::ErrorNode*>(child)) result->incomplete = true;
+        if (!is_member(child)) continue;
+        if (auto built = member(static_cast<P::MemberContext*>(child))) {
             result->members.push_back(std::move(*built));
         } else {
             result->incomplete = true;
@@ -306,10 +354,11 @@ std::optional<ast::Member> Builder::member(P::MemberContext* context) {
     if (broken(context)) return std::nullopt;
     ast::Member m;
     m.range = range(context);
-    if (auto* assign = dynamic_cast<P::AssignMemberContext*>(context)) {
-        P::MemberKeyContext* key = assign->memberKey();
-        if (key->ident()) {
-            m.key = ident(key->ident());
+    if (is<P::AssignMemberContext>(context)) {
+        auto* assign = static_cast<P::AssignMemberContext*>(context);
+        P::MemberKeyContext* key = child<P::MemberKeyContext>(assign, is<P::MemberKeyContext>);
+        if (P::IdentContext* name = child_ident(key)) {
+            m.key = ident(name);
         } else {
             SourceRange where = range(key->STRING());
             std::string text;
@@ -319,10 +368,10 @@ std::optional<ast::Member> Builder::member(P::MemberContext* context) {
             }
             m.key = {text, where};
         }
-        m.value = expr(assign->expr());
-    } else if (auto* nested = dynamic_cast<P::BlockMemberContext*>(context)) {
-        m.key = ident(nested->ident());
-        m.block = block(nested->block());
+        m.value = expr(child_expr(assign));
+    } else if (is<P::BlockMemberContext>(context)) {
+        m.key = ident(child_ident(context));
+        m.block = block(child_block(context));
     } else {
         return std::nullopt;
     }
@@ -331,11 +380,13 @@ std::optional<ast::Member> Builder::member(P::MemberContext* context) {
 
 std::vector<ast::Arg> Builder::args(P::ArgsContext* context) {
     std::vector<ast::Arg> out;
-    for (P::ArgContext* a : context->arg()) {
+    for (antlr4::tree::ParseTree* node : context->children) {
+        if (!is<P::ArgContext>(node)) continue;
+        auto* a = static_cast<P::ArgContext*>(node);
         ast::Arg arg;
         arg.range = range(a);
-        if (a->ident()) arg.name = ident(a->ident());
-        arg.value = expr(a->expr());
+        if (P::IdentContext* name = child_ident(a)) arg.name = ident(name);
+        arg.value = expr(child_expr(a));
         out.push_back(std::move(arg));
     }
     return out;
@@ -356,26 +407,28 @@ ast::ExprPtr Builder::expr(P::ExprContext* context) {
         explicit Deeper(int& d) : depth(d) { ++depth; }
         ~Deeper() { --depth; }
     } deeper(depth_);
+    if (is<P::PrimaryExprContext>(context)) return primary(child<P::PrimaryContext>(context, is_primary));
     auto e = std::make_unique<ast::Expr>();
     e->range = range(context);
-    if (auto* c = dynamic_cast<P::PrimaryExprContext*>(context)) return primary(c->primary());
-    if (auto* c = dynamic_cast<P::MemberExprContext*>(context)) {
+    if (is<P::MemberExprContext>(context)) {
         e->kind = ast::ExprKind::Member;
-        e->object = expr(c->expr());
-        e->name = ident(c->ident());
-    } else if (auto* c = dynamic_cast<P::NegateExprContext*>(context)) {
+        e->object = expr(child_expr(context));
+        e->name = ident(child_ident(context));
+    } else if (is<P::NegateExprContext>(context)) {
         e->kind = ast::ExprKind::Negate;
-        e->object = expr(c->expr());
-    } else if (auto* c = dynamic_cast<P::MultiplyExprContext*>(context)) {
+        e->object = expr(child_expr(context));
+    } else if (is<P::MultiplyExprContext>(context)) {
+        auto* c = static_cast<P::MultiplyExprContext*>(context);
         e->kind = ast::ExprKind::Binary;
         e->op = c->op ? c->op->getText()[0] : '*';
-        e->object = expr(c->expr(0));
-        e->rhs = expr(c->expr(1));
-    } else if (auto* c = dynamic_cast<P::AddExprContext*>(context)) {
+        e->object = expr(child_expr(c, 0));
+        e->rhs = expr(child_expr(c, 1));
+    } else if (is<P::AddExprContext>(context)) {
+        auto* c = static_cast<P::AddExprContext*>(context);
         e->kind = ast::ExprKind::Binary;
         e->op = c->op ? c->op->getText()[0] : '+';
-        e->object = expr(c->expr(0));
-        e->rhs = expr(c->expr(1));
+        e->object = expr(child_expr(c, 0));
+        e->rhs = expr(child_expr(c, 1));
     } else {
         return error_expr(e->range);
     }
@@ -384,31 +437,33 @@ ast::ExprPtr Builder::expr(P::ExprContext* context) {
 
 ast::ExprPtr Builder::primary(P::PrimaryContext* context) {
     if (context == nullptr || context->exception != nullptr) return error_expr(range(context));
-    if (auto* c = dynamic_cast<P::LiteralPrimaryContext*>(context)) return literal(c->literal());
-    if (auto* c = dynamic_cast<P::ParenPrimaryContext*>(context)) {
-        ast::ExprPtr inner = expr(c->expr());
+    if (is<P::LiteralPrimaryContext>(context)) return literal(child<P::LiteralContext>(context, is<P::LiteralContext>));
+    if (is<P::ParenPrimaryContext>(context)) {
+        ast::ExprPtr inner = expr(child_expr(context));
         inner->range = range(context);
         return inner;
     }
     auto e = std::make_unique<ast::Expr>();
     e->range = range(context);
-    if (auto* c = dynamic_cast<P::NamePrimaryContext*>(context)) {
+    if (is<P::NamePrimaryContext>(context)) {
         e->kind = ast::ExprKind::Name;
-        e->name = ident(c->ident());
-    } else if (auto* c = dynamic_cast<P::CallPrimaryContext*>(context)) {
+        e->name = ident(child_ident(context));
+    } else if (is<P::CallPrimaryContext>(context)) {
         e->kind = ast::ExprKind::Call;
-        e->name = ident(c->ident());
-        if (c->args()) e->args = args(c->args());
-    } else if (auto* c = dynamic_cast<P::ConstructPrimaryContext*>(context)) {
+        e->name = ident(child_ident(context));
+        if (auto* a = child<P::ArgsContext>(context, is<P::ArgsContext>)) e->args = args(a);
+    } else if (is<P::ConstructPrimaryContext>(context)) {
         e->kind = ast::ExprKind::Construct;
-        e->name = ident(c->ident());
-        e->block = block(c->block());
-    } else if (auto* c = dynamic_cast<P::ListPrimaryContext*>(context)) {
+        e->name = ident(child_ident(context));
+        e->block = block(child_block(context));
+    } else if (is<P::ListPrimaryContext>(context)) {
         e->kind = ast::ExprKind::List;
-        for (P::ExprContext* item : c->expr()) e->items.push_back(expr(item));
-    } else if (auto* c = dynamic_cast<P::MapPrimaryContext*>(context)) {
+        for (antlr4::tree::ParseTree* item : context->children) {
+            if (is_expr(item)) e->items.push_back(expr(static_cast<P::ExprContext*>(item)));
+        }
+    } else if (is<P::MapPrimaryContext>(context)) {
         e->kind = ast::ExprKind::Map;
-        e->block = block(c->block());
+        e->block = block(child_block(context));
     } else {
         e->kind = ast::ExprKind::Error;
     }
@@ -491,6 +546,23 @@ ast::ExprPtr Builder::number_with_unit(antlr4::Token* token, ast::ExprKind kind)
 }
 
 }  // namespace
+
+struct AstBuilder::Impl {
+    Builder builder;
+};
+
+AstBuilder::AstBuilder(const SourceFile& file, const OffsetMap& offsets, Diagnostics& diagnostics, bool recovered)
+    : impl_(new Impl{Builder(file, offsets, diagnostics, recovered)}) {}
+
+AstBuilder::~AstBuilder() = default;
+
+std::vector<ast::Decl> AstBuilder::declarations(antlr4::ParserRuleContext* file_context) {
+    return impl_->builder.file(static_cast<P::FileContext*>(file_context));
+}
+
+std::optional<ast::Step> AstBuilder::step(antlr4::ParserRuleContext* step_chunk_context) {
+    return impl_->builder.step(static_cast<P::StepChunkContext*>(step_chunk_context)->step());
+}
 
 std::vector<ast::Decl> build_declarations(antlr4::ParserRuleContext* file_context,
                                           const SourceFile& file, const OffsetMap& offsets,

@@ -141,9 +141,18 @@ std::vector<std::string> Checker::visible_names(const EvalScope& scope) const {
     return names;
 }
 
+// The same names as visible_names, looked up instead of listed: this is asked for every
+// path field, and a file may hold thousands of steps.
 bool Checker::knows(const std::string& name, const EvalScope& scope) const {
-    for (const std::string& known : visible_names(scope)) {
-        if (known == name) return true;
+    if (scope.locals) {
+        for (const auto& local : *scope.locals) {
+            if (local.first == name) return true;
+        }
+    }
+    if (symbols_[scope.module].count(name)) return true;
+    if (scope.module == 0 && steps_.count(name)) return true;
+    for (const std::string& word : bare_words(scope.field)) {
+        if (word == name) return true;
     }
     return false;
 }

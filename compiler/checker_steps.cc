@@ -1,6 +1,7 @@
 // Steps: jobs, job templates and their bindings, sweeps, register/export/download.
 #include <algorithm>
 #include <filesystem>
+#include <unordered_map>
 #include "compiler/checker.h"
 #include "compiler/ignore_rules.h"
 #include "compiler/suggest.h"
@@ -54,20 +55,41 @@ void Checker::check_steps(CheckedProgram& program) {
 
 // A download into a job's own source folder changes that folder's snapshot on every run,
 // so the job (and all after it) would never come from the cache: say so, unless the
-// folder's ignore file already leaves the destination out.
+// folder's ignore file already leaves the destination out. Each folder is looked at once,
+// with the first step that snapshots it, so a file with thousands of steps and downloads
+// costs downloads x folders, not downloads x steps.
 void Checker::warn_downloads_into_sources(const CheckedProgram& program) {
     namespace fs = std::filesystem;
+    struct Folder {
+        fs::path source;  // normalized
+        const CheckedStep* first;
+        std::optional<IgnoreRules> rules;  // read when a download first lands inside
+    };
+    std::vector<Folder> folders;  // in the order of their first step
+    std::unordered_map<std::string, size_t> folder_of_written, folder_of_normal;
+    bool collected = false;
+    auto collect_folders = [&] {
+        collected = true;
+        for (const CheckedStep& job : program.steps) {
+            if (job.source_folder.empty() || folder_of_written.count(job.source_folder)) continue;
+            fs::path source = fs::path(job.source_folder).lexically_normal();
+            auto [at, added] = folder_of_normal.emplace(source.string(), folders.size());
+            if (added) folders.push_back({source, &job, std::nullopt});
+            folder_of_written.emplace(job.source_folder, at->second);
+        }
+    };
     for (const CheckedStep& download : program.steps) {
         const Value* to = download.kind == ast::StepKind::Download ? download.fields.field("to") : nullptr;
         if (!to || to->kind != ValueKind::Path || !stays_inside(to->text)) continue;
+        if (!collected) collect_folders();
         fs::path target = fs::path(to->text).lexically_normal();
-        for (const CheckedStep& job : program.steps) {
-            if (job.source_folder.empty()) continue;
-            fs::path source = fs::path(job.source_folder).lexically_normal();
+        for (Folder& folder : folders) {
+            const fs::path& source = folder.source;
             fs::path relative = source == "." ? target : target.lexically_relative(source);
             if (relative.empty() || *relative.begin() == "..") continue;
-            IgnoreRules rules = IgnoreRules::load(program.folder / source);
-            if (rules.ignored(relative.generic_string(), true)) continue;
+            if (!folder.rules) folder.rules = IgnoreRules::load(program.folder / source);
+            if (folder.rules->ignored(relative.generic_string(), true)) continue;
+            const CheckedStep& job = *folder.first;
             std::string kind = job.kind == ast::StepKind::Sweep ? "sweep" : "job";
             diagnostics_.warning("cache", download.range,
                                  "download '" + download.name + "' writes into the source folder of " + kind + " '" +

@@ -7,7 +7,7 @@ namespace amlflow::compiler {
 std::unique_ptr<CompileResult> compile_file(const std::string& path, const CompileOptions& options) {
     auto result = std::make_unique<CompileResult>();
     LoadOptions load;
-    load.main_text = options.main_text;
+    if (options.main_text) load.main_text = std::string_view(*options.main_text);
     result->modules = load_modules(path, load, result->diagnostics);
     if (result->modules.modules.empty()) return result;
     CheckOptions check;

@@ -34,6 +34,10 @@ Diagnostic& Diagnostics::warning(std::string code, SourceRange range, std::strin
     return add(Severity::Warning, std::move(code), range, std::move(message));
 }
 
+void Diagnostics::append(const Diagnostics& other) {
+    for (const Diagnostic& d : other.items_) add(d.severity, d.code, d.range, d.message).notes = d.notes;
+}
+
 std::vector<Diagnostic> Diagnostics::sorted() const {
     std::map<const SourceFile*, size_t> file_order;
     for (const Diagnostic& d : items_) file_order.emplace(d.range.file, file_order.size());

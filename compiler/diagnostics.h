@@ -40,6 +40,9 @@ public:
     bool has_errors() const { return error_count_ > 0; }
     size_t error_count() const { return error_count_; }
     const std::vector<Diagnostic>& all() const { return items_; }
+    // Reports `other`'s diagnostics here, in their order, as if they had been reported
+    // here in the first place (a repeat of one already here is dropped).
+    void append(const Diagnostics& other);
     // In source order (file by file as first seen, then by offset), stable otherwise.
     std::vector<Diagnostic> sorted() const;
 

@@ -3,7 +3,8 @@
 // channel) and the parse tree's shape, which the AST does not keep.
 #include "compiler/format_tokens.h"
 
-#include <ANTLRInputStream.h>
+#include <typeinfo>
+
 #include <BailErrorStrategy.h>
 #include <CommonTokenStream.h>
 #include <DefaultErrorStrategy.h>
@@ -13,6 +14,7 @@
 
 #include "AmlflowLexer.h"
 #include "AmlflowParser.h"
+#include "compiler/text_char_stream.h"
 
 namespace amlflow::compiler::format {
 
@@ -67,8 +69,19 @@ std::vector<FormatToken> convert(antlr4::CommonTokenStream& stream) {
     return tokens;
 }
 
+// Exact type tests: the contexts named here are leaf classes, and typeid's comparison
+// costs a pointer compare where dynamic_cast walks the class hierarchy comparing names.
+template <typename T>
+bool is(antlr4::tree::ParseTree* node) {
+    return typeid(*node) == typeid(T);
+}
+
+bool is_terminal(antlr4::tree::ParseTree* node) {
+    return is<antlr4::tree::TerminalNodeImpl>(node) || is<antlr4::tree::ErrorNodeImpl>(node);
+}
+
 size_t index_of(antlr4::tree::ParseTree* node) {
-    if (auto* terminal = dynamic_cast<antlr4::tree::TerminalNode*>(node)) return terminal->getSymbol()->getTokenIndex();
+    if (is_terminal(node)) return static_cast<antlr4::tree::TerminalNode*>(node)->getSymbol()->getTokenIndex();
     return static_cast<antlr4::ParserRuleContext*>(node)->getStart()->getTokenIndex();
 }
 
@@ -80,7 +93,7 @@ public:
     void walk(antlr4::tree::ParseTree* node) {
         visit(node);
         for (antlr4::tree::ParseTree* child : node->children) {
-            if (dynamic_cast<antlr4::ParserRuleContext*>(child)) walk(child);
+            if (!is_terminal(child)) walk(child);
         }
     }
 
@@ -96,28 +109,32 @@ public:
 private:
     void visit(antlr4::tree::ParseTree* node) {
         using P = AmlflowParser;
-        if (auto* block = dynamic_cast<P::BlockContext*>(node)) {
-            add(ContainerKind::Block, node, children_of(block->member()), node);
-        } else if (auto* experiment = dynamic_cast<P::ExperimentDeclContext*>(node)) {
-            add(ContainerKind::Body, node, children_of(experiment->step()), nullptr);
-        } else if (auto* list = dynamic_cast<P::ListPrimaryContext*>(node)) {
-            add(ContainerKind::List, node, children_of(list->expr()), node);
-        } else if (auto* call = dynamic_cast<P::CallPrimaryContext*>(node)) {
-            add_args(node, call->args());
-        } else if (auto* job = dynamic_cast<P::JobStepContext*>(node)) {
+        if (is<P::BlockContext>(node)) {
+            add(ContainerKind::Block, node, children_of(static_cast<P::BlockContext*>(node)->member()), node);
+        } else if (is<P::ExperimentDeclContext>(node)) {
+            add(ContainerKind::Body, node, children_of(static_cast<P::ExperimentDeclContext*>(node)->step()), nullptr);
+        } else if (is<P::ListPrimaryContext>(node)) {
+            add(ContainerKind::List, node, children_of(static_cast<P::ListPrimaryContext*>(node)->expr()), node);
+        } else if (is<P::CallPrimaryContext>(node)) {
+            add_args(node, static_cast<P::CallPrimaryContext*>(node)->args());
+        } else if (is<P::JobStepContext>(node)) {
+            auto* job = static_cast<P::JobStepContext*>(node);
             if (job->jobParams() == nullptr) add_args(node, job->args());
-        } else if (auto* params = dynamic_cast<P::JobParamsContext*>(node)) {
-            add(ContainerKind::List, node, children_of(params->jobParam()), node);
-        } else if (dynamic_cast<P::ParenPrimaryContext*>(node)) {
+        } else if (is<P::JobParamsContext>(node)) {
+            add(ContainerKind::List, node, children_of(static_cast<P::JobParamsContext*>(node)->jobParam()), node);
+        } else if (is<P::ParenPrimaryContext>(node)) {
             add(ContainerKind::Paren, node, {}, nullptr);
-        } else if (dynamic_cast<P::TypeRefContext*>(node)) {
+        } else if (is<P::TypeRefContext>(node)) {
             add(ContainerKind::Type, node, {}, nullptr);
-        } else if (auto* assign = dynamic_cast<P::AssignMemberContext*>(node)) {
+        } else if (is<P::AssignMemberContext>(node)) {
+            auto* assign = static_cast<P::AssignMemberContext*>(node);
             mark(assign->ASSIGN(), kAssignMark, assign);
-        } else if (auto* compute = dynamic_cast<P::ComputeDeclContext*>(node)) {
+        } else if (is<P::ComputeDeclContext>(node)) {
+            auto* compute = static_cast<P::ComputeDeclContext*>(node);
             mark(compute->COLON(), kComputeColon, compute);
             if (compute->block()) mark(compute->block()->LBRACE(), kComputeBrace, compute);
-        } else if (auto* negate = dynamic_cast<P::NegateExprContext*>(node)) {
+        } else if (is<P::NegateExprContext>(node)) {
+            auto* negate = static_cast<P::NegateExprContext*>(node);
             mark(negate->MINUS(), kUnaryMinus, negate);
         }
     }
@@ -147,9 +164,8 @@ private:
              antlr4::tree::ParseTree* commas_from) {
         size_t open = SIZE_MAX, close = SIZE_MAX;
         for (antlr4::tree::ParseTree* child : node->children) {
-            auto* terminal = dynamic_cast<antlr4::tree::TerminalNode*>(child);
-            if (terminal == nullptr) continue;
-            size_t index = terminal->getSymbol()->getTokenIndex();
+            if (!is_terminal(child)) continue;
+            size_t index = static_cast<antlr4::tree::TerminalNode*>(child)->getSymbol()->getTokenIndex();
             Lex lex = file_.tokens[index].lex;
             if (lex == Lex::Open && open == SIZE_MAX) open = index;
             if (lex == Lex::Close) close = index;
@@ -170,7 +186,7 @@ private:
         if (commas_from == nullptr) return;
         for (antlr4::tree::ParseTree* child : commas_from->children) {
             size_t index = index_of(child);
-            if (dynamic_cast<antlr4::tree::TerminalNode*>(child) && file_.tokens[index].lex == Lex::Comma) {
+            if (is_terminal(child) && file_.tokens[index].lex == Lex::Comma) {
                 file_.tokens[index].roles |= kSeparator;
                 file_.tokens[index].bracket = id;
             }
@@ -192,7 +208,7 @@ private:
 }  // namespace
 
 std::vector<FormatToken> lex_for_format(const std::string& text) {
-    antlr4::ANTLRInputStream input(text);
+    TextCharStream input(text);
     AmlflowLexer lexer(&input);
     lexer.removeErrorListeners();
     antlr4::CommonTokenStream stream(&lexer);
@@ -200,7 +216,7 @@ std::vector<FormatToken> lex_for_format(const std::string& text) {
 }
 
 std::optional<TokenizedFile> tokenize_for_format(const std::string& text) {
-    antlr4::ANTLRInputStream input(text);
+    TextCharStream input(text);
     AmlflowLexer lexer(&input);
     lexer.removeErrorListeners();
     antlr4::CommonTokenStream stream(&lexer);

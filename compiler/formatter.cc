@@ -48,9 +48,9 @@ std::string without_trailing_spaces(const std::string& comment) {
     return out;
 }
 
-Content content_of(const std::string& text) {
+Content content_of(const std::vector<format::FormatToken>& tokens) {
     Content content;
-    for (const format::FormatToken& token : format::lex_for_format(text)) {
+    for (const format::FormatToken& token : tokens) {
         if (token.is_comment()) {
             content.comments.push_back(without_trailing_spaces(token.text));
         } else if (token.lex != format::Lex::Comma) {
@@ -81,7 +81,10 @@ std::optional<std::string> lay_out_checked(const std::string& path, const std::s
     std::optional<format::TokenizedFile> tokens = format::tokenize_for_format(text);
     if (!tokens) return std::nullopt;
     std::string out = format::lay_out(*tokens);
-    if (!(content_of(out) == content_of(text)) || !parses(path, out)) return std::nullopt;
+    // The input's tokens are those just lexed; only the layout's are lexed again.
+    if (!(content_of(format::lex_for_format(out)) == content_of(tokens->tokens)) || !parses(path, out)) {
+        return std::nullopt;
+    }
     return out;
 }
 

@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <map>
-#include <sstream>
 
 #include "compiler/parse_driver.h"
 #include "compiler/stdlib_files.h"
@@ -24,7 +23,8 @@ std::optional<std::string> read_regular_file(const fs::path& path, std::string* 
         *why = fs::exists(path, error) ? "it is not a regular file" : "no such file";
         return std::nullopt;
     }
-    if (fs::file_size(path, error) > kMaxFileBytes) {
+    uintmax_t size = fs::file_size(path, error);
+    if (size > kMaxFileBytes) {
         *why = "it is larger than 16 MiB";
         return std::nullopt;
     }
@@ -33,9 +33,17 @@ std::optional<std::string> read_regular_file(const fs::path& path, std::string* 
         *why = "it cannot be read";
         return std::nullopt;
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
+    // Read into a string of the file's size: one copy of the text, not a stream's buffer
+    // grown as it goes and then copied out.
+    std::string text;
+    text.reserve(static_cast<size_t>(size));
+    char buffer[1 << 16];
+    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (in.bad()) {
+        *why = "it cannot be read";
+        return std::nullopt;
+    }
+    return text;
 }
 
 class Loader {
@@ -174,7 +182,7 @@ ModuleSet load_modules(const std::string& main_path, const LoadOptions& options,
     Loader loader(set, diagnostics);
     std::string text;
     if (options.main_text) {
-        text = *options.main_text;
+        text = std::string(*options.main_text);
     } else {
         std::string why;
         auto read = read_regular_file(main_path, &why);

@@ -29,8 +29,9 @@ struct ModuleSet {
 };
 
 struct LoadOptions {
-    // The main file's text when it is not (or not yet) on disk: an editor buffer, a fuzz input.
-    std::optional<std::string> main_text;
+    // The main file's text when it is not (or not yet) on disk: an editor buffer, a fuzz
+    // input. Copied once, into the module's source; it must outlive the call.
+    std::optional<std::string_view> main_text;
 };
 
 ModuleSet load_modules(const std::string& main_path, const LoadOptions& options,

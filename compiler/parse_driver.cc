@@ -1,6 +1,5 @@
 #include "compiler/parse_driver.h"
 
-#include <ANTLRInputStream.h>
 #include <BailErrorStrategy.h>
 #include <CommonTokenStream.h>
 #include <DefaultErrorStrategy.h>
@@ -11,7 +10,9 @@
 #include "AmlflowLexer.h"
 #include "AmlflowParser.h"
 #include "compiler/ast_builder.h"
+#include "compiler/parse_chunks.h"
 #include "compiler/syntax_errors.h"
+#include "compiler/text_char_stream.h"
 
 namespace amlflow::compiler {
 
@@ -19,10 +20,6 @@ using grammar::AmlflowLexer;
 using grammar::AmlflowParser;
 
 namespace {
-
-// The parser recurses once per bracket and per prefix '-': text nested deeper than this
-// is refused before parsing, so no input can overflow the stack.
-constexpr int kMaxNesting = 200;
 
 // Returns false, with a diagnostic, when brackets or a run of '-' nest too deeply.
 bool nesting_is_bounded(antlr4::CommonTokenStream& tokens, const SourceFile& file, const OffsetMap& offsets,
@@ -54,7 +51,7 @@ auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostic
     std::string_view slice(file.text().data() + begin, end - begin);
     if (replacement.size() == slice.size()) slice = replacement;
     OffsetMap offsets(slice, begin);
-    antlr4::ANTLRInputStream input(slice.data(), slice.size());
+    TextCharStream input(slice);
     AmlflowLexer lexer(&input);
     lexer.removeErrorListeners();
     antlr4::CommonTokenStream tokens(&lexer);
@@ -83,8 +80,10 @@ auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostic
 
 }  // namespace
 
-std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> source,
-                                          Diagnostics& diagnostics) {
+namespace {
+
+std::unique_ptr<ast::Module> parse_file(std::shared_ptr<const SourceFile> source, Diagnostics& diagnostics,
+                                        bool in_chunks) {
     auto module = std::make_unique<ast::Module>();
     module->source = source;
     const SourceFile& file = *source;
@@ -95,6 +94,15 @@ std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> sour
         without_bom = std::string(file.text());
         without_bom.replace(0, 3, "   ");
     }
+    // A valid file is parsed a declaration (and a step) at a time; a file with a syntax
+    // error is parsed whole, which is where every syntax error is worded.
+    std::string_view text = without_bom.empty() ? std::string_view(file.text()) : std::string_view(without_bom);
+    if (in_chunks) {
+        if (auto decls = parse_in_chunks(file, text, diagnostics)) {
+            module->decls = std::move(*decls);
+            return module;
+        }
+    }
     module->decls = parse_with(
         file, 0, static_cast<uint32_t>(file.text().size()), diagnostics,
         [](AmlflowParser& parser) { return parser.file(); },
@@ -103,6 +111,18 @@ std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> sour
         },
         without_bom);
     return module;
+}
+
+}  // namespace
+
+std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> source,
+                                          Diagnostics& diagnostics) {
+    return parse_file(std::move(source), diagnostics, true);
+}
+
+std::unique_ptr<ast::Module> parse_module_whole(std::shared_ptr<const SourceFile> source,
+                                                Diagnostics& diagnostics) {
+    return parse_file(std::move(source), diagnostics, false);
 }
 
 ast::ExprPtr parse_expression(const SourceFile& file, uint32_t begin, uint32_t end,

@@ -10,8 +10,14 @@
 
 namespace amlflow::compiler {
 
+// A valid file is parsed one declaration (and one step) at a time (parse_chunks.h); any
+// other file is parsed whole, SLL first and LL with error recovery when that fails.
 std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> source,
                                           Diagnostics& diagnostics);
+// The whole-file parse alone, as parse_module does it for a file that does not parse in
+// pieces: for the tests that hold the two to the same result.
+std::unique_ptr<ast::Module> parse_module_whole(std::shared_ptr<const SourceFile> source,
+                                                Diagnostics& diagnostics);
 
 // Parses [begin, end) of `file` as one expression (string interpolation, `--set`
 // values). Ranges in the result point into `file`. Returns an Error expression, with

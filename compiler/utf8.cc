@@ -2,10 +2,7 @@
 
 namespace amlflow::compiler {
 
-namespace {
-
-// Length of the UTF-8 sequence starting at text[i], or 0 when it is malformed.
-size_t sequence_length(std::string_view text, size_t i) {
+size_t utf8_sequence_length(std::string_view text, size_t i) {
     auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
     unsigned char lead = byte(i);
     if (lead < 0x80) return 1;
@@ -22,11 +19,9 @@ size_t sequence_length(std::string_view text, size_t i) {
     return length;
 }
 
-}  // namespace
-
 std::optional<uint32_t> find_invalid_utf8(std::string_view text) {
     for (size_t i = 0; i < text.size();) {
-        size_t length = sequence_length(text, i);
+        size_t length = utf8_sequence_length(text, i);
         if (length == 0) return static_cast<uint32_t>(i);
         i += length;
     }
@@ -44,7 +39,7 @@ OffsetMap::OffsetMap(std::string_view slice, uint32_t base) : base_(base) {
     if (ascii) return;
     for (size_t i = 0; i < slice.size();) {
         byte_of_code_point_.push_back(static_cast<uint32_t>(i));
-        size_t length = sequence_length(slice, i);
+        size_t length = utf8_sequence_length(slice, i);
         i += length == 0 ? 1 : length;
     }
     byte_of_code_point_.push_back(static_cast<uint32_t>(slice.size()));

@@ -10,6 +10,9 @@
 
 namespace amlflow::compiler {
 
+// Length of the UTF-8 sequence starting at text[i], or 0 when it is malformed.
+size_t utf8_sequence_length(std::string_view text, size_t i);
+
 // The byte offset of the first malformed UTF-8 sequence, or nullopt when valid.
 std::optional<uint32_t> find_invalid_utf8(std::string_view text);
 

@@ -15,6 +15,12 @@ standaloneExpr
     : expr EOF
     ;
 
+// One step on its own, then the end: the parse driver parses an experiment a step at a
+// time (compiler/parse_chunks.cc), so the parse tree never holds more than one step.
+stepChunk
+    : step EOF
+    ;
+
 topDecl
     : importDecl
     | paramDecl
