@@ -53,6 +53,7 @@
 
 #include "compiler/compile.h"
 #include "compiler/diagnostics.h"
+#include "compiler/loader.h"
 #include "compiler/plan.h"
 
 #ifndef AMLFLOW_SOURCE_DIR
@@ -274,6 +275,15 @@ std::optional<double> compile_once(const fs::path& file, bool plan, std::string*
     return std::chrono::duration<double, std::milli>(stop - start).count();
 }
 
+// One load and parse (load_modules: what `compile_file` does before checking), in ms.
+double parse_once(const fs::path& file) {
+    amlflow::compiler::Diagnostics diagnostics;
+    auto start = std::chrono::steady_clock::now();
+    amlflow::compiler::ModuleSet modules = amlflow::compiler::load_modules(file.string(), {}, diagnostics);
+    auto stop = std::chrono::steady_clock::now();
+    return std::chrono::duration<double, std::milli>(stop - start).count();
+}
+
 Timing summarize(std::vector<double> samples) {
     Timing timing;
     std::sort(samples.begin(), samples.end());
@@ -293,6 +303,13 @@ Timing measure(const fs::path& file, bool plan, int reps) {
     }
     std::vector<double> samples;
     for (int i = 0; i < reps; ++i) samples.push_back(*compile_once(file, plan, nullptr));
+    return summarize(samples);
+}
+
+Timing measure_parse(const fs::path& file, int reps) {
+    parse_once(file);  // warm-up
+    std::vector<double> samples;
+    for (int i = 0; i < reps; ++i) samples.push_back(parse_once(file));
     return summarize(samples);
 }
 
@@ -359,6 +376,83 @@ std::vector<int> parse_sizes(const std::string& text) {
     return sizes;
 }
 
+// ---------------------------------------------------------------------------------------
+// Peak memory, in a child process of its own (this program again, with --memory-child):
+// the child compiles the file with a plan and renders it as text, as `amlflow plan` does,
+// then prints its peak resident size (VmHWM of /proc/self/status, which counts only what
+// this program touched since exec; getrusage's maxrss would count the forking parent's
+// pages too). An idle child (the program loaded, nothing read) gives the floor that is
+// subtracted. A file over the loader's
+// 16 MiB limit is handed over as text (CompileOptions::main_text), which keeps one more
+// copy of it alive: that figure errs high by one file size.
+// ---------------------------------------------------------------------------------------
+
+constexpr uintmax_t kLoaderLimit = 16u << 20;
+
+long peak_resident_kb() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+    }
+    return -1;
+}
+
+int memory_child(const std::string& mode, const fs::path& file) {
+    if (mode != "idle") {
+        CompileOptions options;
+        if (fs::file_size(file) > kLoaderLimit) {
+            std::ifstream in(file, std::ios::binary);
+            options.main_text.emplace(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        }
+        auto result = compile_file(file.string(), options);
+        if (!result->plan || amlflow::compiler::plan_to_text(*result->plan).empty()) return 1;
+    }
+    std::printf("%ld\n", peak_resident_kb());
+    return 0;
+}
+
+// Peak resident KiB of `self --memory-child MODE FILE`, or -1 when it failed.
+long child_peak_kb(const std::string& self, const std::string& mode, const fs::path& file) {
+    std::string command = "'" + self + "' --memory-child " + mode + " '" + file.string() + "'";
+    FILE* child = ::popen(command.c_str(), "r");
+    if (child == nullptr) return -1;
+    long kb = -1;
+    if (std::fscanf(child, "%ld", &kb) != 1) kb = -1;
+    return ::pclose(child) == 0 ? kb : -1;
+}
+
+struct MemoryRow {
+    int steps = 0;
+    uintmax_t file_bytes = 0;
+    double median_kb = -1;  // above the idle floor
+};
+
+MemoryRow measure_memory(const std::string& self, const fs::path& file, int steps, int reps) {
+    MemoryRow row{steps, fs::file_size(file), -1};
+    std::vector<double> peaks;
+    for (int i = 0; i < reps; ++i) {
+        long idle = child_peak_kb(self, "idle", file);
+        long peak = child_peak_kb(self, "compile", file);
+        if (idle < 0 || peak < 0) return row;
+        peaks.push_back(static_cast<double>(peak - idle));
+    }
+    std::sort(peaks.begin(), peaks.end());
+    row.median_kb = peaks[peaks.size() / 2];
+    return row;
+}
+
+void print_memory(const MemoryRow& row, bool over_limit) {
+    if (row.median_kb < 0) {
+        std::printf("memory %d steps: ERROR: the child failed\n", row.steps);
+        return;
+    }
+    double file_mb = row.file_bytes / 1048576.0, peak_mb = row.median_kb / 1024.0;
+    std::printf("memory %7d steps: file %8.1f MiB, peak above an idle process %8.1f MiB = %5.1fx the file%s\n",
+                row.steps, file_mb, peak_mb, peak_mb / file_mb, over_limit ? " (text handed over: +1 copy)" : "");
+    std::fflush(stdout);
+}
+
 int default_reps(int steps) { return steps <= 2000 ? 7 : steps <= 5000 ? 5 : 3; }
 
 }  // namespace
@@ -373,6 +467,7 @@ int main(int argc, char** argv) {
     bool render = true;
     bool reverse = false;
     bool keep = false;
+    std::vector<int> memory_sizes = {10000, 100000};
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         auto value = [&]() -> std::string {
@@ -391,6 +486,9 @@ int main(int argc, char** argv) {
         else if (arg == "--no-render") render = false;
         else if (arg == "--reverse") reverse = true;
         else if (arg == "--keep") keep = true;
+        else if (arg == "--memory-sizes") memory_sizes = parse_sizes(value());
+        else if (arg == "--no-memory") memory_sizes.clear();
+        else if (arg == "--memory-child" && i + 2 < argc) return memory_child(argv[i + 1], argv[i + 2]);
         else if (arg == "--generate") {
             int n = parse_sizes(value()).at(0);
             fs::path file = fs::absolute(value());
@@ -400,7 +498,7 @@ int main(int argc, char** argv) {
         } else {
             std::cerr << "usage: bench_compiler [--root DIR] [--sizes N,N,...] [--reps N] [--example-reps N]\n"
                          "                      [--no-examples] [--check-only] [--no-render] [--reverse]\n"
-                         "                      [--keep] [--generate N FILE]\n";
+                         "                      [--keep] [--memory-sizes N,N,...] [--no-memory] [--generate N FILE]\n";
             return arg == "--help" || arg == "-h" ? 0 : 1;
         }
     }
@@ -464,7 +562,10 @@ int main(int argc, char** argv) {
         std::string name = (reverse ? "reversed " : "generated ") + std::to_string(n) + " steps";
         Timing t = measure(file, true, r);
         print_row(name, n, r, t);
-        if (check_only) print_row(name + " (check only)", n, r, measure(file, false, r));
+        if (check_only) {
+            print_row(name + " (check only)", n, r, measure(file, false, r));
+            print_row(name + " (parse only)", n, r, measure_parse(file, r));
+        }
         all_ok = all_ok && t.ok;
         if (!t.ok) continue;
         generated.emplace_back(n, t);
@@ -477,6 +578,16 @@ int main(int argc, char** argv) {
             print_row("  render " + renderers[k].first + " " + std::to_string(n), n, r, rt);
             rendered[k].emplace_back(n, rt);
         }
+    }
+    // Peak memory against the file's size (DESIGN §6: at most 10x), median of 3 children.
+    std::vector<MemoryRow> memory;
+    for (int n : memory_sizes) {
+        fs::path file = temp / ("mem" + std::to_string(n)) / "pipeline.amlflow";
+        generate(n, file, reverse);
+        memory.push_back(measure_memory(fs::read_symlink("/proc/self/exe").string(), file, n, 3));
+        print_memory(memory.back(), fs::file_size(file) > kLoaderLimit);
+        fs::remove_all(file.parent_path());
+        all_ok = all_ok && memory.back().median_kb >= 0;
     }
     if (keep) std::printf("generated files kept in %s\n", temp.string().c_str());
     else fs::remove_all(temp);
@@ -505,6 +616,12 @@ int main(int argc, char** argv) {
         if (n != 10000) continue;
         std::printf("target: 10,000 steps <= 0.5 s: median %.3f s, min %.3f s -> %s\n", t.median_ms / 1000,
                     t.min_ms / 1000, t.median_ms <= 500 ? "met" : "NOT met");
+    }
+    for (const MemoryRow& row : memory) {
+        if (row.median_kb < 0) continue;
+        double ratio = row.median_kb * 1024.0 / row.file_bytes;
+        std::printf("target: memory of %d steps <= 10x the file: %.1fx -> %s\n", row.steps, ratio,
+                    ratio <= 10 ? "met" : "NOT met");
     }
     if (!all_ok) {
         std::printf("some files did not compile cleanly: their figures are missing (see ERROR rows)\n");
