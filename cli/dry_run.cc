@@ -58,6 +58,15 @@ void show_processes(const RunPlan& plan, const StepPlan& step, const std::map<st
     }
     std::cout << indent << "would start " << launches->size() << " process" << (launches->size() == 1 ? "" : "es")
               << "\n";
+    // An mpi job's ranks are started by one mpirun, each through the rank shim, which then
+    // runs the rank's line below (docs/runtime.md, "Ranks that mpirun starts").
+    if (distribution_of(step.spec).kind == "mpi") {
+        std::cout << indent << "through";
+        for (const std::string& arg : mpirun_argv(static_cast<int>(launches->size()), "amlflow-rank", step.name)) {
+            std::cout << " " << shown(json(arg));
+        }
+        std::cout << "\n";
+    }
     for (const ProcessLaunch& launch : *launches) {
         std::cout << indent << "[" << launch.label << "]";
         for (const std::string& arg : launch.argv) std::cout << " " << shown(json(arg));

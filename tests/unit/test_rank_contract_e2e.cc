@@ -515,4 +515,21 @@ for _ in range(600):
     }
 }
 
+// --dry-run of an mpi job shows the one mpirun and the line each rank's shim would run.
+BOOST_AUTO_TEST_CASE(dry_run_of_an_mpi_job_shows_mpirun_and_each_rank) {
+    Sandbox box;
+    box.write("src/r.sh", "echo hi\n");
+    box.write("p.amlflow", "experiment e {\n  job m { source = \"src\", command = [\"/bin/sh\", \"r.sh\"], "
+                           "distribution = mpi { nodes = 2, processes_per_node = 1 } }\n}\n");
+    Outcome r = box.run({"run", "p.amlflow", "--dry-run"}, 30);
+    BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
+    BOOST_TEST(contains(r.out, "would start 2 processes"), r);
+    BOOST_TEST(contains(r.out, "through \"mpirun\" \"-np\" \"2\""), r);
+    BOOST_TEST(contains(r.out, "\"amlflow-rank\" \"m\""), r);
+    BOOST_TEST(contains(r.out, "[m 0] \"/bin/sh\" \"r.sh\""), r);
+    BOOST_TEST(contains(r.out, "[m 1] \"/bin/sh\" \"r.sh\""), r);
+    BOOST_TEST(contains(r.out, " RANK=1 "), r);
+    BOOST_TEST(!fs::exists(box.home() / "store.db"), "--dry-run recorded a run");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
