@@ -1,5 +1,7 @@
 #include "runtime/core/error_file.h"
 
+#include <cstdio>
+
 namespace amlflow::runtime {
 
 using nlohmann::json;
@@ -32,6 +34,22 @@ std::optional<json> parse_error_file(const std::string& text) {
         }
     }
     return out;
+}
+
+std::string read_error_file(const std::string& path) {
+    if (path.empty()) return "";
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (!file) return "";
+    std::string text(64 * 1024, '\0');
+    text.resize(std::fread(text.data(), 1, text.size(), file));
+    std::fclose(file);
+    return text;
+}
+
+std::string exception_summary(const json& error) {
+    std::string type = error.value("type", json("")).is_string() ? error["type"].get<std::string>() : "";
+    std::string message = error.value("message", json("")).is_string() ? error["message"].get<std::string>() : "";
+    return (type.empty() ? "" : type + ": ") + message;
 }
 
 }  // namespace amlflow::runtime

@@ -14,4 +14,10 @@ namespace amlflow::runtime {
 // from the file's text; nullopt when it is empty or not an error file.
 std::optional<nlohmann::json> parse_error_file(const std::string& text);
 
+// The file at `path` as the rank left it (at most 64 KiB), or "" when there is none.
+std::string read_error_file(const std::string& path);
+
+// "ValueError: bad input" from a parsed error file.
+std::string exception_summary(const nlohmann::json& error);
+
 }  // namespace amlflow::runtime

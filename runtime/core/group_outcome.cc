@@ -1,5 +1,7 @@
 #include "runtime/core/group_outcome.h"
 
+#include <cstdio>
+
 namespace amlflow::runtime {
 
 const char* to_string(FailureKind kind) {
@@ -14,6 +16,14 @@ const char* to_string(FailureKind kind) {
         case FailureKind::lost: return "lost";
     }
     return "unknown";
+}
+
+std::string rank_name(int rank) { return "rank " + std::to_string(rank); }
+
+std::string seconds(EventLoop::Clock::duration duration) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g s", std::chrono::duration<double>(duration).count());
+    return text;
 }
 
 }  // namespace amlflow::runtime

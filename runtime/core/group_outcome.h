@@ -27,6 +27,10 @@ enum class FailureKind {
 };
 const char* to_string(FailureKind kind);
 
+// The words every group's failure messages use: "rank 3", "2.5 s".
+std::string rank_name(int rank);
+std::string seconds(EventLoop::Clock::duration duration);
+
 struct RankExit {
     int rank = -1;
     ExitStatus status;

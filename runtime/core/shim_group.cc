@@ -45,14 +45,6 @@ constexpr auto kHelloDeadline = std::chrono::seconds(10);
 
 namespace {
 
-std::string rank_name(int rank) { return "rank " + std::to_string(rank); }
-
-std::string seconds(EventLoop::Clock::duration d) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g s", std::chrono::duration<double>(d).count());
-    return text;
-}
-
 // A listening TCP socket on `address`, port chosen by the kernel; -1 with *error.
 int listen_on(const std::string& address, int* port, std::string* error) {
     sockaddr_in addr{};

@@ -37,6 +37,12 @@ RankGroupOptions group_options(const AttemptRequest& request, const LocalBackend
     return out;
 }
 
+// Where the rank's torchelastic error file goes, as its environment names it.
+std::string error_file_of(const ProcessLaunch& launch) {
+    auto found = launch.env.find("TORCHELASTIC_ERROR_FILE");
+    return found == launch.env.end() ? "" : found->second;
+}
+
 }  // namespace
 
 std::unique_ptr<SupervisedGroup> LocalBackend::start_ranks(const AttemptRequest& request,
@@ -47,7 +53,7 @@ std::unique_ptr<SupervisedGroup> LocalBackend::start_ranks(const AttemptRequest&
         ProcessLaunch& launch = launches[i];
         RankSpec spec;
         spec.argv = std::move(launch.argv);
-        spec.error_file = launch.env.count("TORCHELASTIC_ERROR_FILE") ? launch.env["TORCHELASTIC_ERROR_FILE"] : "";
+        spec.error_file = error_file_of(launch);
         spec.env = EnvironmentBuilder::to_envp(launch.env);
         spec.cwd = request.workdir;
         spec.log_path = i < request.rank_logs.size() ? request.rank_logs[i] : "";
@@ -108,7 +114,7 @@ std::unique_ptr<SupervisedGroup> LocalBackend::start_mpi(const AttemptRequest& r
         plan.cwd = cwd;
         plan.log_path = static_cast<size_t>(hello.rank) < logs.size() ? logs[static_cast<size_t>(hello.rank)] : "";
         plan.label = launch.label;
-        plan.error_file = launch.env.count("TORCHELASTIC_ERROR_FILE") ? launch.env.at("TORCHELASTIC_ERROR_FILE") : "";
+        plan.error_file = error_file_of(launch);
         return plan;
     };
     ShimGroup* raw = group.get();

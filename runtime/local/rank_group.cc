@@ -1,5 +1,7 @@
 #include "runtime/local/rank_group.h"
 
+#include "runtime/core/error_file.h"
+
 #include <cstdio>
 
 #include <signal.h>
@@ -7,25 +9,6 @@
 namespace amlflow::runtime {
 namespace {
 
-std::string seconds(EventLoop::Clock::duration d) {
-    double s = std::chrono::duration<double>(d).count();
-    char text[32];
-    std::snprintf(text, sizeof text, "%g s", s);
-    return text;
-}
-
-std::string rank_name(int index) { return "rank " + std::to_string(index); }
-
-// What torch.distributed.elastic's @record wrote (at most 64 KiB of it), or "".
-std::string read_error_file(const std::string& path) {
-    if (path.empty()) return "";
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (!file) return "";
-    std::string text(64 * 1024, '\0');
-    text.resize(std::fread(text.data(), 1, text.size(), file));
-    std::fclose(file);
-    return text;
-}
 
 }  // namespace
 

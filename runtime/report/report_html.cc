@@ -9,6 +9,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "runtime/core/error_file.h"
 #include "runtime/report/report_results.h"
 #include "runtime/report/report_svg.h"
 #include "runtime/report/report_timeline.h"
@@ -143,8 +144,7 @@ std::string failure_html(const ReportStep& step, const ReportAttempt& attempt) {
     if (failure.contains("log")) out << fact("log", "<code class=\"path\">" + html_escape(json_text(failure["log"])) + "</code>");
     const json error = failure.value("error", json());
     if (error.is_object()) {
-        std::string type = error.value("type", json("")).is_string() ? error["type"].get<std::string>() : "";
-        out << fact("exception", html_escape((type.empty() ? "" : type + ": ") + json_text(error.value("message", json("")))));
+        out << fact("exception", html_escape(exception_summary(error)));
     }
     out << "</dl>";
     if (error.is_object() && error.value("traceback", json()).is_string()) {

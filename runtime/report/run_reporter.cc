@@ -55,10 +55,7 @@ void RunReporter::attempt_failed(const std::string& step, int attempt, const Att
                                  const std::string& decision, int64_t delay_ms, bool retrying) {
     std::string text = paint("amlflow:", "1") + " step '" + step + "' attempt " + std::to_string(shown_attempt(attempt)) +
                        " failed: " + result.message;
-    if (auto error = parse_error_file(result.error_file)) {
-        std::string type = error->value("type", "");
-        text += " (" + (type.empty() ? "" : type + ": ") + error->value("message", "") + ")";
-    }
+    if (auto error = parse_error_file(result.error_file)) text += " (" + exception_summary(*error) + ")";
     if (retrying) text += "; " + decision + " in " + format_duration_ms(delay_ms);
     else text += " (" + decision + ")";
     write(text + "\n");
@@ -76,8 +73,7 @@ namespace {
 std::string exception_text(const std::string& error_file, bool* has_traceback) {
     auto error = parse_error_file(error_file);
     if (!error) return "";
-    std::string type = error->value("type", "");
-    std::string text = "  exception: " + (type.empty() ? "" : type + ": ") + error->value("message", "") + "\n";
+    std::string text = "  exception: " + exception_summary(*error) + "\n";
     std::string traceback = error->value("traceback", "");
     *has_traceback = !traceback.empty();
     if (traceback.empty()) return text;

@@ -31,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/core/error_file.h"
 #include "runtime/core/shim_protocol.h"
 
 extern char** environ;
@@ -164,17 +165,6 @@ pid_t spawn(const Program& program, int out_fd, int err_fd, const sigset_t& bloc
     _exit(error == ENOENT || error == ENOTDIR ? 127 : 126);
 }
 
-std::string read_small_file(const std::string& path) {
-    std::string text;
-    if (path.empty()) return text;
-    FILE* file = std::fopen(path.c_str(), "rb");
-    if (!file) return text;
-    text.resize(64 * 1024);
-    text.resize(std::fread(text.data(), 1, text.size(), file));
-    std::fclose(file);
-    return text;
-}
-
 using Clock = std::chrono::steady_clock;
 
 // The running rank: its pipes, its exit, and the deadlines that end it.
@@ -287,7 +277,7 @@ int finish(Supervision& s, const std::string& error_file) {
     int code = signaled ? -1 : s.status.si_status;
     int sig = signaled ? s.status.si_status : 0;
     if (!s.supervisor_gone) {
-        std::string text = read_small_file(error_file);
+        std::string text = amlflow::runtime::read_error_file(error_file);
         if (!text.empty()) write_frame(s.sock, FrameType::error_file, text);
         json exit = {{"code", code}, {"signal", sig}, {"core", s.status.si_code == CLD_DUMPED}};
         write_frame(s.sock, FrameType::exit, exit.dump());
