@@ -6,7 +6,7 @@
 
 #include "runtime/core/artifacts.h"
 #include "runtime/exec/sweep_plan.h"
-#include "runtime/local/job_launch.h"
+#include "runtime/core/job_launch.h"
 
 namespace amlflow::cli {
 

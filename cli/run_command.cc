@@ -12,7 +12,7 @@
 #include "compiler/sha256.h"
 #include "compiler/suggest.h"
 #include "runtime/exec/executor.h"
-#include "runtime/local/job_launch.h"
+#include "runtime/core/job_launch.h"
 #include "runtime/local/local_backend.h"
 #include "runtime/local/run_reaper.h"
 #include "runtime/core/process.h"

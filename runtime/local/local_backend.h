@@ -11,7 +11,7 @@
 #include "runtime/core/event_loop.h"
 #include "runtime/core/log_relay.h"
 #include "runtime/core/shim_group.h"
-#include "runtime/local/job_launch.h"
+#include "runtime/core/job_launch.h"
 #include "runtime/local/rank_group.h"
 
 namespace amlflow::runtime {

@@ -1,4 +1,4 @@
-#include "runtime/local/job_launch.h"
+#include "runtime/core/job_launch.h"
 
 #include "runtime/core/artifacts.h"
 #include "runtime/core/shim_protocol.h"

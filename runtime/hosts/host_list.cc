@@ -1,0 +1,150 @@
+#include "runtime/hosts/host_list.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace amlflow::runtime {
+
+using nlohmann::json;
+
+namespace {
+
+std::string string_field(const json& node, const char* name) {
+    auto found = node.find(name);
+    return found != node.end() && found->is_string() ? found->get<std::string>() : "";
+}
+
+int int_field(const json& node, const char* name, int fallback) {
+    auto found = node.find(name);
+    return found != node.end() && found->is_number_integer() ? found->get<int>() : fallback;
+}
+
+// "node1:4" -> {node1, 4}; "node1" -> {node1, fallback}; "[fe80::1]:2" for IPv6.
+std::optional<HostEntry> parse_host(const std::string& text, int fallback, std::string* error) {
+    HostEntry entry{text, fallback};
+    size_t colon = text.rfind(':');
+    bool bracketed = !text.empty() && text.front() == '[';
+    if (colon != std::string::npos && (!bracketed || (colon > 0 && text[colon - 1] == ']'))) {
+        std::string count = text.substr(colon + 1);
+        char* end = nullptr;
+        long slots = std::strtol(count.c_str(), &end, 10);
+        if (count.empty() || *end != '\0' || slots < 1 || slots > 100000) {
+            *error = "host '" + text + "' has no valid slot count after ':'";
+            return std::nullopt;
+        }
+        entry.name = text.substr(0, colon);
+        entry.slots = static_cast<int>(slots);
+    }
+    if (entry.name.size() > 2 && entry.name.front() == '[' && entry.name.back() == ']') {
+        entry.name = entry.name.substr(1, entry.name.size() - 2);
+    }
+    if (entry.name.empty()) {
+        *error = "host '" + text + "' names no machine";
+        return std::nullopt;
+    }
+    return entry;
+}
+
+}  // namespace
+
+std::optional<HostsCompute> hosts_compute_from(const json& compute, std::string* error) {
+    HostsCompute out;
+    out.compute = string_field(compute, "$name");
+    int slots = int_field(compute, "slots", 1);
+    auto hosts = compute.find("hosts");
+    if (hosts == compute.end() || !hosts->is_array() || hosts->empty()) {
+        *error = "a hosts compute needs a non-empty 'hosts' list";
+        return std::nullopt;
+    }
+    for (const json& host : *hosts) {
+        if (!host.is_string()) {
+            *error = "'hosts' holds a value that is not a string";
+            return std::nullopt;
+        }
+        auto entry = parse_host(host.get<std::string>(), slots, error);
+        if (!entry) return std::nullopt;
+        out.hosts.push_back(*entry);
+    }
+    out.user = string_field(compute, "user");
+    out.ssh_port = int_field(compute, "ssh_port", 22);
+    out.identity_file = expand_home(string_field(compute, "identity_file"));
+    out.ssh_config = expand_home(string_field(compute, "ssh_config"));
+    out.interface = string_field(compute, "interface");
+    out.workdir = string_field(compute, "workdir");
+    auto shared = compute.find("shared_fs");
+    out.shared_fs = shared == compute.end() || !shared->is_boolean() || shared->get<bool>();
+    out.python = string_field(compute, "python");
+    if (compute.contains("gpus")) out.gpus = compute["gpus"];
+    if (!out.workdir.empty() && out.workdir.front() != '/') {
+        *error = "workdir '" + out.workdir + "' is not an absolute path";
+        return std::nullopt;
+    }
+    if (!out.shared_fs && out.workdir.empty()) {
+        *error = "a hosts compute with shared_fs = false needs a workdir";
+        return std::nullopt;
+    }
+    return out;
+}
+
+std::string expand_home(const std::string& path) {
+    if (path.empty() || path[0] != '~' || (path.size() > 1 && path[1] != '/')) return path;
+    const char* home = std::getenv("HOME");
+    std::string base = home && *home ? home : "";
+    if (base.empty()) {
+        if (passwd* entry = getpwuid(getuid())) base = entry->pw_dir ? entry->pw_dir : "";
+    }
+    if (base.empty()) return path;
+    return base + path.substr(1);
+}
+
+std::vector<std::string> ssh_options(const HostsCompute& compute) {
+    std::vector<std::string> out;
+    if (!compute.ssh_config.empty()) out.insert(out.end(), {"-F", compute.ssh_config});
+    if (compute.ssh_port != 22) out.insert(out.end(), {"-p", std::to_string(compute.ssh_port)});
+    if (!compute.identity_file.empty()) out.insert(out.end(), {"-i", compute.identity_file});
+    if (!compute.user.empty()) out.insert(out.end(), {"-l", compute.user});
+    // Never a prompt: amlflow runs unattended, and a prompt would hang the run.
+    out.insert(out.end(), {"-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5", "-o",
+                           "ServerAliveCountMax=3"});
+    return out;
+}
+
+std::vector<std::string> ssh_command(const HostsCompute& compute, const std::string& host, const std::string& remote) {
+    std::vector<std::string> argv = {"ssh"};
+    for (std::string& option : ssh_options(compute)) argv.push_back(std::move(option));
+    argv.push_back(host);
+    argv.push_back("--");
+    argv.push_back(remote);
+    return argv;
+}
+
+std::string shell_quote(const std::string& word) {
+    bool safe = !word.empty();
+    for (char c : word) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  std::string_view("@%+=:,./_-").find(c) != std::string_view::npos;
+        if (!ok) safe = false;
+    }
+    if (safe) return word;
+    std::string out = "'";
+    for (char c : word) {
+        if (c == '\'') out += "'\\''";
+        else out += c;
+    }
+    return out + "'";
+}
+
+std::string shell_join(const std::vector<std::string>& words) {
+    std::string out;
+    for (const std::string& word : words) {
+        if (!out.empty()) out += ' ';
+        out += shell_quote(word);
+    }
+    return out;
+}
+
+bool is_cidr(const std::string& interface) { return interface.find('/') != std::string::npos; }
+
+}  // namespace amlflow::runtime
