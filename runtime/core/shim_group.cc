@@ -25,7 +25,8 @@ struct ShimGroup::Rank {
     ExitStatus status;
     std::string error_file;
     EventLoop::TimerId hang_timer = 0;
-    EventLoop::Clock::time_point connected;
+    EventLoop::Clock::time_point connected, heard;
+    int metrics_fd = -1;  // the relayed metrics file, opened at the first lines
 };
 
 struct ShimGroup::Connection {
@@ -65,6 +66,20 @@ int listen_on(const std::string& address, int* port, std::string* error) {
     return fd;
 }
 
+// " on host 'node2'" for a rank elsewhere; nothing for one on this machine.
+std::string on_host(const std::string& host) { return host.empty() ? "" : " on host '" + host + "'"; }
+
+// Appends relayed metrics lines to the rank's file on this machine, where the executor reads them.
+void append_to(int* fd, const std::string& path, const std::string& lines) {
+    if (*fd < 0) *fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (*fd < 0) return;
+    for (std::size_t done = 0; done < lines.size();) {
+        ssize_t n = write(*fd, lines.data() + done, lines.size() - done);
+        if (n <= 0) return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
 ExitStatus status_from(const json& body) {
     ExitStatus status;
     status.signal = body.value("signal", 0);
@@ -82,6 +97,10 @@ ShimGroup::ShimGroup(EventLoop& loop, ShimGroupOptions options, LineSink* sink)
 }
 
 ShimGroup::~ShimGroup() {
+    loop_.cancel(heartbeat_timer_);
+    for (auto& rank : ranks_) {
+        if (rank->metrics_fd >= 0) close(rank->metrics_fd);
+    }
     loop_.cancel(timeout_timer_);
     loop_.cancel(connect_timer_);
     loop_.cancel(launcher_stop_timer_);
@@ -151,6 +170,7 @@ bool ShimGroup::start(SpawnSpec launch, RankPlanner planner, std::string* error)
             }
         }
     });
+    heartbeat_timer_ = loop_.after(kHeartbeatInterval, [this] { heartbeat(); });
     if (options_.timeout > Clock::duration::zero()) {
         timeout_timer_ = loop_.after(options_.timeout, [this] {
             timeout_timer_ = 0;
@@ -189,6 +209,7 @@ void ShimGroup::read_connection(Connection& connection) {
             return close_connection(connection);
         }
         connection.reader.append(buffer.data(), static_cast<std::size_t>(n));
+        if (Rank* rank = rank_of(connection)) rank->heard = Clock::now();
         std::string error;
         while (connection.fd >= 0) {
             auto frame = connection.reader.next(&error);
@@ -214,6 +235,7 @@ void ShimGroup::handle_frame(Connection& connection, Frame& frame) {
         case FrameType::out: rank->log->write(Stream::out, frame.payload); break;
         case FrameType::err: rank->log->write(Stream::err, frame.payload); break;
         case FrameType::error_file: rank->error_file = std::move(frame.payload); break;
+        case FrameType::metrics: append_to(&rank->metrics_fd, rank->plan.metrics_relay, frame.payload); break;
         case FrameType::exit: handle_exit(*rank, frame.payload); break;
         case FrameType::started: {
             json body = json::parse(frame.payload, nullptr, false);
@@ -262,8 +284,10 @@ void ShimGroup::handle_hello(Connection& connection, const std::string& payload)
     connection.rank = hello.rank;
     json start = {{"argv", rank.plan.argv}, {"env", rank.plan.env}, {"cwd", rank.plan.cwd},
                   {"error_file", rank.plan.error_file}};
+    if (!rank.plan.metrics_relay.empty()) start["metrics_file"] = rank.plan.remote_metrics;
+    if (!rank.plan.interface.empty()) start["interface"] = rank.plan.interface;
     write_frame(connection.fd, FrameType::start, start.dump(-1, ' ', false, json::error_handler_t::replace));
-    rank.connected = Clock::now();
+    rank.connected = rank.heard = Clock::now();
     if (options_.hang_timeout > Clock::duration::zero()) {
         int index = hello.rank;
         rank.hang_timer = loop_.at(rank.connected + options_.hang_timeout, [this, index] { check_hang(index); });
@@ -284,9 +308,9 @@ void ShimGroup::handle_exit(Rank& rank, const std::string& payload) {
     if (rank.hung) {
         fail(FailureKind::hang, rank.plan.rank, {}, rank_name(rank.plan.rank) + " wrote no output for " + seconds(options_.hang_timeout));
     } else if (!rank.status.success()) {
-        std::string message = rank.status.signaled
-                                  ? rank_name(rank.plan.rank) + " was killed by " + rank.status.describe()
-                                  : rank_name(rank.plan.rank) + " exited with code " + std::to_string(rank.status.code);
+        std::string who = rank_name(rank.plan.rank) + on_host(rank.plan.host);
+        std::string message = rank.status.signaled ? who + " was killed by " + rank.status.describe()
+                                                   : who + " exited with code " + std::to_string(rank.status.code);
         fail(rank.status.signaled ? FailureKind::signal : FailureKind::exit_code, rank.plan.rank, rank.status, message);
     }
 }
@@ -311,7 +335,7 @@ void ShimGroup::close_connection(Connection& connection) {
         exits_.push_back(RankExit{rank->plan.rank, rank->status, Clock::now()});
         if (on_rank_exit_) on_rank_exit_(exits_.back());
         fail(FailureKind::lost, rank->plan.rank, rank->status,
-             rank_name(rank->plan.rank) + "'s shim went away before the rank exited");
+             rank_name(rank->plan.rank) + on_host(rank->plan.host) + ": its shim went away before the rank exited");
     }
     rank->log->finish();
     check_done();
@@ -365,6 +389,25 @@ void ShimGroup::check_hang(int index) {
     });
 }
 
+// Every 2 s: a heartbeat to each shim, and a look for one that fell silent. A host cut off
+// by the network (or powered off) closes no connection; its ranks are lost, with their
+// host's name, within kSupervisorSilence.
+void ShimGroup::heartbeat() {
+    heartbeat_timer_ = loop_.after(kHeartbeatInterval, [this] { heartbeat(); });
+    auto now = Clock::now();
+    for (auto& rank : ranks_) {
+        if (!rank->connection || rank->finished) continue;
+        if (now - rank->heard > kSupervisorSilence) {
+            std::string message = rank_name(rank->plan.rank) + on_host(rank->plan.host) + " stopped answering: no word from its shim for " +
+                                  seconds(kSupervisorSilence) + " (the host is down or cut off)";
+            if (failure_.kind == FailureKind::none) fail(FailureKind::lost, rank->plan.rank, {}, message);
+            close_connection(*rank->connection);  // counts as reported; the shim, if alive, ends its rank
+            continue;
+        }
+        write_frame(rank->connection->fd, FrameType::heartbeat, "");
+    }
+}
+
 void ShimGroup::fail(FailureKind kind, int rank, const ExitStatus& status, std::string message) {
     if (failure_.kind != FailureKind::none) return;  // only the first failure is the cause
     failure_ = Failure{kind, rank, status, std::move(message), Clock::now()};
@@ -416,6 +459,8 @@ void ShimGroup::check_done() {
         return;
     }
     done_ = true;
+    loop_.cancel(heartbeat_timer_);
+    heartbeat_timer_ = 0;
     loop_.cancel(timeout_timer_);
     timeout_timer_ = 0;
     loop_.cancel(connect_timer_);

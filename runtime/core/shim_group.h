@@ -12,7 +12,9 @@
 // Failure semantics are RankGroup's: the first failing rank is the root cause (named by its
 // MPI rank), then every rank is stopped (a stop frame: SIGTERM to the rank's group, SIGKILL
 // after the grace period) and the launcher after it. A launcher that exits before its ranks
-// reported, a shim whose connection drops, timeouts and hangs are failures too. The launcher's
+// reported, a shim whose connection drops, timeouts and hangs are failures too. Both sides
+// send heartbeats: a shim silent for 20 s is lost with its host (a host cut off by the
+// network closes no connection), and a shim that hears nothing for 30 s kills its rank. The launcher's
 // own output (mpirun's messages) goes to a log of its own, shown with its own label.
 #pragma once
 
@@ -47,6 +49,11 @@ struct ShimRankPlan {
     std::string log_path;     // the rank's live log, on this machine
     std::string label;        // the terminal prefix, e.g. "train 1"
     std::string error_file;   // TORCHELASTIC_ERROR_FILE where the rank runs
+    std::string host;         // where it runs, for messages ("node2"); empty: this machine
+    // Where the rank's metrics lines land when its shim relays them (its host's files are
+    // not this machine's), and the file the shim reads them from there; empty: not relayed.
+    std::string metrics_relay, remote_metrics;
+    std::string interface;    // the job's network as a CIDR: the shim names the NIC for gloo/NCCL
 };
 using RankPlanner = std::function<std::optional<ShimRankPlan>(const ShimHello&, std::string* error)>;
 
@@ -95,6 +102,7 @@ private:
     void close_connection(Connection& connection);
     void launcher_exited(const ExitStatus& status);
     void check_hang(int rank);
+    void heartbeat();
     void fail(FailureKind kind, int rank, const ExitStatus& status, std::string message);
     void stop_ranks(Clock::duration grace);
     void check_done();
@@ -116,7 +124,7 @@ private:
     std::function<void(const RankExit&)> on_rank_exit_;
     std::function<void(const GroupOutcome&)> on_done_;
     Clock::time_point started_;
-    EventLoop::TimerId timeout_timer_ = 0, launcher_stop_timer_ = 0, connect_timer_ = 0;
+    EventLoop::TimerId timeout_timer_ = 0, launcher_stop_timer_ = 0, connect_timer_ = 0, heartbeat_timer_ = 0;
     bool start_called_ = false, stopping_ = false, done_ = false;
     Failure failure_;
     std::vector<RankExit> exits_;

@@ -14,6 +14,7 @@
 // slower than direct writes (DESIGN §4).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,7 +24,8 @@ namespace amlflow::runtime {
 
 enum class FrameType : std::uint8_t {
     hello = 1,   // shim: {"secret", "rank", "size", "local_rank", "local_size", "host", "pid"}
-    start,       // supervisor: {"argv": [...], "env": {...}, "cwd", "error_file"}
+    start,       // supervisor: {"argv": [...], "env": {...}, "cwd", "error_file", and optional
+                 //   "metrics_file" (relay it), "interface" (a CIDR: name the NIC for gloo/NCCL)}
     started,     // shim: {"pid"} of the rank's program
     out,         // shim: bytes the rank wrote to stdout
     err,         // shim: bytes the rank wrote to stderr
@@ -32,7 +34,16 @@ enum class FrameType : std::uint8_t {
     stop,        // supervisor: {"grace_ms"}: SIGTERM the rank's group, SIGKILL after grace
     signal,      // supervisor: {"signal"}: send it to the rank's group (SIGABRT for stacks)
     refused,     // supervisor: why the hello was refused (text); the connection then closes
+    heartbeat,   // both ways, empty, every kHeartbeatInterval: silence means a dead host or network
+    metrics,     // shim: new whole lines of the rank's metrics file, where the supervisor cannot read it
 };
+
+// Each side says something at least this often; the supervisor counts a shim silent for
+// kSupervisorSilence as lost with its host (DESIGN §5: noticed within 30 s), and a shim
+// that hears nothing for kShimSilence kills its rank (a partition closes no connection).
+constexpr auto kHeartbeatInterval = std::chrono::seconds(2);
+constexpr auto kSupervisorSilence = std::chrono::seconds(20);
+constexpr auto kShimSilence = std::chrono::seconds(30);
 
 constexpr std::size_t kMaxFramePayload = 16 * 1024 * 1024;
 

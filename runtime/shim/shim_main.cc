@@ -4,8 +4,12 @@
 // program, environment and folder to run. It starts the program in a process group of
 // its own and streams its stdout and stderr, then its torchelastic error file and its exit,
 // over that one connection. It kills the program's group when the connection closes, when
-// its parent (mpirun or orted) dies, or when asked to stop. It exits with the program's
-// status, so mpirun sees the same failure the supervisor does.
+// its parent (mpirun or orted) dies, when the supervisor falls silent for 30 s (a host cut
+// off by the network closes no connection), or when asked to stop; then it also kills every
+// process that carries the rank's mark (a child that left the group in its own session).
+// Where the supervisor cannot read this host's files, it relays the rank's metrics lines
+// too. It exits with the program's status, so mpirun sees the same failure the supervisor
+// does.
 //
 // STEP is only shown in `ps`. Kept to libc, the frame codec and JSON: it starts once per
 // rank, on the restart latency's critical path.
@@ -32,9 +36,10 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/error_file.h"
+#include "runtime/core/process_sweep.h"
 #include "runtime/core/shim_protocol.h"
-
-extern char** environ;
+#include "runtime/shim/metrics_tail.h"
+#include "runtime/shim/rank_program.h"
 
 namespace {
 
@@ -42,6 +47,8 @@ using amlflow::runtime::Frame;
 using amlflow::runtime::FrameReader;
 using amlflow::runtime::FrameType;
 using amlflow::runtime::write_frame;
+using amlflow::shim::MetricsTail;
+using amlflow::shim::Program;
 using nlohmann::json;
 
 [[noreturn]] void die(const std::string& message) {
@@ -95,34 +102,6 @@ Frame read_frame(int fd, FrameReader& reader) {
     }
 }
 
-struct Program {
-    std::vector<std::string> argv;
-    std::vector<std::string> env;
-    std::string cwd, error_file;
-};
-
-// The rank's environment is what the supervisor computed, plus Open MPI's own variables
-// from ours, which an MPI program (mpi4py, Horovod) needs to join the job.
-Program program_from(const json& start) {
-    Program program;
-    program.argv = start.at("argv").get<std::vector<std::string>>();
-    std::map<std::string, std::string> env = start.at("env").get<std::map<std::string, std::string>>();
-    for (char** entry = environ; entry && *entry; ++entry) {
-        std::string text = *entry;
-        size_t equals = text.find('=');
-        if (equals == std::string::npos) continue;
-        std::string name = text.substr(0, equals);
-        if (name.rfind("OMPI_", 0) == 0 || name.rfind("PMIX_", 0) == 0 || name.rfind("OPAL_", 0) == 0) {
-            env[name] = text.substr(equals + 1);  // ours, not whatever the plan carried
-        }
-    }
-    for (const auto& [name, value] : env) program.env.push_back(name + "=" + value);
-    program.cwd = start.value("cwd", "");
-    program.error_file = start.value("error_file", "");
-    if (program.argv.empty()) die("the supervisor sent no program");
-    return program;
-}
-
 // fork and exec: the child gets its own process group, a parent-death signal, and
 // stdout/stderr on the two pipes. The signals the shim blocks are unblocked again.
 pid_t spawn(const Program& program, int out_fd, int err_fd, const sigset_t& blocked) {
@@ -170,6 +149,10 @@ using Clock = std::chrono::steady_clock;
 // The running rank: its pipes, its exit, and the deadlines that end it.
 struct Supervision {
     int sock = -1, signals = -1;
+    std::string mark;                // the rank's mark: every process it started carries it
+    MetricsTail metrics{""};
+    Clock::time_point heard = Clock::now();       // the supervisor's last frame
+    Clock::time_point next_beat = Clock::now() + amlflow::runtime::kHeartbeatInterval;
     int pipes[2] = {-1, -1};  // stdout, stderr
     pid_t pid = 0;
     bool exited = false, supervisor_gone = false;
@@ -186,10 +169,37 @@ struct Supervision {
     bool pipes_open() const { return pipes[0] >= 0 || pipes[1] >= 0; }
 };
 
-// Nobody would hear of this rank again: end it now (the loop then waits for its exit).
+// Nobody would hear of this rank again: end it now, with everything it started, wherever
+// that went (the loop then waits for its exit).
 void supervisor_lost(Supervision& s) {
     s.supervisor_gone = true;
     if (s.pid > 0) kill(-s.pid, SIGKILL);
+    if (!s.mark.empty()) amlflow::runtime::kill_all_marked_processes(s.mark.c_str());
+}
+
+void send(Supervision& s, FrameType type, std::string_view payload) {
+    if (s.supervisor_gone) return;
+    if (!write_frame(s.sock, type, payload)) return supervisor_lost(s);
+    s.next_beat = Clock::now() + amlflow::runtime::kHeartbeatInterval;
+}
+
+void relay_metrics(Supervision& s, bool final) {
+    std::string lines = s.metrics.read_new(final);
+    if (!lines.empty()) send(s, FrameType::metrics, lines);
+}
+
+// The periodic work: a heartbeat when nothing else was said, new metrics lines, and the
+// supervisor's silence, which ends the rank (a partition closes no connection).
+void tick(Supervision& s) {
+    auto now = Clock::now();
+    if (s.supervisor_gone) return;
+    if (now - s.heard > amlflow::runtime::kShimSilence) {
+        std::fprintf(stderr, "amlflow-rank: no word from the supervisor for %lld s: ending the rank\n",
+                     static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(amlflow::runtime::kShimSilence).count()));
+        return supervisor_lost(s);
+    }
+    if (s.metrics.enabled()) relay_metrics(s, false);
+    if (now >= s.next_beat) send(s, FrameType::heartbeat, "");
 }
 
 void relay_pipe(Supervision& s, int index) {
@@ -201,10 +211,7 @@ void relay_pipe(Supervision& s, int index) {
         s.pipes[index] = -1;
         return;
     }
-    if (!s.supervisor_gone &&
-        !write_frame(s.sock, index == 0 ? FrameType::out : FrameType::err, std::string_view(buffer, static_cast<size_t>(n)))) {
-        supervisor_lost(s);
-    }
+    send(s, index == 0 ? FrameType::out : FrameType::err, std::string_view(buffer, static_cast<size_t>(n)));
 }
 
 // Stop and signal frames, including any that came in the same read as the start frame.
@@ -223,6 +230,7 @@ void handle_supervisor(Supervision& s, FrameReader& reader) {
     ssize_t n = read(s.sock, buffer, sizeof buffer);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
     if (n <= 0) return supervisor_lost(s);
+    s.heard = Clock::now();
     reader.append(buffer, static_cast<size_t>(n));
     act_on_frames(s, reader);
 }
@@ -244,9 +252,9 @@ void handle_signals(Supervision& s) {
     }
 }
 
+// Ticks come at least every 500 ms: heartbeats, metrics and the supervisor's silence.
 int poll_timeout(const Supervision& s) {
-    auto next = std::min(s.kill_at, s.linger_until);
-    if (next == Clock::time_point::max()) return -1;
+    auto next = std::min({s.kill_at, s.linger_until, Clock::now() + std::chrono::milliseconds(500)});
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now()).count();
     return ms < 0 ? 0 : static_cast<int>(ms) + 1;
 }
@@ -261,6 +269,7 @@ void supervise(Supervision& s, FrameReader& reader) {
             kill(-s.pid, SIGKILL);
             s.kill_at = Clock::time_point::max();
         }
+        tick(s);
         if (ready <= 0) continue;
         for (int i = 0; i < 2; ++i) {
             if (fds[2 + i].revents) relay_pipe(s, i);
@@ -271,8 +280,12 @@ void supervise(Supervision& s, FrameReader& reader) {
 }
 
 int finish(Supervision& s, const std::string& error_file) {
-    kill(-s.pid, SIGKILL);  // what the rank left behind in its group ends with it
+    // What the rank left behind ends with it: its group, and whatever left the group
+    // (a setsid daemon, a re-parented worker) but carries its mark.
+    kill(-s.pid, SIGKILL);
+    amlflow::runtime::kill_all_marked_processes(s.mark.c_str());
     waitpid(s.pid, nullptr, 0);
+    if (s.metrics.enabled()) relay_metrics(s, true);
     bool signaled = s.status.si_code == CLD_KILLED || s.status.si_code == CLD_DUMPED;
     int code = signaled ? -1 : s.status.si_status;
     int sig = signaled ? s.status.si_status : 0;
@@ -321,8 +334,13 @@ int main(int argc, char** argv) {
     Frame answer = read_frame(s.sock, reader);
     if (answer.type == FrameType::refused) die("the supervisor refused this rank: " + answer.payload);
     json start = json::parse(answer.payload, nullptr, false);
-    if (answer.type != FrameType::start || !start.is_object()) die("unexpected answer from the supervisor");
-    Program program = program_from(start);
+    Program program;
+    std::string why;
+    if (answer.type != FrameType::start || !amlflow::shim::program_from(start, &program, &why)) {
+        die(why.empty() ? "unexpected answer from the supervisor" : why);
+    }
+    s.mark = program.mark;
+    s.metrics = MetricsTail(program.metrics_file);
 
     // An ignored SIGCHLD (inherited) would have the kernel reap the rank before we see it.
     signal(SIGCHLD, SIG_DFL);
@@ -338,7 +356,8 @@ int main(int argc, char** argv) {
     close(err[1]);
     s.pipes[0] = out[0];
     s.pipes[1] = err[0];
-    if (!write_frame(s.sock, FrameType::started, json{{"pid", static_cast<long>(s.pid)}}.dump())) supervisor_lost(s);
+    s.heard = Clock::now();
+    send(s, FrameType::started, json{{"pid", static_cast<long>(s.pid)}}.dump());
     act_on_frames(s, reader);
     supervise(s, reader);
     return finish(s, program.error_file);

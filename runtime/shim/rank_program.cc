@@ -1,0 +1,82 @@
+#include "runtime/shim/rank_program.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+
+#include "runtime/core/shim_protocol.h"
+
+extern char** environ;
+
+namespace amlflow::shim {
+
+using nlohmann::json;
+
+std::string interface_in(const std::string& cidr) {
+    size_t slash = cidr.find('/');
+    if (slash == std::string::npos) return "";
+    in_addr network{};
+    if (inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &network) != 1) return "";
+    int bits = std::atoi(cidr.c_str() + slash + 1);
+    if (bits < 0 || bits > 32) return "";
+    uint32_t mask = bits == 0 ? 0 : htonl(~uint32_t{0} << (32 - bits));
+    ifaddrs* list = nullptr;
+    if (getifaddrs(&list) != 0) return "";
+    std::string found;
+    for (ifaddrs* at = list; at && found.empty(); at = at->ifa_next) {
+        if (!at->ifa_addr || at->ifa_addr->sa_family != AF_INET) continue;
+        auto* address = reinterpret_cast<sockaddr_in*>(at->ifa_addr);
+        if ((address->sin_addr.s_addr & mask) == (network.s_addr & mask)) found = at->ifa_name;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+bool program_from(const json& start, Program* program, std::string* error) {
+    if (!start.is_object() || !start.contains("argv") || !start.contains("env")) {
+        *error = "the supervisor's start frame lacks argv or env";
+        return false;
+    }
+    program->argv = start.at("argv").get<std::vector<std::string>>();
+    auto env = start.at("env").get<std::map<std::string, std::string>>();
+    // Open MPI's own variables come from ours, not from whatever the plan carried: an MPI
+    // program (mpi4py, Horovod) joins the job through them.
+    for (char** entry = environ; entry && *entry; ++entry) {
+        std::string text = *entry;
+        size_t equals = text.find('=');
+        if (equals == std::string::npos) continue;
+        std::string name = text.substr(0, equals);
+        if (name.rfind("OMPI_", 0) == 0 || name.rfind("PMIX_", 0) == 0 || name.rfind("OPAL_", 0) == 0) {
+            env[name] = text.substr(equals + 1);
+        }
+    }
+    // The job's network, named by a CIDR, is a NIC of its own name on each host.
+    std::string cidr = start.value("interface", "");
+    if (!cidr.empty()) {
+        std::string nic = interface_in(cidr);
+        if (nic.empty()) {
+            *error = "this host has no address in the job's network " + cidr;
+            return false;
+        }
+        for (const char* name : {"GLOO_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME"}) env.emplace(name, nic);
+    }
+    std::string token = std::to_string(getpid()) + "-" + runtime::random_secret().substr(0, 16);
+    program->mark = "AMLFLOW_RANK_MARK=" + token;
+    env["AMLFLOW_RANK_MARK"] = token;
+    for (const auto& [name, value] : env) program->env.push_back(name + "=" + value);
+    program->cwd = start.value("cwd", "");
+    program->error_file = start.value("error_file", "");
+    program->metrics_file = start.value("metrics_file", "");
+    if (program->argv.empty()) {
+        *error = "the supervisor sent no program";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace amlflow::shim
