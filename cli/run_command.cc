@@ -12,7 +12,9 @@
 #include "compiler/sha256.h"
 #include "compiler/suggest.h"
 #include "runtime/exec/executor.h"
+#include "runtime/core/backend_router.h"
 #include "runtime/core/job_launch.h"
+#include "runtime/hosts/hosts_backend.h"
 #include "runtime/local/local_backend.h"
 #include "runtime/local/run_reaper.h"
 #include "runtime/core/process.h"
@@ -126,7 +128,16 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     options.launcher = launcher_beside_executable();
     options.shim = helper_beside_executable("amlflow-rank");
     options.base_env = base;
-    LocalBackend backend(loop, options, board ? static_cast<LineSink*>(board.get()) : &sink);
+    LineSink* output = board ? static_cast<LineSink*>(board.get()) : &sink;
+    LocalBackend local(loop, options, output);
+    HostsBackendOptions hosts_options;
+    hosts_options.launcher = options.launcher;
+    hosts_options.shim = options.shim;
+    hosts_options.base_env = base;
+    HostsBackend hosts(loop, hosts_options, output);
+    BackendRouter backend([&plan](const StepPlan& step) { return plan.compute_of(step).value("$kind", "local"); });
+    backend.add("local", &local);
+    backend.add("hosts", &hosts);
     RunReporter reporter(STDERR_FILENO);
     reporter.set_board(board.get());
     ExecutorOptions executor_options;

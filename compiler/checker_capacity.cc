@@ -163,14 +163,14 @@ void Checker::check_local_capacity(const CheckedDecl& compute, const std::string
                        : "lower processes_per_node");
 }
 
-// A job on a hosts or amlcompute target has a plan, but this build runs only local jobs:
+// A job on an amlcompute target has a plan, but this build runs only local and hosts jobs:
 // say so at check time rather than let it look runnable.
 void Checker::warn_not_runnable(const ast::Step& step, const CheckedStep& job, const ast::Step* bound_by) {
     if (bound_by == nullptr && step.is_template) return;  // runs only when bound
     auto found = computes_.find(job.compute_id);
     if (found == computes_.end()) return;
     const CheckedDecl& compute = found->second;
-    if (compute.subkind != "hosts" && compute.subkind != "amlcompute") return;
+    if (compute.subkind != "amlcompute") return;
     const ast::Step& runner = bound_by ? *bound_by : step;
     std::string owner = std::string(ast::step_kind_name(runner.kind)) + " '" + job.name + "'";
     diagnostics_.warning("not-runnable", runner.name.range,

@@ -50,6 +50,11 @@ struct AttemptCallbacks {
     std::function<void(const AttemptResult&)> done;  // exactly once
 };
 
+struct GroupOutcome;
+// What the executor is told of a supervised group's end (core/group_outcome.h); `rank_logs`
+// names the root cause's log.
+AttemptResult attempt_result_from(const GroupOutcome& outcome, const std::vector<std::string>& rank_logs);
+
 class Backend {
 public:
     virtual ~Backend() = default;

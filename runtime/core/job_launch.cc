@@ -77,8 +77,8 @@ std::optional<std::vector<ProcessLaunch>> plan_processes(const AttemptRequest& r
                                                          std::string* error) {
     const StepPlan& step = *request.step;
     std::string kind = request.compute.value("$kind", "local");
-    if (kind != "local") {
-        *error = "compute kind '" + kind + "' is not run by the local runtime yet";
+    if (kind != "local" && kind != "hosts") {
+        *error = "compute kind '" + kind + "' is not run by this version of amlflow";
         return std::nullopt;
     }
     ArgumentContext context{request.results, request.plan_folder};

@@ -286,6 +286,7 @@ void ShimGroup::handle_hello(Connection& connection, const std::string& payload)
                   {"error_file", rank.plan.error_file}};
     if (!rank.plan.metrics_relay.empty()) start["metrics_file"] = rank.plan.remote_metrics;
     if (!rank.plan.interface.empty()) start["interface"] = rank.plan.interface;
+    if (rank.plan.inherit_env) start["inherit_env"] = true;
     write_frame(connection.fd, FrameType::start, start.dump(-1, ' ', false, json::error_handler_t::replace));
     rank.connected = rank.heard = Clock::now();
     if (options_.hang_timeout > Clock::duration::zero()) {

@@ -111,12 +111,20 @@ bool Executor::all_final() const {
     return true;
 }
 
+bool Executor::on_hosts(const StepRun& step) const {
+    auto compute = plan_.computes.find(step.plan->compute);
+    return compute != plan_.computes.end() && compute->second.value("$kind", "") == "hosts";
+}
+
 bool Executor::can_start(const StepRun& step) const {
     if (step.state != StepState::Pending || !step.waiting_for.empty() || canceling_) return false;
     if (!step.parent.empty()) {
         const SweepRun& sweep = sweeps_.at(step.parent);
         if (sweep.running >= sweep.parallel) return false;
     }
+    // A job on hosts holds its compute's hosts whole: two jobs there at once would both be
+    // placed on the first hosts.
+    if (on_hosts(step) && busy_computes_.count(step.plan->compute)) return false;
     // A job larger than the machine still runs, alone, rather than never.
     return step.slots <= free_slots_ || active_ == 0;
 }
@@ -151,7 +159,8 @@ void Executor::dispatch(StepRun& step) {
     if (kind == "download") return run_download(step);
     if (kind == "sweep") return start_sweep(step);
     if (kind == "export" && step.action.empty()) return start_export(step);
-    step.slots = distribution_of(step.plan->spec).world_size();  // a slot per rank
+    // A slot per rank, on this machine; a job on hosts takes none of this machine's.
+    step.slots = on_hosts(step) ? 0 : distribution_of(step.plan->spec).world_size();
     if (can_start(step)) start_step(step);
 }
 
@@ -189,6 +198,7 @@ void Executor::finish_step(StepRun& step, StepState state, bool record) {
         --active_;
         for (int gpu : step.gpus) free_gpus_.insert(gpu);
         step.gpus.clear();
+        if (on_hosts(step)) busy_computes_.erase(step.plan->compute);
     }
     if (was_running || held_slots) {
         reporter_.step_finished(step.plan->name, to_string(state), step.started_ms ? wall_ms() - step.started_ms : 0);

@@ -101,6 +101,7 @@ private:
     void schedule();
     void dispatch(StepRun& step);
     bool can_start(const StepRun& step) const;
+    bool on_hosts(const StepRun& step) const;
     // `record`: false when the store already says so (a cached or resumed step).
     void finish_step(StepRun& step, StepState state, bool record = true);
     void fail_step(StepRun& step, const std::string& message);
@@ -161,6 +162,7 @@ private:
     StepResults results_;              // finished steps' results, for references
     std::map<std::string, StepRecord> previous_;  // --resume: the run's records so far
     int free_slots_ = 0;
+    std::set<std::string> busy_computes_;  // hosts computes a job holds
     std::set<int> free_gpus_;
     std::map<std::string, std::string> interpreters_;  // environment id -> the python that has its packages
     EventLoop::TimerId metrics_timer_ = 0;

@@ -167,26 +167,7 @@ void LocalBackend::finish(const std::string& step, const GroupOutcome& outcome) 
     if (found == running_.end()) return;
     std::unique_ptr<Running> entry = std::move(found->second);
     running_.erase(found);
-    AttemptResult result;
-    result.succeeded = outcome.succeeded;
-    const Failure& failure = outcome.failure;
-    result.root_rank = failure.rank;
-    result.message = failure.message;
-    result.facts.log_lines = outcome.tail;
-    result.error_file = outcome.error_file;
-    switch (failure.kind) {
-        case FailureKind::exit_code: result.facts.reason = "exit"; result.facts.exit_code = failure.status.code; break;
-        case FailureKind::signal: result.facts.reason = "signal"; result.facts.signal = failure.status.signal; break;
-        case FailureKind::timeout: result.facts.reason = "timeout"; break;
-        case FailureKind::hang: result.facts.reason = "hang"; break;
-        case FailureKind::spawn: result.facts.reason = "setup"; break;
-        case FailureKind::stopped: result.facts.reason = "canceled"; break;
-        case FailureKind::lost: result.facts.reason = "lost"; break;
-        case FailureKind::none: break;
-    }
-    if (failure.rank >= 0 && static_cast<size_t>(failure.rank) < entry->logs.size()) {
-        result.root_log = entry->logs[static_cast<size_t>(failure.rank)];
-    }
+    AttemptResult result = attempt_result_from(outcome, entry->logs);
     AttemptCallbacks callbacks = entry->callbacks;
     // The group is inside its own callback: keep it alive until the loop comes back.
     finished_.push_back(std::move(entry->group));

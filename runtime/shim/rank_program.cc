@@ -45,7 +45,9 @@ bool program_from(const json& start, Program* program, std::string* error) {
     program->argv = start.at("argv").get<std::vector<std::string>>();
     auto env = start.at("env").get<std::map<std::string, std::string>>();
     // Open MPI's own variables come from ours, not from whatever the plan carried: an MPI
-    // program (mpi4py, Horovod) joins the job through them.
+    // program (mpi4py, Horovod) joins the job through them. On a host, the rest of ours (the
+    // host's own PATH, HOME, ...) is the base the plan's variables go on top of.
+    bool inherit = start.value("inherit_env", false);
     for (char** entry = environ; entry && *entry; ++entry) {
         std::string text = *entry;
         size_t equals = text.find('=');
@@ -53,6 +55,8 @@ bool program_from(const json& start, Program* program, std::string* error) {
         std::string name = text.substr(0, equals);
         if (name.rfind("OMPI_", 0) == 0 || name.rfind("PMIX_", 0) == 0 || name.rfind("OPAL_", 0) == 0) {
             env[name] = text.substr(equals + 1);
+        } else if (inherit && name.rfind("AMLFLOW_SHIM_", 0) != 0) {
+            env.emplace(name, text.substr(equals + 1));
         }
     }
     // The job's network, named by a CIDR, is a NIC of its own name on each host.

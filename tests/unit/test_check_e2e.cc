@@ -25,7 +25,8 @@ BOOST_AUTO_TEST_CASE(warnings_say_what_will_not_run_here_and_keep_exit_zero) {
     // more than this machine has is a warning, with the machine's own count.
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     std::string ranks = std::to_string(cores + 1);
-    box.write("p.amlflow", "compute cluster : hosts { hosts = [\"node1:64\"] }\n"
+    box.write("p.amlflow", "compute cluster : amlcompute { vm_size = \"STANDARD_D2_V2\" }\n"
+                           "workspace ws { subscription_id = \"s\", resource_group = \"r\", name = \"w\" }\n"
                            "compute here : local { }\n"
                            "experiment e {\n"
                            "  job far { source = \"src\", script = \"train.py\", compute = cluster }\n"
@@ -35,7 +36,7 @@ BOOST_AUTO_TEST_CASE(warnings_say_what_will_not_run_here_and_keep_exit_zero) {
     Outcome check = box.run({"check", "p.amlflow"}, 30);
     BOOST_REQUIRE(check.finished);
     BOOST_TEST(check.code == 0, check);
-    BOOST_TEST(contains(check.err, "warning: job 'far' runs on 'cluster' (hosts), which this version of amlflow "
+    BOOST_TEST(contains(check.err, "warning: job 'far' runs on 'cluster' (amlcompute), which this version of amlflow "
                                    "cannot run yet"), check);
     BOOST_TEST(contains(check.err, "warning: job 'wide' runs " + ranks + " processes per node but this machine has " +
                                        std::to_string(cores) + " CPU core" + (cores == 1 ? "" : "s")), check);
