@@ -9,7 +9,7 @@ const fs = require('fs');
 const { Emulator, DEFAULTS } = require('./server');
 
 const NUMERIC = new Set(['port', 'pageSize', 'stateDelayMs', 'logFlushMs', 'lroPolls', 'retryAfterS', 'tokenLifetimeS']);
-const EXTRA = new Set(['blobEndpoint', 'portFile', 'tlsCert', 'tlsKey', 'workRoot', 'keepWork']);
+const EXTRA = new Set(['blobEndpoint', 'portFile', 'exportsFile', 'tlsCert', 'tlsKey', 'workRoot', 'keepWork']);
 
 function parse(argv) {
   const options = {};
@@ -28,6 +28,19 @@ function parse(argv) {
   return options;
 }
 
+// The sh lines that point amlflow (and the Azure SDKs) at this emulator.
+function envLines(emulator) {
+  const o = emulator.options;
+  const quote = (v) => `'${String(v).replace(/'/g, "'\\''")}'`;
+  const lines = {
+    AZURE_CLIENT_ID: o.clientId, AZURE_CLIENT_SECRET: o.clientSecret, AZURE_TENANT_ID: o.tenant,
+    AZURE_AUTHORITY_HOST: emulator.baseUrl, AMLFLOW_ARM_ENDPOINT: emulator.baseUrl,
+    AZURE_SUBSCRIPTION_ID: o.subscription, AZURE_RESOURCE_GROUP: o.resourceGroup, AZUREML_WORKSPACE: o.workspace,
+    AMLFLOW_EMULATOR_CONTROL: `${emulator.baseUrl}/_emulator`, AMLFLOW_EMULATOR_BLOB: emulator.blobs.endpoint,
+  };
+  return Object.entries(lines).map(([k, v]) => `export ${k}=${quote(v)}\n`).join('');
+}
+
 async function main() {
   let options;
   try {
@@ -39,6 +52,7 @@ async function main() {
   const emulator = new Emulator(options);
   const port = await emulator.start();
   if (options.portFile) fs.writeFileSync(options.portFile, `${port}\n`);
+  if (options.exportsFile) fs.writeFileSync(options.exportsFile, envLines(emulator));
   console.log(`amlflow-azureml-emulator: listening on ${emulator.baseUrl}`);
   const stop = async () => {
     await emulator.stop();
