@@ -57,6 +57,7 @@ class Emulator {
     });
     this.port = this.server.address().port;
     this.baseUrl = `${o.tlsCert ? 'https' : 'http'}://${o.host}:${this.port}`;
+    this.ownWorkRoot = !o.workRoot;
     this.workRoot = o.workRoot || await fs.promises.mkdtemp(path.join(os.tmpdir(), 'amlflow-emulator-jobs-'));
     this.workspace = new Workspace({ subscription: o.subscription, resourceGroup: o.resourceGroup, name: o.workspace,
                                      location: o.location, blobs: this.blobs, baseUrl: this.baseUrl, tenant: o.tenant });
@@ -75,6 +76,7 @@ class Emulator {
     if (!this.server) return;
     for (const s of this.sockets) s.destroy();
     await new Promise((resolve) => this.server.close(resolve));
+    if (this.ownWorkRoot && !this.options.keepWork) await fs.promises.rm(this.workRoot, { recursive: true, force: true });
   }
 
   record(req, url, status, fault) {

@@ -24,6 +24,10 @@ function startAzurite() {
   const child = spawn(bin, ['--blobHost', '127.0.0.1', '--blobPort', '0', '--inMemoryPersistence', '--extentMemoryLimit', '256',
                             '--disableTelemetry', '--skipApiVersionCheck', '--silent', '--loose'],
                       { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Never leave Azurite behind, even when a test ends the process early.
+  const reap = () => { if (child.exitCode === null) child.kill('SIGKILL'); };
+  process.on('exit', reap);
+  child.once('exit', () => process.removeListener('exit', reap));
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => { child.kill(); reject(new Error(`azurite did not start in 30 s: ${out}`)); }, 30000);
