@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the npm packages of every package-lock.json in the tree with `npm ci`: today
 # editor/vscode (vscode-textmate and vscode-oniguruma for the grammar tests, vsce for the
-# .vsix, shiki for the README picture, vscode-languageclient for the extension itself).
+# .vsix, shiki for the README picture, vscode-languageclient for the extension itself) and
+# tests/azureml_emulator (the Azure ML emulator: @azure/arm-machinelearning's mappers,
+# Azurite 3.35.0, @azure/storage-blob, yaml).
 # Safe to run again: a folder whose node_modules was installed from its current lock file
 # is skipped, so once it has run the tests need no network.
 set -euo pipefail
