@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "runtime/hosts/command_run.h"
 #include "runtime/hosts/host_preflight.h"
@@ -22,13 +23,18 @@ using namespace std::chrono_literals;
 
 namespace {
 
-CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds limit = 60s) {
-    EventLoop loop;
+CommandResult run_command(EventLoop& loop, const std::vector<std::string>& argv,
+                          std::chrono::milliseconds limit = 60s) {
     CommandRun run(loop);
     std::optional<CommandResult> result;
     run.start(argv, limit, [&](CommandResult done) { result = std::move(done); });
     BOOST_REQUIRE(loop.run_until([&] { return result.has_value(); }, EventLoop::Clock::now() + limit + 10s));
     return *result;
+}
+
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds limit = 60s) {
+    EventLoop loop;
+    return run_command(loop, argv, limit);
 }
 
 // The preflight script run here, with sh instead of ssh.
@@ -172,6 +178,23 @@ BOOST_AUTO_TEST_CASE(the_preflight_script_answers_for_this_machine) {
     BOOST_REQUIRE_EQUAL(answer.missing.size(), 1u);
     BOOST_CHECK_EQUAL(answer.missing[0], "amlflow-no-such-package");
     BOOST_CHECK(!answer.stamp);
+}
+
+BOOST_AUTO_TEST_CASE(an_interpreter_that_is_not_there_or_does_not_run_is_told_apart) {
+    CommandResult none = run_command({"sh", "-c", preflight_command("/no/such/python3", {"torch"}, nullptr)});
+    PreflightAnswer missing = parse_preflight_answer(none.out);
+    BOOST_CHECK(missing.complete);
+    BOOST_CHECK(missing.python.empty());
+    BOOST_CHECK(!missing.python_ran);
+
+    TempProject project;
+    fs::path broken = project.write("bin/python3", "#!/bin/sh\necho 'fatal: no site module' >&2\nexit 1\n");
+    fs::permissions(broken, fs::perms::owner_all);
+    CommandResult ran = run_command({"sh", "-c", preflight_command(broken.string(), {}, nullptr)});
+    PreflightAnswer failing = parse_preflight_answer(ran.out);
+    BOOST_CHECK_EQUAL(failing.python, broken.string());
+    BOOST_CHECK(!failing.python_ran);
+    BOOST_CHECK_EQUAL(failing.python_failure, "fatal: no site module");
 }
 
 BOOST_AUTO_TEST_CASE(an_answer_still_true_is_given_by_stat_without_python) {
@@ -380,6 +403,187 @@ BOOST_AUTO_TEST_CASE(a_failed_copy_names_where_and_what_rsync_said) {
     BOOST_CHECK_MESSAGE(outcome.problems[0].find("the workdir '" + compute.workdir + "': preparing") == 0,
                         outcome.problems[0]);
     BOOST_CHECK_NE(outcome.problems[0].find("Not a directory"), std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Over ssh, on a fake cluster (scripts/fake-cluster.sh up 2 --private, through
+// tests/cluster/host_ops.sh): each host has a workdir of its own and cannot see this
+// machine's temporary folder, so whatever it has came over rsync.
+namespace {
+
+struct Cluster {
+    std::string ssh_config;
+    std::vector<std::string> hosts;
+    std::string subnet;    // "10.213.1.0/24"
+    std::string workdir;   // private on each host
+};
+
+std::optional<Cluster> cluster_from_environment() {
+    const char* config = std::getenv("AMLFLOW_FAKE_CLUSTER_SSH_CONFIG");
+    const char* hosts = std::getenv("AMLFLOW_FAKE_CLUSTER_HOSTS");
+    const char* subnet = std::getenv("AMLFLOW_FAKE_CLUSTER_SUBNET");
+    const char* workdir = std::getenv("AMLFLOW_FAKE_CLUSTER_WORKDIR");
+    if (!config || !hosts || !subnet || !workdir) return std::nullopt;
+    Cluster cluster{config, {}, subnet, workdir};
+    std::istringstream words(hosts);
+    std::string host;
+    while (words >> host) cluster.hosts.push_back(host);
+    if (cluster.hosts.size() < 2) return std::nullopt;
+    return cluster;
+}
+
+boost::test_tools::assertion_result cluster_is_up(boost::unit_test::test_unit_id) {
+    boost::test_tools::assertion_result up(cluster_from_environment().has_value());
+    if (!up) {
+        up.message() << "skipped: no fake cluster (AMLFLOW_FAKE_CLUSTER_SSH_CONFIG, _HOSTS, _SUBNET, _WORKDIR unset; "
+                        "tests/cluster/host_ops.sh sets them)";
+    }
+    return up;
+}
+
+// What `script` prints on `host`, over the cluster's ssh.
+std::string on_host(EventLoop& loop, const HostsCompute& compute, const std::string& host, const std::string& script) {
+    CommandResult result = run_command(loop, target_command(compute, host, script));
+    BOOST_REQUIRE_MESSAGE(result.success(), host + ": " + result.last_line());
+    return result.out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(host_ops_cluster, *boost::unit_test::precondition(cluster_is_up))
+
+BOOST_AUTO_TEST_CASE(preflight_of_two_good_hosts_is_clean_and_cached) {
+    Cluster cluster = *cluster_from_environment();
+    TempProject project;
+    HostsCompute compute = compute_for(cluster.hosts, cluster.ssh_config);
+    PreflightRequest request;
+    request.nodes = 2;
+    request.processes_per_node = 2;
+    request.python = "/usr/bin/python3";
+    request.requirements = {"torch>=1.0"};
+    request.cache = project.root() / "cache";
+    PreflightReport report = run_preflight(compute, request);
+    BOOST_REQUIRE_MESSAGE(report.ok(), joined(report.problems));
+    BOOST_REQUIRE_EQUAL(report.hosts.size(), 2u);
+    std::string prefix = cluster.subnet.substr(0, cluster.subnet.rfind('.') + 1);
+    for (size_t i = 0; i < 2; ++i) {
+        const HostFacts& facts = report.hosts[i];
+        BOOST_CHECK(facts.reachable);
+        BOOST_CHECK_EQUAL(facts.hostname, cluster.hosts[i]);  // its own UTS namespace
+        BOOST_CHECK_EQUAL(facts.address.rfind(prefix, 0), 0u);
+        BOOST_CHECK_EQUAL(facts.ompi_version, report.local_ompi_version);
+        BOOST_CHECK_EQUAL(facts.python, "/usr/bin/python3");
+        BOOST_CHECK(!facts.packages_from_cache);
+    }
+    BOOST_REQUIRE(fs::exists(request.cache / "host-packages.json"));
+
+    PreflightReport again = run_preflight(compute, request);
+    BOOST_REQUIRE_MESSAGE(again.ok(), joined(again.problems));
+    for (const HostFacts& facts : again.hosts) {
+        BOOST_CHECK_MESSAGE(facts.packages_from_cache, facts.host + " asked Python again");
+        BOOST_CHECK(facts.reachable);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(preflight_names_an_unreachable_host_and_a_missing_package) {
+    Cluster cluster = *cluster_from_environment();
+    TempProject project;
+    // A host the config names, at an address of the cluster's network that nobody has.
+    std::string dead = cluster.subnet.substr(0, cluster.subnet.rfind('.') + 1) + "250";
+    fs::path config = project.write("ssh_config", "Host amlflow-dead\n  HostName " + dead + "\nHost *\n  Include " +
+                                                      cluster.ssh_config + "\n");
+    HostsCompute compute = compute_for({cluster.hosts[0], "amlflow-dead", cluster.hosts[1]}, config.string());
+    PreflightRequest request;
+    request.nodes = 3;
+    request.python = "/usr/bin/python3";
+    request.requirements = {"torch", "amlflow-no-such-package==1.0"};
+    request.gpus_per_host = 1;
+    PreflightReport report = run_preflight(compute, request);
+    BOOST_TEST_MESSAGE(joined(report.problems));
+    BOOST_CHECK(contains(report.problems, "host 'amlflow-dead' (" + dead + "): cannot be reached: ssh: connect to host " +
+                                              dead));
+    for (const std::string& host : {cluster.hosts[0], cluster.hosts[1]}) {
+        BOOST_CHECK(contains(report.problems, host_label(host, "") + " ("));
+        BOOST_CHECK(contains(report.problems, "): no package 'amlflow-no-such-package' for /usr/bin/python3"));
+        BOOST_CHECK(contains(report.problems, "): 0 GPUs, but the job asks for 1 per host"));
+    }
+    BOOST_CHECK(!contains(report.problems, "'torch'"));
+    BOOST_CHECK(report.hosts[0].reachable);
+    BOOST_CHECK(!report.hosts[1].reachable);
+}
+
+BOOST_AUTO_TEST_CASE(staging_sends_each_content_once_and_brings_outputs_back) {
+    Cluster cluster = *cluster_from_environment();
+    TempProject project;
+    // Content of this run only (the random folder name), so none of it is on a host yet.
+    project.write("snap/train.py", "print('hello')\n");
+    project.write("snap/nonce", project.root().string());
+    project.write("helper/amlflow/__init__.py", "# " + project.root().string() + "\n");
+    project.write("data/part-0.csv", "1,2,3\n");
+    project.write("data/nonce", project.root().string());
+    project.write("ckpt/epoch-1.pt", "one");
+    fs::path shim = project.write("bin/amlflow-rank", "#!/bin/sh\necho shim\n# " + project.root().string() + "\n");
+    fs::permissions(shim, fs::perms::owner_all);
+    HostsCompute compute = compute_for(cluster.hosts, cluster.ssh_config);
+    compute.shared_fs = false;
+    compute.workdir = cluster.workdir;
+    StagingRequest request{"run-1", "train", 1, (project.root() / "snap").string(),
+                           (project.root() / "helper").string(), shim.string(), {(project.root() / "data").string()}};
+    EventLoop loop;
+    HostStaging staging(loop, compute, StagingMode::per_host, cluster.hosts);
+    std::string error;
+    BOOST_REQUIRE_MESSAGE(staging.prepare(request, &error), error);
+    const RemoteLayout& layout = staging.layout();
+    std::string checkpoints = (project.root() / "ckpt").string();
+    StagingOutcome first = run_staging(staging, loop, [&](auto done) { staging.push(checkpoints, done); });
+    BOOST_REQUIRE_MESSAGE(first.ok(), joined(first.problems));
+    BOOST_CHECK_EQUAL(first.copied.size(), 8u);  // 4 items to each of 2 hosts
+    BOOST_CHECK(!fs::exists(layout.snapshot));   // nothing of it here: the hosts' workdirs are their own
+    for (const std::string& host : cluster.hosts) {
+        std::string seen = on_host(loop, compute, host,
+                                   "cat " + layout.snapshot + "/train.py " + layout.inputs.at(request.inputs[0]) +
+                                       "/part-0.csv " + layout.checkpoints + "/epoch-1.pt; " + layout.shim +
+                                       "; test -d " + layout.outputs + " && test -d " + layout.metrics +
+                                       " && test -e " + layout.snapshot + ".done && echo ok");
+        BOOST_CHECK_EQUAL(seen, "print('hello')\n1,2,3\noneshim\nok\n");
+    }
+
+    StagingOutcome second = run_staging(staging, loop, [&](auto done) { staging.push(checkpoints, done); });
+    BOOST_REQUIRE_MESSAGE(second.ok(), joined(second.problems));
+    BOOST_CHECK_MESSAGE(second.copied.empty(), joined(second.copied));
+
+    // Rank 0's host writes; its files come back, the other host's stay there.
+    on_host(loop, compute, cluster.hosts[0], "echo trained > " + layout.outputs + "/model.pt; echo e2 > " + layout.logs +
+                                           "/train.log; echo two > " + layout.checkpoints + "/epoch-2.pt");
+    on_host(loop, compute, cluster.hosts[1], "echo other > " + layout.outputs + "/other.pt");
+    LocalFolders into{(project.root() / "store/outputs").string(), (project.root() / "store/logs").string(),
+                      checkpoints};
+    StagingOutcome back = run_staging(staging, loop, [&](auto done) { staging.pull(into, done); });
+    BOOST_REQUIRE_MESSAGE(back.ok(), joined(back.problems));
+    BOOST_CHECK_EQUAL(read_text(project.root() / "store/outputs/model.pt"), "trained\n");
+    BOOST_CHECK_EQUAL(read_text(project.root() / "store/logs/train.log"), "e2\n");
+    BOOST_CHECK_EQUAL(read_text(project.root() / "ckpt/epoch-2.pt"), "two\n");
+    BOOST_CHECK(!fs::exists(project.root() / "store/outputs/other.pt"));
+}
+
+BOOST_AUTO_TEST_CASE(a_copy_to_an_unreachable_host_names_it) {
+    Cluster cluster = *cluster_from_environment();
+    TempProject project;
+    project.write("snap/train.py", "print('" + project.root().string() + "')\n");
+    std::string dead = cluster.subnet.substr(0, cluster.subnet.rfind('.') + 1) + "250";
+    HostsCompute compute = compute_for({cluster.hosts[0], dead}, cluster.ssh_config);
+    compute.shared_fs = false;
+    compute.workdir = cluster.workdir;
+    EventLoop loop;
+    HostStaging staging(loop, compute, StagingMode::per_host, {cluster.hosts[0], dead});
+    std::string error;
+    BOOST_REQUIRE(staging.prepare({"run-2", "train", 1, (project.root() / "snap").string(), "", "", {}}, &error));
+    StagingOutcome outcome = run_staging(staging, loop, [&](auto done) { staging.push("", done); });
+    BOOST_REQUIRE_EQUAL(outcome.problems.size(), 1u);
+    BOOST_CHECK_MESSAGE(outcome.problems[0].rfind("host '" + dead + "': preparing '" + cluster.workdir + "' failed: ",
+                                                  0) == 0, outcome.problems[0]);
+    BOOST_CHECK_EQUAL(outcome.copied.size(), 1u);  // the good host got its copy all the same
 }
 
 BOOST_AUTO_TEST_SUITE_END()
