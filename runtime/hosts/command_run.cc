@@ -1,6 +1,7 @@
 #include "runtime/hosts/command_run.h"
 
 #include <cerrno>
+#include <stdexcept>
 
 #include <unistd.h>
 
@@ -43,6 +44,7 @@ CommandRun::~CommandRun() {
 }
 
 void CommandRun::start(const std::vector<std::string>& argv, std::chrono::milliseconds limit, Done done) {
+    if (running()) throw std::logic_error("amlflow: a CommandRun was started again while running");
     done_ = std::move(done);
     result_ = CommandResult{};
     process_ = std::make_unique<Process>(loop_);

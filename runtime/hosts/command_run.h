@@ -46,7 +46,8 @@ public:
     // Starts `argv` (found on this process's PATH) with this process's environment and
     // calls `done` once, from the loop, when it has exited and its output is read, or when
     // it ran past `limit` (then killed: TERM, KILL 2 s later). A spawn failure is reported
-    // through `done` too, from the loop, never from inside start(). `done` may destroy this.
+    // through `done` too, from the loop, never from inside start(). `done` may destroy this,
+    // or start the next command. Starting one while another runs is a programming error.
     void start(const std::vector<std::string>& argv, std::chrono::milliseconds limit, Done done);
 
     bool running() const { return static_cast<bool>(done_); }
