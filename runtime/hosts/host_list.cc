@@ -147,4 +147,10 @@ std::string shell_join(const std::vector<std::string>& words) {
 
 bool is_cidr(const std::string& interface) { return interface.find('/') != std::string::npos; }
 
+std::string host_label(const std::string& host, const std::string& address) {
+    std::string label = "host '" + host + "'";
+    if (!address.empty() && address != host) label += " (" + address + ")";
+    return label;
+}
+
 }  // namespace amlflow::runtime

@@ -56,4 +56,8 @@ std::string shell_join(const std::vector<std::string>& words);
 // Whether `interface` is a CIDR ("10.0.0.0/24") rather than a NIC name.
 bool is_cidr(const std::string& interface);
 
+// How messages name a host: "host 'node2'", with " (10.0.0.12)" when the address is known
+// and says more than the name.
+std::string host_label(const std::string& host, const std::string& address);
+
 }  // namespace amlflow::runtime
