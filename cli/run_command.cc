@@ -134,6 +134,8 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     hosts_options.launcher = options.launcher;
     hosts_options.shim = options.shim;
     hosts_options.base_env = base;
+    hosts_options.run_store_folder = store.folder().string();
+    hosts_options.cache_folder = (store.folder() / "hosts").string();
     HostsBackend hosts(loop, hosts_options, output);
     BackendRouter backend([&plan](const StepPlan& step) { return plan.compute_of(step).value("$kind", "local"); });
     backend.add("local", &local);

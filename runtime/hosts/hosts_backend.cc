@@ -3,7 +3,10 @@
 #include "compiler/rank_variables.h"
 #include "runtime/core/job_launch.h"
 #include "runtime/hosts/host_list.h"
+#include "runtime/hosts/host_preflight.h"
+#include "runtime/hosts/host_staging.h"
 #include "runtime/hosts/hosts_launch.h"
+#include "runtime/hosts/hosts_ranks.h"
 #include "runtime/hosts/local_address.h"
 
 namespace amlflow::runtime {
@@ -13,7 +16,14 @@ struct HostsBackend::Attempt {
     AttemptCallbacks callbacks;
     HostsCompute compute;
     Distribution shape;
+    std::vector<std::string> hosts;  // the job's hosts, in rank order
+    StagingMode staging_mode = StagingMode::none;
+    std::unique_ptr<HostPreflight> preflight;
+    std::unique_ptr<HostStaging> staging;
     std::unique_ptr<ShimGroup> group;
+    PreflightReport report;
+    std::optional<AttemptResult> result;  // held while rank 0's files come back
+    bool stopping = false, done_reported = false;
 };
 
 HostsBackend::HostsBackend(EventLoop& loop, HostsBackendOptions options, LineSink* sink)
@@ -73,36 +83,95 @@ void HostsBackend::start(const AttemptRequest& request, AttemptCallbacks callbac
     raw.compute = std::move(*compute);
     const std::string& id = request.step->compute;
     raw.compute.compute = id.substr(id.find(':') + 1);
-    if (!raw.compute.shared_fs || !raw.compute.workdir.empty()) {
-        return fail_setup(step, "compute '" + raw.compute.compute +
-                                    "': a workdir of its own or shared_fs = false is not supported by this build yet");
+    for (int i = 0; i < raw.shape.nodes; ++i) raw.hosts.push_back(raw.compute.hosts[static_cast<size_t>(i)].name);
+    check_hosts(raw);
+}
+
+// Before any rank starts: every host reachable, with this Open MPI, the interpreter, the
+// packages, the GPUs and slots (host_preflight.h); one message per problem.
+void HostsBackend::check_hosts(Attempt& attempt) {
+    PreflightRequest ask;
+    ask.nodes = attempt.shape.nodes;
+    ask.processes_per_node = attempt.shape.kind == "per_node" ? 1 : attempt.shape.processes_per_node;
+    ask.gpus_per_host = gpus_asked(attempt.compute.gpus);
+    ask.python = !attempt.compute.python.empty() ? attempt.compute.python
+                                                 : attempt.request.environment.value("python", "python3");
+    for (const auto& item : attempt.request.environment.value("pip", nlohmann::json::array())) {
+        if (item.is_string()) ask.requirements.push_back(item.get<std::string>());
     }
-    run_group(raw);
+    if (!options_.cache_folder.empty()) ask.cache = options_.cache_folder;
+    attempt.preflight = std::make_unique<HostPreflight>(loop_, attempt.compute, ask);
+    std::string step = attempt.request.step->name;
+    attempt.preflight->start([this, step](const PreflightReport& report) {
+        auto found = running_.find(step);
+        if (found == running_.end()) return;
+        Attempt& attempt = *found->second;
+        attempt.report = report;
+        finished_preflights_.push_back(std::move(attempt.preflight));
+        if (!report.ok()) {
+            std::string message = "the hosts cannot run this job:";
+            for (const std::string& problem : report.problems) message += "\n  " + problem;
+            return fail_setup(step, message);
+        }
+        stage_files(attempt);
+    });
+}
+
+// The snapshot, helper, shim and inputs to hosts that do not share this machine's disk,
+// and the checkpoint folder to every host (host_staging.h).
+void HostsBackend::stage_files(Attempt& attempt) {
+    attempt.staging_mode = staging_mode(attempt.compute, options_.run_store_folder);
+    if (attempt.staging_mode == StagingMode::none) return run_group(attempt);
+    const AttemptRequest& request = attempt.request;
+    StagingRequest files;
+    files.run_id = request.context.run_id;
+    files.step = request.step->name;
+    files.attempt = request.context.attempt + 1;
+    files.snapshot = request.workdir;
+    files.helper = request.context.python_lib;
+    files.shim = options_.shim;
+    files.inputs = job_inputs(request);
+    attempt.staging = std::make_unique<HostStaging>(loop_, attempt.compute, attempt.staging_mode, attempt.hosts);
+    std::string error;
+    if (!attempt.staging->prepare(files, &error)) return fail_setup(request.step->name, error);
+    std::string step = request.step->name;
+    attempt.staging->push(request.context.checkpoints, [this, step](const StagingOutcome& outcome) {
+        auto found = running_.find(step);
+        if (found == running_.end()) return;
+        if (!outcome.ok()) {
+            std::string message = "the job's files could not reach the hosts:";
+            for (const std::string& problem : outcome.problems) message += "\n  " + problem;
+            return fail_setup(step, message);
+        }
+        run_group(*found->second);
+    });
 }
 
 void HostsBackend::run_group(Attempt& attempt) {
     const std::string step = attempt.request.step->name;
     const HostsCompute& compute = attempt.compute;
-    AttemptRequest request = attempt.request;
-    if (!compute.python.empty()) request.environment["python"] = compute.python;
-    request.context.master_addr = compute.hosts[0].name;
-    request.context.gpus.clear();  // this machine's GPUs mean nothing on the hosts
+    bool per_node = attempt.shape.kind == "per_node";
+    HostsRankContext ranks;
+    ranks.compute = &attempt.compute;
+    ranks.hosts = attempt.hosts;
+    for (const HostFacts& facts : attempt.report.hosts) ranks.addresses.push_back(facts.address);
+    ranks.per_host = per_node ? 1 : attempt.shape.processes_per_node;
+    ranks.layout = attempt.staging ? &attempt.staging->layout() : nullptr;
+    AttemptRequest request = request_on_hosts(attempt.request, ranks);
     std::string error;
     // The ranks start from their host's own environment (the shim's), not this machine's.
     auto launches = plan_processes(request, {}, &error);
     if (!launches) return fail_setup(step, error);
-    std::string address = supervisor_address(compute, &error);
+    if (ranks.layout) relocate_inputs(*launches, *ranks.layout);
+    std::string address = supervisor_address(compute, ranks.addresses.empty() ? "" : ranks.addresses[0], &error);
     if (address.empty()) return fail_setup(step, error);
 
-    bool per_node = attempt.shape.kind == "per_node";
     HostsLaunchShape shape;
     shape.nodes = attempt.shape.nodes;
-    shape.processes_per_node = per_node ? 1 : attempt.shape.processes_per_node;
-    shape.shim = options_.shim;
+    shape.processes_per_node = ranks.per_host;
+    shape.shim = ranks.layout ? ranks.layout->shim : options_.shim;
     shape.step = step;
     shape.subnet = network_of(compute);
-    shape.kill_grace_s = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(options_.grace).count());
-    if (shape.kill_grace_s < 1) shape.kill_grace_s = 1;
 
     ShimGroupOptions options;
     options.ranks = static_cast<int>(launches->size());
@@ -112,7 +181,8 @@ void HostsBackend::run_group(Attempt& attempt) {
     options.hang_timeout = std::chrono::milliseconds(duration_ms(request.step->spec, "hang_timeout", 0));
     options.grace = options_.grace;
     options.launcher_label = step + " mpirun";
-    if (!request.context.attempt_logs.empty()) options.launcher_log = request.context.attempt_logs + "/mpirun.log";
+    const std::string& attempt_logs = attempt.request.context.attempt_logs;
+    if (!attempt_logs.empty()) options.launcher_log = attempt_logs + "/mpirun.log";
     attempt.group = std::make_unique<ShimGroup>(loop_, options, sink_);
 
     // mpirun runs with amlflow's environment and the file's variables (OMPI_MCA_* among
@@ -121,43 +191,14 @@ void HostsBackend::run_group(Attempt& attempt) {
     for (const auto& [key, value] : (*launches)[0].env) {
         if (!compiler::is_distribution_variable(key) && key.rfind("AMLFLOW_", 0) != 0) launcher_env[key] = value;
     }
-    SpawnSpec spawn{hosts_mpirun_argv(compute, shape), EnvironmentBuilder::to_envp(launcher_env), request.workdir,
-                    options_.launcher};
+    SpawnSpec spawn{hosts_mpirun_argv(compute, shape), EnvironmentBuilder::to_envp(launcher_env),
+                    attempt.request.workdir, options_.launcher};
     auto shared = std::make_shared<std::vector<ProcessLaunch>>(std::move(*launches));
-    std::vector<std::string> logs = request.rank_logs;
-    std::string cwd = request.workdir, cidr = is_cidr(compute.interface) ? compute.interface : "";
-    std::vector<std::string> hosts;
-    for (const HostEntry& host : compute.hosts) hosts.push_back(host.name);
-    int per_host = shape.processes_per_node;
-    RankPlanner planner = [shared, logs, cwd, cidr, hosts, per_host](const ShimHello& hello,
-                                                                     std::string* why) -> std::optional<ShimRankPlan> {
-        if (hello.rank < 0 || hello.rank >= static_cast<int>(shared->size())) {
-            *why = "no rank " + std::to_string(hello.rank);
-            return std::nullopt;
-        }
-        const std::string& host = hosts[static_cast<size_t>(hello.rank / per_host)];
-        if (hello.local_rank != hello.rank % per_host) {
-            *why = "Open MPI placed rank " + std::to_string(hello.rank) + " as local rank " +
-                   std::to_string(hello.local_rank) + " on '" + hello.host + "', not as local rank " +
-                   std::to_string(hello.rank % per_host) + " on '" + host + "'";
-            return std::nullopt;
-        }
-        const ProcessLaunch& launch = (*shared)[static_cast<size_t>(hello.rank)];
-        ShimRankPlan plan;
-        plan.rank = launch.identity.rank;
-        plan.local_rank = launch.identity.local_rank;
-        plan.node_rank = launch.identity.node_rank;
-        plan.argv = launch.argv;
-        plan.env = launch.env;
-        plan.inherit_env = true;
-        plan.cwd = cwd;
-        plan.log_path = static_cast<size_t>(hello.rank) < logs.size() ? logs[static_cast<size_t>(hello.rank)] : "";
-        plan.label = launch.label + "@" + host;
-        plan.host = host;
-        plan.interface = cidr;
-        auto error_file = launch.env.find("TORCHELASTIC_ERROR_FILE");
-        if (error_file != launch.env.end()) plan.error_file = error_file->second;
-        return plan;
+    auto context = std::make_shared<HostsRankContext>(ranks);
+    AttemptRequest local = attempt.request;
+    std::string cwd = request.workdir;
+    RankPlanner planner = [shared, context, local, cwd](const ShimHello& hello, std::string* why) {
+        return rank_plan_for(hello, *shared, *context, local, cwd, why);
     };
     ShimGroup& group = *attempt.group;
     AttemptCallbacks callbacks = attempt.callbacks;
@@ -172,9 +213,33 @@ void HostsBackend::run_group(Attempt& attempt) {
                              exit.status.signaled ? exit.status.signal : 0);
         }
     });
-    group.on_done([this, step, logs](const GroupOutcome& outcome) { finish(step, attempt_result_from(outcome, logs)); });
+    std::vector<std::string> logs = attempt.request.rank_logs;
+    group.on_done([this, step, logs](const GroupOutcome& outcome) { bring_back(step, attempt_result_from(outcome, logs)); });
     std::string ignored;
     group.start(spawn, planner, &ignored);
+}
+
+// After the attempt, failed or not: rank 0's outputs, logs and checkpoints come back into
+// the run store (the next attempt resumes from those checkpoints).
+void HostsBackend::bring_back(const std::string& step, AttemptResult result) {
+    auto found = running_.find(step);
+    if (found == running_.end()) return;
+    Attempt& attempt = *found->second;
+    if (!attempt.staging || attempt.staging->busy()) return finish(step, result);
+    attempt.result = result;
+    const AttemptContext& context = attempt.request.context;
+    attempt.staging->pull({context.outputs, context.logs, context.checkpoints}, [this, step](const StagingOutcome& outcome) {
+        auto found = running_.find(step);
+        if (found == running_.end()) return;
+        AttemptResult result = *found->second->result;
+        if (!outcome.ok() && result.succeeded) {
+            result.succeeded = false;
+            result.facts.reason = "setup";
+            result.message = "rank 0's files could not come back:";
+            for (const std::string& problem : outcome.problems) result.message += "\n  " + problem;
+        }
+        finish(step, result);
+    });
 }
 
 void HostsBackend::finish(const std::string& step, const AttemptResult& result) {
@@ -182,22 +247,42 @@ void HostsBackend::finish(const std::string& step, const AttemptResult& result) 
     if (found == running_.end()) return;
     std::unique_ptr<Attempt> attempt = std::move(found->second);
     running_.erase(found);
+    if (attempt->done_reported) return;
+    attempt->done_reported = true;
     AttemptCallbacks callbacks = attempt->callbacks;
     // The group may be inside its own callback: keep it alive until the loop comes back.
     finished_.push_back(std::move(attempt));
-    loop_.after(std::chrono::milliseconds(0), [this] { finished_.clear(); });
+    loop_.after(std::chrono::milliseconds(0), [this] {
+        finished_.clear();
+        finished_preflights_.clear();
+    });
     callbacks.done(result);
 }
 
 void HostsBackend::stop(const std::string& step, const std::string& why) {
     auto found = running_.find(step);
-    if (found == running_.end()) return;
-    if (found->second->group) found->second->group->stop_all(options_.grace, why);
+    if (found != running_.end()) stop_attempt(*found->second, options_.grace, why);
+}
+
+// A running group stops as a local one does; before it (checking hosts, copying files) or
+// after it (files coming back), what runs is dropped and the attempt ends as canceled.
+void HostsBackend::stop_attempt(Attempt& attempt, EventLoop::Clock::duration grace, const std::string& why) {
+    if (attempt.group && !attempt.group->done()) return attempt.group->stop_all(grace, why);
+    if (attempt.stopping) return;
+    attempt.stopping = true;
+    finished_preflights_.push_back(std::move(attempt.preflight));
+    AttemptResult result = attempt.result.value_or(AttemptResult{});
+    if (!attempt.result) {
+        result.facts.reason = "canceled";
+        result.message = why;
+    }
+    std::string step = attempt.request.step->name;
+    loop_.after(std::chrono::milliseconds(0), [this, step, result] { finish(step, result); });
 }
 
 void HostsBackend::stop_all(const std::string& why, bool immediately) {
     for (auto& [step, attempt] : running_) {
-        if (attempt->group) attempt->group->stop_all(immediately ? EventLoop::Clock::duration::zero() : options_.grace, why);
+        stop_attempt(*attempt, immediately ? EventLoop::Clock::duration::zero() : options_.grace, why);
     }
 }
 

@@ -8,6 +8,10 @@
 // A rank's identity comes from its place: with `--map-by ppr:P:node` over the listed hosts,
 // MPI rank r runs on host r / P as local rank r % P, so NODE_RANK is the host's index in
 // the list and MASTER_ADDR the first host.
+//
+// An attempt goes: check the hosts (host_preflight.h) → copy the job's files where the hosts
+// do not share this machine's disk (host_staging.h) → the ranks (ShimGroup) → rank 0's files
+// back. A stop at any point ends it; every end is reported once.
 #pragma once
 
 #include <map>
@@ -19,6 +23,7 @@
 #include "runtime/core/event_loop.h"
 #include "runtime/core/log_relay.h"
 #include "runtime/core/shim_group.h"
+#include "runtime/hosts/host_preflight.h"
 
 namespace amlflow::runtime {
 
@@ -26,6 +31,8 @@ struct HostsBackendOptions {
     std::string launcher;                          // amlflow-launch, for mpirun's parent-death signal
     std::string shim;                              // amlflow-rank on this machine
     std::map<std::string, std::string> base_env;   // amlflow's own environment: mpirun's
+    std::string run_store_folder;                  // hosts see it unless their compute says otherwise
+    std::string cache_folder;                      // where host checks are remembered
     EventLoop::Clock::duration grace = std::chrono::seconds(5);
 };
 
@@ -42,7 +49,11 @@ public:
 
 private:
     struct Attempt;
+    void check_hosts(Attempt& attempt);
+    void stage_files(Attempt& attempt);
     void run_group(Attempt& attempt);
+    void bring_back(const std::string& step, AttemptResult result);
+    void stop_attempt(Attempt& attempt, EventLoop::Clock::duration grace, const std::string& why);
     void finish(const std::string& step, const AttemptResult& result);
     void fail_setup(const std::string& step, const std::string& message);
 
@@ -51,6 +62,7 @@ private:
     LineSink* sink_;
     std::map<std::string, std::unique_ptr<Attempt>> running_;
     std::vector<std::unique_ptr<Attempt>> finished_;  // destroyed outside their callbacks
+    std::vector<std::unique_ptr<HostPreflight>> finished_preflights_;
 };
 
 }  // namespace amlflow::runtime

@@ -16,7 +16,6 @@ struct HostsLaunchShape {
     std::string shim;           // amlflow-rank's path on the hosts
     std::string step;           // shown in `ps` on the hosts
     std::string subnet;         // the job's network as a CIDR for Open MPI's TCP; empty: any
-    int kill_grace_s = 5;       // how long Open MPI's daemons wait between SIGTERM and SIGKILL
 };
 
 // mpirun --host h1:P,h2:P -np N·P --map-by ppr:P:node: Open MPI's default by-slot

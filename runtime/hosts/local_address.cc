@@ -75,7 +75,7 @@ std::string route_toward(const std::string& host) {
 
 }  // namespace
 
-std::string supervisor_address(const HostsCompute& compute, std::string* error) {
+std::string supervisor_address(const HostsCompute& compute, const std::string& first_address, std::string* error) {
     const std::string& interface = compute.interface;
     Network network, local;
     if (is_cidr(interface)) {
@@ -93,7 +93,7 @@ std::string supervisor_address(const HostsCompute& compute, std::string* error) 
         find_local([&](const char* name, const Network&) { return interface == name; }, &local)) {
         return text_of(local.address);
     }
-    std::string address = route_toward(compute.hosts[0].name);
+    std::string address = route_toward(first_address.empty() ? compute.hosts[0].name : first_address);
     if (!address.empty()) return address;
     *error = "cannot tell which address of this machine host '" + compute.hosts[0].name +
              "' reaches (the name does not resolve here); set 'interface' on compute '" + compute.compute +

@@ -10,7 +10,8 @@
 namespace amlflow::runtime {
 
 // An IPv4 address of this machine; "" with *error (and a hint) when none can be told.
-std::string supervisor_address(const HostsCompute& compute, std::string* error);
+// `first_address`: the first host's address as ssh reached it ("" when unknown).
+std::string supervisor_address(const HostsCompute& compute, const std::string& first_address, std::string* error);
 
 // The job's network as a CIDR for Open MPI ("10.0.0.0/24"): the interface's CIDR itself, or
 // the network of this machine's NIC of that name; "" when the compute names none.

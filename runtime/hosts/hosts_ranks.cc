@@ -1,0 +1,130 @@
+#include "runtime/hosts/hosts_ranks.h"
+
+#include <filesystem>
+
+#include "runtime/core/artifacts.h"
+
+namespace amlflow::runtime {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+bool under(const std::string& path, const std::string& folder) {
+    if (folder.empty() || path.compare(0, folder.size(), folder) != 0) return false;
+    return path.size() == folder.size() || path[folder.size()] == '/' || folder.back() == '/';
+}
+
+void collect_paths(const json& value, const AttemptRequest& request, std::vector<std::string>* out) {
+    if (value.is_array()) {
+        for (const json& item : value) collect_paths(item, request, out);
+        return;
+    }
+    if (!value.is_object()) return;
+    if (value.contains("$path") || is_output_reference(value) || value.contains("$format")) {
+        std::string error;
+        auto text = argument_text(value, {request.results, request.plan_folder}, &error);
+        if (!text || text->empty() || (*text)[0] != '/') return;
+        if (value.contains("$format")) {
+            for (const json& part : value["$format"]) collect_paths(part, request, out);
+            return;
+        }
+        std::error_code ignored;
+        if (fs::exists(*text, ignored) && !under(*text, request.workdir)) out->push_back(*text);
+        return;
+    }
+    for (const auto& [key, item] : value.items()) {
+        if (!key.empty() && key[0] != '$') collect_paths(item, request, out);
+    }
+}
+
+std::string relocated(const std::string& text, const RemoteLayout& layout) {
+    if (text.empty() || text[0] != '/') return text;
+    std::string there = layout.remote_path(text);
+    return there.empty() ? text : there;
+}
+
+}  // namespace
+
+std::vector<std::string> job_inputs(const AttemptRequest& request) {
+    std::vector<std::string> out;
+    const json& spec = request.step->spec;
+    for (const char* field : {"args", "command", "variables", "inputs"}) {
+        if (spec.contains(field)) collect_paths(spec[field], request, &out);
+    }
+    if (request.environment.contains("variables")) collect_paths(request.environment["variables"], request, &out);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+AttemptRequest request_on_hosts(const AttemptRequest& request, const HostsRankContext& context) {
+    AttemptRequest out = request;
+    const HostsCompute& compute = *context.compute;
+    if (!compute.python.empty()) out.environment["python"] = compute.python;
+    out.context.master_addr = !context.addresses.empty() && !context.addresses[0].empty() ? context.addresses[0]
+                                                                                          : context.hosts[0];
+    out.context.gpus.clear();  // this machine's GPUs mean nothing on the hosts
+    if (const RemoteLayout* layout = context.layout) {
+        out.workdir = layout->snapshot;
+        out.context.outputs = layout->outputs;
+        out.context.logs = layout->logs;
+        out.context.metrics_folder = layout->metrics;
+        out.context.checkpoints = layout->checkpoints;
+        out.context.attempt_logs = layout->logs;
+        out.context.python_lib = layout->helper;
+    }
+    return out;
+}
+
+void relocate_inputs(std::vector<ProcessLaunch>& launches, const RemoteLayout& layout) {
+    for (ProcessLaunch& launch : launches) {
+        for (std::string& word : launch.argv) word = relocated(word, layout);
+        for (auto& [name, value] : launch.env) {
+            if (name.rfind("AMLFLOW_INPUT_", 0) == 0) value = relocated(value, layout);
+        }
+    }
+}
+
+std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vector<ProcessLaunch>& launches,
+                                          const HostsRankContext& context, const AttemptRequest& local,
+                                          const std::string& cwd, std::string* why) {
+    if (hello.rank < 0 || hello.rank >= static_cast<int>(launches.size())) {
+        *why = "no rank " + std::to_string(hello.rank);
+        return std::nullopt;
+    }
+    size_t index = static_cast<size_t>(hello.rank);
+    const std::string& host = context.hosts[index / static_cast<size_t>(context.per_host)];
+    if (hello.local_rank != hello.rank % context.per_host) {
+        *why = "Open MPI placed rank " + std::to_string(hello.rank) + " as local rank " + std::to_string(hello.local_rank) +
+               " on '" + hello.host + "', not as local rank " + std::to_string(hello.rank % context.per_host) + " on '" +
+               host + "'";
+        return std::nullopt;
+    }
+    const ProcessLaunch& launch = launches[index];
+    ShimRankPlan plan;
+    plan.rank = launch.identity.rank;
+    plan.local_rank = launch.identity.local_rank;
+    plan.node_rank = launch.identity.node_rank;
+    plan.argv = launch.argv;
+    plan.env = launch.env;
+    plan.inherit_env = true;
+    plan.cwd = cwd;
+    plan.log_path = index < local.rank_logs.size() ? local.rank_logs[index] : "";
+    plan.label = launch.label + "@" + host;
+    plan.host = host;
+    if (is_cidr(context.compute->interface)) plan.interface = context.compute->interface;
+    auto error_file = launch.env.find("TORCHELASTIC_ERROR_FILE");
+    if (error_file != launch.env.end()) plan.error_file = error_file->second;
+    // Where the host's files are not this machine's, its shim relays the metrics lines
+    // into the file the executor reads here.
+    auto metrics = launch.env.find("AMLFLOW_METRICS");
+    if (context.layout && metrics != launch.env.end()) {
+        plan.remote_metrics = metrics->second;
+        plan.metrics_relay = (fs::path(local.context.metrics_folder) / fs::path(metrics->second).filename()).string();
+    }
+    return plan;
+}
+
+}  // namespace amlflow::runtime

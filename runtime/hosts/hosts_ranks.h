@@ -1,0 +1,42 @@
+// The ranks of one attempt on hosts, as the shims receive them: each rank's launch planned
+// as locally (core/job_launch.h) but with the paths valid on its host — the staged snapshot,
+// helper and inputs, the attempt's folders under the compute's workdir — and the facts only
+// the hosts know (MASTER_ADDR as the first host answered, the job's network).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/core/backend.h"
+#include "runtime/core/job_launch.h"
+#include "runtime/core/shim_group.h"
+#include "runtime/hosts/host_list.h"
+#include "runtime/hosts/staging_layout.h"
+
+namespace amlflow::runtime {
+
+struct HostsRankContext {
+    const HostsCompute* compute = nullptr;
+    std::vector<std::string> hosts;      // the job's hosts, in rank order
+    std::vector<std::string> addresses;  // as the preflight reached them ("" unknown)
+    int per_host = 1;                    // ranks on each host (1 for a per-node launch)
+    const RemoteLayout* layout = nullptr;  // null: the hosts see this machine's paths
+};
+
+// Local paths the job's arguments name outside its snapshot (another step's outputs, a
+// folder given as a path): what must travel to hosts without this machine's disk.
+std::vector<std::string> job_inputs(const AttemptRequest& request);
+
+// The request with the paths a rank on a host must see (`layout` null: unchanged).
+AttemptRequest request_on_hosts(const AttemptRequest& request, const HostsRankContext& context);
+
+// Every launch with local input paths turned into their staged places.
+void relocate_inputs(std::vector<ProcessLaunch>& launches, const RemoteLayout& layout);
+
+// What the shim of `hello` runs, or nullopt with *why (a rank Open MPI placed elsewhere).
+std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vector<ProcessLaunch>& launches,
+                                          const HostsRankContext& context, const AttemptRequest& local,
+                                          const std::string& cwd, std::string* why);
+
+}  // namespace amlflow::runtime
