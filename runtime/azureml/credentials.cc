@@ -32,7 +32,7 @@ CredentialOptions CredentialOptions::from_environment(const std::vector<std::str
     std::map<std::string, std::string> vars;
     for (const std::string& entry : env) {
         size_t eq = entry.find('=');
-        if (eq != std::string::npos) vars.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+        if (eq != std::string::npos) vars[entry.substr(0, eq)] = entry.substr(eq + 1);  // the last one wins
     }
     auto get = [&](const char* name) {
         auto it = vars.find(name);

@@ -82,7 +82,8 @@ milliseconds backoff_delay(int retry, const RetryOptions& options, std::mt19937_
 
 std::string describe_tries(const HttpRequest& request, const HttpResponse& response) {
     std::string text = request.method + " " + redacted_url(request.url) + ": ";
-    if (response.history.size() <= 1) return text + response.summary();
+    if (response.history.empty()) return text + response.summary();
+    if (response.history.size() == 1) return text + response.history[0];
     text += std::to_string(response.history.size()) + " tries: ";
     for (size_t i = 0; i < response.history.size(); ++i) {
         if (i) text += ", ";
