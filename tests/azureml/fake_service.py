@@ -13,6 +13,7 @@ server serves them all; /stats/<key> says what the server saw.
   /<tenant>/oauth2/v2.0/token  client credentials: secret 'good-secret' or the assertion
                                'federated-assertion'; tenant 'short' gives 2 s tokens
   /imds                        managed identity (needs 'Metadata: true')
+  /auth/<key>?accept=TOKEN     200 for 'Authorization: Bearer TOKEN', else 401
   /stats/<key>                 {"count": n, "times": [...], "last": {...}}
 """
 import io
@@ -95,6 +96,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, {"count": count})
         if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
             return self.token(parts[0], body)
+        if parts[0] == "auth":
+            record(parts[1], info)
+            if self.headers.get("Authorization") == "Bearer " + query.get("accept", ""):
+                return self.answer(200, {"ok": True})
+            return self.answer(401, {"error": {"code": "ExpiredAuthenticationToken", "message": "expired"}})
         if parts[0] == "imds":
             record("imds", info)
             if self.headers.get("Metadata") != "true":

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "azureml_test_support.h"
+#include "runtime/azureml/authorized_request.h"
 #include "runtime/azureml/credentials.h"
 #include "runtime/azureml/token_sources.h"
 #include "test_support.h"
@@ -232,6 +233,34 @@ BOOST_AUTO_TEST_CASE(a_failing_cli_shows_its_complaint_but_not_its_output) {
     BOOST_TEST(got.error.find("'az' failed with exit code 1: ERROR: Please run 'az login'") != std::string::npos,
                got.error);
     BOOST_TEST(got.error.find("tok-cli-0123") == std::string::npos, got.error);
+}
+
+BOOST_AUTO_TEST_CASE(a_401_renews_the_token_once_and_only_once) {
+    EventLoop loop;
+    az::HttpClient http(loop);
+    az::RetryingClient client(http);
+    std::string tenant = amlflow::testing::fresh_key("renew");
+    az::DefaultCredential credential(client, az::CredentialOptions::from_environment(environment(
+        {"AZURE_TENANT_ID=" + tenant, "AZURE_CLIENT_ID=app", "AZURE_CLIENT_SECRET=good-secret"})));
+    auto send = [&](const std::string& key, const std::string& accept) {
+        az::HttpRequest request;
+        request.url = fake_service().base() + "/auth/" + key + "?accept=" + accept;
+        std::optional<az::HttpResponse> got;
+        az::send_authorized(client, credential, kArmScope, request, az::RetryOptions{},
+                            [&](az::HttpResponse r) { got = std::move(r); });
+        loop.run_until([&] { return got.has_value(); });
+        return *got;
+    };
+    // The service takes only the second token: the first 401 renews it.
+    std::string key = amlflow::testing::fresh_key("auth");
+    BOOST_TEST(send(key, "tok-" + tenant + "-2").status == 200);
+    BOOST_TEST(service_stats(loop, http, key)["count"] == 2);
+    BOOST_TEST(service_stats(loop, http, "token-" + tenant)["count"] == 2);
+    // A service that never accepts gets one renewal, then its 401 goes back to the caller.
+    key = amlflow::testing::fresh_key("auth");
+    BOOST_TEST(send(key, "never").status == 401);
+    BOOST_TEST(service_stats(loop, http, key)["count"] == 2);
+    BOOST_TEST(service_stats(loop, http, "token-" + tenant)["count"] == 3);
 }
 
 BOOST_AUTO_TEST_CASE(token_answers_in_each_shape) {
