@@ -204,22 +204,24 @@ public:
         }
         if (!options_.client_id.empty()) request.url += "&client_id=" + percent_encode(options_.client_id);
         RetryOptions retry;
-        if (!answered_once_) {
+        if (!*answered_once_) {
             retry.max_tries = 1;
             request.timeout = options_.imds_probe_timeout;
             request.connect_timeout = options_.imds_probe_timeout;
         }
         std::vector<std::string> secrets = {options_.identity_header};
         HttpRequest sent = request;
-        client_.send(std::move(request), retry, [this, sent, secrets, done = std::move(done)](HttpResponse response) {
-            if (!response.answered() && !answered_once_) {
-                long long ms = options_.imds_probe_timeout.count();
-                done(unavailable("nothing answered at " + redacted_url(sent.url) + " within " + std::to_string(ms) +
-                                     " ms (" + response.error_text + ")",
+        // Copies only: the answer may come after this source is gone.
+        client_.send(std::move(request), retry,
+                     [answered_once = answered_once_, probe = options_.imds_probe_timeout, sent, secrets,
+                      done = std::move(done)](HttpResponse response) {
+            if (!response.answered() && !*answered_once) {
+                done(unavailable("nothing answered at " + redacted_url(sent.url) + " within " +
+                                     std::to_string(probe.count()) + " ms (" + response.error_text + ")",
                                  "only Azure VMs, App Service, AKS and the like have a managed identity"));
                 return;
             }
-            answered_once_ = answered_once_ || response.answered();
+            *answered_once = *answered_once || response.answered();
             if (response.status == 400 || response.status == 404) {
                 done(unavailable("the identity endpoint has no identity for this machine" + service_words(response),
                                  "assign a managed identity to the machine, or set AZURE_CLIENT_ID to the one to use"));
@@ -232,7 +234,7 @@ public:
 private:
     RetryingClient& client_;
     CredentialOptions options_;
-    bool answered_once_ = false;
+    std::shared_ptr<bool> answered_once_ = std::make_shared<bool>(false);
 };
 
 }  // namespace
