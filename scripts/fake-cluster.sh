@@ -26,17 +26,24 @@
 # _BRIDGE_ADDRESS, _NAMESPACES, ...); progress goes to stderr. `down` removes everything up
 # made, also after a half-failed up, and does nothing when nothing is there.
 #
-# Open MPI 4.1 (Debian's) across these hosts, as root:
+# Open MPI 4.1 (Debian's) across these hosts, as root (tested: hostname, mpi4py all-reduce):
 #   mpirun --allow-run-as-root --mca plm_rsh_args "-F $FAKE_CLUSTER_SSH_CONFIG" \
 #     --mca oob_tcp_if_include $FAKE_CLUSTER_SUBNET --mca btl_tcp_if_include $FAKE_CLUSTER_SUBNET \
 #     --host PREFIX-h1:2,PREFIX-h2:2 -np 4 --map-by ppr:2:node hostname
-# - plm_rsh_args "-F config": how mpirun's ssh (and the orteds' own, with tree spawn) finds
-#   the names, key and known_hosts; nothing in ~/.ssh is needed or touched.
-# - oob_tcp_if_include / btl_tcp_if_include = the subnet (a CIDR, not a NIC name: the NIC is
-#   eth0 on the hosts and the bridge here). Without them the orteds try this machine's other
-#   addresses first, which the hosts cannot reach.
-# - --allow-run-as-root: mpirun forwards it to the orteds it starts.
-# NOTES_OPEN_MPI_END
+# - plm_rsh_args "-F config" is the one parameter that is required: it gives mpirun's ssh the
+#   names, key and known_hosts (the names resolve only through it on this machine, through
+#   /etc/hosts inside the hosts; ~/.ssh is unused). Its path is the same on every host, so an
+#   orted's own ssh (tree spawn) finds it too. Tested up to 5 hosts, one rank each.
+# - oob_tcp_if_include / btl_tcp_if_include = the subnet, a CIDR (the NIC is eth0 on the hosts
+#   and the bridge here, so a NIC name would be fatal on one side). Without them it works too,
+#   because the hosts have no route elsewhere and fail fast, but they keep daemons and ranks
+#   off this machine's other addresses.
+# - --allow-run-as-root only on mpirun: it passes it on to the orteds.
+# - Nothing else: no --prefix (orted is /usr/bin/orted on every host: one file system), no
+#   plm_rsh_no_tree_spawn, no "--mca btl ^openib". mpirun may print "plm:rsh: Warning:
+#   setpgid(...) failed in parent with errno=Permission denied": a harmless race in Open MPI
+#   (the ssh child exec'd first), not a failure.
+# - Host names must have no dot: Open MPI cuts "a.b-h1" to "a" (the rest taken for a domain).
 set -euo pipefail
 
 readonly SCRIPT_NAME="fake-cluster"
