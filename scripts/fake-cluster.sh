@@ -474,6 +474,7 @@ cmd_up() {
 
 kill_namespace_processes() {  # kill_namespace_processes NS
   local ns="$1" pids attempt
+  # shellcheck disable=SC2086  # $pids: one word a process
   for attempt in $(seq 1 40); do
     pids="$(ip netns pids "$ns" 2>/dev/null || true)"
     [ -z "$pids" ] && return 0

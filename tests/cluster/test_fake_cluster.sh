@@ -86,6 +86,7 @@ pass "two clusters on $FAKE_CLUSTER_SUBNET and $private_subnet"
 
 # ---- ssh by name and by address, and between hosts -------------------------------------------
 ssh_to() { timeout 30 ssh -F "$FAKE_CLUSTER_SSH_CONFIG" "$@"; }
+# shellcheck disable=SC2086  # one address a word
 set -- $FAKE_CLUSTER_ADDRESSES
 for host in $FAKE_CLUSTER_HOSTS; do
   [ "$(ssh_to "$host" hostname)" = "$host" ] || fail "ssh $host gave another hostname"
