@@ -17,6 +17,8 @@ packages=(
   nodejs chromium vim-nox
   # reports: Graphviz, which test_report runs on every example's `amlflow plan --format dot`
   graphviz
+  # the fake cluster (scripts/fake-cluster.sh): namespaces, sshd per host, ssh, rsync, unshare
+  openssh-server openssh-client rsync iproute2 util-linux
 )
 
 missing=()
