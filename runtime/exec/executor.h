@@ -14,6 +14,8 @@
 #include <map>
 #include <memory>
 #include <set>
+
+#include "runtime/exec/host_slots.h"
 #include <string>
 #include <vector>
 
@@ -72,6 +74,7 @@ private:
         int restarts_used = 0;
         int slots = 1;
         std::vector<int> gpus;
+        std::vector<size_t> hosts;     // on a hosts compute: the hosts it holds, by index
         std::string workdir;
         EventLoop::TimerId restart_timer = 0;
         int64_t started_ms = 0;
@@ -162,7 +165,7 @@ private:
     StepResults results_;              // finished steps' results, for references
     std::map<std::string, StepRecord> previous_;  // --resume: the run's records so far
     int free_slots_ = 0;
-    std::set<std::string> busy_computes_;  // hosts computes a job holds
+    HostSlots host_slots_;             // hosts computes' slots, taken by the jobs there
     std::set<int> free_gpus_;
     std::map<std::string, std::string> interpreters_;  // environment id -> the python that has its packages
     EventLoop::TimerId metrics_timer_ = 0;

@@ -4,7 +4,7 @@
 
 #include "compiler/rank_variables.h"
 #include "runtime/core/job_launch.h"
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 #include "runtime/hosts/host_preflight.h"
 #include "runtime/hosts/host_staging.h"
 #include "runtime/hosts/hosts_launch.h"

@@ -11,7 +11,7 @@
 #include "runtime/core/backend.h"
 #include "runtime/core/job_launch.h"
 #include "runtime/core/shim_group.h"
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 #include "runtime/hosts/staging_layout.h"
 
 namespace amlflow::runtime {

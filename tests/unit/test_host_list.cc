@@ -3,7 +3,7 @@
 
 #include <cstdlib>
 
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 
 using namespace amlflow::runtime;
 using nlohmann::json;

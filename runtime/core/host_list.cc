@@ -1,4 +1,4 @@
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 
 #include <pwd.h>
 #include <unistd.h>
