@@ -167,6 +167,17 @@ void HostsBackend::run_group(Attempt& attempt) {
     for (const HostFacts& facts : attempt.report.hosts) ranks.addresses.push_back(facts.address);
     ranks.per_host = per_node ? 1 : attempt.shape.processes_per_node;
     ranks.layout = attempt.staging ? &attempt.staging->layout() : nullptr;
+    std::vector<std::vector<int>> found;
+    for (const HostFacts& facts : attempt.report.hosts) {
+        found.emplace_back();
+        for (const HostGpuFact& gpu : facts.gpus) found.back().push_back(gpu.index);
+    }
+    auto named = [](const nlohmann::json& fields) {
+        return fields.contains("variables") && fields["variables"].is_object() && fields["variables"].contains("CUDA_VISIBLE_DEVICES");
+    };
+    bool file_sets_gpus = named(attempt.request.environment) || named(attempt.request.step->spec);
+    ranks.gpus = gpus_by_host(compute.gpus, found, file_sets_gpus);
+    ranks.file_sets_gpus = file_sets_gpus;
     AttemptRequest request = request_on_hosts(attempt.request, ranks);
     std::string error;
     // The ranks start from their host's own environment (the shim's), not this machine's.
