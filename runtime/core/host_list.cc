@@ -1,6 +1,7 @@
 #include "runtime/core/host_list.h"
 
-#include <pwd.h>
+#include "compiler/home_path.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -88,16 +89,7 @@ std::optional<HostsCompute> hosts_compute_from(const json& compute, std::string*
     return out;
 }
 
-std::string expand_home(const std::string& path) {
-    if (path.empty() || path[0] != '~' || (path.size() > 1 && path[1] != '/')) return path;
-    const char* home = std::getenv("HOME");
-    std::string base = home && *home ? home : "";
-    if (base.empty()) {
-        if (passwd* entry = getpwuid(getuid())) base = entry->pw_dir ? entry->pw_dir : "";
-    }
-    if (base.empty()) return path;
-    return base + path.substr(1);
-}
+std::string expand_home(const std::string& path) { return compiler::expand_home(path); }
 
 std::vector<std::string> ssh_options(const HostsCompute& compute) {
     std::vector<std::string> out;
