@@ -125,6 +125,12 @@ void show_sweep(const RunPlan& plan, const StepPlan& sweep, const std::map<std::
     int parallel = std::max(1, sweep.spec.value("parallel", 1));
     std::cout << "  would start " << trials->size() << " trial" << (trials->size() == 1 ? "" : "s") << ", at most "
               << parallel << " at once\n";
+    int count = sweep.spec.value("trials", 10);
+    if (sweep.spec.value("sampling", "") == "bayesian" && count > static_cast<int>(trials->size())) {
+        // The others are drawn from these trials' results (tpe_sampler.h): unknown yet.
+        std::cout << "  then " << count - static_cast<int>(trials->size())
+                  << " more, drawn by bayesian sampling (TPE) from the results of those before them\n";
+    }
     for (const Trial& trial : *trials) {
         std::cout << "  trial " << trial.index << " (" << trial.name << "):";
         for (auto it = trial.params.begin(); it != trial.params.end(); ++it) {
