@@ -58,7 +58,8 @@ std::optional<json> variables_of(const AttemptRequest& request, std::string* err
     ArgumentContext context{request.results, request.plan_folder};
     json out = json::object();
     for (const json* fields : {&request.environment, &request.step->spec}) {
-        for (const auto& [key, value] : fields->value("variables", json::object()).items()) {
+        const json variables = fields->value("variables", json::object());
+        for (const auto& [key, value] : variables.items()) {
             auto text = argument_text(value, context, error);
             if (!text) return std::nullopt;
             out[key] = *text;
