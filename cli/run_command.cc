@@ -14,6 +14,7 @@
 #include "runtime/exec/executor.h"
 #include "runtime/core/backend_router.h"
 #include "runtime/core/job_launch.h"
+#include "runtime/azureml/azureml_backend.h"
 #include "runtime/hosts/hosts_backend.h"
 #include "runtime/local/local_backend.h"
 #include "runtime/local/run_reaper.h"
@@ -140,6 +141,15 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     BackendRouter backend([&plan](const StepPlan& step) { return plan.compute_of(step).value("$kind", "local"); });
     backend.add("local", &local);
     backend.add("hosts", &hosts);
+    azureml::AzureMlBackendOptions azureml_options;
+    azureml_options.plan = plan.raw;
+    azureml_options.run_store_folder = store.folder().string();
+    // The job's name, so that a run whose amlflow dies is detached, not interrupted.
+    azureml_options.job_submitted = [&store](const std::string& run, const std::string& job) {
+        if (!store.set_remote_job(run, job)) std::cerr << "amlflow: warning: " << store.last_error() << "\n";
+    };
+    azureml::AzureMlBackend azure(loop, azureml_options, output);
+    backend.add("amlcompute", &azure);
     RunReporter reporter(STDERR_FILENO);
     reporter.set_board(board.get());
     ExecutorOptions executor_options;

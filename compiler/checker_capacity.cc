@@ -195,21 +195,22 @@ void Checker::check_local_capacity(const CheckedDecl& compute, const std::string
                        : "lower processes_per_node");
 }
 
-// A job on an amlcompute target has a plan, but this build runs only local and hosts jobs:
-// say so at check time rather than let it look runnable.
+// Jobs on an amlcompute target run on Azure ML, but a sweep's trials there could not report
+// their metrics back (sweeps on Azure ML come later): say so at check time rather than let
+// the sweep look runnable.
 void Checker::warn_not_runnable(const ast::Step& step, const CheckedStep& job, const ast::Step* bound_by) {
-    if (bound_by == nullptr && step.is_template) return;  // runs only when bound
+    if (bound_by == nullptr || bound_by->kind != ast::StepKind::Sweep) return;
     auto found = computes_.find(job.compute_id);
     if (found == computes_.end()) return;
     const CheckedDecl& compute = found->second;
     if (compute.subkind != "amlcompute") return;
-    const ast::Step& runner = bound_by ? *bound_by : step;
+    const ast::Step& runner = *bound_by;
     std::string owner = std::string(ast::step_kind_name(runner.kind)) + " '" + job.name + "'";
     diagnostics_.warning("not-runnable", runner.name.range,
                          owner + " runs on '" + compute.name + "' (" + compute.subkind +
-                             "), which this version of amlflow cannot run yet")
+                             "), where this version of amlflow cannot run sweeps yet")
         .note("compute '" + compute.name + "' is declared here", compute.range)
-        .help("'amlflow run' fails this step; give it a local compute to run it on this machine");
+        .help("'amlflow run' fails this step; give it a local compute to run its trials on this machine");
 }
 
 }  // namespace amlflow::compiler

@@ -116,6 +116,11 @@ bool Executor::on_hosts(const StepRun& step) const {
     return compute != plan_.computes.end() && compute->second.value("$kind", "") == "hosts";
 }
 
+bool Executor::off_machine(const StepRun& step) const {
+    auto compute = plan_.computes.find(step.plan->compute);
+    return on_hosts(step) || (compute != plan_.computes.end() && compute->second.value("$kind", "") == "amlcompute");
+}
+
 bool Executor::can_start(const StepRun& step) const {
     if (step.state != StepState::Pending || !step.waiting_for.empty() || canceling_) return false;
     if (!step.parent.empty()) {
@@ -161,8 +166,8 @@ void Executor::dispatch(StepRun& step) {
     if (kind == "download") return run_download(step);
     if (kind == "sweep") return start_sweep(step);
     if (kind == "export" && step.action.empty()) return start_export(step);
-    // A slot per rank, on this machine; a job on hosts takes none of this machine's.
-    step.slots = on_hosts(step) ? 0 : distribution_of(step.plan->spec).world_size();
+    // A slot per rank, on this machine; a job on hosts or Azure ML takes none of this machine's.
+    step.slots = off_machine(step) ? 0 : distribution_of(step.plan->spec).world_size();
     if (can_start(step)) start_step(step);
 }
 

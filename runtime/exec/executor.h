@@ -113,6 +113,8 @@ private:
     void dispatch(StepRun& step);
     bool can_start(const StepRun& step) const;
     bool on_hosts(const StepRun& step) const;
+    // On hosts or on Azure ML: no slot, GPU or interpreter of this machine is its.
+    bool off_machine(const StepRun& step) const;
     // `record`: false when the store already says so (a cached or resumed step).
     void finish_step(StepRun& step, StepState state, bool record = true);
     void fail_step(StepRun& step, const std::string& message);

@@ -133,7 +133,7 @@ void Executor::start_step(StepRun& step) {
     std::string compute_gpus = "\"all\"";
     auto compute = plan_.computes.find(step.plan->compute);
     if (compute != plan_.computes.end() && compute->second.contains("gpus")) compute_gpus = compute->second["gpus"].dump();
-    std::vector<int> allowed = on_hosts(step) ? std::vector<int>{} : granted_gpus(options_.gpus, compute_gpus);
+    std::vector<int> allowed = off_machine(step) ? std::vector<int>{} : granted_gpus(options_.gpus, compute_gpus);
     if (on_hosts(step)) {
         step.hosts = host_slots_.take(step.plan->compute, plan_.compute_of(*step.plan), shape.nodes, shape.processes_per_node);
     }
@@ -145,7 +145,7 @@ void Executor::start_step(StepRun& step) {
     }
     std::string error;
     // On hosts the interpreter is the hosts' own: their backend checks it on each of them.
-    if (!prepare_workdir(step, &error) || (!on_hosts(step) && !prepare_environment(step.plan->environment, &error))) {
+    if (!prepare_workdir(step, &error) || (!off_machine(step) && !prepare_environment(step.plan->environment, &error))) {
         fail_step(step, "cannot start: " + error);
         return;
     }

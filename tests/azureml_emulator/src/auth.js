@@ -19,6 +19,14 @@ class Tokens {
   constructor({ tenant, clientId, clientSecret, lifetimeS = 3599 }) {
     Object.assign(this, { tenant, clientId, clientSecret, lifetimeS });
     this.issued = new Map(); // token -> expiry (ms since epoch)
+    this.scopes = new Set(SCOPES);
+  }
+
+  // The emulator is its own resource manager: a client told AMLFLOW_ARM_ENDPOINT=<its URL>
+  // asks for "<its URL>/.default", as it would for a sovereign cloud's resource manager.
+  acceptResource(baseUrl) {
+    this.scopes.add(`${baseUrl}/.default`);
+    this.scopes.add(`${baseUrl}//.default`);
   }
 
   // Answers POST /{tenant}/oauth2/v2.0/token: returns {status, body} in AAD's shapes.
@@ -37,7 +45,7 @@ class Tokens {
       return aad(401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
     }
     const scope = form.get('scope') || '';
-    if (!SCOPES.has(scope)) {
+    if (!this.scopes.has(scope)) {
       return aad(400, 'invalid_scope', 500011, `The resource principal named '${scope}' was not found in the tenant.`);
     }
     const token = `emu.${crypto.randomBytes(24).toString('base64url')}`;

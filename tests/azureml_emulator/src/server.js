@@ -57,6 +57,7 @@ class Emulator {
     });
     this.port = this.server.address().port;
     this.baseUrl = `${o.tlsCert ? 'https' : 'http'}://${o.host}:${this.port}`;
+    this.tokens.acceptResource(this.baseUrl);
     this.ownWorkRoot = !o.workRoot;
     this.workRoot = o.workRoot || await fs.promises.mkdtemp(path.join(os.tmpdir(), 'amlflow-emulator-jobs-'));
     this.workspace = new Workspace({ subscription: o.subscription, resourceGroup: o.resourceGroup, name: o.workspace,

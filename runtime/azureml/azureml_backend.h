@@ -1,0 +1,90 @@
+// The backend for an `amlcompute` compute (DESIGN §5, issue 18): each attempt of a job
+// becomes an Azure ML command job, spoken to over the REST API from the event loop.
+//
+// An attempt goes: the workspace (its location and run history's address, once per
+// workspace) → the cluster made ready (compute_setup.h, once per compute) → the environment
+// version (environment_asset.h) → the code version found by hash or uploaded (code_asset.h)
+// → the job PUT under its deterministic name (command_job.h; a repeated PUT is safe) → the job
+// followed (job_watch.h: states shown, every rank's log relayed live into its local log) →
+// on Completed, the job's ./outputs downloaded into the step's outputs folder. A stop (Ctrl-C,
+// a sweep's early stop) before the PUT ends the attempt at once; after it, the job is
+// canceled on the service (POST cancel) and the attempt ends when the service says Canceled.
+// A failed job is reported with the service's error and the last lines of the rank that
+// failed first, so the executor's restart policy submits the next attempt as a new job.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/azureml/arm_client.h"
+#include "runtime/azureml/blob_storage.h"
+#include "runtime/core/backend.h"
+#include "runtime/core/log_relay.h"
+
+namespace amlflow::runtime::azureml {
+
+struct AzureMlBackendOptions {
+    nlohmann::json plan;                // the whole plan: its workspaces
+    std::string run_store_folder;       // kept out of code snapshots; unfinished uploads recorded in it
+    // Run history (logs) and the resource manager's job status are polled this often; 0:
+    // the defaults (1 s for logs; 10 s for the status, 1 s when the endpoint is loopback).
+    std::chrono::milliseconds log_interval{0};
+    std::chrono::milliseconds status_interval{0};
+    BlobOptions blob;
+    // Told each job's name once the service has it (the run store records it).
+    std::function<void(const std::string& run, const std::string& job)> job_submitted;
+};
+
+class AzureMlBackend : public Backend {
+public:
+    AzureMlBackend(EventLoop& loop, AzureMlBackendOptions options, LineSink* sink);
+    ~AzureMlBackend() override;
+
+    int process_count(const StepPlan& step) const override;
+    void start(const AttemptRequest& request, AttemptCallbacks callbacks) override;
+    void stop_all(const std::string& why, bool immediately) override;
+    void stop(const std::string& step, const std::string& why) override;
+    bool running(const std::string& step) const override;
+
+private:
+    struct Attempt;
+    struct Workspace {
+        std::string location;
+        std::string history_base;
+    };
+    bool connect(std::string* error);
+    void open_workspace(Attempt& attempt);
+    void ready_compute(Attempt& attempt);
+    void ready_assets(Attempt& attempt);
+    void submit(Attempt& attempt);
+    void watch(Attempt& attempt);
+    void job_ended(const std::string& step, const struct JobEnd& end);
+    void bring_outputs(const std::string& step);
+    void cancel_job(Attempt& attempt);
+    void say(const Attempt& attempt, const std::string& text);
+    void fail_setup(const std::string& step, const std::string& message);
+    void finish(const std::string& step, AttemptResult result);
+    Attempt* find(const std::string& step);
+
+    EventLoop& loop_;
+    AzureMlBackendOptions options_;
+    LineSink* sink_;
+    std::unique_ptr<HttpClient> http_;
+    std::unique_ptr<RetryingClient> client_;
+    std::unique_ptr<class DefaultCredential> credential_;
+    std::unique_ptr<ArmEndpoint> endpoint_;
+    std::map<std::string, Workspace> workspaces_;  // by subscription/group/name
+    std::set<std::string> computes_ready_;
+    std::map<std::string, std::unique_ptr<Attempt>> running_;
+    std::vector<std::unique_ptr<Attempt>> finished_;
+    std::vector<std::unique_ptr<ArmClient>> retired_;  // of finished attempts (see finish)
+};
+
+}  // namespace amlflow::runtime::azureml

@@ -1,0 +1,41 @@
+// The command job of one attempt, as the resource manager takes it (NOTES "Bodies"; issue 18
+// item 3): a deterministic name (job_name(): run, step, attempt), the command quoted for the
+// POSIX shell that runs it, code, environment and compute by id, `instanceCount` = nodes,
+// distribution PyTorch or Mpi with `processCountPerInstance`, the file's variables and
+// amlflow's own (run, step, attempt, TORCHELASTIC_RESTART_COUNT, AMLFLOW_OUTPUTS=./outputs),
+// `timeout` as the job's limit, the experiment, and tags naming run, step and attempt.
+//
+// A per-node launch runs once per node (`processCountPerInstance` 1, PyTorch distribution
+// for MASTER_ADDR and NODE_RANK), wrapped so that $NODES and $WORLD_SIZE mean what they mean
+// locally (nodes × processes per node; Azure sets WORLD_SIZE to the node count there).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/core/backend.h"
+
+namespace amlflow::runtime::azureml {
+
+struct JobIds {
+    std::string code;         // ARM id of the code version
+    std::string environment;  // ARM id, or "azureml:<curated>@latest"
+    std::string compute;      // ARM id of the cluster
+};
+
+// One word for POSIX sh: left bare when it is made of safe characters, else in single quotes.
+std::string shell_quote(const std::string& word);
+
+// The shell command of the job (without the per-node wrapper).
+std::optional<std::string> job_command(const AttemptRequest& request, std::string* error);
+
+// The PUT body of the attempt's job. nullopt with *error when the job has no command.
+std::optional<nlohmann::json> command_job_body(const AttemptRequest& request, const JobIds& ids, std::string* error);
+
+// An experiment name the service takes (letters, digits, '_', '-'; at most 255).
+std::string experiment_name(const std::string& experiment);
+
+}  // namespace amlflow::runtime::azureml

@@ -1,0 +1,110 @@
+#include "runtime/azureml/job_watch.h"
+
+#include "runtime/azureml/blob_storage.h"
+
+namespace amlflow::runtime::azureml {
+
+int rank_of_log(const std::string& name) {
+    if (name == "user_logs/std_log.txt") return 0;
+    const std::string head = "user_logs/std_log_process_", tail = ".txt";
+    if (name.rfind(head, 0) != 0 || name.size() <= head.size() + tail.size() ||
+        name.compare(name.size() - tail.size(), tail.size(), tail) != 0) {
+        return -1;
+    }
+    std::string digits = name.substr(head.size(), name.size() - head.size() - tail.size());
+    if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+    return std::stoi(digits);
+}
+
+bool terminal_status(const std::string& status) {
+    return status == "Completed" || status == "Failed" || status == "Canceled" || status == "NotResponding" ||
+           status == "Paused";
+}
+
+JobWatch::JobWatch(ArmClient& arm, JobWatchOptions options, std::vector<LogRelay*> relays, State state, Done done)
+    : arm_(arm), options_(std::move(options)), relays_(std::move(relays)), offsets_(relays_.size(), 0),
+      state_(std::move(state)), done_(std::move(done)) {}
+
+void JobWatch::start() {
+    poll_history();
+    poll_status();
+}
+
+void JobWatch::seen(const std::string& status) {
+    if (status.empty() || status == status_) return;
+    status_ = status;
+    if (state_) state_(status);
+}
+
+void JobWatch::poll_status() {
+    if (stopped_ || ending_) return;
+    auto self = shared_from_this();
+    arm_.call("GET", job_path(arm_.workspace(), options_.job), nullptr, [self](ArmAnswer answer) {
+        if (self->stopped_ || self->ending_) return;
+        if (answer.ok()) self->seen(answer.body.value("properties", nlohmann::json::object()).value("status", ""));
+        self->arm_.client().loop().after(self->options_.status_interval, [self] { self->poll_status(); });
+    });
+}
+
+void JobWatch::poll_history() {
+    if (stopped_ || ending_) return;
+    const WorkspaceRef& ws = arm_.workspace();
+    std::string url = options_.history_base + "/history/v1.0" + workspace_path(ws) + "/runs/" +
+                      percent_encode(options_.job) + "/details";
+    auto self = shared_from_this();
+    arm_.get_url(url, true, [self](ArmAnswer answer) {
+        if (self->stopped_ || self->ending_) return;
+        auto again = [self] {
+            self->arm_.client().loop().after(self->options_.log_interval, [self] { self->poll_history(); });
+        };
+        if (!answer.ok() || !answer.body.is_object()) return again();  // the ARM status still runs
+        std::string status = answer.body.value("status", "");
+        nlohmann::json files = answer.body.value("logFiles", nlohmann::json::object());
+        bool over = terminal_status(status);
+        std::string error;
+        if (over && answer.body.contains("error")) {
+            const auto& e = answer.body["error"];
+            error = e.is_object() ? e.value("error", nlohmann::json::object()).value("message", "") : "";
+        }
+        if (!over) self->seen(status);
+        if (over) self->ending_ = true;
+        self->read_logs(files, over, [self, over, status, error, again] {
+            if (self->stopped_) return;
+            if (!over) return again();
+            self->seen(status);
+            self->end(error);
+        });
+    });
+}
+
+void JobWatch::read_logs(const nlohmann::json& files, bool final, std::function<void()> then) {
+    auto left = std::make_shared<int>(1);
+    auto one_done = [left, then] {
+        if (--*left == 0) then();
+    };
+    auto self = shared_from_this();
+    for (const auto& [name, url] : files.items()) {
+        int rank = rank_of_log(name);
+        if (rank < 0 || rank >= static_cast<int>(relays_.size()) || !url.is_string()) continue;
+        ++*left;
+        BlobStorage::read_from(arm_.client(), url.get<std::string>(), offsets_[rank],
+                               [self, rank, one_done](RangeRead read) {
+                                   if (!self->stopped_ && read.ok && !read.bytes.empty()) {
+                                       self->offsets_[rank] += read.bytes.size();
+                                       self->relays_[rank]->write(Stream::out, read.bytes);
+                                   }
+                                   one_done();
+                               });
+    }
+    (void)final;
+    one_done();
+}
+
+void JobWatch::end(const std::string& error) {
+    if (!done_) return;
+    Done done = std::move(done_);
+    done_ = nullptr;
+    done({status_, error});
+}
+
+}  // namespace amlflow::runtime::azureml

@@ -1,0 +1,67 @@
+// Following one submitted job (issue 18 items 3 and 5): run history's details polled every
+// `log_interval` for the job's status and its `logFiles` (name -> SAS URL), each rank's
+// `user_logs/std_log_process_N.txt` (`user_logs/std_log.txt` for a job without distribution)
+// read from where the last read ended (only what is new), the bytes handed to that rank's
+// LogRelay exactly as a local rank's pipe would be; the resource manager's own status read
+// every `status_interval` besides (its read quota is per subscription, so 10 s against the
+// real service). When the job ends every log is read once more to its end, then `done`.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/azureml/arm_client.h"
+#include "runtime/core/log_relay.h"
+
+namespace amlflow::runtime::azureml {
+
+struct JobWatchOptions {
+    std::string job;
+    std::string history_base;  // run history's base URL, from the workspace's discovery URL
+    std::chrono::milliseconds log_interval{1000};
+    std::chrono::milliseconds status_interval{10000};
+};
+
+struct JobEnd {
+    std::string status;        // Completed, Failed, Canceled, NotResponding, Paused
+    std::string error;         // the service's error message, if any
+};
+
+// The rank a log file belongs to: N of "user_logs/std_log_process_N.txt", 0 for
+// "user_logs/std_log.txt", -1 for any other file.
+int rank_of_log(const std::string& name);
+bool terminal_status(const std::string& status);
+
+class JobWatch : public std::enable_shared_from_this<JobWatch> {
+public:
+    using State = std::function<void(const std::string& status)>;
+    using Done = std::function<void(const JobEnd&)>;
+
+    // `relays[r]` gets rank r's bytes (it must outlive the watch or the watch be stopped).
+    JobWatch(ArmClient& arm, JobWatchOptions options, std::vector<LogRelay*> relays, State state, Done done);
+    void start();
+    void stop() { stopped_ = true; }
+    const std::string& status() const { return status_; }
+
+private:
+    void poll_history();
+    void poll_status();
+    void read_logs(const nlohmann::json& files, bool final, std::function<void()> then);
+    void seen(const std::string& status);
+    void end(const std::string& error);
+
+    ArmClient& arm_;
+    JobWatchOptions options_;
+    std::vector<LogRelay*> relays_;
+    std::vector<std::uint64_t> offsets_;
+    State state_;
+    Done done_;
+    std::string status_;
+    bool stopped_ = false, ending_ = false;
+};
+
+}  // namespace amlflow::runtime::azureml
