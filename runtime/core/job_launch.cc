@@ -63,6 +63,21 @@ std::optional<std::vector<std::string>> command_of(const AttemptRequest& request
 
 }  // namespace
 
+ShimRankPlan shim_plan_of(const ProcessLaunch& launch, const std::string& cwd, const std::string& log_path) {
+    ShimRankPlan plan;
+    plan.rank = launch.identity.rank;
+    plan.local_rank = launch.identity.local_rank;
+    plan.node_rank = launch.identity.node_rank;
+    plan.argv = launch.argv;
+    plan.env = launch.env;
+    plan.cwd = cwd;
+    plan.log_path = log_path;
+    plan.label = launch.label;
+    auto error_file = launch.env.find("TORCHELASTIC_ERROR_FILE");
+    if (error_file != launch.env.end()) plan.error_file = error_file->second;
+    return plan;
+}
+
 std::vector<std::string> mpirun_argv(int world_size, const std::string& shim, const std::string& step) {
     std::vector<std::string> argv = {"mpirun", "-np", std::to_string(world_size), "--oversubscribe", "--bind-to", "none",
                                      "-x", kShimAddressVariable, "-x", kShimSecretVariable};

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/core/backend.h"
+#include "runtime/core/shim_group.h"
 #include "runtime/core/value_text.h"  // argument_text, for the values of a job
 
 namespace amlflow::runtime {
@@ -25,6 +26,10 @@ struct ProcessLaunch {
 std::optional<std::vector<ProcessLaunch>> plan_processes(const AttemptRequest& request,
                                                          const std::map<std::string, std::string>& base_env,
                                                          std::string* error);
+
+// What the shim of `launch`'s rank runs: its identity, program, environment and error
+// file, in `cwd`, its live log at `log_path` on this machine.
+ShimRankPlan shim_plan_of(const ProcessLaunch& launch, const std::string& cwd, const std::string& log_path);
 
 // mpirun for an `mpi` job on this machine: one process per rank, each the rank shim
 // `shim` (amlflow-rank), which connects back for its program (core/shim_group.h).

@@ -136,12 +136,7 @@ std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vec
         return std::nullopt;
     }
     const ProcessLaunch& launch = launches[index];
-    ShimRankPlan plan;
-    plan.rank = launch.identity.rank;
-    plan.local_rank = launch.identity.local_rank;
-    plan.node_rank = launch.identity.node_rank;
-    plan.argv = launch.argv;
-    plan.env = launch.env;
+    ShimRankPlan plan = shim_plan_of(launch, cwd, index < local.rank_logs.size() ? local.rank_logs[index] : "");
     plan.inherit_env = true;
     size_t host_index = index / static_cast<size_t>(context.per_host);
     const auto* visible = host_index < context.gpus.size() ? &context.gpus[host_index] : nullptr;
@@ -153,13 +148,9 @@ std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vec
         plan.env.erase("CUDA_VISIBLE_DEVICES");
         plan.env.erase("CUDA_DEVICE_ORDER");
     }
-    plan.cwd = cwd;
-    plan.log_path = index < local.rank_logs.size() ? local.rank_logs[index] : "";
     plan.label = launch.label + "@" + host;
     plan.host = host;
     if (is_cidr(context.compute->interface)) plan.interface = context.compute->interface;
-    auto error_file = launch.env.find("TORCHELASTIC_ERROR_FILE");
-    if (error_file != launch.env.end()) plan.error_file = error_file->second;
     // Where the host's files are not this machine's, its shim relays the metrics lines
     // into the file the executor reads here.
     auto metrics = launch.env.find("AMLFLOW_METRICS");

@@ -104,18 +104,8 @@ std::unique_ptr<SupervisedGroup> LocalBackend::start_mpi(const AttemptRequest& r
             *why = "no rank " + std::to_string(hello.rank);
             return std::nullopt;
         }
-        ProcessLaunch& launch = (*shared)[static_cast<size_t>(hello.rank)];
-        ShimRankPlan plan;
-        plan.rank = launch.identity.rank;
-        plan.local_rank = launch.identity.local_rank;
-        plan.node_rank = launch.identity.node_rank;
-        plan.argv = launch.argv;
-        plan.env = launch.env;
-        plan.cwd = cwd;
-        plan.log_path = static_cast<size_t>(hello.rank) < logs.size() ? logs[static_cast<size_t>(hello.rank)] : "";
-        plan.label = launch.label;
-        plan.error_file = error_file_of(launch);
-        return plan;
+        size_t index = static_cast<size_t>(hello.rank);
+        return shim_plan_of((*shared)[index], cwd, index < logs.size() ? logs[index] : "");
     };
     ShimGroup* raw = group.get();
     *start = [raw, spawn, planner] {
