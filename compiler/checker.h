@@ -15,6 +15,7 @@
 #include "compiler/checked_program.h"
 #include "compiler/schema.h"
 #include "compiler/evaluator.h"
+#include "compiler/host_entry.h"
 #include "compiler/loader.h"
 
 namespace amlflow::compiler {
@@ -68,6 +69,12 @@ private:
         const ast::Step* step;
         std::string experiment;
     };
+    // A hosts compute's entry as checked, with where it and its slot count are written.
+    struct PlacedHost {
+        HostEntry entry;
+        SourceRange range;
+        SourceRange slots_from;
+    };
     struct Lazy {
         enum class State { Todo, Busy, Done };
         State state = State::Todo;
@@ -99,6 +106,10 @@ private:
     std::string default_environment();
     std::string default_compute();
 
+    // checker_hosts.cc: a hosts compute's entries, workdir, shared_fs and interface
+    void check_hosts_compute(const Symbol& symbol, const Value& fields, const std::string& owner);
+    void check_host_entries(const Symbol& symbol, const Value& fields, const std::string& owner);
+
     // checker_steps.cc: steps
     void check_steps(CheckedProgram& program);
     std::optional<CheckedStep> check_step(const StepSymbol& symbol);
@@ -122,6 +133,8 @@ private:
     void check_capacity(const ast::Step& step, const CheckedStep& job, const ast::Step* bound_by);
     bool capacity_site(const ast::Step& step, const ast::Step* bound_by, SourceRange& where);
     void check_local_capacity(const CheckedDecl& compute, const std::string& owner, int64_t per_node, SourceRange where);
+    void check_hosts_capacity(const CheckedDecl& compute, const std::string& owner, int64_t nodes, int64_t per_node,
+                              SourceRange where);
     void warn_not_runnable(const ast::Step& step, const CheckedStep& job, const ast::Step* bound_by);
 
     const ast::Member* find_member(const ast::Block* block, std::string_view key) const;
@@ -139,6 +152,7 @@ private:
     std::map<std::string, CheckedDecl> environments_;
     std::map<std::string, CheckedDecl> computes_;
     std::vector<CheckedDecl> workspaces_;
+    std::map<std::string, std::vector<PlacedHost>> host_lists_;  // hosts computes whose entries are all right
     std::vector<std::string> used_environments_;
     std::vector<std::string> used_computes_;
     std::vector<std::shared_ptr<const SourceFile>> extra_sources_;

@@ -1,7 +1,6 @@
 // What a job asks of its compute: a distribution the compute must hold (its nodes,
 // slots, GPUs or CPU cores) and a compute kind this build can run at all.
 #include <algorithm>
-#include <climits>
 
 #include "compiler/checker.h"
 
@@ -92,27 +91,60 @@ void Checker::check_capacity(const ast::Step& step, const CheckedStep& job, cons
                    "is declared here; raise its max_nodes or lower the job's nodes");
         }
     } else if (compute.subkind == "hosts") {
-        const Value* hosts = compute.fields.field("hosts");
-        if (!hosts || hosts->kind != ValueKind::List) return;
-        int64_t slots = int_field(compute.fields, "slots", 1);
-        int64_t fewest = INT64_MAX;
-        for (const Value& host : hosts->items) {
-            size_t colon = host.text.rfind(':');
-            int64_t host_slots = slots;
-            if (colon != std::string::npos) host_slots = std::atoll(host.text.c_str() + colon + 1);
-            fewest = std::min(fewest, host_slots);
-        }
-        int64_t count = static_cast<int64_t>(hosts->items.size());
-        if (nodes > count) {
-            report(owner + " asks for " + plural(nodes, "node") + " but " + target + " lists " + plural(count, "host"),
-                   "is declared here");
-        } else if (per_node > fewest) {
-            report(owner + " runs " + plural(per_node, "process") + " per node but a host of " + target + " has " +
-                       plural(fewest, "slot"),
-                   "is declared here");
-        }
+        check_hosts_capacity(compute, owner, nodes, per_node, where);
     } else if (compute.subkind == "local") {
         check_local_capacity(compute, owner, per_node, where);
+    }
+}
+
+// On hosts, ranks fill the listed hosts in order, `processes_per_node` on each of the
+// first `nodes` (for every distribution: an mpi or pytorch rank, or a per-node launcher
+// and the ranks it starts), so each of those hosts must hold that many: its own ":N",
+// else `slots`. A GPU count caps every host alike; each rank takes one GPU.
+void Checker::check_hosts_capacity(const CheckedDecl& compute, const std::string& owner, int64_t nodes,
+                                   int64_t per_node, SourceRange where) {
+    auto found = host_lists_.find(compute.id);
+    if (found == host_lists_.end()) return;  // a wrong entry, reported on the compute
+    const std::vector<PlacedHost>& hosts = found->second;
+    std::string target = "compute '" + compute.name + "'";
+    int64_t count = static_cast<int64_t>(hosts.size());
+    if (nodes > count) {
+        diagnostics_.error("capacity", where, owner + " asks for " + plural(nodes, "node") + " but " + target + " lists " +
+                                                  plural(count, "host"))
+            .note(target + " is declared here", compute.range);
+        return;
+    }
+    std::vector<const PlacedHost*> short_hosts;
+    for (int64_t i = 0; i < nodes; ++i) {
+        const PlacedHost& host = hosts[static_cast<size_t>(i)];
+        if (per_node > host.entry.slots) short_hosts.push_back(&host);
+    }
+    if (!short_hosts.empty()) {
+        const PlacedHost& first = *short_hosts[0];
+        std::string name = "host '" + first.entry.name + "'";
+        std::string said = first.entry.own_slots ? name + " is listed here with " + plural(first.entry.slots, "slot")
+                           : first.slots_from.begin != first.range.begin
+                               ? name + " names no slots, so it has the compute's 'slots'"
+                               : name + " names no slots, and 'slots' is 1 by default";
+        Diagnostic& d = diagnostics_.error("capacity", where,
+                                           owner + " runs " + plural(per_node, "process") + " per node but " + name +
+                                               " of " + target + " has " + plural(first.entry.slots, "slot"));
+        d.note(said, first.slots_from);
+        for (size_t i = 1; i < short_hosts.size(); ++i) {
+            const HostEntry& entry = short_hosts[i]->entry;
+            d.note("host '" + entry.name + "' is short too, with " + plural(entry.slots, "slot"), short_hosts[i]->range);
+        }
+        d.help("lower processes_per_node, or list the host with more slots: \"" + first.entry.name + ":" +
+               std::to_string(per_node) + "\"");
+    }
+    const Value* gpus = compute.fields.field("gpus");
+    int64_t gpu_count = -1;
+    if (gpus && gpus->kind == ValueKind::Int) gpu_count = gpus->number;
+    if (gpus && gpus->kind == ValueKind::List) gpu_count = static_cast<int64_t>(gpus->items.size());
+    if (gpu_count > 0 && per_node > gpu_count) {
+        diagnostics_.error("capacity", where, owner + " runs " + plural(per_node, "process") + " per node but " + target +
+                                                  " gives each host " + plural(gpu_count, "GPU"))
+            .note(target + " is declared here; each rank takes one GPU", compute.range);
     }
 }
 

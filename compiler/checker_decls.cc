@@ -149,13 +149,7 @@ void Checker::check_compute(const Symbol& symbol) {
             else d.help("there are several: say which with 'workspace = ...'");
         }
     }
-    if (kind == "hosts") {
-        const Value* hosts = fields.field("hosts");
-        if (hosts && hosts->kind == ValueKind::List && hosts->items.empty()) {
-            diagnostics_.error("out-of-range", find_member(decl.block.get(), "hosts")->value->range,
-                               owner + " needs at least one host");
-        }
-    }
+    if (kind == "hosts") check_hosts_compute(symbol, fields, owner);
     std::string name = label_of(symbol.module).empty() ? decl.name.name : label_of(symbol.module) + "." + decl.name.name;
     computes_[symbol.id] = {symbol.id, name, kind, fields, decl.name.range};
 }

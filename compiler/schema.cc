@@ -62,9 +62,17 @@ const BlockSpec* compute(std::string_view kind) {
         "compute hosts",
         "A list of machines reached through Open MPI (mpirun), each with its slots.",
         {
-            {"hosts", T::StringList, true, "", "host names, each optionally with slots: \"node1:4\"", {}, {}, {}, false},
+            {"hosts", T::StringList, true, "", "host names or addresses in rank order, each optionally with slots: \"node1:4\"", {}, {}, {}, false},
             {"slots", T::Int, false, "1", "slots per host where a host names none", {}, 1, {}, false},
             {"ssh_port", T::Int, false, "22", "the ssh port mpirun uses", {}, 1, 65535, false},
+            {"user", T::String, false, "ssh's own config", "the user ssh logs in as on every host", {}, {}, {}, false},
+            {"identity_file", T::String, false, "ssh's own config", "the private key ssh uses, a path on this machine (~ is expanded)", {}, {}, {}, false},
+            {"ssh_config", T::String, false, "ssh's own config", "an ssh config file on this machine, passed to ssh as -F (~ is expanded)", {}, {}, {}, false},
+            {"interface", T::String, false, "the libraries' own choice", "the network ranks talk on: a NIC name (\"eth0\") or an IPv4 CIDR (\"10.0.0.0/24\")", {}, {}, {}, false},
+            {"workdir", T::String, false, "the run store's folder", "an absolute folder on each host where ranks run and leave files", {}, {}, {}, false},
+            {"shared_fs", T::Bool, false, "true", "whether the hosts see this machine's run store; false: inputs and outputs are copied over ssh", {}, {}, {}, false},
+            {"python", T::String, false, "the environment's", "the interpreter on the hosts, in place of the environment's `python`", {}, {}, {}, false},
+            {"gpus", T::Gpus, false, "all", "the GPUs jobs may use on each host: all, none, a count, or device indexes [0, 1]", {}, {}, {}, false},
         }};
     static const BlockSpec amlcompute{
         "compute amlcompute",

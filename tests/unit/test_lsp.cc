@@ -286,6 +286,43 @@ BOOST_AUTO_TEST_CASE(hover_explains_fields_params_builtins_and_keywords) {
     BOOST_TEST(hover_text(position_of(text, "= random", 4)).find("sampling") != std::string::npos);
 }
 
+// The hosts compute's fields come from the schema: offered inside its block (not inside a
+// local one), explained on hover, and its own checks reach the editor as diagnostics.
+BOOST_AUTO_TEST_CASE(a_hosts_compute_offers_explains_and_checks_its_fields) {
+    Session s;
+    std::string uri = "untitled:hosts.amlflow";
+    std::string text = "compute farm : hosts {\n  hosts = [\"node1:4\", \"node2:4\"]\n  \n}\n"
+                       "compute here : local {\n  \n}\n";
+    s.open(uri, text);
+    std::set<std::string> farm = labels(s.at("textDocument/completion", uri, position_of(text, "  \n}", 2, 0)));
+    for (const char* wanted : {"identity_file", "ssh_config", "user", "interface", "workdir", "shared_fs", "python",
+                               "gpus", "slots", "ssh_port"}) {
+        BOOST_TEST(farm.count(wanted) == 1, "offers " << wanted);
+    }
+    BOOST_TEST(farm.count("hosts") == 0);  // written already
+    BOOST_TEST(farm.count("cpus") == 0);   // a local compute's
+    std::set<std::string> here = labels(s.at("textDocument/completion", uri, position_of(text, "  \n}", 2, 1)));
+    BOOST_TEST(here.count("cpus") == 1);
+    BOOST_TEST(here.count("identity_file") == 0);
+
+    std::string written = "compute farm : hosts {\n  hosts = [\"node1:4\", \"node1:2\"]\n"
+                          "  identity_file = \"~/.ssh/id_ed25519\"\n  workdir = \"scratch\"\n}\n";
+    json diagnostics = s.change(uri, written, 2);
+    std::set<std::string> messages;
+    for (const json& d : diagnostics) {
+        std::string message = d["message"].get<std::string>();
+        messages.insert(message.substr(0, message.find('\n')));  // the help follows
+        if (d["code"] == "duplicate") BOOST_TEST(d["range"] == range(1, 22, 1, 31));  // the second "node1..."
+    }
+    BOOST_TEST(messages.count("host 'node1' is listed twice in compute 'farm'") == 1);
+    BOOST_TEST(messages.count("compute 'farm' has workdir 'scratch', which is not an absolute path") == 1);
+    BOOST_TEST(diagnostics.size() == 2u);  // the key file is not looked for here
+    json hover = s.at("textDocument/hover", uri, position_of(written, "identity_file", 3));
+    std::string field = hover["result"]["contents"]["value"].get<std::string>();
+    BOOST_TEST(field.find("**identity_file**: a string") != std::string::npos);
+    BOOST_TEST(field.find("~ is expanded") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(definition_in_the_file_and_across_the_stdlib_import) {
     Session s;
     std::string uri = uri_of(birds_path());
