@@ -69,6 +69,8 @@ void HostStaging::queue_copies(Target& target, const std::vector<std::string>& p
         target.steps.push_back({target_command(compute_, target.host, mark_script(layout_.workdir, sent)),
                                 "marking what was copied", nullptr});
     }
+    target.steps.push_back({target_command(compute_, target.host, work_script(layout_)),
+                            "making the working directory '" + layout_.work + "'", nullptr});
     std::error_code ec;
     if (!checkpoints.empty() && fs::is_directory(checkpoints, ec)) {
         target.steps.push_back({rsync_push(compute_, target.host, checkpoints, true, layout_.checkpoints, true),

@@ -1,5 +1,7 @@
 #include "runtime/hosts/hosts_backend.h"
 
+#include <filesystem>
+
 #include "compiler/rank_variables.h"
 #include "runtime/core/job_launch.h"
 #include "runtime/hosts/host_list.h"
@@ -128,6 +130,14 @@ void HostsBackend::stage_files(Attempt& attempt) {
     files.step = request.step->name;
     files.attempt = request.context.attempt + 1;
     files.snapshot = request.workdir;
+    // ./outputs and ./logs lead into this machine's run store, which the hosts do not see:
+    // their own lead into the attempt's folders there (staging_layout.h's work folder).
+    std::error_code ignored;
+    for (const char* link : {"outputs", "logs"}) {
+        if (std::filesystem::is_symlink(std::filesystem::path(request.workdir) / link, ignored)) {
+            std::filesystem::remove(std::filesystem::path(request.workdir) / link, ignored);
+        }
+    }
     files.helper = request.context.python_lib;
     files.shim = options_.shim;
     files.inputs = job_inputs(request);

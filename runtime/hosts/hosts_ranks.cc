@@ -67,7 +67,7 @@ AttemptRequest request_on_hosts(const AttemptRequest& request, const HostsRankCo
                                                                                           : context.hosts[0];
     out.context.gpus.clear();  // this machine's GPUs mean nothing on the hosts
     if (const RemoteLayout* layout = context.layout) {
-        out.workdir = layout->snapshot;
+        out.workdir = layout->work;
         out.context.outputs = layout->outputs;
         out.context.logs = layout->logs;
         out.context.metrics_folder = layout->metrics;

@@ -108,6 +108,7 @@ RemoteLayout remote_layout(const std::string& workdir, const StagingRequest& req
     layout.outputs = layout.attempt + "/outputs";
     layout.logs = layout.attempt + "/logs";
     layout.metrics = layout.attempt + "/metrics";
+    layout.work = layout.attempt + "/work";
     layout.checkpoints = step + "/checkpoints";
     return layout;
 }
@@ -165,6 +166,15 @@ std::string mark_script(const std::string& workdir, const std::vector<std::strin
     std::string script = "cd " + shell_quote(normal(workdir) + "/cache") + " && touch";
     for (const std::string& hash : hashes) script += " " + hash + ".done";
     return script;
+}
+
+std::string work_script(const RemoteLayout& layout) {
+    std::string work = shell_quote(layout.work), snapshot = shell_quote(layout.snapshot);
+    // Hard links: as cheap as a rename, and a script that rewrites a file (write to a new
+    // one, rename) never touches the cached copy. A file system without them gets a copy.
+    return "rm -rf " + work + " && mkdir -p " + work + " && { cp -al " + snapshot + "/. " + work + "/ 2>/dev/null || cp -a " +
+           snapshot + "/. " + work + "/; } && rm -rf " + work + "/outputs " + work + "/logs && ln -s ../outputs " + work +
+           "/outputs && ln -s ../logs " + work + "/logs";
 }
 
 std::vector<std::string> hashes_present(const std::string& out) {

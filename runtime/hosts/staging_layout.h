@@ -11,6 +11,9 @@
 //                             sent again (rsync --delete then mends what is there)
 //   <run>/<step>/attempt-<k>/{outputs,logs,metrics}   the attempt's folders, k as the run
 //                             store counts attempts (attempt-1 first)
+//   <run>/<step>/attempt-<k>/work   the ranks' working directory: the cached snapshot's
+//                             files as hard links, with outputs and logs leading to the
+//                             attempt's (a script's ./outputs never lands in the cache)
 //   <run>/<step>/checkpoints  kept across attempts
 // The hash: a folder's or file's content digest (core/artifacts' content_digest: sha256
 // over the bytes) for the snapshot, the helper and the shim, which are small and, for the
@@ -59,6 +62,9 @@ struct RemoteLayout {
     std::map<std::string, std::string> staged;  // every staged local path (normalised) -> there
     std::string attempt;                 // <workdir>/<run>/<step>/attempt-<k>
     std::string outputs, logs, metrics;  // in `attempt`
+    std::string work;                    // in `attempt`: the ranks' working directory, the
+                                         // snapshot's files (hard links) with ./outputs and
+                                         // ./logs leading to the attempt's folders
     std::string checkpoints;             // <workdir>/<run>/<step>/checkpoints
 
     // The path there for a local path under any staged item (an input's sub-path, a file
@@ -89,6 +95,8 @@ std::vector<std::string> rsync_pull(const HostsCompute& compute, const std::stri
 std::string probe_script(const RemoteLayout& layout, const std::vector<StagedItem>& items);
 // The script that writes the .done markers of `hashes` (after their copies succeeded).
 std::string mark_script(const std::string& workdir, const std::vector<std::string>& hashes);
+// The script that makes the attempt's working directory from the cached snapshot.
+std::string work_script(const RemoteLayout& layout);
 // The hashes a probe's output says the host has.
 std::vector<std::string> hashes_present(const std::string& out);
 
