@@ -181,6 +181,7 @@ mark = os.path.join(os.environ["AMLFLOW_CHECKPOINTS"], "step")
 start = int(open(mark).read()) if os.path.exists(mark) else 0
 print("start", rank, socket.gethostname(), "from", start, "restart", os.environ["TORCHELASTIC_RESTART_COUNT"],
       "pid", os.getpid(), flush=True)
+dist.barrier()  # every rank has read the checkpoint before rank 0 writes the next
 for step in range(start, 6):
     if rank == 0:
         with open(mark + ".tmp", "w") as f: f.write(str(step + 1))
