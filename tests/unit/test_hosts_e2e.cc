@@ -233,6 +233,34 @@ experiment e {
     }
 }
 
+// examples/multi_host as its README runs it, with the cluster's names given by --set.
+BOOST_AUTO_TEST_CASE(multi_host_example_trains_across_the_hosts) {
+    const Cluster& cluster = Cluster::get();
+    Sandbox box;
+    fs::path example = source_dir() / "examples" / "multi_host";
+    BOOST_REQUIRE_MESSAGE(fs::exists(example / "multi_host.amlflow"), example << " not found");
+    for (const auto& entry : fs::directory_iterator(example)) {
+        if (entry.is_regular_file()) fs::copy_file(entry.path(), box.root() / entry.path().filename());
+    }
+    std::string hosts = "[" + literal(cluster.hosts[0] + ":2") + ", " + literal(cluster.hosts[1] + ":2") + "]";
+    Outcome r = box.run({"run", "multi_host.amlflow", "--set", "hosts=" + hosts, "--set", "ssh_config=" + cluster.ssh_config,
+                         "--set", "network=" + cluster.subnet, "--set", "epochs=4"},
+                        300);
+    BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
+    BOOST_TEST(contains(r.out, "[train 0@" + cluster.hosts[0] + "] OK: loss fell"), r);
+    for (int rank = 0; rank < 4; ++rank) {
+        std::string host = cluster.hosts[rank / 2];
+        BOOST_TEST(contains(r.out, "[train " + std::to_string(rank) + "@" + host + "] [rank " + std::to_string(rank) +
+                                       "/4] on " + host + ": node " + std::to_string(rank / 2)),
+                   r);
+    }
+    auto store = box.store();
+    auto train = step_record(*store, box.only_run(), "train");
+    BOOST_REQUIRE(train);
+    BOOST_TEST(fs::exists(train->outputs / "model.pt"));
+    BOOST_TEST(fs::exists(train->outputs.parent_path() / "checkpoints" / "last.pt"));
+}
+
 // Ctrl-C: amlflow stops the group on both hosts and exits 130; nothing of the run is left.
 BOOST_AUTO_TEST_CASE(ctrl_c_leaves_nothing_on_any_host) { stop_and_check_nothing_left(SIGINT, 130); }
 
