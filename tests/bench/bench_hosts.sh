@@ -15,12 +15,15 @@
 #   BENCH_REPS         repetitions of each measurement (default 5; the relay 3)
 #   BENCH_RELAY_BYTES  bytes each writer writes (default 100000000)
 #   BENCH_KEEP=1       keep the scratch folder (printed)
-#   BENCH_ONLY         a subset of: launch relay crash
+#   BENCH_ONLY         a subset of: noop launch relay crash
 # The cluster is shared_fs (not --private): the hand-typed commands read the same scratch
 # folder the amlflow runs do. Every `amlflow run` passes --force (no cache).
 #
 # What it measures (median and min; ratio = median / median):
 #
+# 0. The fixed cost: a 2 x 2 job of /bin/true through `amlflow run` (the hosts' check, one
+#    ssh round trip each; mpirun; the shims' connections) against the same mpirun starting
+#    /bin/true by hand. It is in every figure below, so it is shown on its own.
 # 1. A 2 x 2 gloo job. runtime_ddp.py (init_process_group from env://, one all_reduce,
 #    destroy) as a `pytorch { nodes = 2, processes_per_node = 2 }` job on a `hosts`
 #    compute through `amlflow run`, against the same ranks started by the `mpirun`
@@ -49,7 +52,7 @@ HELPER="$PY $HERE/runtime_helper.py"
 REPS=${BENCH_REPS:-5}
 RELAY_REPS=${BENCH_RELAY_REPS:-3}
 RELAY_BYTES=${BENCH_RELAY_BYTES:-100000000}
-ONLY=${BENCH_ONLY:-launch relay crash}
+ONLY=${BENCH_ONLY:-noop launch relay crash}
 CLUSTER_SCRIPT=$REPO/scripts/fake-cluster.sh
 
 die() { echo "bench_hosts: $*" >&2; exit 1; }
@@ -109,6 +112,8 @@ $2
 }
 EOF2
 }
+job_file noop '    source = "quiet"
+    command = ["/bin/true"]'
 job_file ddp '    source = "src"
     script = "runtime_ddp.py"'
 job_file relay "    source = \"quiet\"
@@ -152,6 +157,21 @@ echo "  machine:  $(nproc) cores, $(uname -sr); load average $(cut -d' ' -f1-3 /
 echo "  cluster:  $NAME ($H1, $H2 on $FAKE_CLUSTER_SUBNET); $(mpirun --version 2>&1 | head -1)"
 echo "  scratch:  $WORK; repetitions: $REPS ($RELAY_REPS for the relay)"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+if wants noop; then
+    echo
+    echo "== 0. fixed cost: 2 x 2 ranks of /bin/true, wall clock (s)"
+    hand_noop() { "${MPIRUN[@]}" /bin/true; }
+    timed "$WORK/out/noop.txt" "$AMLFLOW" run --force "$WORK/noop.amlflow" >/dev/null  # warm-up
+    ours="" base=""
+    for ((i = 0; i < REPS; i++)); do
+        a=$(timed "$WORK/out/noop.txt" "$AMLFLOW" run --force "$WORK/noop.amlflow")
+        b=$(timed "$WORK/out/hand-noop.txt" hand_noop)
+        echo "  rep $((i + 1)): amlflow $a s, mpirun by hand $b s"
+        ours+="$a " base+="$b "
+    done
+    record "2 x 2 /bin/true: amlflow / mpirun by hand" "$ours" "$base" s "-"
+fi
 
 if wants launch; then
     echo
