@@ -7,6 +7,9 @@
 #include "runtime/core/artifacts.h"
 #include "runtime/exec/sweep_plan.h"
 #include "runtime/core/job_launch.h"
+#include "runtime/core/host_list.h"
+#include "runtime/hosts/hosts_launch.h"
+#include "runtime/hosts/local_address.h"
 
 namespace amlflow::cli {
 
@@ -51,7 +54,20 @@ void show_processes(const RunPlan& plan, const StepPlan& step, const std::map<st
                        "<metrics>", {}, "<amlflow python lib>", "<attempt logs>"};
     add_placeholders(step.spec, request.results);
     std::string error;
-    auto launches = plan_processes(request, base, &error);
+    bool on_hosts = request.compute.value("$kind", "") == "hosts";
+    std::optional<HostsCompute> hosts;
+    if (on_hosts) {
+        hosts = hosts_compute_from(request.compute, &error);
+        if (!hosts) {
+            std::cout << indent << "cannot run there: " << error << "\n";
+            return;
+        }
+        if (!hosts->python.empty()) request.environment["python"] = hosts->python;
+        request.context.master_addr = hosts->hosts[0].name;
+    }
+    // On hosts a rank starts from its host's own environment: all it gets is shown.
+    std::map<std::string, std::string> none;
+    auto launches = plan_processes(request, on_hosts ? none : base, &error);
     if (!launches) {
         std::cout << indent << "cannot run here: " << error << "\n";
         return;
@@ -60,15 +76,30 @@ void show_processes(const RunPlan& plan, const StepPlan& step, const std::map<st
               << "\n";
     // An mpi job's ranks are started by one mpirun, each through the rank shim, which then
     // runs the rank's line below (docs/runtime.md, "Ranks that mpirun starts").
-    if (distribution_of(step.spec).kind == "mpi") {
+    Distribution shape = distribution_of(step.spec);
+    if (on_hosts) {
+        HostsLaunchShape placed{shape.nodes, shape.kind == "per_node" ? 1 : shape.processes_per_node, "amlflow-rank",
+                                step.name, network_of(*hosts)};
+        std::cout << indent << "through";
+        for (const std::string& arg : hosts_mpirun_argv(*hosts, placed)) std::cout << " " << shown(json(arg));
+        std::cout << "\n";
+    } else if (shape.kind == "mpi") {
         std::cout << indent << "through";
         for (const std::string& arg : mpirun_argv(static_cast<int>(launches->size()), "amlflow-rank", step.name)) {
             std::cout << " " << shown(json(arg));
         }
         std::cout << "\n";
     }
-    for (const ProcessLaunch& launch : *launches) {
-        std::cout << indent << "[" << launch.label << "]";
+    int per_host = shape.kind == "per_node" ? 1 : shape.processes_per_node;
+    for (ProcessLaunch& launch : *launches) {
+        std::string where = on_hosts ? "@" + hosts->hosts[static_cast<size_t>(&launch - &(*launches)[0]) / static_cast<size_t>(per_host)].name : "";
+        std::cout << indent << "[" << launch.label << where << "]";
+        auto visible = launch.env.find("CUDA_VISIBLE_DEVICES");
+        if (on_hosts && visible != launch.env.end() && visible->second.empty()) {
+            // The hosts' GPUs are found there when the run starts (docs/running-on-hosts.md).
+            launch.env.erase(visible);
+            launch.env.erase("CUDA_DEVICE_ORDER");
+        }
         for (const std::string& arg : launch.argv) std::cout << " " << shown(json(arg));
         std::cout << "\n";
         if (!variables) continue;
@@ -94,6 +125,12 @@ void show_sweep(const RunPlan& plan, const StepPlan& sweep, const std::map<std::
     int parallel = std::max(1, sweep.spec.value("parallel", 1));
     std::cout << "  would start " << trials->size() << " trial" << (trials->size() == 1 ? "" : "s") << ", at most "
               << parallel << " at once\n";
+    int count = sweep.spec.value("trials", 10);
+    if (sweep.spec.value("sampling", "") == "bayesian" && count > static_cast<int>(trials->size())) {
+        // The others are drawn from these trials' results (tpe_sampler.h): unknown yet.
+        std::cout << "  then " << count - static_cast<int>(trials->size())
+                  << " more, drawn by bayesian sampling (TPE) from the results of those before them\n";
+    }
     for (const Trial& trial : *trials) {
         std::cout << "  trial " << trial.index << " (" << trial.name << "):";
         for (auto it = trial.params.begin(); it != trial.params.end(); ++it) {

@@ -1,6 +1,7 @@
 // The built-in functions: env, file, url, glob, the search-space functions and the
 // sweep objectives. Part of the Evaluator.
 #include <algorithm>
+#include <set>
 #include <glob.h>
 
 #include <cmath>
@@ -18,6 +19,30 @@ namespace amlflow::compiler {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Whether an environment variable's name says it holds a secret: a word of it (split at
+// '_') is SECRET, TOKEN, PASSWORD, ..., or two words make API_KEY, ACCESS_KEY, ...
+bool looks_secret(const std::string& name) {
+    std::vector<std::string> words;
+    std::string word;
+    for (char c : name + "_") {
+        if (c == '_' || c == '-') {
+            if (!word.empty()) words.push_back(word);
+            word.clear();
+        } else {
+            word += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+    }
+    static const std::set<std::string> alone = {"SECRET", "SECRETS", "TOKEN", "TOKENS", "PASSWORD", "PASSWD",
+                                                "CREDENTIAL", "CREDENTIALS", "SAS", "APIKEY", "PASSPHRASE"};
+    static const std::set<std::pair<std::string, std::string>> pairs = {
+        {"API", "KEY"}, {"ACCESS", "KEY"}, {"ACCOUNT", "KEY"}, {"PRIVATE", "KEY"}, {"CONNECTION", "STRING"}, {"SECRET", "KEY"}};
+    for (size_t i = 0; i < words.size(); ++i) {
+        if (alone.count(words[i])) return true;
+        if (i + 1 < words.size() && pairs.count({words[i], words[i + 1]})) return true;
+    }
+    return false;
+}
 
 const std::vector<std::string>& function_names() {
     static const std::vector<std::string> names = {
@@ -118,6 +143,13 @@ Value Evaluator::eval_call(const ast::Expr& expr, const EvalScope& scope) {
             if (find_invalid_utf8(set)) {
                 diagnostics_.error("invalid-value", expr.range, "environment variable '" + args[0].text + "' is not valid UTF-8");
                 return Value::error();
+            }
+            if (looks_secret(args[0].text)) {
+                diagnostics_.warning("secret-env", expr.range,
+                                     "the value of '" + args[0].text + "' looks like a secret, and would be written into the "
+                                     "plan, the run store and every rank's environment")
+                    .help("leave it out of the file: ranks inherit amlflow's environment, and amlflow reads Azure "
+                          "credentials (AZURE_CLIENT_SECRET, ...) from it itself");
             }
             return Value::of_string(set);
         }

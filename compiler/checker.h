@@ -74,6 +74,7 @@ private:
         HostEntry entry;
         SourceRange range;
         SourceRange slots_from;
+        size_t index = 0;  // in the list
     };
     struct Lazy {
         enum class State { Todo, Busy, Done };

@@ -93,7 +93,8 @@ void Checker::check_hosts_compute(const Symbol& symbol, const Value& fields, con
     }
     const Value* shared = fields.field("shared_fs");
     if (shared && shared->kind == ValueKind::Bool && !shared->boolean && !find_member(block, "workdir")) {
-        diagnostics_.error("missing-field", symbol.decl->name.range, owner + " sets 'shared_fs = false' but gives no 'workdir'")
+        diagnostics_.error("missing-field", symbol.decl->name.range,
+                           owner + " sets 'shared_fs = false' but gives no 'workdir'")
             .note("the hosts share no folder with this machine", at("shared_fs"))
             .help("add 'workdir = \"/scratch/amlflow\"': the folder on each host that the snapshot and inputs are "
                   "copied into");
@@ -102,8 +103,7 @@ void Checker::check_hosts_compute(const Symbol& symbol, const Value& fields, con
     if (interface && interface->kind == ValueKind::String) {
         Problem problem = interface_problem(interface->text);
         if (!problem.message.empty()) {
-            diagnostics_.error("invalid-value", at("interface"), problem.message)
-                .help(problem.help);
+            diagnostics_.error("invalid-value", at("interface"), problem.message).help(problem.help);
         }
     }
 }
@@ -118,7 +118,8 @@ void Checker::check_host_entries(const Symbol& symbol, const Value& fields, cons
     const ast::Member* member = find_member(block, "hosts");
     const ast::Expr* list = member ? member->value.get() : nullptr;
     if (hosts->items.empty()) {
-        diagnostics_.error("out-of-range", list ? list->range : symbol.decl->name.range, owner + " needs at least one host");
+        SourceRange where = list ? list->range : symbol.decl->name.range;
+        diagnostics_.error("out-of-range", where, owner + " needs at least one host");
         return;
     }
     bool literal = list && list->kind == ast::ExprKind::List && list->items.size() == hosts->items.size();
@@ -142,13 +143,16 @@ void Checker::check_host_entries(const Symbol& symbol, const Value& fields, cons
             continue;
         }
         host.range = where;
+        host.index = i;
         bool slots_said = slots_member && slots_member->value && !host.entry.own_slots;
         host.slots_from = slots_said ? slots_member->value->range : where;
         for (const PlacedHost& earlier : placed) {
             if (!same_host(earlier.entry.name, host.entry.name)) continue;
-            diagnostics_.error("duplicate", where, "host '" + host.entry.name + "' is listed twice in " + owner)
-                .note("first listed here", earlier.range)
-                .help("list each host once, with all the slots it offers: \"" + host.entry.name + ":N\"");
+            Diagnostic& d =
+                diagnostics_.error("duplicate", where, "host '" + host.entry.name + "' is listed twice in " + owner);
+            if (literal) d.note("first listed here", earlier.range);
+            else d.note("as '" + hosts->items[earlier.index].text + "' and as '" + item.text + "'");
+            d.help("list each host once, with all the slots it offers: \"" + earlier.entry.name + ":N\"");
             all_right = false;
             break;
         }

@@ -1,6 +1,8 @@
 #include <algorithm>
 #include "compiler/evaluator.h"
 
+#include "compiler/home_path.h"
+
 #include <cmath>
 
 #include "compiler/suggest.h"
@@ -213,7 +215,8 @@ Value Evaluator::join_path(const ast::Expr& expr, Value left, const Value& right
         }
         start = end + 1;
     }
-    std::string& base = left.kind == ValueKind::Output ? left.text : left.text;
+    std::string& base = left.text;
+    if (left.kind == ValueKind::String) base = expand_home(base);  // a path from here on
     if (base.empty()) base = piece;
     else if (!piece.empty()) base += (base.back() == '/' ? "" : "/") + piece;
     if (left.kind == ValueKind::String) left.kind = ValueKind::Path;

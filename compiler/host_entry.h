@@ -18,7 +18,6 @@ struct HostEntry {
 struct HostEntryProblem {
     std::string message;
     std::string help;
-    bool slots = false;  // the slot count is what is wrong
 };
 
 // "node1:4" -> {node1, 4}; "node1" -> {node1, fallback}; "[fe80::1]:2" for IPv6.

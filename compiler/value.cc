@@ -1,5 +1,7 @@
 #include "compiler/value.h"
 
+#include "compiler/home_path.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -19,7 +21,7 @@ Value Value::of_ref(std::string id) { Value v; v.kind = ValueKind::Ref; v.text =
 Value Value::of_path(std::string p, std::string digest) {
     Value v;
     v.kind = ValueKind::Path;
-    v.text = std::move(p);
+    v.text = expand_home(p);
     v.digest = std::move(digest);
     return v;
 }

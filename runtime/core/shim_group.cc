@@ -22,6 +22,7 @@ struct ShimGroup::Rank {
     std::unique_ptr<LogRelay> log;
     Connection* connection = nullptr;
     bool exited = false, finished = false, hung = false;
+    bool waiting = false;  // proven, waiting for the planner (set_planner)
     ExitStatus status;
     std::string error_file;
     EventLoop::TimerId hang_timer = 0;
@@ -264,9 +265,38 @@ void ShimGroup::handle_hello(Connection& connection, const std::string& payload)
                       " does not belong to a job of " + std::to_string(options_.ranks));
     }
     Rank& rank = *ranks_[static_cast<std::size_t>(hello.rank)];
-    if (rank.connection || rank.finished) return refuse("rank " + std::to_string(hello.rank) + " is already here");
+    if (rank.connection || rank.finished || rank.waiting) {
+        return refuse("rank " + std::to_string(hello.rank) + " is already here");
+    }
+    loop_.cancel(connection.hello_timer);  // proven: it may wait for its plan now
+    connection.hello_timer = 0;
+    if (!planner_) {
+        // The ranks' plans are not ready (the hosts are still being checked): it waits.
+        rank.waiting = true;
+        waiting_.push_back({&connection, hello});
+        return;
+    }
+    admit(connection, hello);
+}
+
+void ShimGroup::set_planner(RankPlanner planner) {
+    planner_ = std::move(planner);
+    std::vector<std::pair<Connection*, ShimHello>> waiting;
+    waiting.swap(waiting_);
+    for (auto& [connection, hello] : waiting) {
+        ranks_[static_cast<std::size_t>(hello.rank)]->waiting = false;
+        if (connection->fd >= 0) admit(*connection, hello);
+    }
+}
+
+void ShimGroup::admit(Connection& connection, const ShimHello& hello) {
+    auto refuse = [&](const std::string& why) {
+        write_frame(connection.fd, FrameType::refused, why);
+        close_connection(connection);
+    };
+    Rank& rank = *ranks_[static_cast<std::size_t>(hello.rank)];
     std::string error;
-    auto plan = planner_(hello, &error);
+    auto plan = stopping_ ? std::nullopt : planner_(hello, &error);
     LogRelayOptions log_options;
     if (plan) {
         log_options = {plan->label, hello.rank, plan->log_path, options_.tail_lines};
@@ -276,7 +306,7 @@ void ShimGroup::handle_hello(Connection& connection, const std::string& payload)
     if (!plan || stopping_) {
         refuse(stopping_ ? "the attempt is stopping" : error);
         rank.finished = true;
-        fail(FailureKind::spawn, hello.rank, {}, rank_name(hello.rank) + " could not start: " + error);
+        if (!stopping_) fail(FailureKind::spawn, hello.rank, {}, rank_name(hello.rank) + " could not start: " + error);
         return check_done();
     }
     rank.plan = std::move(*plan);
@@ -431,6 +461,18 @@ void ShimGroup::stop_all(Clock::duration grace, const std::string& why) {
 
 void ShimGroup::stop_ranks(Clock::duration grace) {
     stopping_ = true;
+    // Shims still waiting for their plans are told no; their ranks never start.
+    std::vector<std::pair<Connection*, ShimHello>> waiting;
+    waiting.swap(waiting_);
+    for (auto& [connection, hello] : waiting) {
+        Rank& rank = *ranks_[static_cast<std::size_t>(hello.rank)];
+        rank.waiting = false;
+        rank.finished = true;
+        if (connection->fd >= 0) {
+            write_frame(connection->fd, FrameType::refused, "the attempt is stopping");
+            close_connection(*connection);
+        }
+    }
     auto grace_ms = std::chrono::duration_cast<std::chrono::milliseconds>(grace).count();
     for (auto& rank : ranks_) {
         if (rank->connection && !rank->exited) {

@@ -86,8 +86,11 @@ public:
     void stop_all(Clock::duration grace, const std::string& why = "stopped") override;
 
     // Listens, then spawns `launch` (its env gets the address and secret added). False
-    // with *error when either fails; the loop must still run until done(). Once.
+    // with *error when either fails; the loop must still run until done(). Once. An empty
+    // `planner`: shims that prove the secret wait, until set_planner() (so mpirun and its
+    // ssh connections start while the hosts are still being checked).
     bool start(SpawnSpec launch, RankPlanner planner, std::string* error);
+    void set_planner(RankPlanner planner);
 
     bool done() const { return done_; }
     const GroupOutcome& outcome() const { return outcome_; }
@@ -101,6 +104,7 @@ private:
     void read_connection(Connection& connection);
     void handle_frame(Connection& connection, Frame& frame);
     void handle_hello(Connection& connection, const std::string& payload);
+    void admit(Connection& connection, const ShimHello& hello);
     void handle_exit(Rank& rank, const std::string& payload);
     void close_connection(Connection& connection);
     void launcher_exited(const ExitStatus& status);
@@ -123,6 +127,7 @@ private:
     bool launcher_finished_ = false;
     std::vector<std::unique_ptr<Rank>> ranks_;
     std::vector<std::unique_ptr<Connection>> connections_;
+    std::vector<std::pair<Connection*, ShimHello>> waiting_;  // proven shims, before set_planner
     std::function<void(const RankStarted&)> on_rank_started_;
     std::function<void(const RankExit&)> on_rank_exit_;
     std::function<void(const GroupOutcome&)> on_done_;

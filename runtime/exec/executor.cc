@@ -122,9 +122,11 @@ bool Executor::can_start(const StepRun& step) const {
         const SweepRun& sweep = sweeps_.at(step.parent);
         if (sweep.running >= sweep.parallel) return false;
     }
-    // A job on hosts holds its compute's hosts whole: two jobs there at once would both be
-    // placed on the first hosts.
-    if (on_hosts(step) && busy_computes_.count(step.plan->compute)) return false;
+    // A job on hosts needs processes_per_node free slots on each of `nodes` hosts there.
+    if (on_hosts(step)) {
+        Distribution shape = distribution_of(step.plan->spec);
+        return host_slots_.available(step.plan->compute, plan_.compute_of(*step.plan), shape.nodes, shape.processes_per_node);
+    }
     // A job larger than the machine still runs, alone, rather than never.
     return step.slots <= free_slots_ || active_ == 0;
 }
@@ -198,7 +200,10 @@ void Executor::finish_step(StepRun& step, StepState state, bool record) {
         --active_;
         for (int gpu : step.gpus) free_gpus_.insert(gpu);
         step.gpus.clear();
-        if (on_hosts(step)) busy_computes_.erase(step.plan->compute);
+        if (on_hosts(step)) {
+            host_slots_.release(step.plan->compute, step.hosts, distribution_of(step.plan->spec).processes_per_node);
+            step.hosts.clear();
+        }
     }
     if (was_running || held_slots) {
         reporter_.step_finished(step.plan->name, to_string(state), step.started_ms ? wall_ms() - step.started_ms : 0);

@@ -13,7 +13,10 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
+
+#include "runtime/exec/host_slots.h"
 #include <string>
 #include <vector>
 
@@ -64,6 +67,7 @@ private:
         bool looked_up = false;             // the cache (and resume) were asked
         std::string cache_key;
         std::string parent;                 // a trial: its sweep
+        int trial_index = -1;               // a trial: its index in the sweep
         std::string action;                 // "export" for an export's exporter process
         bool stopped_early = false;         // the sweep's policy asked the backend to stop it
         bool carried = false;               // --resume: completed before, kept as it was
@@ -72,6 +76,7 @@ private:
         int restarts_used = 0;
         int slots = 1;
         std::vector<int> gpus;
+        std::vector<size_t> hosts;     // on a hosts compute: the hosts it holds, by index
         std::string workdir;
         EventLoop::TimerId restart_timer = 0;
         int64_t started_ms = 0;
@@ -87,6 +92,12 @@ private:
         Objective objective;
         EarlyStop early_stop;
         std::map<std::string, Series> series;  // trial -> objective values (rank 0)
+        // sampling = bayesian: trials are drawn as the results they depend on arrive.
+        std::shared_ptr<TpeSampler> tpe;
+        int total = 0;                      // trials the sweep runs, drawn or not yet
+        std::vector<nlohmann::json> points;  // each drawn trial's point, as sampled
+        std::vector<bool> ended;            // each drawn trial: in a final state
+        std::vector<std::optional<double>> values;  // ... and its objective's last value
     };
 
     // Unix milliseconds, as the run store keeps times.
@@ -134,6 +145,8 @@ private:
 
     // executor_sweeps.cc
     void start_sweep(StepRun& step);
+    void add_trial(const StepRun& sweep, const Trial& trial);
+    void draw_bayesian_trials(const StepRun& sweep);
     void trial_finished(StepRun& trial);
     void finish_sweep(StepRun& sweep);
     void check_early_stop(const std::string& sweep);
@@ -162,7 +175,7 @@ private:
     StepResults results_;              // finished steps' results, for references
     std::map<std::string, StepRecord> previous_;  // --resume: the run's records so far
     int free_slots_ = 0;
-    std::set<std::string> busy_computes_;  // hosts computes a job holds
+    HostSlots host_slots_;             // hosts computes' slots, taken by the jobs there
     std::set<int> free_gpus_;
     std::map<std::string, std::string> interpreters_;  // environment id -> the python that has its packages
     EventLoop::TimerId metrics_timer_ = 0;

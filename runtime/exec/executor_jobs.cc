@@ -134,7 +134,9 @@ void Executor::start_step(StepRun& step) {
     auto compute = plan_.computes.find(step.plan->compute);
     if (compute != plan_.computes.end() && compute->second.contains("gpus")) compute_gpus = compute->second["gpus"].dump();
     std::vector<int> allowed = on_hosts(step) ? std::vector<int>{} : granted_gpus(options_.gpus, compute_gpus);
-    if (on_hosts(step)) busy_computes_.insert(step.plan->compute);
+    if (on_hosts(step)) {
+        step.hosts = host_slots_.take(step.plan->compute, plan_.compute_of(*step.plan), shape.nodes, shape.processes_per_node);
+    }
     // On this machine the job's `nodes` are blocks of ranks side by side: each gets its own
     // processes_per_node GPUs (rank_env gives each node its slice).
     for (int gpu : allowed) {
@@ -164,6 +166,10 @@ void Executor::start_attempt(StepRun& step) {
     request.environment = plan_.environment_of(*step.plan);
     if (interpreters_.count(step.plan->environment)) request.environment["python"] = interpreters_[step.plan->environment];
     request.compute = plan_.compute_of(*step.plan);
+    // On hosts, the attempt runs on the hosts the job holds (sweep trials side by side).
+    if (on_hosts(step)) {
+        request.compute = HostSlots::placed(request.compute, step.hosts, distribution_of(step.plan->spec).processes_per_node);
+    }
     request.workdir = step.workdir;
     std::error_code ignored;
     request.plan_folder = fs::absolute(options_.plan_folder, ignored).lexically_normal().string();

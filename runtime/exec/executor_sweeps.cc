@@ -1,9 +1,11 @@
-// Sweeps: a sweep step draws its trials (sweep_plan.h) and adds each as a job step of
+// Sweeps: a sweep step draws its trials (sweep_plan.h; bayesian sampling draws each as
+// the results it depends on arrive, tpe_sampler.h) and adds each as a job step of
 // its own, `tune[0]`, `tune[1]`, ..., run at most `parallel` at once and each cached,
 // retried and recorded like any job. The objective metric that trials report (rank 0)
 // drives early stopping while they run and picks the best trial when all have ended:
 // the one whose last reported value is best. `tune.best.outputs` then reads its outputs.
 #include <cmath>
+#include <memory>
 
 #include "runtime/exec/executor.h"
 
@@ -21,38 +23,84 @@ std::string text_of(const json& value) {
 
 void Executor::start_sweep(StepRun& step) {
     const std::string& name = step.plan->name;
-    std::string error;
-    auto trials = draw_trials(*step.plan, &error);
-    if (!trials) return fail_step(step, error);
-    if (step.plan->spec.value("sampling", "") == "bayesian") {
-        reporter_.note("sweep '" + name + "': bayesian sampling draws its trials at random in this version");
+    bool bayesian = step.plan->spec.value("sampling", "") == "bayesian";
+    std::vector<Trial> trials;
+    if (!bayesian) {
+        std::string error;
+        auto drawn = draw_trials(*step.plan, &error);
+        if (!drawn) return fail_step(step, error);
+        trials = std::move(*drawn);
     }
     SweepRun& sweep = sweeps_[name];
     sweep.objective = objective_of(*step.plan);
     sweep.early_stop = EarlyStop(*step.plan);
     sweep.parallel = std::max(1, step.plan->spec.value("parallel", 1));
-    sweep.trials = *trials;
-    sweep.pending = static_cast<int>(trials->size());
+    sweep.total = static_cast<int>(trials.size());
+    if (bayesian) {
+        sweep.tpe = std::make_shared<TpeSampler>(bayesian_sampler(*step.plan));
+        sweep.total = std::max(0, step.plan->spec.value("trials", 10));
+        reporter_.note("sweep '" + name + "': bayesian sampling (TPE), the first " +
+                       std::to_string(std::min(sweep.total, sweep.tpe->settings().startup)) + " trials at random");
+    }
+    sweep.pending = sweep.total;
     step.state = StepState::Running;
     step.started_ms = wall_ms();
     store_.set_step_state(run_id_, name, StepState::Running);
     show(step, "running");
-    for (const Trial& trial : *trials) {
-        const StepPlan& plan = made_plans_.emplace_back(trial_step(*step.plan, trial));
-        StepRun run;
-        run.plan = &plan;
-        run.parent = name;
-        if (!previous_.count(plan.name)) store_.add_step(run_id_, plan.name, "trial", plan.hash);
-        steps_.push_back(std::move(run));
+    for (const Trial& trial : trials) add_trial(step, trial);
+    if (bayesian) draw_bayesian_trials(step);
+    if (sweep.total == 0) finish_sweep(step);
+}
+
+void Executor::add_trial(const StepRun& sweep_step, const Trial& trial) {
+    SweepRun& sweep = sweeps_[sweep_step.plan->name];
+    sweep.trials.push_back(trial);
+    sweep.ended.push_back(false);
+    sweep.values.emplace_back();
+    const StepPlan& plan = made_plans_.emplace_back(trial_step(*sweep_step.plan, trial));
+    StepRun run;
+    run.plan = &plan;
+    run.parent = sweep_step.plan->name;
+    run.trial_index = trial.index;
+    if (!previous_.count(plan.name)) store_.add_step(run_id_, plan.name, "trial", plan.hash);
+    steps_.push_back(std::move(run));
+}
+
+// Bayesian sampling: each next trial as soon as every trial below its history bound
+// (tpe_history_bound) has ended, from those trials' last values of the objective. A trial
+// so sees the same results whenever it is drawn, whatever finished first meanwhile, and a
+// resumed or cached run (whose earlier trials end with the values they had) draws it again
+// at the same point.
+void Executor::draw_bayesian_trials(const StepRun& step) {
+    SweepRun& sweep = sweeps_[step.plan->name];
+    while (static_cast<int>(sweep.trials.size()) < sweep.total && !canceling_) {
+        int index = static_cast<int>(sweep.trials.size());
+        int bound = tpe_history_bound(index, sweep.parallel, sweep.tpe->settings().startup);
+        std::vector<TpeObservation> history;
+        for (int i = 0; i < bound; ++i) {
+            if (!sweep.ended[i]) return;
+            if (sweep.values[i]) history.push_back({i, sweep.points[i], *sweep.values[i]});
+        }
+        json point = sweep.tpe->draw(index, history);
+        sweep.points.push_back(point);
+        add_trial(step, make_trial(*step.plan, index, point));
     }
-    if (trials->empty()) finish_sweep(step);
 }
 
 void Executor::trial_finished(StepRun& trial) {
     SweepRun& sweep = sweeps_[trial.parent];
     if (trial.started_steady_ms > 0 && sweep.running > 0) --sweep.running;
+    auto index = static_cast<size_t>(trial.trial_index);
+    if (trial.trial_index >= 0 && index < sweep.ended.size()) {
+        sweep.ended[index] = true;
+        const Series& series = sweep.series[trial.plan->name];
+        bool done = trial.state == StepState::Succeeded || trial.state == StepState::Cached;
+        if (done && !series.empty() && std::isfinite(series.back().second)) sweep.values[index] = series.back().second;
+    }
+    StepRun* parent = find(trial.parent);
+    if (sweep.tpe && parent && !canceling_) draw_bayesian_trials(*parent);
     if (--sweep.pending > 0) return;
-    if (StepRun* parent = find(trial.parent)) finish_sweep(*parent);
+    if (parent) finish_sweep(*parent);
 }
 
 void Executor::finish_sweep(StepRun& step) {

@@ -113,7 +113,6 @@ std::optional<std::vector<json>> grid_points(const json& space, size_t limit, st
 std::optional<std::vector<Trial>> draw_trials(const StepPlan& sweep, std::string* error) {
     const json& spec = sweep.spec;
     const json& space = spec["space"];
-    const json& template_params = spec["$template"]["params"];
     std::string sampling = spec.value("sampling", "random");
     std::vector<json> points;
     if (sampling == "grid") {
@@ -122,6 +121,14 @@ std::optional<std::vector<Trial>> draw_trials(const StepPlan& sweep, std::string
         auto grid = grid_points(space, limit, error);
         if (!grid) return std::nullopt;
         points = std::move(*grid);
+    } else if (sampling == "bayesian") {
+        // Those that need no earlier result; the executor draws the others as results come.
+        TpeSampler sampler = bayesian_sampler(sweep);
+        int count = spec.value("trials", 10);
+        for (int i = 0; i < count && tpe_history_bound(i, spec.value("parallel", 1), sampler.settings().startup) == 0;
+             ++i) {
+            points.push_back(sampler.draw(i, {}));
+        }
     } else {
         std::string seed_text = compiler::sha256_hex(sweep.hash);
         std::seed_seq seed(seed_text.begin(), seed_text.end());
@@ -134,23 +141,31 @@ std::optional<std::vector<Trial>> draw_trials(const StepPlan& sweep, std::string
         }
     }
     std::vector<Trial> trials;
-    for (size_t i = 0; i < points.size(); ++i) {
-        Trial trial;
-        trial.index = static_cast<int>(i);
-        trial.name = sweep.name + "[" + std::to_string(i) + "]";
-        trial.params = json::object();
-        for (const json& param : template_params) {
-            std::string name = param["name"].get<std::string>();
-            std::string type = param.value("type", "");
-            if (points[i].contains(name)) {
-                trial.params[name] = typed(points[i][name], type);
-            } else if (param.contains("default")) {
-                trial.params[name] = param["default"];
-            }
-        }
-        trials.push_back(std::move(trial));
-    }
+    for (size_t i = 0; i < points.size(); ++i) trials.push_back(make_trial(sweep, static_cast<int>(i), points[i]));
     return trials;
+}
+
+Trial make_trial(const StepPlan& sweep, int index, const json& point) {
+    Trial trial;
+    trial.index = index;
+    trial.name = sweep.name + "[" + std::to_string(index) + "]";
+    trial.params = json::object();
+    for (const json& param : sweep.spec["$template"]["params"]) {
+        std::string name = param["name"].get<std::string>();
+        std::string type = param.value("type", "");
+        if (point.contains(name)) {
+            trial.params[name] = typed(point[name], type);
+        } else if (param.contains("default")) {
+            trial.params[name] = param["default"];
+        }
+    }
+    return trial;
+}
+
+TpeSampler bayesian_sampler(const StepPlan& sweep) {
+    Objective objective = objective_of(sweep);
+    return TpeSampler(sweep.spec["space"], objective.maximize, compiler::sha256_hex(sweep.hash),
+                      TpeSettings{});
 }
 
 StepPlan trial_step(const StepPlan& sweep, const Trial& trial) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/plan_model.h"
+#include "runtime/exec/tpe_sampler.h"
 
 namespace amlflow::runtime {
 
@@ -25,9 +26,17 @@ struct Trial {
 // The trials of a sweep. Random sampling is seeded by the sweep's content hash, so an
 // unchanged sweep draws the same trials (and so they can come from the cache). Grid
 // sampling walks every combination of `choice` values (`trials` caps it). Bayesian
-// sampling draws at random too (noted by the caller). nullopt with *error for a space
-// that cannot be drawn that way (grid over a continuous range).
+// sampling gives only the first trials, those drawn before any result (tpe_sampler.h):
+// the executor draws the others from bayesian_sampler as results come. nullopt with
+// *error for a space that cannot be drawn that way (grid over a continuous range).
 std::optional<std::vector<Trial>> draw_trials(const StepPlan& sweep, std::string* error);
+
+// Trial `index` of the sweep at `point` (parameter -> value): the values converted to the
+// template parameters' types, the parameters not swept at their defaults.
+Trial make_trial(const StepPlan& sweep, int index, const nlohmann::json& point);
+
+// The TPE sampler of a `sampling = bayesian` sweep, seeded by the sweep's content hash.
+TpeSampler bayesian_sampler(const StepPlan& sweep);
 
 // The job step of one trial: the template's fields with each `{"$param": p}` replaced
 // by the trial's value, the sweep's environment, compute and source, and a hash of the

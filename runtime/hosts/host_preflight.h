@@ -27,7 +27,7 @@
 
 #include "runtime/core/event_loop.h"
 #include "runtime/hosts/command_run.h"
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 #include "runtime/hosts/preflight_script.h"
 
 namespace amlflow::runtime {

@@ -21,7 +21,7 @@
 
 #include "runtime/core/event_loop.h"
 #include "runtime/hosts/command_run.h"
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 #include "runtime/hosts/staging_layout.h"
 
 namespace amlflow::runtime {

@@ -4,7 +4,7 @@
 
 #include "compiler/rank_variables.h"
 #include "runtime/core/job_launch.h"
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 #include "runtime/hosts/host_preflight.h"
 #include "runtime/hosts/host_staging.h"
 #include "runtime/hosts/hosts_launch.h"
@@ -26,6 +26,8 @@ struct HostsBackend::Attempt {
     PreflightReport report;
     std::optional<AttemptResult> result;  // held while rank 0's files come back
     bool stopping = false, done_reported = false;
+    std::string setup_error;  // the hosts failed their check while mpirun was starting
+    AttemptRequest remote;    // the request as the hosts see it (their paths)
 };
 
 HostsBackend::HostsBackend(EventLoop& loop, HostsBackendOptions options, LineSink* sink)
@@ -90,7 +92,9 @@ void HostsBackend::start(const AttemptRequest& request, AttemptCallbacks callbac
 }
 
 // Before any rank starts: every host reachable, with this Open MPI, the interpreter, the
-// packages, the GPUs and slots (host_preflight.h); one message per problem.
+// packages, the GPUs and slots (host_preflight.h); one message per problem. Where the hosts
+// see this machine's files, mpirun starts meanwhile (its ssh connections take as long as
+// the check), and its shims wait for their plans until the check has passed.
 void HostsBackend::check_hosts(Attempt& attempt) {
     PreflightRequest ask;
     ask.nodes = attempt.shape.nodes;
@@ -102,6 +106,7 @@ void HostsBackend::check_hosts(Attempt& attempt) {
         if (item.is_string()) ask.requirements.push_back(item.get<std::string>());
     }
     if (!options_.cache_folder.empty()) ask.cache = options_.cache_folder;
+    attempt.staging_mode = staging_mode(attempt.compute, options_.run_store_folder);
     attempt.preflight = std::make_unique<HostPreflight>(loop_, attempt.compute, ask);
     std::string step = attempt.request.step->name;
     attempt.preflight->start([this, step](const PreflightReport& report) {
@@ -113,17 +118,26 @@ void HostsBackend::check_hosts(Attempt& attempt) {
         if (!report.ok()) {
             std::string message = "the hosts cannot run this job:";
             for (const std::string& problem : report.problems) message += "\n  " + problem;
-            return fail_setup(step, message);
+            if (!attempt.group) return fail_setup(step, message);
+            attempt.setup_error = message;  // reported when the waiting shims are gone
+            return attempt.group->stop_all(EventLoop::Clock::duration::zero(), message);
         }
+        if (attempt.group) return open_ranks(attempt);
         stage_files(attempt);
     });
+    if (attempt.staging_mode == StagingMode::none) {
+        std::string ignored;
+        if (!supervisor_address(attempt.compute, "", &ignored).empty()) start_launcher(attempt);
+    }
 }
 
 // The snapshot, helper, shim and inputs to hosts that do not share this machine's disk,
 // and the checkpoint folder to every host (host_staging.h).
 void HostsBackend::stage_files(Attempt& attempt) {
-    attempt.staging_mode = staging_mode(attempt.compute, options_.run_store_folder);
-    if (attempt.staging_mode == StagingMode::none) return run_group(attempt);
+    if (attempt.staging_mode == StagingMode::none) {
+        start_launcher(attempt);
+        return open_ranks(attempt);
+    }
     const AttemptRequest& request = attempt.request;
     StagingRequest files;
     files.run_id = request.context.run_id;
@@ -153,27 +167,48 @@ void HostsBackend::stage_files(Attempt& attempt) {
             for (const std::string& problem : outcome.problems) message += "\n  " + problem;
             return fail_setup(step, message);
         }
-        run_group(*found->second);
+        start_launcher(*found->second);
+        open_ranks(*found->second);
     });
 }
 
-void HostsBackend::run_group(Attempt& attempt) {
+// What the ranks of the attempt run, with the hosts' facts: see hosts_ranks.h.
+std::optional<std::vector<ProcessLaunch>> HostsBackend::plan_ranks(Attempt& attempt, HostsRankContext* ranks,
+                                                                    std::string* error) {
+    const HostsCompute& compute = attempt.compute;
+    ranks->compute = &attempt.compute;
+    ranks->hosts = attempt.hosts;
+    ranks->addresses.clear();
+    for (const HostFacts& facts : attempt.report.hosts) ranks->addresses.push_back(facts.address);
+    ranks->per_host = attempt.shape.kind == "per_node" ? 1 : attempt.shape.processes_per_node;
+    ranks->layout = attempt.staging ? &attempt.staging->layout() : nullptr;
+    std::vector<std::vector<int>> found;
+    for (const HostFacts& facts : attempt.report.hosts) {
+        found.emplace_back();
+        for (const HostGpuFact& gpu : facts.gpus) found.back().push_back(gpu.index);
+    }
+    auto named = [](const nlohmann::json& fields) {
+        return fields.contains("variables") && fields["variables"].is_object() && fields["variables"].contains("CUDA_VISIBLE_DEVICES");
+    };
+    ranks->file_sets_gpus = named(attempt.request.environment) || named(attempt.request.step->spec);
+    ranks->gpus = gpus_by_host(compute.gpus, found, ranks->file_sets_gpus);
+    attempt.remote = request_on_hosts(attempt.request, *ranks);
+    // The ranks start from their host's own environment (the shim's), not this machine's.
+    auto launches = plan_processes(attempt.remote, {}, error);
+    if (launches && ranks->layout) relocate_inputs(*launches, *ranks->layout);
+    return launches;
+}
+
+// mpirun, once per attempt; its shims wait for open_ranks().
+void HostsBackend::start_launcher(Attempt& attempt) {
     const std::string step = attempt.request.step->name;
     const HostsCompute& compute = attempt.compute;
-    bool per_node = attempt.shape.kind == "per_node";
     HostsRankContext ranks;
-    ranks.compute = &attempt.compute;
-    ranks.hosts = attempt.hosts;
-    for (const HostFacts& facts : attempt.report.hosts) ranks.addresses.push_back(facts.address);
-    ranks.per_host = per_node ? 1 : attempt.shape.processes_per_node;
-    ranks.layout = attempt.staging ? &attempt.staging->layout() : nullptr;
-    AttemptRequest request = request_on_hosts(attempt.request, ranks);
     std::string error;
-    // The ranks start from their host's own environment (the shim's), not this machine's.
-    auto launches = plan_processes(request, {}, &error);
+    auto launches = plan_ranks(attempt, &ranks, &error);  // for the file's variables only
     if (!launches) return fail_setup(step, error);
-    if (ranks.layout) relocate_inputs(*launches, *ranks.layout);
-    std::string address = supervisor_address(compute, ranks.addresses.empty() ? "" : ranks.addresses[0], &error);
+    std::string first = ranks.addresses.empty() ? "" : ranks.addresses[0];
+    std::string address = supervisor_address(compute, first, &error);
     if (address.empty()) return fail_setup(step, error);
 
     HostsLaunchShape shape;
@@ -187,8 +222,8 @@ void HostsBackend::run_group(Attempt& attempt) {
     options.ranks = static_cast<int>(launches->size());
     options.listen_address = address;
     options.launcher = options_.launcher;
-    options.timeout = std::chrono::milliseconds(duration_ms(request.step->spec, "timeout", 0));
-    options.hang_timeout = std::chrono::milliseconds(duration_ms(request.step->spec, "hang_timeout", 0));
+    options.timeout = std::chrono::milliseconds(duration_ms(attempt.request.step->spec, "timeout", 0));
+    options.hang_timeout = std::chrono::milliseconds(duration_ms(attempt.request.step->spec, "hang_timeout", 0));
     options.grace = options_.grace;
     options.launcher_label = step + " mpirun";
     const std::string& attempt_logs = attempt.request.context.attempt_logs;
@@ -203,13 +238,6 @@ void HostsBackend::run_group(Attempt& attempt) {
     }
     SpawnSpec spawn{hosts_mpirun_argv(compute, shape), EnvironmentBuilder::to_envp(launcher_env),
                     attempt.request.workdir, options_.launcher};
-    auto shared = std::make_shared<std::vector<ProcessLaunch>>(std::move(*launches));
-    auto context = std::make_shared<HostsRankContext>(ranks);
-    AttemptRequest local = attempt.request;
-    std::string cwd = request.workdir;
-    RankPlanner planner = [shared, context, local, cwd](const ShimHello& hello, std::string* why) {
-        return rank_plan_for(hello, *shared, *context, local, cwd, why);
-    };
     ShimGroup& group = *attempt.group;
     AttemptCallbacks callbacks = attempt.callbacks;
     group.on_rank_started([callbacks](const RankStarted& rank) {
@@ -226,7 +254,25 @@ void HostsBackend::run_group(Attempt& attempt) {
     std::vector<std::string> logs = attempt.request.rank_logs;
     group.on_done([this, step, logs](const GroupOutcome& outcome) { bring_back(step, attempt_result_from(outcome, logs)); });
     std::string ignored;
-    group.start(spawn, planner, &ignored);
+    group.start(spawn, nullptr, &ignored);
+}
+
+// The hosts passed their check: each waiting (and later) shim gets its rank's plan.
+void HostsBackend::open_ranks(Attempt& attempt) {
+    if (!attempt.group || attempt.group->done()) return;
+    auto ranks = std::make_shared<HostsRankContext>();
+    std::string error;
+    auto launches = plan_ranks(attempt, ranks.get(), &error);
+    if (!launches) {
+        attempt.setup_error = error;
+        return attempt.group->stop_all(EventLoop::Clock::duration::zero(), error);
+    }
+    auto shared = std::make_shared<std::vector<ProcessLaunch>>(std::move(*launches));
+    AttemptRequest local = attempt.request;
+    std::string cwd = attempt.remote.workdir;
+    attempt.group->set_planner([shared, ranks, local, cwd](const ShimHello& hello, std::string* why) {
+        return rank_plan_for(hello, *shared, *ranks, local, cwd, why);
+    });
 }
 
 // After the attempt, failed or not: rank 0's outputs, logs and checkpoints come back into
@@ -235,6 +281,12 @@ void HostsBackend::bring_back(const std::string& step, AttemptResult result) {
     auto found = running_.find(step);
     if (found == running_.end()) return;
     Attempt& attempt = *found->second;
+    if (!attempt.setup_error.empty()) {
+        AttemptResult setup;
+        setup.facts.reason = "setup";
+        setup.message = attempt.setup_error;
+        return finish(step, setup);
+    }
     if (!attempt.staging || attempt.staging->busy()) return finish(step, result);
     attempt.result = result;
     const AttemptContext& context = attempt.request.context;

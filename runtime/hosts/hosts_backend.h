@@ -23,7 +23,9 @@
 #include "runtime/core/event_loop.h"
 #include "runtime/core/log_relay.h"
 #include "runtime/core/shim_group.h"
+#include "runtime/core/job_launch.h"
 #include "runtime/hosts/host_preflight.h"
+#include "runtime/hosts/hosts_ranks.h"
 
 namespace amlflow::runtime {
 
@@ -51,7 +53,9 @@ private:
     struct Attempt;
     void check_hosts(Attempt& attempt);
     void stage_files(Attempt& attempt);
-    void run_group(Attempt& attempt);
+    std::optional<std::vector<ProcessLaunch>> plan_ranks(Attempt& attempt, HostsRankContext* ranks, std::string* error);
+    void start_launcher(Attempt& attempt);
+    void open_ranks(Attempt& attempt);
     void bring_back(const std::string& step, AttemptResult result);
     void stop_attempt(Attempt& attempt, EventLoop::Clock::duration grace, const std::string& why);
     void finish(const std::string& step, const AttemptResult& result);

@@ -87,6 +87,39 @@ void relocate_inputs(std::vector<ProcessLaunch>& launches, const RemoteLayout& l
     }
 }
 
+std::vector<std::optional<std::string>> gpus_by_host(const json& gpus, const std::vector<std::vector<int>>& found,
+                                                     bool file_sets_them) {
+    std::vector<std::optional<std::string>> out;
+    for (const std::vector<int>& host : found) {
+        if (file_sets_them) {
+            out.emplace_back();
+            continue;
+        }
+        std::vector<int> granted;
+        if (gpus.is_string() && gpus.get<std::string>() == "none") {
+            out.emplace_back("");  // the job asked for none: hide them
+            continue;
+        }
+        if (gpus.is_number_integer()) {
+            for (size_t i = 0; i < host.size() && static_cast<int64_t>(i) < gpus.get<int64_t>(); ++i) granted.push_back(host[i]);
+        } else if (gpus.is_array()) {
+            for (const json& index : gpus) {
+                if (index.is_number_integer() && index.get<size_t>() < host.size()) granted.push_back(host[index.get<size_t>()]);
+            }
+        } else {
+            granted = host;
+        }
+        if (host.empty()) {
+            out.emplace_back();  // no GPU there: nothing to say
+            continue;
+        }
+        std::string visible;
+        for (int index : granted) visible += (visible.empty() ? "" : ",") + std::to_string(index);
+        out.emplace_back(visible);
+    }
+    return out;
+}
+
 std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vector<ProcessLaunch>& launches,
                                           const HostsRankContext& context, const AttemptRequest& local,
                                           const std::string& cwd, std::string* why) {
@@ -110,6 +143,16 @@ std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vec
     plan.argv = launch.argv;
     plan.env = launch.env;
     plan.inherit_env = true;
+    size_t host_index = index / static_cast<size_t>(context.per_host);
+    const auto* visible = host_index < context.gpus.size() ? &context.gpus[host_index] : nullptr;
+    if (visible && *visible) {
+        plan.env["CUDA_VISIBLE_DEVICES"] = **visible;
+        plan.env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";  // nvidia-smi's numbering
+    } else if (!context.file_sets_gpus) {
+        // This machine's GPU facts mean nothing there: the host's environment decides.
+        plan.env.erase("CUDA_VISIBLE_DEVICES");
+        plan.env.erase("CUDA_DEVICE_ORDER");
+    }
     plan.cwd = cwd;
     plan.log_path = index < local.rank_logs.size() ? local.rank_logs[index] : "";
     plan.label = launch.label + "@" + host;

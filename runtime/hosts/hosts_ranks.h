@@ -11,7 +11,7 @@
 #include "runtime/core/backend.h"
 #include "runtime/core/job_launch.h"
 #include "runtime/core/shim_group.h"
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 #include "runtime/hosts/staging_layout.h"
 
 namespace amlflow::runtime {
@@ -22,7 +22,18 @@ struct HostsRankContext {
     std::vector<std::string> addresses;  // as the preflight reached them ("" unknown)
     int per_host = 1;                    // ranks on each host (1 for a per-node launch)
     const RemoteLayout* layout = nullptr;  // null: the hosts see this machine's paths
+    // Per host, the CUDA_VISIBLE_DEVICES its ranks get (every rank of a host sees the job's
+    // GPUs there, as torchrun's do); nullopt: none set, the host's own environment decides
+    // (a host without GPUs, or a file that set the variable itself).
+    std::vector<std::optional<std::string>> gpus;
+    bool file_sets_gpus = false;  // the file's variables name CUDA_VISIBLE_DEVICES: as written
 };
+
+// Which of each host's GPUs (as the preflight found them, nvidia-smi's PCI order) a job
+// gets under the compute's `gpus` (all, none, a count, indexes); `file_sets_them`: the
+// file's variables name CUDA_VISIBLE_DEVICES, which then stays as written.
+std::vector<std::optional<std::string>> gpus_by_host(const nlohmann::json& gpus,
+                                                     const std::vector<std::vector<int>>& found, bool file_sets_them);
 
 // Local paths the job's arguments name outside its snapshot (another step's outputs, a
 // folder given as a path): what must travel to hosts without this machine's disk.

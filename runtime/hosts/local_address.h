@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 
 namespace amlflow::runtime {
 

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 
 namespace amlflow::runtime {
 

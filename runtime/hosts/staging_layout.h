@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 
 namespace amlflow::runtime {
 

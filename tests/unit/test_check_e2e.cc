@@ -26,7 +26,7 @@ BOOST_AUTO_TEST_CASE(warnings_say_what_will_not_run_here_and_keep_exit_zero) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     std::string ranks = std::to_string(cores + 1);
     box.write("p.amlflow", "compute cluster : amlcompute { vm_size = \"STANDARD_D2_V2\" }\n"
-                           "workspace ws { subscription_id = \"s\", resource_group = \"r\", name = \"w\" }\n"
+                           "workspace ws { subscription = \"s\", resource_group = \"r\", name = \"w\" }\n"
                            "compute here : local { }\n"
                            "experiment e {\n"
                            "  job far { source = \"src\", script = \"train.py\", compute = cluster }\n"

@@ -57,6 +57,25 @@ BOOST_AUTO_TEST_CASE(path_joins_cannot_leave_their_folder) {
     BOOST_TEST(eval_error("\"a\" / \"/etc\"").find("absolute") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_leading_tilde_is_the_home_folder) {
+    setenv("HOME", "/home/alice", 1);
+    BOOST_TEST(eval_arg("", "\"~/data\" / \"x.csv\"")["$path"] == "/home/alice/data/x.csv");
+    BOOST_TEST(eval_arg("param p: path = \"~/data\"", "p")["$path"] == "/home/alice/data");
+    BOOST_TEST(eval_arg("param p: path = \"~bob/data\"", "p")["$path"] == "~bob/data");
+}
+
+BOOST_AUTO_TEST_CASE(a_secret_read_into_the_file_is_a_warning) {
+    setenv("AMLFLOW_TEST_CLIENT_SECRET", "s3cr3t", 1);
+    setenv("AMLFLOW_TEST_DATA_DIR", "/data", 1);
+    setenv("AMLFLOW_TEST_API_KEY", "k", 1);
+    BOOST_TEST(eval_error("env(\"AMLFLOW_TEST_CLIENT_SECRET\")").find("the value of 'AMLFLOW_TEST_CLIENT_SECRET' "
+                                                                 "looks like a secret") != std::string::npos);
+    BOOST_TEST(eval_error("env(\"AMLFLOW_TEST_API_KEY\")").find("looks like a secret") != std::string::npos);
+    BOOST_TEST(eval_error("env(\"AMLFLOW_TEST_DATA_DIR\")").find("secret") == std::string::npos);
+    // Unset with a default: nothing secret is written.
+    BOOST_TEST(eval_error("env(\"AMLFLOW_TEST_UNSET_TOKEN\", \"x\")").find("secret") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(type_errors_are_reported_not_thrown) {
     BOOST_TEST(eval_error("1 + \"a\"").find("cannot apply '+' to an int and a string") != std::string::npos);
     BOOST_TEST(eval_error("1 / 0").find("division by zero") != std::string::npos);

@@ -3,7 +3,7 @@
 
 #include <cstdlib>
 
-#include "runtime/hosts/host_list.h"
+#include "runtime/core/host_list.h"
 
 using namespace amlflow::runtime;
 using nlohmann::json;
@@ -67,6 +67,68 @@ BOOST_AUTO_TEST_CASE(shell_quoting_survives_a_shell) {
     BOOST_CHECK_EQUAL(shell_join({"echo", "a b", "$HOME"}), "echo 'a b' '$HOME'");
     BOOST_CHECK(is_cidr("10.0.0.0/24"));
     BOOST_CHECK(!is_cidr("eth0"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+#include "runtime/exec/host_slots.h"
+#include "runtime/hosts/hosts_launch.h"
+#include "runtime/hosts/hosts_ranks.h"
+
+BOOST_AUTO_TEST_SUITE(hosts_placement)
+
+BOOST_AUTO_TEST_CASE(mpirun_places_p_ranks_on_each_of_the_first_n_hosts) {
+    std::string error;
+    auto compute = hosts_compute_from(json{{"hosts", {"a:4", "b:4", "c:4"}}, {"ssh_config", "/cfg"}}, &error);
+    BOOST_REQUIRE(compute);
+    HostsLaunchShape shape{2, 3, "/bin/amlflow-rank", "train", "10.0.0.0/24"};
+    auto argv = hosts_mpirun_argv(*compute, shape);
+    std::string joined;
+    for (auto& word : argv) joined += word + "|";
+    BOOST_CHECK_NE(joined.find("--host|a:3,b:3|-np|6|--map-by|ppr:3:node|"), std::string::npos);
+    BOOST_CHECK_NE(joined.find("plm_rsh_args|-F /cfg -o BatchMode=yes"), std::string::npos);
+    BOOST_CHECK_NE(joined.find("oob_tcp_if_include|10.0.0.0/24|"), std::string::npos);
+    BOOST_CHECK_EQUAL(argv[argv.size() - 2], "/bin/amlflow-rank");
+    BOOST_CHECK(joined.find("c:") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(each_host_gets_the_gpus_the_compute_grants_there) {
+    std::vector<std::vector<int>> found = {{0, 1, 2, 3}, {}, {0, 1}};
+    auto all = gpus_by_host("all", found, false);
+    BOOST_REQUIRE_EQUAL(all.size(), 3u);
+    BOOST_CHECK_EQUAL(*all[0], "0,1,2,3");
+    BOOST_CHECK(!all[1]);  // no GPU there: the host's own environment decides
+    BOOST_CHECK_EQUAL(*all[2], "0,1");
+    auto two = gpus_by_host(2, found, false);
+    BOOST_CHECK_EQUAL(*two[0], "0,1");
+    auto listed = gpus_by_host(json{1, 3}, found, false);
+    BOOST_CHECK_EQUAL(*listed[0], "1,3");
+    BOOST_CHECK_EQUAL(*listed[2], "1");
+    auto none = gpus_by_host("none", found, false);
+    BOOST_CHECK_EQUAL(*none[0], "");
+    auto file = gpus_by_host("all", found, true);
+    BOOST_CHECK(!file[0] && !file[2]);
+}
+
+BOOST_AUTO_TEST_CASE(trials_share_the_hosts_slots) {
+    HostSlots slots;
+    json compute = {{"$kind", "hosts"}, {"hosts", {"a:2", "b:2"}}};
+    BOOST_CHECK(slots.available("c", compute, 1, 2));
+    auto first = slots.take("c", compute, 1, 2);
+    BOOST_REQUIRE_EQUAL(first.size(), 1u);
+    BOOST_CHECK_EQUAL(first[0], 0u);
+    auto second = slots.take("c", compute, 1, 2);
+    BOOST_REQUIRE_EQUAL(second.size(), 1u);
+    BOOST_CHECK_EQUAL(second[0], 1u);  // the next host with room
+    BOOST_CHECK(!slots.available("c", compute, 1, 1));  // all taken: wait
+    BOOST_CHECK_EQUAL(HostSlots::placed(compute, second, 2)["hosts"].dump(), "[\"b:2\"]");
+    slots.release("c", first, 2);
+    BOOST_CHECK(slots.available("c", compute, 1, 2));
+    // Larger than the compute: waits for it to be idle, then runs alone on the whole list.
+    BOOST_CHECK(!slots.available("c", compute, 3, 1));
+    slots.release("c", second, 2);
+    BOOST_CHECK(slots.available("c", compute, 3, 1));
+    BOOST_CHECK(slots.take("c", compute, 3, 1).empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

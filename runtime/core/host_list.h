@@ -40,8 +40,12 @@ std::string expand_home(const std::string& path);
 
 // The options every ssh (and rsync's ssh, and Open MPI's plm_rsh_args) gets: the user's
 // config, port, key and login, never a password prompt, a keep-alive that notices a dead
-// host within ~15 s, and a bounded connect.
+// host within ~15 s, a bounded connect, and one shared connection per host.
 std::vector<std::string> ssh_options(const HostsCompute& compute);
+
+// Where the shared ssh connections' sockets live (/tmp/amlflow-ssh-<uid>, mode 0700);
+// "" when it cannot be made safely (then every ssh connects on its own).
+std::string ssh_control_folder();
 
 // `ssh <options> <host> -- <remote>`: `remote` is one shell command line on the host
 // (quote its words with shell_quote).
