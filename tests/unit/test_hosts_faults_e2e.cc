@@ -35,6 +35,7 @@ dist.init_process_group("gloo")
 mark = os.path.join(os.environ["AMLFLOW_CHECKPOINTS"], "saved")
 print("rank", rank, "on", socket.gethostname(), "restart", restart, "checkpoint",
       open(mark).read() if os.path.exists(mark) else "none", flush=True)
+dist.barrier()  # every rank has read the checkpoint before rank 0 writes the next
 info = {"host": socket.gethostname(), "cwd": os.getcwd(), "data": data, "prep": prep,
         "data_text": open(os.path.join(data, "d.txt")).read(), "prep_text": open(os.path.join(prep, "prep.txt")).read(),
         "input": os.environ.get("AMLFLOW_INPUT_PREP", ""), "outputs": os.environ["AMLFLOW_OUTPUTS"],
