@@ -53,7 +53,7 @@ struct ShimRankPlan {
     // Where the rank's metrics lines land when its shim relays them (its host's files are
     // not this machine's), and the file the shim reads them from there; empty: not relayed.
     std::string metrics_relay, remote_metrics;
-    std::string interface;    // the job's network as a CIDR: the shim names the NIC for gloo/NCCL
+    std::string interface;    // the job's network, a CIDR or a NIC name: the shim names the NIC for gloo/NCCL
     // The rank starts from its shim's own environment (its host's), `env` on top; false:
     // `env` is the whole environment (a rank on this machine).
     bool inherit_env = false;

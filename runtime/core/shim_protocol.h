@@ -25,7 +25,7 @@ namespace amlflow::runtime {
 enum class FrameType : std::uint8_t {
     hello = 1,   // shim: {"secret", "rank", "size", "local_rank", "local_size", "host", "pid"}
     start,       // supervisor: {"argv": [...], "env": {...}, "cwd", "error_file", and optional
-                 //   "metrics_file" (relay it), "interface" (a CIDR: name the NIC for gloo/NCCL),
+                 //   "metrics_file" (relay it), "interface" (a CIDR or NIC: name the NIC for gloo/NCCL),
                  //   "inherit_env" (env goes on top of the shim's own)}
     started,     // shim: {"pid"} of the rank's program
     out,         // shim: bytes the rank wrote to stdout

@@ -150,7 +150,7 @@ std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vec
     }
     plan.label = launch.label + "@" + host;
     plan.host = host;
-    if (is_cidr(context.compute->interface)) plan.interface = context.compute->interface;
+    plan.interface = context.compute->interface;  // a CIDR or a NIC name: the shim names the NIC
     // Where the host's files are not this machine's, its shim relays the metrics lines
     // into the file the executor reads here.
     auto metrics = launch.env.find("AMLFLOW_METRICS");

@@ -59,12 +59,13 @@ bool program_from(const json& start, Program* program, std::string* error) {
             env.emplace(name, text.substr(equals + 1));
         }
     }
-    // The job's network, named by a CIDR, is a NIC of its own name on each host.
-    std::string cidr = start.value("interface", "");
-    if (!cidr.empty()) {
-        std::string nic = interface_in(cidr);
+    // The job's network: a NIC name, or a CIDR that is a NIC of its own name on each host.
+    // A value the job set itself stays.
+    std::string interface = start.value("interface", "");
+    if (!interface.empty()) {
+        std::string nic = interface.find('/') == std::string::npos ? interface : interface_in(interface);
         if (nic.empty()) {
-            *error = "this host has no address in the job's network " + cidr;
+            *error = "this host has no address in the job's network " + interface;
             return false;
         }
         for (const char* name : {"GLOO_SOCKET_IFNAME", "NCCL_SOCKET_IFNAME"}) env.emplace(name, nic);

@@ -172,9 +172,21 @@ struct Supervision {
 // Nobody would hear of this rank again: end it now, with everything it started, wherever
 // that went (the loop then waits for its exit).
 void supervisor_lost(Supervision& s) {
+    if (s.supervisor_gone) return;
     s.supervisor_gone = true;
     if (s.pid > 0) kill(-s.pid, SIGKILL);
     if (!s.mark.empty()) amlflow::runtime::kill_all_marked_processes(s.mark.c_str());
+    // On a host cut off from the supervisor, Open MPI's daemon would wait minutes for a
+    // mpirun it cannot reach: nothing of the run is left behind, so it goes too (with it
+    // the other shims of this host, whose supervisor is the same and as gone).
+    pid_t parent = getppid();
+    char path[64], name[32] = "";
+    std::snprintf(path, sizeof path, "/proc/%d/comm", static_cast<int>(parent));
+    if (FILE* comm = std::fopen(path, "r")) {
+        if (!std::fgets(name, sizeof name, comm)) name[0] = '\0';
+        std::fclose(comm);
+    }
+    if (std::strncmp(name, "orted", 5) == 0 || std::strncmp(name, "prted", 5) == 0) kill(parent, SIGTERM);
 }
 
 void send(Supervision& s, FrameType type, std::string_view payload) {
