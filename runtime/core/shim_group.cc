@@ -71,7 +71,7 @@ int listen_on(const std::string& address, int* port, std::string* error) {
 std::string on_host(const std::string& host) { return host.empty() ? "" : " on host '" + host + "'"; }
 
 // Appends relayed metrics lines to the rank's file on this machine, where the executor reads them.
-void append_to(int* fd, const std::string& path, const std::string& lines) {
+void append_to(int* fd, const std::string& path, std::string_view lines) {
     if (*fd < 0) *fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (*fd < 0) return;
     for (std::size_t done = 0; done < lines.size();) {
@@ -213,7 +213,7 @@ void ShimGroup::read_connection(Connection& connection) {
         if (Rank* rank = rank_of(connection)) rank->heard = Clock::now();
         std::string error;
         while (connection.fd >= 0) {
-            auto frame = connection.reader.next(&error);
+            auto frame = connection.reader.next_view(&error);
             if (!frame) break;
             handle_frame(connection, *frame);
         }
@@ -226,18 +226,18 @@ ShimGroup::Rank* ShimGroup::rank_of(const Connection& connection) {
     return connection.rank >= 0 ? ranks_[static_cast<std::size_t>(connection.rank)].get() : nullptr;
 }
 
-void ShimGroup::handle_frame(Connection& connection, Frame& frame) {
+void ShimGroup::handle_frame(Connection& connection, const FrameView& frame) {
     Rank* rank = rank_of(connection);
     if (!rank) {
-        if (frame.type == FrameType::hello) return handle_hello(connection, frame.payload);
+        if (frame.type == FrameType::hello) return handle_hello(connection, std::string(frame.payload));
         return close_connection(connection);  // nothing but a hello before a hello
     }
     switch (frame.type) {
         case FrameType::out: rank->log->write(Stream::out, frame.payload); break;
         case FrameType::err: rank->log->write(Stream::err, frame.payload); break;
-        case FrameType::error_file: rank->error_file = std::move(frame.payload); break;
+        case FrameType::error_file: rank->error_file = std::string(frame.payload); break;
         case FrameType::metrics: append_to(&rank->metrics_fd, rank->plan.metrics_relay, frame.payload); break;
-        case FrameType::exit: handle_exit(*rank, frame.payload); break;
+        case FrameType::exit: handle_exit(*rank, std::string(frame.payload)); break;
         case FrameType::started: {
             json body = json::parse(frame.payload, nullptr, false);
             long pid = body.is_object() ? body.value("pid", 0L) : 0L;

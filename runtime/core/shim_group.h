@@ -102,7 +102,7 @@ private:
 
     void accept_connections();
     void read_connection(Connection& connection);
-    void handle_frame(Connection& connection, Frame& frame);
+    void handle_frame(Connection& connection, const FrameView& frame);
     void handle_hello(Connection& connection, const std::string& payload);
     void admit(Connection& connection, const ShimHello& hello);
     void handle_exit(Rank& rank, const std::string& payload);

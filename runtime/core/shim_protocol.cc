@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace amlflow::runtime {
@@ -20,6 +21,18 @@ std::string encode_frame(FrameType type, std::string_view payload) {
 }
 
 std::optional<Frame> FrameReader::next(std::string* error) {
+    auto view = next_view(error);
+    if (!view) return std::nullopt;
+    return Frame{view->type, std::string(view->payload)};
+}
+
+std::optional<FrameView> FrameReader::next_view(std::string* error) {
+    // What the previous view pointed at is dropped now, once it is most of the buffer, so
+    // the buffer stays small.
+    if (offset_ > 64 * 1024 && offset_ * 2 > buffer_.size()) {
+        buffer_.erase(0, offset_);
+        offset_ = 0;
+    }
     std::size_t available = buffer_.size() - offset_;
     if (available < 5) return std::nullopt;
     const auto* head = reinterpret_cast<const unsigned char*>(buffer_.data() + offset_);
@@ -31,21 +44,27 @@ std::optional<Frame> FrameReader::next(std::string* error) {
         return std::nullopt;
     }
     if (available < 5 + static_cast<std::size_t>(size)) return std::nullopt;
-    Frame frame{static_cast<FrameType>(head[0]), buffer_.substr(offset_ + 5, size)};
+    FrameView frame{static_cast<FrameType>(head[0]), std::string_view(buffer_).substr(offset_ + 5, size)};
     offset_ += 5 + size;
-    // Drop what was read once it is most of the buffer, so the buffer stays small.
-    if (offset_ > 64 * 1024 && offset_ * 2 > buffer_.size()) {
-        buffer_.erase(0, offset_);
-        offset_ = 0;
-    }
     return frame;
 }
 
 bool write_frame(int fd, FrameType type, std::string_view payload) {
-    std::string frame = encode_frame(type, payload);
-    std::size_t done = 0;
-    while (done < frame.size()) {
-        ssize_t n = ::send(fd, frame.data() + done, frame.size() - done, MSG_NOSIGNAL);
+    // The header and the payload in one system call, the payload not copied.
+    char head[5] = {static_cast<char>(type)};
+    auto size = static_cast<std::uint32_t>(payload.size());
+    for (int i = 0; i < 4; ++i) head[1 + i] = static_cast<char>((size >> (8 * i)) & 0xff);
+    std::size_t total = sizeof head + payload.size(), done = 0;
+    while (done < total) {
+        iovec parts[2];
+        int count = 0;
+        if (done < sizeof head) parts[count++] = {head + done, sizeof head - done};
+        std::size_t from = done < sizeof head ? 0 : done - sizeof head;
+        if (from < payload.size()) parts[count++] = {const_cast<char*>(payload.data() + from), payload.size() - from};
+        msghdr message{};
+        message.msg_iov = parts;
+        message.msg_iovlen = static_cast<std::size_t>(count);
+        ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL);
         if (n > 0) {
             done += static_cast<std::size_t>(n);
             continue;

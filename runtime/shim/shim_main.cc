@@ -215,15 +215,17 @@ void tick(Supervision& s) {
 }
 
 void relay_pipe(Supervision& s, int index) {
-    char buffer[65536];
-    ssize_t n = read(s.pipes[index], buffer, sizeof buffer);
+    // Large reads, one frame each: a rank writing fast fills its 1 MiB pipe, and each frame
+    // then carries as much as it wrote meanwhile (fewer system calls on both sides).
+    static std::vector<char> buffer(1 << 20);
+    ssize_t n = read(s.pipes[index], buffer.data(), buffer.size());
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
     if (n <= 0) {
         close(s.pipes[index]);
         s.pipes[index] = -1;
         return;
     }
-    send(s, index == 0 ? FrameType::out : FrameType::err, std::string_view(buffer, static_cast<size_t>(n)));
+    send(s, index == 0 ? FrameType::out : FrameType::err, std::string_view(buffer.data(), static_cast<size_t>(n)));
 }
 
 // Stop and signal frames, including any that came in the same read as the start frame.
@@ -363,6 +365,9 @@ int main(int argc, char** argv) {
     s.signals = signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK);
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) die("cannot create pipes");
+    // Room for a burst while a frame is on its way (the default 64 KiB blocks the rank sooner).
+    fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
+    fcntl(err[0], F_SETPIPE_SZ, 1 << 20);
     s.pid = spawn(program, out[1], err[1], blocked);
     close(out[1]);
     close(err[1]);
