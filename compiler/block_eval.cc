@@ -54,6 +54,7 @@ Value Evaluator::eval_block(const ast::Block& block, const BlockSpec& spec, cons
                             const EvalScope& scope, SourceRange owner_range) {
     Value result;
     result.kind = ValueKind::Map;
+    result.fields.reserve(block.members.size());  // one field per member at most
     std::map<std::string, SourceRange> seen;
     for (const ast::Member& member : block.members) {
         const std::string& key = member.key.name;
@@ -191,12 +192,13 @@ Value Evaluator::eval_field(const ast::Expr& expr, const FieldSpec& spec, const 
                                                            " must be a positive duration");
         return Value::error();
     }
-    return *converted;
+    return std::move(*converted);
 }
 
 Value Evaluator::eval_search_block(const ast::Block& block, const std::string& owner, const EvalScope& scope) {
     Value result;
     result.kind = ValueKind::Map;
+    result.fields.reserve(block.members.size());  // one field per member at most
     std::map<std::string, SourceRange> seen;
     for (const ast::Member& member : block.members) {
         const std::string& key = member.key.name;

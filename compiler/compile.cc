@@ -4,6 +4,17 @@
 
 namespace amlflow::compiler {
 
+namespace {
+
+// Frees every module's declarations; the sources stay, for diagnostics' ranges.
+void drop_syntax_trees(ModuleSet& modules) {
+    for (auto& module : modules.modules) {
+        if (module->ast) std::vector<ast::Decl>().swap(module->ast->decls);
+    }
+}
+
+}  // namespace
+
 std::unique_ptr<CompileResult> compile_file(const std::string& path, const CompileOptions& options) {
     auto result = std::make_unique<CompileResult>();
     LoadOptions load;
@@ -13,11 +24,17 @@ std::unique_ptr<CompileResult> compile_file(const std::string& path, const Compi
     CheckOptions check;
     check.sets = options.sets;
     check.machine = options.machine;
-    Checker checker(result->modules, check, result->diagnostics);
-    CheckedProgram program = checker.run();
-    result->extra_sources = checker.take_extra_sources();
+    CheckedProgram program;
+    {
+        Checker checker(result->modules, check, result->diagnostics);
+        program = checker.run();
+        result->extra_sources = checker.take_extra_sources();
+    }
     if (options.build_plan && !result->diagnostics.has_errors()) {
-        Plan plan = build_plan(program, result->diagnostics);
+        // The plan needs only the checked program: the syntax trees go first, so they and
+        // the plan are never held at once (a large file's trees are ~17x its size).
+        drop_syntax_trees(result->modules);
+        Plan plan = build_plan(std::move(program), result->diagnostics);
         if (!result->diagnostics.has_errors()) result->plan = std::move(plan);
     }
     return result;

@@ -24,7 +24,7 @@ struct CompileOptions {
 
 struct CompileResult {
     Diagnostics diagnostics;
-    ModuleSet modules;                                    // keeps the sources alive
+    ModuleSet modules;  // keeps the sources alive; their declarations are dropped once a plan is built
     std::vector<std::shared_ptr<const SourceFile>> extra_sources;
     std::optional<Plan> plan;                             // set when there is no error
     bool ok() const { return !diagnostics.has_errors(); }

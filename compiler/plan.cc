@@ -34,12 +34,13 @@ json fields_json(const Value& fields) {
 }
 
 // Only the fields that decide a step's result enter its hash: a new timeout or restart
-// budget reuses the result; a new argument does not.
-json hashed_fields(const Value& fields, const BlockSpec& spec) {
+// budget reuses the result; a new argument does not. Picked from the fields already
+// rendered (`fields_json`), so each value is turned into JSON once.
+json hashed_fields(const json& rendered, const BlockSpec& spec) {
     json out = json::object();
-    for (const auto& [key, value] : fields.fields) {
+    for (const auto& [key, value] : rendered.items()) {
         const FieldSpec* field = spec.find(key);
-        if (field && field->in_hash) out[key] = value_to_json(value);
+        if (field && field->in_hash) out[key] = value;
     }
     return out;
 }
@@ -49,7 +50,7 @@ std::string hash_json(const json& value) { return sha256_hex(value.dump(-1, ' ',
 // Steps in dependency order, file order among equals: Kahn's algorithm with the ready
 // steps in a queue ordered by their place in the file, so a chain written consumers
 // first costs no more than one written producers first.
-std::vector<const CheckedStep*> dependency_order(const CheckedProgram& program) {
+std::vector<CheckedStep*> dependency_order(CheckedProgram& program) {
     std::map<std::string, size_t> index;
     for (size_t i = 0; i < program.steps.size(); ++i) index[program.steps[i].name] = i;
     std::vector<size_t> waiting(program.steps.size(), 0);
@@ -69,7 +70,7 @@ std::vector<const CheckedStep*> dependency_order(const CheckedProgram& program) 
     for (size_t i = 0; i < waiting.size(); ++i) {
         if (waiting[i] == 0) ready.push(i);
     }
-    std::vector<const CheckedStep*> order;
+    std::vector<CheckedStep*> order;
     while (!ready.empty()) {
         size_t next = ready.top();
         ready.pop();
@@ -83,7 +84,7 @@ std::vector<const CheckedStep*> dependency_order(const CheckedProgram& program) 
 
 }  // namespace
 
-Plan build_plan(const CheckedProgram& program, Diagnostics& diagnostics) {
+Plan build_plan(CheckedProgram program, Diagnostics& diagnostics) {
     Plan plan;
     plan.file = fs::path(program.main_path).filename().string();
     plan.params = json::object();
@@ -130,13 +131,14 @@ Plan build_plan(const CheckedProgram& program, Diagnostics& diagnostics) {
     }
     for (const CheckedDecl& env : program.environments) {
         PlanNode node{env.id, "environment", env.name, "", fields_json(env.fields), ""};
-        node.hash = hash_json(hashed_fields(env.fields, schema::environment()));
+        node.hash = hash_json(hashed_fields(node.spec, schema::environment()));
         hash_of[node.id] = node.hash;
         plan.nodes.push_back(std::move(node));
     }
-    for (const CheckedStep* step : dependency_order(program)) {
+    for (CheckedStep* step : dependency_order(program)) {
         PlanNode node{"step:" + step->name, kind_word(step->kind), step->name, step->experiment, fields_json(step->fields), ""};
-        json hashed = {{"kind", node.kind}, {"fields", hashed_fields(step->fields, step_schema(step->kind))}};
+        json hashed = {{"kind", node.kind}, {"fields", hashed_fields(node.spec, step_schema(step->kind))}};
+        step->fields = Value{};  // rendered: freed now, so the program shrinks as the plan grows
         if (!step->template_name.empty()) {
             json params = json::object();
             for (const auto& [name, value] : step->params) params[name] = value_to_json(value);
@@ -150,7 +152,8 @@ Plan build_plan(const CheckedProgram& program, Diagnostics& diagnostics) {
                 }
                 tmpl["params"] = declared;
                 tmpl["fields"] = fields_json(step->template_fields);
-                hashed["template"] = hashed_fields(step->template_fields, schema::job());
+                hashed["template"] = hashed_fields(tmpl["fields"], schema::job());
+                step->template_fields = Value{};
                 hashed["template_params"] = declared;
             } else {
                 tmpl["bound"] = params;

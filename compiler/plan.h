@@ -40,7 +40,9 @@ struct Plan {
 };
 
 // Reports a source folder that cannot be hashed (unreadable files) as a diagnostic.
-Plan build_plan(const CheckedProgram& program, Diagnostics& diagnostics);
+// Takes the program: each step's evaluated fields are freed as soon as its node is built,
+// so a large program and its plan are never held at once.
+Plan build_plan(CheckedProgram program, Diagnostics& diagnostics);
 
 nlohmann::json plan_to_json(const Plan& plan);
 std::string plan_to_text(const Plan& plan);
