@@ -206,7 +206,7 @@ void Executor::finish_step(StepRun& step, StepState state, bool record) {
         for (int gpu : step.gpus) free_gpus_.insert(gpu);
         step.gpus.clear();
         if (on_hosts(step)) {
-            host_slots_.release(step.plan->compute, step.hosts, distribution_of(step.plan->spec).processes_per_node);
+            host_slots_.release(step.plan->compute, step.hosts);
             step.hosts.clear();
         }
     }

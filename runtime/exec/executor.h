@@ -76,7 +76,7 @@ private:
         int restarts_used = 0;
         int slots = 1;
         std::vector<int> gpus;
-        std::vector<size_t> hosts;     // on a hosts compute: the hosts it holds, by index
+        std::vector<HostSlots::Taken> hosts;  // on a hosts compute: the hosts and slots it holds
         std::string workdir;
         EventLoop::TimerId restart_timer = 0;
         int64_t started_ms = 0;

@@ -1,8 +1,10 @@
 // The slots of `hosts` computes, shared by the jobs that run there at once (sweep trials
 // above all): a job takes processes_per_node slots on each of `nodes` hosts, the first
 // hosts in list order that have them free, and its attempt is placed on exactly those hosts
-// (its compute's host list is narrowed to them). As for local slots, a job larger than the
-// compute still runs, alone, rather than never: its backend then says why it cannot.
+// (its compute's host list is narrowed to them, with the slots it holds on each, so a host's
+// GPUs are shared out by slot: two trials on one host get disjoint GPUs). As for local
+// slots, a job larger than the compute still runs, alone, rather than never: its backend
+// then says why it cannot.
 #pragma once
 
 #include <map>
@@ -16,19 +18,25 @@ namespace amlflow::runtime {
 
 class HostSlots {
 public:
+    struct Taken {
+        size_t host = 0;         // the host's index in the compute's list
+        std::vector<int> slots;  // the slots held there, by index
+    };
+
     // Whether a job of this shape could take its hosts now.
     bool available(const std::string& compute_id, const nlohmann::json& compute, int nodes, int per_node) const;
-    // Takes them: the hosts' indexes in the list, in rank order.
-    std::vector<size_t> take(const std::string& compute_id, const nlohmann::json& compute, int nodes, int per_node);
-    void release(const std::string& compute_id, const std::vector<size_t>& hosts, int per_node);
+    // Takes them, in rank order; empty for a job larger than the compute.
+    std::vector<Taken> take(const std::string& compute_id, const nlohmann::json& compute, int nodes, int per_node);
+    void release(const std::string& compute_id, const std::vector<Taken>& taken);
 
-    // The compute with its host list narrowed to `hosts`, each with the job's slots.
-    static nlohmann::json placed(const nlohmann::json& compute, const std::vector<size_t>& hosts, int per_node);
+    // The compute with its host list narrowed to `taken`, each with the job's slots, and
+    // "$slots": the slot indexes held on each (runtime/hosts: the GPUs they stand for).
+    static nlohmann::json placed(const nlohmann::json& compute, const std::vector<Taken>& taken, int per_node);
 
 private:
     struct Pool {
-        std::vector<int> free;  // per host, in list order
-        int held = 0;           // jobs holding slots here
+        std::vector<std::vector<bool>> busy;  // per host, per slot
+        int held = 0;                         // jobs holding slots here
     };
     Pool& pool(const std::string& compute_id, const nlohmann::json& compute) const;
     std::optional<std::vector<size_t>> find(const Pool& pool, int nodes, int per_node) const;

@@ -191,7 +191,11 @@ std::optional<std::vector<ProcessLaunch>> HostsBackend::plan_ranks(Attempt& atte
         return fields.contains("variables") && fields["variables"].is_object() && fields["variables"].contains("CUDA_VISIBLE_DEVICES");
     };
     ranks->file_sets_gpus = named(attempt.request.environment) || named(attempt.request.step->spec);
-    ranks->gpus = gpus_by_host(compute.gpus, found, ranks->file_sets_gpus);
+    std::vector<std::vector<int>> slots;
+    for (const nlohmann::json& held : attempt.request.compute.value("$slots", nlohmann::json::array())) {
+        slots.push_back(held.is_array() ? held.get<std::vector<int>>() : std::vector<int>{});
+    }
+    ranks->gpus = gpus_by_host(compute.gpus, found, ranks->file_sets_gpus, slots);
     attempt.remote = request_on_hosts(attempt.request, *ranks);
     // The ranks start from their host's own environment (the shim's), not this machine's.
     auto launches = plan_processes(attempt.remote, {}, error);

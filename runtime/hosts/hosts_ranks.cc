@@ -1,5 +1,6 @@
 #include "runtime/hosts/hosts_ranks.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "runtime/core/artifacts.h"
@@ -88,9 +89,10 @@ void relocate_inputs(std::vector<ProcessLaunch>& launches, const RemoteLayout& l
 }
 
 std::vector<std::optional<std::string>> gpus_by_host(const json& gpus, const std::vector<std::vector<int>>& found,
-                                                     bool file_sets_them) {
+                                                     bool file_sets_them, const std::vector<std::vector<int>>& slots) {
     std::vector<std::optional<std::string>> out;
     for (const std::vector<int>& host : found) {
+        const std::vector<int>* held = out.size() < slots.size() ? &slots[out.size()] : nullptr;
         if (file_sets_them) {
             out.emplace_back();
             continue;
@@ -112,6 +114,11 @@ std::vector<std::optional<std::string>> gpus_by_host(const json& gpus, const std
         if (host.empty()) {
             out.emplace_back();  // no GPU there: nothing to say
             continue;
+        }
+        if (held && !held->empty() && *std::max_element(held->begin(), held->end()) < static_cast<int>(granted.size())) {
+            std::vector<int> mine;
+            for (int slot : *held) mine.push_back(granted[static_cast<size_t>(slot)]);
+            granted = mine;
         }
         std::string visible;
         for (int index : granted) visible += (visible.empty() ? "" : ",") + std::to_string(index);

@@ -31,9 +31,12 @@ struct HostsRankContext {
 
 // Which of each host's GPUs (as the preflight found them, nvidia-smi's PCI order) a job
 // gets under the compute's `gpus` (all, none, a count, indexes); `file_sets_them`: the
-// file's variables name CUDA_VISIBLE_DEVICES, which then stays as written.
+// file's variables name CUDA_VISIBLE_DEVICES, which then stays as written. `slots`: per
+// host, the slots the job holds there (jobs sharing a host: a sweep's trials), each
+// standing for the granted GPU of its index, so they get disjoint GPUs; empty: all of them.
 std::vector<std::optional<std::string>> gpus_by_host(const nlohmann::json& gpus,
-                                                     const std::vector<std::vector<int>>& found, bool file_sets_them);
+                                                     const std::vector<std::vector<int>>& found, bool file_sets_them,
+                                                     const std::vector<std::vector<int>>& slots = {});
 
 // Local paths the job's arguments name outside its snapshot (another step's outputs, a
 // folder given as a path): what must travel to hosts without this machine's disk.

@@ -108,25 +108,43 @@ BOOST_AUTO_TEST_CASE(each_host_gets_the_gpus_the_compute_grants_there) {
     BOOST_CHECK_EQUAL(*none[0], "");
     auto file = gpus_by_host("all", found, true);
     BOOST_CHECK(!file[0] && !file[2]);
+    // Two trials on one host: each its slots' GPUs.
+    auto first = gpus_by_host("all", found, false, {{0, 1}, {}, {0}});
+    BOOST_CHECK_EQUAL(*first[0], "0,1");
+    BOOST_CHECK_EQUAL(*first[2], "0");
+    auto second = gpus_by_host("all", found, false, {{2, 3}, {}, {1}});
+    BOOST_CHECK_EQUAL(*second[0], "2,3");
+    BOOST_CHECK_EQUAL(*second[2], "1");
+    auto more_slots_than_gpus = gpus_by_host("all", found, false, {{}, {}, {2, 3}});
+    BOOST_CHECK_EQUAL(*more_slots_than_gpus[2], "0,1");  // shared, as without slots
 }
 
 BOOST_AUTO_TEST_CASE(trials_share_the_hosts_slots) {
     HostSlots slots;
     json compute = {{"$kind", "hosts"}, {"hosts", {"a:2", "b:2"}}};
     BOOST_CHECK(slots.available("c", compute, 1, 2));
-    auto first = slots.take("c", compute, 1, 2);
+    auto first = slots.take("c", compute, 1, 1);
     BOOST_REQUIRE_EQUAL(first.size(), 1u);
-    BOOST_CHECK_EQUAL(first[0], 0u);
+    BOOST_CHECK_EQUAL(first[0].host, 0u);
+    auto beside = slots.take("c", compute, 1, 1);  // the same host's other slot
+    BOOST_REQUIRE_EQUAL(beside.size(), 1u);
+    BOOST_CHECK_EQUAL(beside[0].host, 0u);
+    BOOST_CHECK_EQUAL(beside[0].slots.at(0), 1);
     auto second = slots.take("c", compute, 1, 2);
     BOOST_REQUIRE_EQUAL(second.size(), 1u);
-    BOOST_CHECK_EQUAL(second[0], 1u);  // the next host with room
+    BOOST_CHECK_EQUAL(second[0].host, 1u);  // the next host with room
     BOOST_CHECK(!slots.available("c", compute, 1, 1));  // all taken: wait
-    BOOST_CHECK_EQUAL(HostSlots::placed(compute, second, 2)["hosts"].dump(), "[\"b:2\"]");
-    slots.release("c", first, 2);
+    json placed = HostSlots::placed(compute, second, 2);
+    BOOST_CHECK_EQUAL(placed["hosts"].dump(), "[\"b:2\"]");
+    BOOST_CHECK_EQUAL(placed["$slots"].dump(), "[[0,1]]");
+    slots.release("c", first);
+    BOOST_CHECK(slots.available("c", compute, 1, 1));
+    BOOST_CHECK(!slots.available("c", compute, 1, 2));
+    slots.release("c", beside);
     BOOST_CHECK(slots.available("c", compute, 1, 2));
     // Larger than the compute: waits for it to be idle, then runs alone on the whole list.
     BOOST_CHECK(!slots.available("c", compute, 3, 1));
-    slots.release("c", second, 2);
+    slots.release("c", second);
     BOOST_CHECK(slots.available("c", compute, 3, 1));
     BOOST_CHECK(slots.take("c", compute, 3, 1).empty());
 }
