@@ -13,6 +13,7 @@ std::unique_ptr<CompileResult> compile_file(const std::string& path, const Compi
     CheckOptions check;
     check.sets = options.sets;
     check.machine = options.machine;
+    check.compute = options.compute;
     Checker checker(result->modules, check, result->diagnostics);
     CheckedProgram program = checker.run();
     result->extra_sources = checker.take_extra_sources();
