@@ -309,7 +309,7 @@ int resume(const RunArgs& args) {
 
 Runner add_run_command(CLI::App& app) {
     auto args = std::make_shared<RunArgs>();
-    CLI::App* command = app.add_subcommand("run", "Check a file, plan it and run it on this machine");
+    CLI::App* command = app.add_subcommand("run", "Check a file, plan it and run it (where its jobs say, or on --compute NAME)");
     command->add_option("file", args->file, "The .amlflow file")->check(CLI::ExistingFile);
     command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)")->allow_extra_args(false);
     command->add_option("--compute", args->compute,
