@@ -127,7 +127,9 @@ std::map<std::string, std::string> placements(const std::string& plan_json) {
         std::string id = node["spec"].value("$compute", "");
         if (id.empty()) continue;
         std::string kind = computes.contains(id) && computes[id].is_object() ? computes[id].value("$kind", "") : "";
-        std::string shown = id.substr(id.find(':') + 1) + (kind.empty() ? "" : " (" + kind + ")");
+        std::string shown = id.substr(id.find(':') + 1);
+        if (shown == "(local)") shown = "this machine";  // the built-in compute
+        shown += kind.empty() ? "" : " (" + kind + ")";
         std::string name = node.value("name", "");
         placed[name] = shown;
     }

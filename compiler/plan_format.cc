@@ -105,7 +105,9 @@ std::string plan_to_text(const Plan& plan) {
                 // Where it runs, with the compute's kind: as written, or as --compute placed it.
                 std::string id = value.get<std::string>();
                 std::string kind = plan.computes.contains(id) ? plan.computes[id].value("$kind", "") : "";
-                out += "   compute: " + id.substr(id.find(':') + 1) + (kind.empty() ? "" : " (" + kind + ")") + "\n";
+                std::string name = id.substr(id.find(':') + 1);
+                if (name == "(local)") name = "this machine";  // the built-in compute: no declaration
+                out += "   compute: " + name + (kind.empty() ? "" : " (" + kind + ")") + "\n";
                 continue;
             }
             std::string label = key[0] == '$' ? key.substr(1) : key;
