@@ -24,6 +24,7 @@ namespace {
 struct CheckArgs {
     std::vector<std::string> files;
     std::vector<std::string> sets;
+    std::string compute;
     std::string diagnostics = "text";
 };
 
@@ -34,6 +35,8 @@ Runner add_check_command(CLI::App& app) {
     CLI::App* command = app.add_subcommand("check", "Check .amlflow files: syntax, names, types and rules; runs nothing");
     command->add_option("files", args->files, "The files to check")->required()->check(CLI::ExistingFile);
     command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)")->allow_extra_args(false);
+    command->add_option("--compute", args->compute,
+                        "Check as if every job ran on this compute (one the file declares)");
     command->add_option("--diagnostics", args->diagnostics, "How diagnostics are printed")
         ->check(CLI::IsMember({"text", "json"}));
     return [args]() {
@@ -45,6 +48,7 @@ Runner add_check_command(CLI::App& app) {
             options.sets = args->sets;
             options.build_plan = false;
             options.machine = this_machine;
+            options.compute = args->compute;
             auto result = compiler::compile_file(file, options);
             clean = clean && result->ok();
             if (args->diagnostics == "json") {

@@ -4,6 +4,8 @@
 
 #include "cli/commands.h"
 #include "compiler/compile.h"
+#include "runtime/exec/cache_lookup.h"
+#include "runtime/store/run_store.h"
 
 namespace amlflow::cli {
 
@@ -12,10 +14,35 @@ namespace {
 struct PlanArgs {
     std::string file;
     std::vector<std::string> sets;
+    std::string compute;
     std::string format = "text";
     std::string diagnostics = "text";
     std::string output;
 };
+
+// With a run store where `run` would keep this file's runs: which steps a run now would
+// reuse from the cache (cache_lookup.h), as the text form's last section. Nothing is
+// written; without a store there is nothing to say.
+std::string cache_section(const compiler::Plan& compiled, const std::string& file) {
+    namespace fs = std::filesystem;
+    fs::path folder = runtime::default_store_folder(file);
+    std::string error;
+    std::error_code ec;
+    if (!fs::is_directory(folder, ec)) return "";
+    auto store = runtime::RunStore::open(folder, &error, runtime::OpenMode::MustExist);
+    auto plan = store ? runtime::load_plan(compiler::plan_to_json(compiled), &error) : std::nullopt;
+    if (!plan) return "";
+    fs::path plan_folder = fs::path(file).parent_path();
+    if (plan_folder.empty()) plan_folder = ".";  // as `run` starts the plan's paths
+    std::map<std::string, std::string> reused = runtime::preview_cache(*plan, *store, plan_folder);
+    std::string out = "\ncache (" + folder.string() + "): " + std::to_string(reused.size()) + " of " +
+                      std::to_string(plan->steps.size()) + " steps would be reused\n";
+    for (const runtime::StepPlan& step : plan->steps) {
+        auto found = reused.find(step.name);
+        out += "  " + step.name + ": " + (found != reused.end() ? "reused from run " + found->second : "runs") + "\n";
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -24,6 +51,8 @@ Runner add_plan_command(CLI::App& app) {
     CLI::App* command = app.add_subcommand("plan", "Check a file and print the plan graph it runs as");
     command->add_option("file", args->file, "The .amlflow file")->required()->check(CLI::ExistingFile);
     command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)")->allow_extra_args(false);
+    command->add_option("--compute", args->compute,
+                        "Plan every job on this compute (one the file declares), as `run --compute` runs it");
     command->add_option("--format", args->format, "text, json (the runtime's contract), dot (Graphviz) or mermaid")
         ->check(CLI::IsMember({"text", "json", "dot", "mermaid"}));
     command->add_option("--diagnostics", args->diagnostics, "How diagnostics are printed")
@@ -33,6 +62,7 @@ Runner add_plan_command(CLI::App& app) {
         compiler::CompileOptions options;
         options.sets = args->sets;
         options.machine = this_machine;
+        options.compute = args->compute;
         auto result = compiler::compile_file(args->file, options);
         // Standard output carries the plan; diagnostics, warnings included, go to stderr.
         if (args->diagnostics == "json") {
@@ -47,7 +77,7 @@ Runner add_plan_command(CLI::App& app) {
         std::string text = args->format == "json" ? compiler::plan_to_json(plan).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
                          : args->format == "dot" ? compiler::plan_to_dot(plan)
                          : args->format == "mermaid" ? compiler::plan_to_mermaid(plan)
-                         : compiler::plan_to_text(plan);
+                         : compiler::plan_to_text(plan) + cache_section(plan, args->file);
         if (args->output.empty()) {
             std::cout << text;
         } else {

@@ -35,6 +35,7 @@ namespace {
 struct RunArgs {
     std::string file;
     std::vector<std::string> sets;
+    std::string compute;  // --compute NAME: every job runs there
     std::vector<std::string> steps;
     std::vector<std::string> force_steps;
     bool force = false;
@@ -318,9 +319,12 @@ int resume(const RunArgs& args) {
 
 Runner add_run_command(CLI::App& app) {
     auto args = std::make_shared<RunArgs>();
-    CLI::App* command = app.add_subcommand("run", "Check a file, plan it and run it on this machine");
+    CLI::App* command = app.add_subcommand("run", "Check a file, plan it and run it (where its jobs say, or on --compute NAME)");
     command->add_option("file", args->file, "The .amlflow file")->check(CLI::ExistingFile);
     command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)")->allow_extra_args(false);
+    command->add_option("--compute", args->compute,
+                        "Run every job (and sweep trial) on this compute, one the file declares, instead of "
+                        "where each job says; results cached on another compute are not reused");
     command->add_option("--step", args->steps, "Run only this step and the steps it needs (repeatable)")
         ->allow_extra_args(false);
     command->add_flag("--force", args->force, "Run every step, reusing nothing from the cache");
@@ -334,8 +338,9 @@ Runner add_run_command(CLI::App& app) {
                       "Show the processes each job and each sweep's trials would start; start none");
     return [args]() {
         if (!args->resume.empty()) {
-            if (!args->sets.empty()) {
-                std::cerr << "amlflow: error: --resume runs the run's recorded plan; --set cannot change it\n";
+            if (!args->sets.empty() || !args->compute.empty()) {
+                std::cerr << "amlflow: error: --resume runs the run's recorded plan; "
+                          << (args->sets.empty() ? "--compute" : "--set") << " cannot change it\n";
                 return 64;
             }
             return resume(*args);
@@ -347,6 +352,7 @@ Runner add_run_command(CLI::App& app) {
         compiler::CompileOptions options;
         options.sets = args->sets;
         options.machine = this_machine;
+        options.compute = args->compute;
         auto result = compiler::compile_file(args->file, options);
         std::cerr << compiler::render_text(result->diagnostics, {use_color_on_stderr()});
         if (!result->plan) return 1;

@@ -1,6 +1,7 @@
 // `amlflow runs list` and `amlflow runs show ID`: what the run store holds.
 #include <ctime>
 #include <iostream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -114,6 +115,27 @@ std::string result_line(const StepRecord& step) {
     return "outputs: " + step.outputs.string();
 }
 
+// Where the run's plan placed each job and sweep: "wide (local)", by step name (as the
+// file said, or as `run --compute` chose). A trial runs where its sweep does.
+std::map<std::string, std::string> placements(const std::string& plan_json) {
+    std::map<std::string, std::string> placed;
+    auto plan = nlohmann::json::parse(plan_json, nullptr, false);
+    if (!plan.is_object() || !plan.contains("nodes") || !plan["nodes"].is_array()) return placed;
+    const nlohmann::json computes = plan.value("computes", nlohmann::json::object());
+    for (const auto& node : plan["nodes"]) {
+        if (!node.is_object() || !node.contains("spec") || !node["spec"].is_object()) continue;
+        std::string id = node["spec"].value("$compute", "");
+        if (id.empty()) continue;
+        std::string kind = computes.contains(id) && computes[id].is_object() ? computes[id].value("$kind", "") : "";
+        std::string shown = id.substr(id.find(':') + 1);
+        if (shown == "(local)") shown = "this machine";  // the built-in compute
+        shown += kind.empty() ? "" : " (" + kind + ")";
+        std::string name = node.value("name", "");
+        placed[name] = shown;
+    }
+    return placed;
+}
+
 int show_run(const StoreOption& where, const std::string& id) {
     auto store = where.open();
     if (!store) return 1;
@@ -139,9 +161,12 @@ int show_run(const StoreOption& where, const std::string& id) {
     }
     auto steps = store->steps_of(run->id);
     if (!steps) return 1;
+    std::map<std::string, std::string> placed = placements(run->plan_json);
     for (const StepRecord& step : *steps) {
         std::cout << "  step " << step.name << " (" << step.kind << "): " << to_string(step.state) << ", "
                   << step.attempts << " attempt" << (step.attempts == 1 ? "" : "s") << "\n";
+        std::string owner = step.name.substr(0, step.name.find('['));  // a trial: its sweep
+        if (placed.count(owner)) std::cout << "    compute: " << placed[owner] << "\n";
         std::string result = result_line(step);
         if (!result.empty()) std::cout << "    " << result << "\n";
         if (!step.cached_from.empty()) std::cout << "    cached: reused from run " << step.cached_from << "\n";

@@ -44,6 +44,7 @@ CheckedProgram Checker::run() {
         program.params.emplace_back(decl.name.name, value_of(symbol, decl.name));
     }
     check_declarations();
+    apply_compute_override();
     check_steps(program);
     check_cycles(program);
     for (const std::string& id : used_environments_) program.environments.push_back(environments_.at(id));

@@ -40,6 +40,9 @@ struct CheckOptions {
     // Asked at most once, and only when a job needs it. Unset (tests, the language
     // server): nothing is checked against the machine, so the outcome is the same anywhere.
     std::function<MachineShape()> machine;
+    // `--compute NAME`: every job, binding and sweep runs on that declared compute, as if
+    // each said `compute = NAME`; empty: where the file says.
+    std::string compute;
 };
 
 class Checker : public NameResolver {
@@ -106,6 +109,10 @@ private:
     void check_compute(const Symbol& symbol);
     std::string default_environment();
     std::string default_compute();
+    // `--compute NAME` (checker_decls.cc): which compute it names, and where that is said.
+    void apply_compute_override();
+    void place_on_override(Value& fields, std::string& compute_id);
+    void note_override(Diagnostic& diagnostic);
 
     // checker_hosts.cc: a hosts compute's entries, workdir, shared_fs and interface
     void check_hosts_compute(const Symbol& symbol, const Value& fields, const std::string& owner);
@@ -159,6 +166,8 @@ private:
     std::vector<std::shared_ptr<const SourceFile>> extra_sources_;
     std::vector<std::string> labels_;
     std::optional<MachineShape> machine_;  // asked of options_.machine when first needed
+    std::string override_id_;     // `--compute`: the compute every job runs on, when it names one
+    SourceRange override_range_;  // the name in the `--compute` source
 };
 
 }  // namespace amlflow::compiler

@@ -81,7 +81,7 @@ void Checker::check_capacity(const ast::Step& step, const CheckedStep& job, cons
     std::string owner = "job '" + job.name + "'";
     std::string target = "compute '" + compute.name + "'";
     auto report = [&](const std::string& message, const std::string& detail) {
-        diagnostics_.error("capacity", where, message).note(target + " " + detail, compute.range);
+        note_override(diagnostics_.error("capacity", where, message).note(target + " " + detail, compute.range));
     };
     if (compute.subkind == "amlcompute") {
         int64_t max_nodes = int_field(compute.fields, "max_nodes", 1);
@@ -109,9 +109,9 @@ void Checker::check_hosts_capacity(const CheckedDecl& compute, const std::string
     std::string target = "compute '" + compute.name + "'";
     int64_t count = static_cast<int64_t>(hosts.size());
     if (nodes > count) {
-        diagnostics_.error("capacity", where, owner + " asks for " + plural(nodes, "node") + " but " + target + " lists " +
-                                                  plural(count, "host"))
-            .note(target + " is declared here", compute.range);
+        note_override(diagnostics_.error("capacity", where, owner + " asks for " + plural(nodes, "node") + " but " + target +
+                                                                " lists " + plural(count, "host"))
+                          .note(target + " is declared here", compute.range));
         return;
     }
     std::vector<const PlacedHost*> short_hosts;
@@ -134,6 +134,7 @@ void Checker::check_hosts_capacity(const CheckedDecl& compute, const std::string
             const HostEntry& entry = short_hosts[i]->entry;
             d.note("host '" + entry.name + "' is short too, with " + plural(entry.slots, "slot"), short_hosts[i]->range);
         }
+        note_override(d);
         d.help("lower processes_per_node, or list the host with more slots: \"" + first.entry.name + ":" +
                std::to_string(per_node) + "\"");
     }
@@ -142,9 +143,9 @@ void Checker::check_hosts_capacity(const CheckedDecl& compute, const std::string
     if (gpus && gpus->kind == ValueKind::Int) gpu_count = gpus->number;
     if (gpus && gpus->kind == ValueKind::List) gpu_count = static_cast<int64_t>(gpus->items.size());
     if (gpu_count > 0 && per_node > gpu_count) {
-        diagnostics_.error("capacity", where, owner + " runs " + plural(per_node, "process") + " per node but " + target +
-                                                  " gives each host " + plural(gpu_count, "GPU"))
-            .note(target + " is declared here; each rank takes one GPU", compute.range);
+        note_override(diagnostics_.error("capacity", where, owner + " runs " + plural(per_node, "process") + " per node but " +
+                                                                target + " gives each host " + plural(gpu_count, "GPU"))
+                          .note(target + " is declared here; each rank takes one GPU", compute.range));
     }
 }
 
@@ -161,16 +162,16 @@ void Checker::check_local_capacity(const CheckedDecl& compute, const std::string
     bool all_gpus = !gpus || (gpus->kind == ValueKind::Enum && gpus->text == "all");
     int64_t cpus = int_field(compute.fields, "cpus", -1);
     if (count > 0 && per_node > count) {
-        diagnostics_.error("capacity", where, owner + " runs " + plural(per_node, "process") + " per node but " + target +
-                                                  " has " + plural(count, "GPU"))
-            .note(target + " is declared here; each rank takes one GPU", compute.range);
+        note_override(diagnostics_.error("capacity", where, owner + " runs " + plural(per_node, "process") + " per node but " +
+                                                                target + " has " + plural(count, "GPU"))
+                          .note(target + " is declared here; each rank takes one GPU", compute.range));
         return;
     }
     if (count <= 0 && cpus > 0) {
         if (per_node > cpus) {
-            diagnostics_.error("capacity", where, owner + " runs " + plural(per_node, "process") + " per node but " + target +
-                                                      " has " + plural(cpus, "CPU slot"))
-                .note(target + " is declared here", compute.range);
+            note_override(diagnostics_.error("capacity", where, owner + " runs " + plural(per_node, "process") +
+                                                                    " per node but " + target + " has " + plural(cpus, "CPU slot"))
+                              .note(target + " is declared here", compute.range));
         }
         return;
     }
@@ -181,18 +182,20 @@ void Checker::check_local_capacity(const CheckedDecl& compute, const std::string
     std::string processes = owner + " runs " + plural(per_node, "process") + " per node but this machine has ";
     if (all_gpus && machine_->gpus > 0) {
         if (per_node <= machine_->gpus) return;
-        diagnostics_.warning("capacity", where, processes + plural(machine_->gpus, "GPU"))
-            .note(placed + " uses all of this machine's GPUs; each rank takes one", compute.range)
-            .help("lower processes_per_node, or run it where there are more GPUs");
+        Diagnostic& d = diagnostics_.warning("capacity", where, processes + plural(machine_->gpus, "GPU"));
+        d.note(placed + " uses all of this machine's GPUs; each rank takes one", compute.range);
+        note_override(d);
+        d.help("lower processes_per_node, or run it where there are more GPUs");
         return;
     }
     if (machine_->cpus <= 0 || per_node <= machine_->cpus) return;
-    diagnostics_.warning("capacity", where, processes + plural(machine_->cpus, "CPU core"))
-        .note(declared ? target + " does not set 'cpus', so its ranks share this machine's cores"
-                       : "no compute is given, so its ranks share this machine's cores",
-              compute.range)
-        .help(declared ? "lower processes_per_node, or set 'cpus' on " + target + " to make this an error"
-                       : "lower processes_per_node");
+    Diagnostic& d = diagnostics_.warning("capacity", where, processes + plural(machine_->cpus, "CPU core"));
+    d.note(declared ? target + " does not set 'cpus', so its ranks share this machine's cores"
+                    : "no compute is given, so its ranks share this machine's cores",
+           compute.range);
+    note_override(d);
+    d.help(declared ? "lower processes_per_node, or set 'cpus' on " + target + " to make this an error"
+                    : "lower processes_per_node");
 }
 
 // Jobs on an amlcompute target run on Azure ML, but a sweep's trials there could not report
@@ -206,11 +209,13 @@ void Checker::warn_not_runnable(const ast::Step& step, const CheckedStep& job, c
     if (compute.subkind != "amlcompute") return;
     const ast::Step& runner = *bound_by;
     std::string owner = std::string(ast::step_kind_name(runner.kind)) + " '" + job.name + "'";
-    diagnostics_.warning("not-runnable", runner.name.range,
-                         owner + " runs on '" + compute.name + "' (" + compute.subkind +
-                             "), where this version of amlflow cannot run sweeps yet")
-        .note("compute '" + compute.name + "' is declared here", compute.range)
-        .help("'amlflow run' fails this step; give it a local compute to run its trials on this machine");
+    Diagnostic& d = diagnostics_.warning("not-runnable", runner.name.range,
+                                         owner + " runs on '" + compute.name + "' (" + compute.subkind +
+                                             "), where this version of amlflow cannot run sweeps yet");
+    d.note("compute '" + compute.name + "' is declared here", compute.range);
+    note_override(d);
+    d.help(override_id_.empty() ? "'amlflow run' fails this step; give it a local compute to run its trials on this machine"
+                                : "'amlflow run' fails this step; name a local or hosts compute with --compute");
 }
 
 }  // namespace amlflow::compiler

@@ -172,6 +172,71 @@ const CheckedDecl* Checker::compute(const std::string& id) {
     return &found->second;
 }
 
+// `--compute NAME` names a compute the file declares (an imported one by its qualified
+// name, `lib.farm`). Every job, binding and sweep is then placed there, so check, plan and
+// run see one program: capacity is checked against that compute, the plan's steps point
+// at it, and their hashes hold it.
+void Checker::apply_compute_override() {
+    const std::string& wanted = options_.compute;
+    if (wanted.empty()) return;
+    auto source = std::make_shared<SourceFile>("--compute", wanted);
+    extra_sources_.push_back(source);
+    SourceRange where{source.get(), 0, static_cast<uint32_t>(wanted.size())};
+    std::vector<std::string> names;  // the declared computes, main file first, in file order
+    for (size_t m = 0; m < modules_.modules.size(); ++m) {
+        for (const ast::Decl& decl : modules_.modules[m]->ast->decls) {
+            auto found = symbols_[m].find(decl.name.name);
+            if (decl.kind != ast::DeclKind::Compute || found == symbols_[m].end() || found->second.decl != &decl) continue;
+            std::string name = label_of(m).empty() ? decl.name.name : label_of(m) + "." + decl.name.name;
+            auto checked = computes_.find(found->second.id);
+            if (name == wanted) {
+                // A compute of an unknown kind is reported where it is declared.
+                if (checked != computes_.end()) override_id_ = checked->first;
+                override_range_ = where;
+                return;
+            }
+            names.push_back(name);
+        }
+    }
+    std::string main = "'" + modules_.modules[0]->ast->source->path() + "'";
+    Diagnostic& d = diagnostics_.error("unknown-name", where, "unknown compute '" + wanted + "'");
+    if (auto other = symbols_[0].find(wanted); other != symbols_[0].end()) {
+        static const char* kKinds[] = {"a param", "a let", "a workspace", "an environment", "a compute", "an import",
+                                       "an experiment"};
+        d.note("'" + wanted + "' is " + kKinds[static_cast<int>(other->second.kind)] + ", not a compute",
+               other->second.decl->name.range);
+    }
+    if (names.empty()) {
+        d.note(main + " declares no compute")
+            .help("declare one, e.g. compute farm : hosts { hosts = [\"node1:2\"] }, then run with --compute farm");
+        return;
+    }
+    std::string all;
+    for (const std::string& name : names) all += (all.empty() ? "'" : ", '") + name + "'";
+    d.note("the computes of " + main + " are " + all);
+    if (auto near = closest_name(wanted, names)) d.help("did you mean '" + *near + "'?");
+}
+
+// A job's fields and compute as `--compute` places it: its `compute` field says where it
+// runs (the plan's `compute` and `$compute` agree).
+void Checker::place_on_override(Value& fields, std::string& compute_id) {
+    if (override_id_.empty()) return;
+    compute_id = override_id_;
+    for (auto& [key, value] : fields.fields) {
+        if (key == "compute") {
+            value = Value::of_ref(override_id_);
+            return;
+        }
+    }
+    fields.fields.emplace_back("compute", Value::of_ref(override_id_));
+}
+
+void Checker::note_override(Diagnostic& diagnostic) {
+    if (override_id_.empty()) return;
+    diagnostic.note("--compute " + options_.compute + " runs every job on compute '" + options_.compute + "'",
+                    override_range_);
+}
+
 // A job that names no environment runs with `python3` on this machine.
 std::string Checker::default_environment() {
     const std::string id = "environment:(default)";

@@ -346,6 +346,8 @@ void Checker::check_sweep(const ast::Step& step, CheckedStep& out) {
     CheckedStep as_job = out;
     as_job.fields = out.template_fields;
     finish_job_fields(*job, as_job, &step);
+    std::string placed;
+    place_on_override(out.template_fields, placed);  // the trials' fields say where they run
     out.environment_id = as_job.environment_id;
     out.compute_id = as_job.compute_id;
     out.source_folder = as_job.source_folder;
@@ -359,7 +361,8 @@ void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out, const a
     out.environment_id = env && env->kind == ValueKind::Ref ? env->text : default_environment();
     environment(out.environment_id);
     const Value* where = out.fields.field("compute");
-    out.compute_id = where && where->kind == ValueKind::Ref ? where->text : default_compute();
+    if (!override_id_.empty()) place_on_override(out.fields, out.compute_id);
+    else out.compute_id = where && where->kind == ValueKind::Ref ? where->text : default_compute();
     compute(out.compute_id);
     const Value* source = out.fields.field("source");
     // A source made by another step is known only when it runs: no snapshot node.

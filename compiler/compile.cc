@@ -24,6 +24,7 @@ std::unique_ptr<CompileResult> compile_file(const std::string& path, const Compi
     CheckOptions check;
     check.sets = options.sets;
     check.machine = options.machine;
+    check.compute = options.compute;
     CheckedProgram program;
     {
         Checker checker(result->modules, check, result->diagnostics);

@@ -20,6 +20,7 @@ struct CompileOptions {
     std::optional<std::string> main_text;    // instead of reading the main file
     bool build_plan = true;                  // false: check only
     std::function<MachineShape()> machine;   // see CheckOptions::machine
+    std::string compute;                     // --compute NAME: see CheckOptions::compute
 };
 
 struct CompileResult {

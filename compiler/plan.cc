@@ -98,6 +98,10 @@ Plan build_plan(CheckedProgram program, Diagnostics& diagnostics) {
         plan.computes[compute.id] = entry;
     }
 
+    std::map<std::string, const CheckedDecl*> compute_of;  // the declared computes, by id
+    for (const CheckedDecl& compute : program.computes) {
+        if (compute.range.valid()) compute_of[compute.id] = &compute;
+    }
     std::map<std::string, std::string> hash_of;
     // One source node per folder and `source_include` list: the same folder narrowed
     // differently is a different snapshot.
@@ -171,6 +175,13 @@ Plan build_plan(CheckedProgram program, Diagnostics& diagnostics) {
             link(source->second, "source", "$source");
         }
         if (!step->compute_id.empty()) node.spec["$compute"] = step->compute_id;
+        // Where a job runs is part of what its result is: a result is reused only from the
+        // compute it was asked to run on (`--compute` elsewhere runs it again). The
+        // compute's identity enters the hash, not its fields (hosts, ssh options, sizes).
+        // A job that names no compute runs on this machine, with no compute in its hash.
+        if (auto placed = compute_of.find(step->compute_id); placed != compute_of.end()) {
+            hashed["compute"] = {{"name", placed->second->name}, {"kind", placed->second->subkind}};
+        }
         for (const std::string& input : step->data_inputs) link("step:" + input, "data", nullptr);
         for (const std::string& before : step->after) plan.edges.push_back({"step:" + before, node.id, "after"});
         node.hash = hash_json(hashed);

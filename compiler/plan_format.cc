@@ -101,7 +101,17 @@ std::string plan_to_text(const Plan& plan) {
                 out += "   template: " + value["name"].get<std::string>() + "\n";
                 continue;
             }
+            if (key == "$compute") {
+                // Where it runs, with the compute's kind: as written, or as --compute placed it.
+                std::string id = value.get<std::string>();
+                std::string kind = plan.computes.contains(id) ? plan.computes[id].value("$kind", "") : "";
+                std::string name = id.substr(id.find(':') + 1);
+                if (name == "(local)") name = "this machine";  // the built-in compute: no declaration
+                out += "   compute: " + name + (kind.empty() ? "" : " (" + kind + ")") + "\n";
+                continue;
+            }
             std::string label = key[0] == '$' ? key.substr(1) : key;
+            if (key == "compute" && node.spec.contains("$compute")) continue;  // shown with its kind
             if (key[0] == '$' && node.spec.contains(label)) continue;  // the field says it already
             std::string shown = key[0] == '$' ? value.get<std::string>().substr(value.get<std::string>().find(':') + 1)
                                               : show_json(value);

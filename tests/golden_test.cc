@@ -34,6 +34,16 @@ std::vector<std::string> sets_of(const std::string& text) {
     return sets;
 }
 
+// A `// compute: NAME` line at the top checks the case as `--compute NAME` does.
+std::string compute_of(const std::string& text) {
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line) && line.rfind("//", 0) == 0) {
+        if (line.rfind("// compute: ", 0) == 0) return line.substr(12);
+    }
+    return "";
+}
+
 // A `// machine: cpus=N gpus=M` line at the top makes the checker see that machine, so a
 // case about this machine's defaults has the same outcome on every machine.
 std::function<MachineShape()> machine_of(const std::string& text) {
@@ -97,6 +107,7 @@ BOOST_AUTO_TEST_CASE(corpus_outcomes_match_names_and_expected_output) {
             CompileOptions options;
             options.sets = sets_of(read(path));
             options.machine = machine_of(read(path));
+            options.compute = compute_of(read(path));
             auto result = compile_file(path.generic_string(), options);
             if (name.rfind("parse-fail-", 0) == 0) {
                 BOOST_TEST(has_code(result->diagnostics, "syntax"));

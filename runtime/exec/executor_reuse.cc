@@ -3,7 +3,7 @@
 // (source snapshot, environment, arguments, ...) and the content of every file it reads
 // from other steps, so a step whose inputs came out the same is reused even when the
 // step that made them ran again.
-#include "compiler/sha256.h"
+#include "runtime/exec/cache_lookup.h"
 #include "runtime/exec/executor.h"
 
 namespace amlflow::runtime {
@@ -14,57 +14,6 @@ using nlohmann::json;
 namespace {
 
 bool is_done(StepState state) { return state == StepState::Succeeded || state == StepState::Cached; }
-
-// Every `$output` reference in a spec, in a stable order.
-void collect_outputs(const json& value, std::vector<const json*>& found) {
-    if (value.is_object()) {
-        if (is_output_reference(value)) {
-            found.push_back(&value);
-            return;
-        }
-        for (auto it = value.begin(); it != value.end(); ++it) collect_outputs(it.value(), found);
-    } else if (value.is_array()) {
-        for (const json& item : value) collect_outputs(item, found);
-    }
-}
-
-// Every local path a spec reads (`{"$path": ...}`), but for the job's own source folder
-// and script, which the source snapshot's digest in the plan hash already covers, and a
-// download's destination, which it writes.
-void collect_paths(const json& value, std::vector<std::string>& found, bool top = true) {
-    if (value.is_object()) {
-        if (value.size() == 1 && value.contains("$path") && value["$path"].is_string()) {
-            found.push_back(value["$path"].get<std::string>());
-            return;
-        }
-        for (auto it = value.begin(); it != value.end(); ++it) {
-            if (top && (it.key() == "source" || it.key() == "script" || it.key() == "to" || it.key()[0] == '$')) {
-                continue;
-            }
-            collect_paths(it.value(), found, false);
-        }
-    } else if (value.is_array()) {
-        for (const json& item : value) collect_paths(item, found, false);
-    }
-}
-
-// Whether a result names a file or folder (outputs, logs, an export's file) rather than
-// a value (best.params.lr).
-bool is_path_result(const json& value) {
-    std::vector<std::string> result = value["$output"].value("result", std::vector<std::string>{});
-    if (result.empty()) return false;
-    const std::string& last = result.back();
-    return last == "outputs" || last == "logs" || last == "file";
-}
-
-std::map<std::string, std::string> results_of(const json& record) {
-    std::map<std::string, std::string> results;
-    if (!record.is_object() || !record.contains("results") || !record["results"].is_object()) return results;
-    for (auto it = record["results"].begin(); it != record["results"].end(); ++it) {
-        if (it.value().is_string()) results[it.key()] = it.value().get<std::string>();
-    }
-    return results;
-}
 
 }  // namespace
 
@@ -143,78 +92,18 @@ bool Executor::check_references(const StepRun& step, std::string* error) {
 }
 
 std::optional<std::string> Executor::compute_cache_key(const StepRun& step, std::string* error) {
-    compiler::Sha256 key;
-    // The name too: a script sees it (AMLFLOW_STEP), so two steps alike in every field
-    // are still two results.
-    key.update("amlflow-cache-1\n" + step.plan->kind + "\n" + step.plan->name + "\n" + step.plan->hash + "\n");
-    std::vector<const json*> references;
-    collect_outputs(step.plan->spec, references);
-    for (const json* reference : references) {
-        auto resolved = resolve_output(*reference, results_, error);
-        if (!resolved) return std::nullopt;
-        key.update(resolved->shown + "\n");
-        if (is_path_result(*reference)) {
-            auto digest = content_digest(resolved->path, error);
-            if (!digest) {
-                *error = "step '" + step.plan->name + "' needs " + resolved->shown + ": " + *error;
-                return std::nullopt;
-            }
-            key.update(digest->hash + "\n");
-        } else {
-            key.update(resolved->path.string() + "\n");
-        }
-    }
-    // Local files the step reads: their content (or, for large ones, size and time), so
-    // an edited data file or model is not answered by a stale result.
-    std::vector<std::string> paths;
-    collect_paths(step.plan->spec, paths);
-    std::error_code ec;
-    fs::path folder = fs::absolute(options_.plan_folder, ec);
-    for (const std::string& path : paths) {
-        if (path.find("://") != std::string::npos) continue;
-        key.update(path + "\n" + input_fingerprint((folder / path).lexically_normal()) + "\n");
-    }
-    return key.hex_digest();
+    return cache_key_of(*step.plan, results_, options_.plan_folder, error);
 }
 
 bool Executor::reuse_from_cache(StepRun& step) {
-    auto entry = store_.find_cache_key(step.cache_key);
-    if (!entry || entry->run_id == run_id_) return false;
-    auto records = store_.steps_of(entry->run_id);
-    if (!records) return false;
-    const StepRecord* origin = nullptr;
-    for (const StepRecord& record : *records) {
-        if (record.name == entry->step) origin = &record;
-    }
-    if (!origin || !is_done(origin->state) || origin->result_json.empty()) return false;
-    json result = json::parse(origin->result_json, nullptr, false);
-    std::map<std::string, std::string> results = results_of(result);
-    // What the cached record points at must still be there.
-    std::error_code ec;
-    for (const char* key : {"outputs", "best.outputs", "file"}) {
-        if (results.count(key) && !fs::exists(results[key], ec)) return false;
-    }
-    if (step.plan->kind == "register" && !store_.find_model(results["name"], std::atoi(results["version"].c_str()))) {
-        return false;
-    }
-    if (step.plan->kind == "download") {
-        // Another pipeline folder with the same file has its own destination.
-        const json& to = step.plan->spec.value("to", json::object());
-        std::error_code ec;
-        fs::path here = fs::absolute(options_.plan_folder, ec) / (to.is_object() ? to.value("$path", "") : "");
-        fs::path cached = results["to"];
-        if (cached.parent_path() != here.lexically_normal() && cached != here.lexically_normal()) return false;
-        std::string ignored;
-        auto now = content_digest(results["to"], &ignored);
-        if (!now || now->hash != result.value("digest", "")) return false;
-    }
-    std::string from = origin->cached_from.empty() ? entry->run_id : origin->cached_from;
+    auto hit = find_cached(store_, *step.plan, step.cache_key, run_id_, options_.plan_folder);
+    if (!hit) return false;
     // The state last: a record that says cached always has its outputs and result.
-    store_.set_step_outputs(run_id_, step.plan->name, origin->outputs);
-    store_.set_step_result(run_id_, step.plan->name, origin->result_json);
-    store_.set_step_state(run_id_, step.plan->name, StepState::Cached, from);
-    results_[step.plan->name] = results;
-    if (!step.parent.empty()) load_trial_series(step, entry->run_id, entry->step);
+    store_.set_step_outputs(run_id_, step.plan->name, hit->origin.outputs);
+    store_.set_step_result(run_id_, step.plan->name, hit->origin.result_json);
+    store_.set_step_state(run_id_, step.plan->name, StepState::Cached, hit->from);
+    results_[step.plan->name] = hit->results;
+    if (!step.parent.empty()) load_trial_series(step, hit->entry.run_id, hit->entry.step);
     finish_step(step, StepState::Cached, false);
     return true;
 }

@@ -379,8 +379,8 @@ BOOST_AUTO_TEST_CASE(document_symbols_of_birds_are_hierarchical) {
         top.push_back(symbol["name"]);
         if (symbol["name"] == "birds") experiment = symbol;
     }
-    BOOST_TEST((top == std::vector<std::string>{"curated", "epochs", "base_lr", "num_trials", "azure", "pytorch_birds",
-                                                "here", "gpu_cluster", "birds"}));
+    BOOST_TEST((top == std::vector<std::string>{"curated", "epochs", "base_lr", "num_trials", "lab_hosts", "azure",
+                                                "pytorch_birds", "here", "lab", "gpu_cluster", "birds"}));
     std::vector<std::string> steps;
     for (const json& child : experiment["children"]) steps.push_back(child["name"]);
     BOOST_TEST((steps == std::vector<std::string>{"train", "tune", "bird_classifier", "bird_classifier_onnx", "best_model"}));

@@ -21,8 +21,8 @@ const char* kPipeline =
     "}\n";
 
 std::map<std::string, std::string> hashes(const TempProject& project, const std::string& text,
-                                          std::vector<std::string> sets = {}) {
-    auto result = project.compile(text, std::move(sets));
+                                          std::vector<std::string> sets = {}, const std::string& compute = "") {
+    auto result = project.compile(text, std::move(sets), compute);
     BOOST_TEST_REQUIRE(result->ok(), messages(result->diagnostics));
     std::map<std::string, std::string> out;
     for (const PlanNode& node : result->plan->nodes) out[node.id] = node.hash;
@@ -84,6 +84,33 @@ BOOST_AUTO_TEST_CASE(changed_by_arguments_params_and_environment) {
     auto changed = hashes(project, env);
     BOOST_TEST(base["environment:torch"] != changed["environment:torch"]);
     BOOST_TEST(base["step:train"] != changed["step:train"]);
+}
+
+// A result is reused only from the compute it was asked to run on: the compute's identity
+// (name and kind) is in a job's hash, and so in its dependents'; its fields are not.
+BOOST_AUTO_TEST_CASE(changed_by_the_compute_a_job_runs_on_not_by_its_fields) {
+    TempProject project;
+    write_project(project);
+    auto placed = [](const std::string& hosts, const std::string& where) {
+        std::string text = std::string("compute here : local { cpus = 2 }\n") +
+                           "compute farm : hosts { hosts = " + hosts + " }\n" + kPipeline;
+        text.replace(text.find("restarts = 1"), 12, "restarts = 1, compute = " + where);
+        return text;
+    };
+    auto base = hashes(project, kPipeline);
+    auto here = hashes(project, placed("[\"a:2\"]", "here"));
+    auto farm = hashes(project, placed("[\"a:2\"]", "farm"));
+    BOOST_TEST(base["step:train"] != here["step:train"]);  // named: this machine is not 'here'
+    BOOST_TEST(here["step:train"] != farm["step:train"]);
+    BOOST_TEST(here["step:m"] != farm["step:m"]);          // its input came from elsewhere
+    BOOST_TEST(here["source:src"] == farm["source:src"]);
+    // The host list, ssh options and the like are where, not what: the same result.
+    std::string tuned = placed("[\"b:4\", \"c:4\"]", "farm");
+    tuned.insert(tuned.find("\"c:4\"]") + 6, ", ssh_port = 2222, user = \"alice\"");
+    BOOST_TEST(farm == hashes(project, tuned));
+    // --compute places the job as `compute = NAME` in the file does.
+    BOOST_TEST(farm == hashes(project, placed("[\"a:2\"]", "here"), {}, "farm"));
+    BOOST_TEST(here == hashes(project, placed("[\"a:2\"]", "farm"), {}, "here"));
 }
 
 BOOST_AUTO_TEST_CASE(ignored_files_do_not_change_the_source_hash) {

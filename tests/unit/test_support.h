@@ -34,11 +34,14 @@ public:
         return path;
     }
 
+    // `compute`: as `--compute` gives it.
     std::unique_ptr<compiler::CompileResult> compile(const std::string& text,
-                                                     std::vector<std::string> sets = {}) const {
+                                                     std::vector<std::string> sets = {},
+                                                     const std::string& compute = "") const {
         std::filesystem::path path = write("main.amlflow", text);
         compiler::CompileOptions options;
         options.sets = std::move(sets);
+        options.compute = compute;
         return compiler::compile_file(path.string(), options);
     }
 
