@@ -106,9 +106,10 @@ std::string rank_prelude(const StepPlan& step, const JobInputs* inputs) {
         out = "export LOCAL_WORLD_SIZE=" + per_node + " GROUP_RANK=\"$NODE_RANK\" GROUP_WORLD_SIZE=" + nodes +
               " ROLE_RANK=\"$RANK\" ROLE_NAME=default ROLE_WORLD_SIZE=\"$WORLD_SIZE\" TORCHELASTIC_USE_AGENT_STORE=False; ";
     } else if (shape.kind == "mpi") {
-        // Each rank is started by mpirun: torchrun's names from Open MPI's, as the local shim does.
+        // Each rank is started by mpirun: torchrun's names from Open MPI's, as the local shim does
+        // (ranks fill the nodes in blocks, so the local rank is the rank modulo the node's size).
         out = "m=\"${AZ_BATCH_MASTER_NODE:-127.0.0.1:6105}\"; export RANK=\"$OMPI_COMM_WORLD_RANK\" "
-              "LOCAL_RANK=\"$OMPI_COMM_WORLD_LOCAL_RANK\" WORLD_SIZE=\"$OMPI_COMM_WORLD_SIZE\" LOCAL_WORLD_SIZE=" + per_node +
+              "LOCAL_RANK=$((OMPI_COMM_WORLD_RANK % " + per_node + ")) WORLD_SIZE=\"$OMPI_COMM_WORLD_SIZE\" LOCAL_WORLD_SIZE=" + per_node +
               " NODE_RANK=$((OMPI_COMM_WORLD_RANK / " + per_node + ")) GROUP_RANK=$((OMPI_COMM_WORLD_RANK / " + per_node +
               ")) GROUP_WORLD_SIZE=" + nodes + " ROLE_RANK=\"$OMPI_COMM_WORLD_RANK\" ROLE_NAME=default ROLE_WORLD_SIZE=\"$OMPI_COMM_WORLD_SIZE\""
               " MASTER_ADDR=\"${m%:*}\" MASTER_PORT=\"${m##*:}\" TORCHELASTIC_USE_AGENT_STORE=False; ";
