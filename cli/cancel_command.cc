@@ -6,6 +6,10 @@
 // supervisor, the kernel's lock table says which process holds the run's lock, and only
 // when the two agree is the process signalled, through a pidfd opened while the lock is
 // seen held, so a pid reused in between is never hit (run_liveness.h).
+//
+// A detached run (its amlflow died, or its Ctrl-C could not reach the service, while its
+// job ran on Azure ML) has no interpreter to signal: its jobs still running are canceled on
+// the service itself (azureml/remote_cancel.h), and the run is recorded canceled.
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -17,6 +21,9 @@
 
 #include "cli/commands.h"
 #include "cli/store_option.h"
+#include "runtime/azureml/remote_cancel.h"
+#include "runtime/core/plan_model.h"
+#include "runtime/store/remote_jobs.h"
 #include "runtime/store/run_liveness.h"
 
 #ifndef SYS_pidfd_open
@@ -28,6 +35,7 @@
 
 namespace amlflow::cli {
 
+namespace fs = std::filesystem;
 using namespace amlflow::runtime;
 
 namespace {
@@ -56,11 +64,53 @@ int signal_supervisor(pid_t pid, const std::filesystem::path& run_folder) {
     return pidfd;
 }
 
+// The jobs of a detached run that may still run: each canceled on the service.
+int cancel_detached(RunStore& store, const RunRecord& run, const CancelArgs& args) {
+    std::string error;
+    nlohmann::json plan_json = nlohmann::json::parse(run.plan_json, nullptr, false);
+    auto plan = plan_json.is_discarded() ? std::nullopt : load_plan(plan_json, &error);
+    if (!plan) {
+        std::cerr << "amlflow: error: the plan recorded for run '" << run.id << "' cannot be read: " << error << "\n";
+        return 1;
+    }
+    fs::path run_folder = store.run_folder(run.id);
+    std::vector<RemoteJob> live;
+    for (const RemoteJob& job : read_remote_jobs(run_folder)) {
+        if (job.state == "submitted") live.push_back(job);
+    }
+    int code = 0;
+    for (RemoteJob& job : live) {
+        const StepPlan* step = plan->find(job.step);
+        if (!step) continue;
+        azureml::RemoteCancel what{plan->raw, plan->compute_of(*step), step->compute,
+                                   fs::path(run.file).parent_path().string(), job.job,
+                                   std::chrono::seconds(static_cast<long>(args.wait_s))};
+        std::cerr << "amlflow: canceling job '" << job.job << "' of run " << run.id << " on Azure ML\n";
+        azureml::RemoteCancelOutcome outcome = azureml::cancel_remote_job(what);
+        if (!outcome.ok) {
+            std::cerr << "amlflow: error: " << outcome.error << "\n";
+            code = 1;
+            continue;
+        }
+        job.state = outcome.status;
+        if (!record_remote_job(run_folder, job, &error)) std::cerr << "amlflow: warning: " << error << "\n";
+        std::cerr << "amlflow: job '" << job.job << "' " << outcome.status << "\n";
+    }
+    if (code != 0) return code;
+    if (!store.set_run_state(run.id, RunState::Canceled, 130)) {
+        std::cerr << "amlflow: error: " << store.last_error() << "\n";
+        return 1;
+    }
+    std::cout << "run " << run.id << " canceled\n";
+    return 0;
+}
+
 int cancel(const CancelArgs& args) {
     auto store = args.where.open();  // settles runs whose interpreter is gone
     if (!store) return 1;
     auto run = StoreOption::find_run(*store, args.id);
     if (!run) return 1;
+    if (run->state == RunState::Detached) return cancel_detached(*store, *run, args);
     if (run->state != RunState::Running) {
         std::cerr << "amlflow: error: run " << run->id << " is not running (state: " << to_string(run->state)
                   << "); there is nothing to cancel\n";

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <set>
 
+#include "cli/azureml_run.h"
 #include "cli/commands.h"
 #include "cli/dry_run.h"
 #include "compiler/compile.h"
@@ -142,14 +143,8 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     BackendRouter backend([&plan](const StepPlan& step) { return plan.compute_of(step).value("$kind", "local"); });
     backend.add("local", &local);
     backend.add("hosts", &hosts);
-    azureml::AzureMlBackendOptions azureml_options;
-    azureml_options.plan = plan.raw;
-    azureml_options.run_store_folder = store.folder().string();
-    // The job's name, so that a run whose amlflow dies is detached, not interrupted.
-    azureml_options.job_submitted = [&store](const std::string& run, const std::string& job) {
-        if (!store.set_remote_job(run, job)) std::cerr << "amlflow: warning: " << store.last_error() << "\n";
-    };
-    azureml::AzureMlBackend azure(loop, azureml_options, output);
+    azureml::AzureMlBackend azure(
+        loop, azureml_run_options(plan, store, run_id, !args.resume.empty(), python_lib->string()), output);
     backend.add("amlcompute", &azure);
     RunReporter reporter(STDERR_FILENO);
     reporter.set_board(board.get());
@@ -183,7 +178,7 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     if (board) board->close();
     reporter.set_board(nullptr);
     sink.flush();
-    return code;
+    return settle_uncanceled_jobs(azure, store, run_id, code);
 }
 
 bool check_steps(const RunArgs& args, const RunPlan& plan, const std::string& file) {

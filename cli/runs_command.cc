@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/store_option.h"
+#include "runtime/store/remote_jobs.h"
 #include "cli/table_format.h"
 #include "runtime/report/run_reporter.h"
 #include "runtime/store/run_liveness.h"
@@ -146,13 +147,19 @@ int show_run(const StoreOption& where, const std::string& id) {
     if (run->state == RunState::Interrupted) {
         std::cout << " (amlflow ended before the run did; amlflow run --resume " << run->id << " continues it)";
     } else if (run->state == RunState::Detached) {
-        std::cout << " (amlflow ended; the remote job '" << run->remote_job << "' goes on)";
+        std::cout << " (amlflow ended; the remote job '" << run->remote_job << "' goes on: amlflow run --resume " << run->id
+                  << " follows it, amlflow cancel " << run->id << " cancels it)";
     } else if (run->state == RunState::Running && run->supervisor_pid > 0) {
         std::cout << " (amlflow pid " << run->supervisor_pid << ")";
     }
     std::cout << "\n  file: " << run->file << "\n  started: " << clock_time(run->created_ms)
               << "\n  finished: " << clock_time(run->finished_ms) << "\n  params: " << run->params_json << "\n";
     for (const std::string& set : run->sets) std::cout << "  --set " << set << "\n";
+    // Its Azure ML jobs, with their pages in the studio.
+    for (const RemoteJob& job : read_remote_jobs(store->run_folder(run->id))) {
+        std::cout << "  azure ml job: " << job.job << " (" << job.step << ", attempt " << job.attempt + 1 << ", "
+                  << job.state << ")" << (job.studio.empty() ? "" : "\n    studio: " + job.studio) << "\n";
+    }
     // The flags `--resume` honours, as they were given.
     auto options = nlohmann::json::parse(run->options_json, nullptr, false);
     if (options.is_object() && options.value("force", false)) std::cout << "  --force\n";

@@ -218,4 +218,41 @@ void Checker::warn_not_runnable(const ast::Step& step, const CheckedStep& job, c
                                 : "'amlflow run' fails this step; name a local or hosts compute with --compute");
 }
 
+namespace {
+
+// The first `azureml://` text inside a value (lists, maps and interpolations included).
+const Value* service_uri(const Value& value) {
+    bool text = value.kind == ValueKind::String || value.kind == ValueKind::Path;
+    if (text && value.text.rfind("azureml://", 0) == 0) return &value;
+    for (const Value& item : value.items) {
+        if (const Value* found = service_uri(item)) return found;
+    }
+    for (const auto& [key, field] : value.fields) {
+        if (const Value* found = service_uri(field)) return found;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+void Checker::check_service_uris(const ast::Step& step, const CheckedStep& job) {
+    auto found = computes_.find(job.compute_id);
+    if (found == computes_.end()) return;
+    const CheckedDecl& compute = found->second;
+    if (compute.subkind != "local" && compute.subkind != "hosts") return;
+    for (const char* field : {"args", "command", "inputs", "variables"}) {
+        const Value* value = job.fields.field(field);
+        const Value* uri = value ? service_uri(*value) : nullptr;
+        if (!uri) continue;
+        const ast::Member* member = find_member(step.block.get(), field);
+        SourceRange range = member && member->value ? member->value->range : job.range;
+        diagnostics_.error("invalid-value", range,
+                           "job '" + job.name + "' runs on '" + compute.name + "' (" + compute.subkind + "), where '" +
+                               uri->text + "' cannot be read: 'azureml://' names Azure ML storage")
+            .note("compute '" + compute.name + "' is declared here", compute.range)
+            .help("run the job on an amlcompute, or give a local path or an https:// url");
+        return;
+    }
+}
+
 }  // namespace amlflow::compiler

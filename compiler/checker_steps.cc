@@ -399,6 +399,7 @@ void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out, const a
     check_job_files(step, out);
     check_capacity(step, out, bound_by);
     warn_not_runnable(step, out, bound_by);
+    check_service_uris(step, out);
 }
 
 }  // namespace amlflow::compiler

@@ -49,6 +49,12 @@ void ArmClient::send(HttpRequest request, bool authorized, const RetryOptions& o
         ArmAnswer answer;
         answer.status = response.answered() ? response.status : 0;
         answer.headers = response.headers;
+        answer.throttled = response.status == 429;
+        for (const std::string& try_text : response.history) answer.throttled |= try_text.rfind("429", 0) == 0;
+        if (answer.throttled) {
+            auto wait = server_retry_after(response, std::chrono::system_clock::now());
+            if (wait) answer.retry_after = *wait;
+        }
         answer.body = nlohmann::json::parse(response.body, nullptr, false);
         if (answer.body.is_discarded()) answer.body = nullptr;
         if (!answer.ok()) {

@@ -4,6 +4,7 @@
 // the service's own code and message and no secret in it.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -21,6 +22,8 @@ struct ArmAnswer {
     nlohmann::json body;          // parsed, or null
     Headers headers;
     std::string error;            // "" when status is 2xx
+    bool throttled = false;       // some try was answered 429 (the caller may slow down)
+    std::chrono::milliseconds retry_after{0};  // the longest wait a 429 asked for
     bool ok() const { return status >= 200 && status < 300; }
     const std::string* header(std::string_view name) const;
 };

@@ -6,6 +6,8 @@
 #include "runtime/azureml/command_job.h"
 #include "runtime/azureml/compute_setup.h"
 #include "runtime/azureml/environment_asset.h"
+#include "runtime/azureml/job_artifacts.h"
+#include "runtime/azureml/job_inputs.h"
 #include "runtime/azureml/job_watch.h"
 #include "runtime/azureml/workspace_from_plan.h"
 
@@ -27,6 +29,15 @@ struct AzureMlBackend::Attempt {
     std::shared_ptr<ComputeSetup> setup;
     std::shared_ptr<JobWatch> watch;
     std::optional<AttemptResult> result;  // held while the outputs come back
+    std::shared_ptr<JobInputs> inputs;
+    std::string studio;                // the job's page in Azure ML studio
+    std::string reattach;              // --resume: the job to follow instead of a new one
+    // The service's states as seen, with when each began (for the board and the summary).
+    std::vector<std::pair<std::string, EventLoop::Clock::time_point>> states;
+    EventLoop::Clock::time_point running_since{};
+    EventLoop::TimerId silence_timer = 0;
+    bool hung = false;
+    int hung_rank = -1;
 };
 
 AzureMlBackend::AzureMlBackend(EventLoop& loop, AzureMlBackendOptions options, LineSink* sink)
@@ -36,6 +47,7 @@ AzureMlBackend::~AzureMlBackend() {
     for (auto& [step, attempt] : running_) {
         if (attempt->watch) attempt->watch->stop();
         if (attempt->setup) attempt->setup->cancel();
+        if (attempt->silence_timer) loop_.cancel(attempt->silence_timer);
     }
 }
 
@@ -96,6 +108,10 @@ void AzureMlBackend::start(const AttemptRequest& request, AttemptCallbacks callb
     raw.workspace_key = ws->subscription + "/" + ws->resource_group + "/" + ws->name;
     raw.arm = std::make_unique<ArmClient>(*client_, *credential_, *endpoint_, *ws);
     raw.compute = compute_name(request.compute, request.step->compute);
+    if (auto left = options_.reattach.find(step); left != options_.reattach.end()) {
+        raw.reattach = left->second;  // once: a later attempt of the step is a new job
+        options_.reattach.erase(left);
+    }
     for (size_t rank = 0; rank < request.rank_logs.size(); ++rank) {
         LogRelayOptions relay;
         relay.label = step + (request.rank_logs.size() > 1 ? " " + std::to_string(rank) : "");
@@ -109,7 +125,7 @@ void AzureMlBackend::start(const AttemptRequest& request, AttemptCallbacks callb
 
 // The workspace's location (for a new cluster) and run history's address (for logs).
 void AzureMlBackend::open_workspace(Attempt& attempt) {
-    if (workspaces_.count(attempt.workspace_key)) return ready_compute(attempt);
+    if (workspaces_.count(attempt.workspace_key)) return attempt.reattach.empty() ? ready_compute(attempt) : reattach(attempt);
     std::string step = attempt.request.step->name;
     ArmClient& arm = *attempt.arm;
     arm.call("GET", workspace_path(arm.workspace()), nullptr, [this, step](ArmAnswer answer) {
@@ -126,6 +142,7 @@ void AzureMlBackend::open_workspace(Attempt& attempt) {
             if (history.empty()) return fail_setup(step, "cannot find run history: " + found.error);
             while (!history.empty() && history.back() == '/') history.pop_back();
             workspaces_[attempt->workspace_key] = {location, history};
+            if (!attempt->reattach.empty()) return reattach(*attempt);
             ready_compute(*attempt);
         });
     });
@@ -177,15 +194,37 @@ void AzureMlBackend::ready_assets(Attempt& attempt) {
                                   std::to_string(outcome.transfer.files_skipped) + " already there");
             }
             attempt->ids.code = outcome.id;
-            submit(*attempt);
+            ready_inputs(*attempt);
         });
+    });
+}
+
+// The job's inputs: amlflow's helper, local paths among its arguments, other steps' outputs.
+void AzureMlBackend::ready_inputs(Attempt& attempt) {
+    const AttemptRequest& request = attempt.request;
+    std::string step = request.step->name, error;
+    fs::path source = request.step->source.empty() ? fs::path(request.workdir)
+                                                   : fs::path(request.plan_folder) / request.step->source;
+    std::string helper = !request.context.python_lib.empty() ? request.context.python_lib : options_.python_lib;
+    auto inputs = JobInputs::collect(request, source, completed_jobs_, helper, &error);
+    if (!inputs) return fail_setup(step, error);
+    attempt.inputs = std::make_shared<JobInputs>(std::move(*inputs));
+    CodeRequest how;
+    how.upload_records = fs::path(options_.run_store_folder) / "azureml" / "uploads";
+    how.blob_options = options_.blob;
+    fs::path files = fs::path(options_.run_store_folder) / "azureml" / "staged";
+    upload_inputs(*attempt.arm, attempt.inputs, how, files, [this, step](std::string error) {
+        Attempt* attempt = find(step);
+        if (!attempt || attempt->stopping) return;
+        if (!error.empty()) return fail_setup(step, error);
+        submit(*attempt);
     });
 }
 
 void AzureMlBackend::submit(Attempt& attempt) {
     const AttemptRequest& request = attempt.request;
     std::string step = request.step->name, error;
-    auto body = command_job_body(request, attempt.ids, &error);
+    auto body = command_job_body(request, attempt.ids, &error, attempt.inputs.get());
     if (!body) return fail_setup(step, error);
     attempt.job = job_name(request.context.run_id, step, request.context.attempt);
     attempt.arm->call("PUT", job_path(attempt.arm->workspace(), attempt.job), *body, [this, step](ArmAnswer answer) {
@@ -193,11 +232,42 @@ void AzureMlBackend::submit(Attempt& attempt) {
         if (!attempt) return;
         if (!answer.ok()) return fail_setup(step, "cannot submit job '" + attempt->job + "': " + answer.error);
         attempt->submitted = true;
-        if (options_.job_submitted) options_.job_submitted(attempt->request.context.run_id, attempt->job);
-        say(*attempt, "job '" + attempt->job + "' submitted");
+        attempt->studio = studio_link(answer.body);
+        record(*attempt, "submitted");
+        say(*attempt, "job '" + attempt->job + "' submitted" + (attempt->studio.empty() ? "" : ": " + attempt->studio));
         watch(*attempt);
         if (attempt->stopping) cancel_job(*attempt);
     });
+}
+
+// --resume of a detached run: the job its dead amlflow left is followed, not submitted again.
+// One that ended badly (or that the service does not know) gives way to a new job.
+void AzureMlBackend::reattach(Attempt& attempt) {
+    std::string step = attempt.request.step->name;
+    attempt.arm->call("GET", job_path(attempt.arm->workspace(), attempt.reattach), nullptr, [this, step](ArmAnswer answer) {
+        Attempt* attempt = find(step);
+        if (!attempt || attempt->stopping) return;
+        std::string status = answer.ok() ? answer.body.value("properties", json::object()).value("status", "") : "";
+        std::string job = attempt->reattach;
+        attempt->reattach.clear();
+        if (status.empty() || (terminal_status(status) && status != "Completed")) {
+            say(*attempt, "job '" + job + "' " + (status.empty() ? "is not found (" + answer.error + ")" : "ended " + status) +
+                              "; submitting a new job");
+            return ready_compute(*attempt);
+        }
+        attempt->job = job;
+        attempt->submitted = true;
+        attempt->studio = studio_link(answer.body);
+        say(*attempt, "reattached to job '" + job + "' (" + status + ")");
+        record(*attempt, "submitted");
+        watch(*attempt);
+    });
+}
+
+void AzureMlBackend::record(const Attempt& attempt, const std::string& state) {
+    if (!options_.job_recorded) return;
+    const AttemptContext& c = attempt.request.context;
+    options_.job_recorded({c.run_id, c.step, attempt.job, attempt.studio, c.attempt, state});
 }
 
 void AzureMlBackend::watch(Attempt& attempt) {
@@ -209,24 +279,67 @@ void AzureMlBackend::watch(Attempt& attempt) {
     watch.status_interval = options_.status_interval;
     std::vector<LogRelay*> relays;
     for (auto& relay : attempt.relays) relays.push_back(relay.get());
-    auto state = [this, step](const std::string& status) {
-        Attempt* attempt = find(step);
-        if (!attempt) return;
-        say(*attempt, "job '" + attempt->job + "' is " + status);
-        bool begun = status == "Running" || status == "Finalizing" || status == "Completed";
-        if (begun && !attempt->ranks_started && attempt->callbacks.started) {
-            attempt->ranks_started = true;
-            Distribution shape = distribution_of(attempt->request.step->spec);
-            int per_node = shape.kind == "per_node" ? 1 : shape.processes_per_node;
-            for (size_t rank = 0; rank < attempt->relays.size(); ++rank) {
-                int r = static_cast<int>(rank);
-                attempt->callbacks.started({r, r % per_node, r / per_node, 0, attempt->request.rank_logs[rank]});
-            }
-        }
-    };
+    auto state = [this, step](const std::string& status) { state_seen(step, status); };
     attempt.watch = std::make_shared<JobWatch>(*attempt.arm, watch, relays, state,
                                                [this, step](const JobEnd& end) { job_ended(step, end); });
     attempt.watch->start();
+}
+
+// A new state of the job on the service: shown mapped to ours with how long the one before
+// took (the board shows the step's latest line); the ranks counted started once it runs.
+void AzureMlBackend::state_seen(const std::string& step, const std::string& status) {
+    Attempt* attempt = find(step);
+    if (!attempt) return;
+    auto now = EventLoop::Clock::now();
+    std::string took;
+    if (!attempt->states.empty()) {
+        const auto& [before, since] = attempt->states.back();
+        took = ", " + before + " took " + span_text(now - since);
+    }
+    attempt->states.emplace_back(status, now);
+    say(*attempt, "job '" + attempt->job + "' " + our_state(status) + " (" + status + took + ")");
+    bool begun = status == "Running" || status == "Finalizing" || status == "Completed";
+    if (!begun || attempt->ranks_started) return;
+    attempt->ranks_started = true;
+    attempt->running_since = now;
+    long long hang = duration_ms(attempt->request.step->spec, "hang_timeout", 0);
+    if (hang > 0) attempt->silence_timer = loop_.after(std::chrono::milliseconds(hang), [this, step] { check_silence(step); });
+    if (!attempt->callbacks.started) return;
+    Distribution shape = distribution_of(attempt->request.step->spec);
+    int per_node = shape.kind == "per_node" ? 1 : shape.processes_per_node;
+    for (size_t rank = 0; rank < attempt->relays.size(); ++rank) {
+        int r = static_cast<int>(rank);
+        attempt->callbacks.started({r, r % per_node, r / per_node, 0, attempt->request.rank_logs[rank]});
+    }
+}
+
+// `hang_timeout` on the service: a rank whose log has had nothing new for that long (since
+// the job began running) is a hang, as a silent local rank is; the job is canceled and the
+// attempt fails with reason "hang", so the restart policy decides as it does locally.
+void AzureMlBackend::check_silence(const std::string& step) {
+    Attempt* attempt = find(step);
+    if (!attempt) return;
+    attempt->silence_timer = 0;
+    if (attempt->stopping || (attempt->watch && terminal_status(attempt->watch->status()))) return;
+    auto hang = std::chrono::milliseconds(duration_ms(attempt->request.step->spec, "hang_timeout", 0));
+    auto now = EventLoop::Clock::now();
+    auto due = now + hang;
+    for (size_t rank = 0; rank < attempt->relays.size(); ++rank) {
+        auto last = attempt->relays[rank]->last_output().value_or(attempt->running_since);
+        if (now - last < hang) {
+            due = std::min(due, last + hang);
+            continue;
+        }
+        std::string why = (attempt->relays.size() > 1 ? "rank " + std::to_string(rank) : std::string("the job")) +
+                          " wrote no output for " + span_text(hang);
+        say(*attempt, why + ": canceling job '" + attempt->job + "'");
+        attempt->stopping = true;
+        attempt->stop_why = why;
+        attempt->hung = true;
+        attempt->hung_rank = static_cast<int>(rank);
+        return cancel_job(*attempt);
+    }
+    attempt->silence_timer = loop_.at(due, [this, step] { check_silence(step); });
 }
 
 namespace {
@@ -250,20 +363,31 @@ int root_rank(const std::vector<std::unique_ptr<LogRelay>>& relays) {
 void AzureMlBackend::job_ended(const std::string& step, const JobEnd& end) {
     Attempt* attempt = find(step);
     if (!attempt) return;
+    if (attempt->silence_timer) loop_.cancel(attempt->silence_timer);
+    attempt->silence_timer = 0;
     for (auto& relay : attempt->relays) {
         relay->end(Stream::out);
         relay->finish();
     }
+    if (!attempt->states.empty()) say(*attempt, "service states: " + state_durations(attempt->states, EventLoop::Clock::now()));
     bool completed = end.status == "Completed";
     if (attempt->ranks_started && attempt->callbacks.exited) {
         for (size_t rank = 0; rank < attempt->relays.size(); ++rank) {
             attempt->callbacks.exited(static_cast<int>(rank), completed ? 0 : 1, 0);
         }
     }
+    record(*attempt, end.status);
     AttemptResult result;
     result.succeeded = completed;
-    if (!completed) {
-        bool canceled = end.status == "Canceled" && attempt->stopping;
+    bool canceled = !completed && end.status == "Canceled" && attempt->stopping;
+    if (completed) completed_jobs_[step] = attempt->job;
+    if (canceled && attempt->hung) {
+        result.facts.reason = "hang";
+        result.root_rank = attempt->hung_rank;
+        result.facts.log_lines = attempt->relays[static_cast<size_t>(attempt->hung_rank)]->tail();
+        result.root_log = attempt->request.rank_logs[static_cast<size_t>(attempt->hung_rank)];
+        result.message = attempt->stop_why;
+    } else if (!completed) {
         result.facts.reason = canceled ? "canceled" : end.status == "Canceled" ? "lost" : "exit";
         result.facts.exit_code = canceled ? -1 : 1;
         result.root_rank = canceled ? -1 : root_rank(attempt->relays);
@@ -273,54 +397,36 @@ void AzureMlBackend::job_ended(const std::string& step, const JobEnd& end) {
         }
         result.message = canceled ? attempt->stop_why
                                   : "job '" + attempt->job + "' ended " + end.status + (end.error.empty() ? "" : ": " + end.error);
-        return finish(step, result);
     }
     attempt->result = result;
-    bring_outputs(step);
+    // A canceled job's artifacts are not waited for: Ctrl-C ends at once.
+    if (canceled && !attempt->hung) return finish(step, result);
+    bring_back(step, completed);
 }
 
-// The job's ./outputs, from the workspace's artifact store into the step's outputs folder.
-void AzureMlBackend::bring_outputs(const std::string& step) {
+// The job's ./outputs (completed only), ./logs and metrics, into the run store.
+void AzureMlBackend::bring_back(const std::string& step, bool completed) {
     Attempt* attempt = find(step);
-    ArmClient& arm = *attempt->arm;
-    std::string store = "workspaceartifactstore";
-    std::string path = datastores_path(arm.workspace()) + "/" + store;
-    auto failed = [this, step](const std::string& error) {
+    ArtifactTargets to;
+    const AttemptContext& context = attempt->request.context;
+    if (completed) to.outputs = context.outputs;
+    to.logs = context.logs;
+    to.metrics = context.metrics_folder;
+    bring_artifacts(*attempt->arm, options_.blob, attempt->job, to, [this, step, completed](ArtifactOutcome got) {
         Attempt* attempt = find(step);
         if (!attempt) return;
         AttemptResult result = *attempt->result;
-        result.succeeded = false;
-        result.facts.reason = "setup";
-        result.message = "the outputs of job '" + attempt->job + "' could not come back: " + error;
+        if (!got.error.empty() && completed) {
+            result.succeeded = false;
+            result.facts.reason = "setup";
+            result.message = "the outputs of job '" + attempt->job + "' could not come back: " + got.error;
+        } else if (!got.error.empty()) {
+            say(*attempt, "the logs of job '" + attempt->job + "' could not come back: " + got.error);
+        } else {
+            say(*attempt, (completed ? "outputs: " + std::to_string(got.outputs) + " files brought back, " : std::string()) +
+                              "logs: " + std::to_string(got.logs) + " files");
+        }
         finish(step, result);
-    };
-    arm.call("GET", path, nullptr, [this, step, path, failed](ArmAnswer answer) {
-        Attempt* attempt = find(step);
-        if (!attempt) return;
-        if (!answer.ok()) return failed(answer.error);
-        json fields = answer.body.value("properties", json::object());
-        BlobContainer container;
-        container.account = fields.value("accountName", "");
-        container.container = fields.value("containerName", "");
-        container.account_url = datastore_account_url(fields.value("protocol", "https"), container.account,
-                                                       fields.value("endpoint", "core.windows.net"));
-        attempt->arm->call("POST", path + "/listSecrets", json::object(), [this, step, container, failed](ArmAnswer secrets) mutable {
-            Attempt* attempt = find(step);
-            if (!attempt) return;
-            if (!secrets.ok()) return failed(secrets.error);
-            container.key = secrets.body.value("key", "");
-            container.sas = secrets.body.value("sasToken", "");
-            if (!container.sas.empty() && container.sas.front() == '?') container.sas.erase(0, 1);
-            auto storage = std::make_shared<BlobStorage>(*client_, container, options_.blob);
-            std::string prefix = "ExperimentRun/dcid." + attempt->job + "/outputs";
-            storage->download(prefix, attempt->request.context.outputs, [this, step, storage, failed](TransferOutcome got) {
-                Attempt* attempt = find(step);
-                if (!attempt) return;
-                if (!got.ok) return failed(got.error);
-                say(*attempt, "outputs: " + std::to_string(got.files_sent) + " files brought back");
-                finish(step, *attempt->result);
-            });
-        }, kArmApiVersion, {}, true);
     });
 }
 
@@ -333,8 +439,10 @@ void AzureMlBackend::cancel_job(Attempt& attempt) {
                       [this, step](ArmAnswer answer) {
                           Attempt* attempt = find(step);
                           if (!attempt || answer.ok()) return;  // the watch sees Canceled come
-                          say(*attempt, "cannot cancel job '" + attempt->job + "': " + answer.error +
-                                            "; it may still run: cancel it in Azure ML studio");
+                          say(*attempt, "cannot cancel job '" + attempt->job + "': " + answer.error);
+                          say(*attempt, "job '" + attempt->job + "' may still run on the service; to cancel it: amlflow cancel " +
+                                            attempt->request.context.run_id);
+                          uncanceled_.push_back(attempt->job);
                           AttemptResult result;
                           result.facts.reason = "canceled";
                           result.message = attempt->stop_why;
@@ -371,6 +479,7 @@ void AzureMlBackend::finish(const std::string& step, AttemptResult result) {
     running_.erase(found);
     if (attempt->watch) attempt->watch->stop();
     if (attempt->setup) attempt->setup->cancel();
+    if (attempt->silence_timer) loop_.cancel(attempt->silence_timer);
     if (credential_) result.message = credential_->scrub(result.message);
     // Requests of this attempt may still answer (a stop in the middle of a lookup): the
     // client they name stays, and their callbacks find no attempt.

@@ -30,6 +30,12 @@
 
 namespace amlflow::runtime::azureml {
 
+struct RemoteJobEvent {
+    std::string run, step, job, studio;
+    int attempt = 0;
+    std::string state;  // "submitted", or the service's end state
+};
+
 struct AzureMlBackendOptions {
     nlohmann::json plan;                // the whole plan: its workspaces
     std::string run_store_folder;       // kept out of code snapshots; unfinished uploads recorded in it
@@ -38,8 +44,14 @@ struct AzureMlBackendOptions {
     std::chrono::milliseconds log_interval{0};
     std::chrono::milliseconds status_interval{0};
     BlobOptions blob;
-    // Told each job's name once the service has it (the run store records it).
-    std::function<void(const std::string& run, const std::string& job)> job_submitted;
+    // Told of each job: once the service has it (state "submitted", with its studio link),
+    // and when it ended (its end state). The run store records them (store/remote_jobs.h).
+    std::function<void(const RemoteJobEvent&)> job_recorded;
+    // `run --resume` of a detached run: step -> the job its dead amlflow left running. The
+    // step's next attempt follows that job instead of submitting another.
+    std::map<std::string, std::string> reattach;
+    // amlflow's Python helper folder, shipped to every job as an input (job_inputs.h).
+    std::string python_lib;
 };
 
 class AzureMlBackend : public Backend {
@@ -53,6 +65,10 @@ public:
     void stop(const std::string& step, const std::string& why) override;
     bool running(const std::string& step) const override;
 
+    // Jobs a stop could not cancel on the service (it could not be reached): they may still
+    // run, and `amlflow cancel RUN` can finish them later.
+    const std::vector<std::string>& uncanceled_jobs() const { return uncanceled_; }
+
 private:
     struct Attempt;
     struct Workspace {
@@ -63,10 +79,15 @@ private:
     void open_workspace(Attempt& attempt);
     void ready_compute(Attempt& attempt);
     void ready_assets(Attempt& attempt);
+    void ready_inputs(Attempt& attempt);
     void submit(Attempt& attempt);
+    void reattach(Attempt& attempt);
     void watch(Attempt& attempt);
+    void state_seen(const std::string& step, const std::string& status);
+    void check_silence(const std::string& step);
     void job_ended(const std::string& step, const struct JobEnd& end);
-    void bring_outputs(const std::string& step);
+    void bring_back(const std::string& step, bool completed);
+    void record(const Attempt& attempt, const std::string& state);
     void cancel_job(Attempt& attempt);
     void say(const Attempt& attempt, const std::string& text);
     void fail_setup(const std::string& step, const std::string& message);
@@ -82,6 +103,8 @@ private:
     std::unique_ptr<ArmEndpoint> endpoint_;
     std::map<std::string, Workspace> workspaces_;  // by subscription/group/name
     std::set<std::string> computes_ready_;
+    std::map<std::string, std::string> completed_jobs_;  // step -> the job that made its outputs
+    std::vector<std::string> uncanceled_;
     std::map<std::string, std::unique_ptr<Attempt>> running_;
     std::vector<std::unique_ptr<Attempt>> finished_;
     std::vector<std::unique_ptr<ArmClient>> retired_;  // of finished attempts (see finish)

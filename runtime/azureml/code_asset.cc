@@ -34,10 +34,11 @@ void create_version(const std::shared_ptr<CodeJob>& job, const std::string& blob
                             {{"codeUri", blob_uri},
                              {"isAnonymous", true},
                              {"properties", {{"hash_sha256", hash}, {"hash_version", kCodeHashVersion}}}}}};
-    job->arm.call("PUT", code_version_path(job->arm.workspace(), hash, "1"), body, [job](ArmAnswer answer) {
+    job->arm.call("PUT", code_version_path(job->arm.workspace(), hash, "1"), body, [job, blob_uri](ArmAnswer answer) {
         if (!answer.ok()) return finish(job, "cannot create the code version: " + answer.error);
         std::error_code ignored;
         fs::remove(record_of(*job), ignored);
+        job->outcome.uri = blob_uri;
         job->outcome.id = answer.body.is_object() && answer.body.contains("id")
                               ? answer.body["id"].get<std::string>()
                               : job->arm.id("/codes/" + job->snapshot.hash + "/versions/1");
@@ -102,6 +103,7 @@ void ensure_code(ArmClient& arm, const CodeRequest& request, std::function<void(
         const auto& found = answer.body.value("value", nlohmann::json::array());
         if (!found.empty() && found[0].is_object() && found[0].contains("id")) {
             job->outcome.id = found[0]["id"].get<std::string>();
+            job->outcome.uri = found[0].value("properties", nlohmann::json::object()).value("codeUri", "");
             return finish(job, "");
         }
         start_upload(job);

@@ -28,6 +28,7 @@ struct CodeRequest {
 struct CodeOutcome {
     std::string id;          // the code version's ARM id, "" on error
     std::string hash;
+    std::string uri;         // the folder's blob URL (its codeUri), where a job input reads it
     bool uploaded = false;   // false: found by its hash
     TransferOutcome transfer;
     std::string error;

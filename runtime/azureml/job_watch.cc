@@ -1,5 +1,9 @@
 #include "runtime/azureml/job_watch.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
 #include "runtime/azureml/blob_storage.h"
 
 namespace amlflow::runtime::azureml {
@@ -21,9 +25,65 @@ bool terminal_status(const std::string& status) {
            status == "Paused";
 }
 
+std::string our_state(const std::string& status) {
+    static const std::map<std::string, std::string> kOurs = {
+        {"NotStarted", "queued"},     {"Starting", "queued"},   {"Provisioning", "queued"},
+        {"Queued", "queued"},         {"Preparing", "preparing"}, {"Running", "running"},
+        {"Finalizing", "finishing"},  {"CancelRequested", "canceling"}, {"Completed", "succeeded"},
+        {"Failed", "failed"},         {"Canceled", "canceled"}};
+    auto found = kOurs.find(status);
+    if (found != kOurs.end()) return found->second;
+    std::string out;
+    for (char c : status) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string span_text(EventLoop::Clock::duration duration) {
+    double s = std::chrono::duration<double>(duration).count();
+    char text[64];
+    if (s < 10) {
+        std::snprintf(text, sizeof text, "%.1f s", s);
+    } else if (s < 120) {
+        std::snprintf(text, sizeof text, "%.0f s", s);
+    } else {
+        std::snprintf(text, sizeof text, "%d min %d s", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+    }
+    return text;
+}
+
+std::string state_durations(const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states,
+                            EventLoop::Clock::time_point now) {
+    std::string out;
+    for (size_t i = 0; i < states.size(); ++i) {
+        if (terminal_status(states[i].first)) continue;
+        auto until = i + 1 < states.size() ? states[i + 1].second : now;
+        out += (out.empty() ? "" : ", ") + states[i].first + " " + span_text(until - states[i].second);
+    }
+    return out;
+}
+
+std::string studio_link(const nlohmann::json& job) {
+    if (!job.is_object()) return "";
+    const auto& services = job.value("properties", nlohmann::json::object()).value("services", nlohmann::json::object());
+    const auto& studio = services.is_object() ? services.value("Studio", nlohmann::json::object()) : nlohmann::json::object();
+    auto endpoint = studio.is_object() ? studio.find("endpoint") : studio.end();
+    return endpoint != studio.end() && endpoint->is_string() ? endpoint->get<std::string>() : "";
+}
+
 JobWatch::JobWatch(ArmClient& arm, JobWatchOptions options, std::vector<LogRelay*> relays, State state, Done done)
     : arm_(arm), options_(std::move(options)), relays_(std::move(relays)), offsets_(relays_.size(), 0),
-      state_(std::move(state)), done_(std::move(done)) {}
+      state_(std::move(state)), done_(std::move(done)), status_interval_(options_.status_interval),
+      log_interval_(options_.log_interval) {}
+
+// 429 on a poll: the next one waits twice as long (or what Retry-After asked), up to 120 s;
+// each answer that was not throttled halves the wait back towards `base`.
+void JobWatch::pace(const ArmAnswer& answer, std::chrono::milliseconds base, std::chrono::milliseconds& interval) {
+    if (answer.throttled) {
+        interval = std::min(std::chrono::milliseconds(120000), std::max(interval * 2, answer.retry_after));
+    } else {
+        interval = std::max(base, interval / 2);
+    }
+}
 
 void JobWatch::start() {
     poll_history();
@@ -42,7 +102,8 @@ void JobWatch::poll_status() {
     arm_.call("GET", job_path(arm_.workspace(), options_.job), nullptr, [self](ArmAnswer answer) {
         if (self->stopped_ || self->ending_) return;
         if (answer.ok()) self->seen(answer.body.value("properties", nlohmann::json::object()).value("status", ""));
-        self->arm_.client().loop().after(self->options_.status_interval, [self] { self->poll_status(); });
+        self->pace(answer, self->options_.status_interval, self->status_interval_);
+        self->arm_.client().loop().after(self->status_interval_, [self] { self->poll_status(); });
     });
 }
 
@@ -54,8 +115,9 @@ void JobWatch::poll_history() {
     auto self = shared_from_this();
     arm_.get_url(url, true, [self](ArmAnswer answer) {
         if (self->stopped_ || self->ending_) return;
+        self->pace(answer, self->options_.log_interval, self->log_interval_);
         auto again = [self] {
-            self->arm_.client().loop().after(self->options_.log_interval, [self] { self->poll_history(); });
+            self->arm_.client().loop().after(self->log_interval_, [self] { self->poll_history(); });
         };
         if (!answer.ok() || !answer.body.is_object()) return again();  // the ARM status still runs
         std::string status = answer.body.value("status", "");

@@ -36,6 +36,20 @@ struct JobEnd {
 int rank_of_log(const std::string& name);
 bool terminal_status(const std::string& status);
 
+// The service's job state in amlflow's words: NotStarted, Starting, Provisioning and Queued
+// are "queued", Preparing "preparing", Running "running", Finalizing "finishing",
+// CancelRequested "canceling", Completed "succeeded", Failed "failed", Canceled "canceled";
+// anything else lowercased.
+std::string our_state(const std::string& status);
+// "0.4 s", "12 s", "3 min 5 s".
+std::string span_text(EventLoop::Clock::duration duration);
+// "Queued 1.2 s, Preparing 3.0 s, Running 41 s": how long each state seen lasted (the last
+// until `now`), a terminal state left out.
+std::string state_durations(const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states,
+                            EventLoop::Clock::time_point now);
+// The job's page in Azure ML studio, from a job resource (`properties.services.Studio`).
+std::string studio_link(const nlohmann::json& job);
+
 class JobWatch : public std::enable_shared_from_this<JobWatch> {
 public:
     using State = std::function<void(const std::string& status)>;
@@ -46,6 +60,10 @@ public:
     void start();
     void stop() { stopped_ = true; }
     const std::string& status() const { return status_; }
+    // How long the resource manager's status is now read apart: `status_interval`, doubled
+    // (to 120 s at most, or what Retry-After asked) each time the service throttled a poll
+    // with 429, and halved back after each poll that was not throttled.
+    std::chrono::milliseconds status_interval() const { return status_interval_; }
 
 private:
     void poll_history();
@@ -53,6 +71,7 @@ private:
     void read_logs(const nlohmann::json& files, bool final, std::function<void()> then);
     void seen(const std::string& status);
     void end(const std::string& error);
+    void pace(const ArmAnswer& answer, std::chrono::milliseconds base, std::chrono::milliseconds& interval);
 
     ArmClient& arm_;
     JobWatchOptions options_;
@@ -62,6 +81,7 @@ private:
     Done done_;
     std::string status_;
     bool stopped_ = false, ending_ = false;
+    std::chrono::milliseconds status_interval_{0}, log_interval_{0};
 };
 
 }  // namespace amlflow::runtime::azureml
