@@ -7,6 +7,9 @@
 #include "runtime/azureml/compute_setup.h"
 #include "runtime/azureml/environment_asset.h"
 #include "runtime/azureml/job_watch.h"
+#include "runtime/azureml/mlflow_metrics.h"
+#include "runtime/azureml/sweep_job.h"
+#include "runtime/azureml/sweep_watch.h"
 #include "runtime/azureml/workspace_from_plan.h"
 
 namespace amlflow::runtime::azureml {
@@ -26,6 +29,8 @@ struct AzureMlBackend::Attempt {
     std::vector<std::unique_ptr<LogRelay>> relays;
     std::shared_ptr<ComputeSetup> setup;
     std::shared_ptr<JobWatch> watch;
+    std::shared_ptr<SweepWatch> sweep;       // a sweep step's sweep job
+    std::shared_ptr<MlflowMetrics> metrics;  // a job's metrics from the tracking server
     std::optional<AttemptResult> result;  // held while the outputs come back
 };
 
@@ -35,11 +40,14 @@ AzureMlBackend::AzureMlBackend(EventLoop& loop, AzureMlBackendOptions options, L
 AzureMlBackend::~AzureMlBackend() {
     for (auto& [step, attempt] : running_) {
         if (attempt->watch) attempt->watch->stop();
+        if (attempt->sweep) attempt->sweep->stop();
+        if (attempt->metrics) attempt->metrics->stop();
         if (attempt->setup) attempt->setup->cancel();
     }
 }
 
 int AzureMlBackend::process_count(const StepPlan& step) const {
+    if (step.kind == "sweep") return 0;  // its trials' processes are counted as they appear
     Distribution shape = distribution_of(step.spec);
     return shape.kind == "per_node" ? shape.nodes : shape.world_size();
 }
@@ -118,14 +126,16 @@ void AzureMlBackend::open_workspace(Attempt& attempt) {
         if (!answer.ok()) return fail_setup(step, "cannot reach the workspace: " + answer.error);
         std::string location = answer.body.value("location", "");
         std::string discovery = answer.body.value("properties", json::object()).value("discoveryUrl", "");
+        std::string tracking = answer.body.value("properties", json::object()).value("mlFlowTrackingUri", "");
         if (discovery.empty()) return fail_setup(step, "the workspace names no discovery url");
-        attempt->arm->get_url(discovery, false, [this, step, location](ArmAnswer found) {
+        attempt->arm->get_url(discovery, false, [this, step, location, tracking](ArmAnswer found) {
             Attempt* attempt = find(step);
             if (!attempt || attempt->stopping) return;
             std::string history = found.ok() ? found.body.value("history", found.body.value("api", "")) : "";
             if (history.empty()) return fail_setup(step, "cannot find run history: " + found.error);
             while (!history.empty() && history.back() == '/') history.pop_back();
-            workspaces_[attempt->workspace_key] = {location, history};
+            std::string api = found.body.value("api", history);
+            workspaces_[attempt->workspace_key] = {location, history, mlflow_base(api, tracking, attempt->arm->workspace())};
             ready_compute(*attempt);
         });
     });
@@ -185,7 +195,8 @@ void AzureMlBackend::ready_assets(Attempt& attempt) {
 void AzureMlBackend::submit(Attempt& attempt) {
     const AttemptRequest& request = attempt.request;
     std::string step = request.step->name, error;
-    auto body = command_job_body(request, attempt.ids, &error);
+    auto body = request.step->kind == "sweep" ? sweep_job_body(request, attempt.ids, &error)
+                                              : command_job_body(request, attempt.ids, &error);
     if (!body) return fail_setup(step, error);
     attempt.job = job_name(request.context.run_id, step, request.context.attempt);
     attempt.arm->call("PUT", job_path(attempt.arm->workspace(), attempt.job), *body, [this, step](ArmAnswer answer) {
@@ -201,6 +212,7 @@ void AzureMlBackend::submit(Attempt& attempt) {
 }
 
 void AzureMlBackend::watch(Attempt& attempt) {
+    if (attempt.request.step->kind == "sweep") return watch_sweep(attempt);
     std::string step = attempt.request.step->name;
     JobWatchOptions watch;
     watch.job = attempt.job;
@@ -224,9 +236,21 @@ void AzureMlBackend::watch(Attempt& attempt) {
             }
         }
     };
-    attempt.watch = std::make_shared<JobWatch>(*attempt.arm, watch, relays, state,
-                                               [this, step](const JobEnd& end) { job_ended(step, end); });
+    MlflowMetricsOptions metrics;
+    metrics.base = workspaces_[attempt.workspace_key].mlflow_base;
+    metrics.run_id = attempt.job;
+    const std::string& folder = attempt.request.context.metrics_folder;
+    metrics.channel_file = folder.empty() ? "" : folder + "/rank-0.jsonl";
+    metrics.interval = options_.log_interval;
+    attempt.metrics = std::make_shared<MlflowMetrics>(*attempt.arm, metrics);
+    // The metrics are read to their end before the executor hears that the job ended.
+    attempt.watch = std::make_shared<JobWatch>(*attempt.arm, watch, relays, state, [this, step](const JobEnd& end) {
+        Attempt* attempt = find(step);
+        if (!attempt) return;
+        attempt->metrics->finish([this, step, end] { job_ended(step, end); });
+    });
     attempt.watch->start();
+    if (!folder.empty()) attempt.metrics->start();
 }
 
 namespace {
@@ -262,6 +286,7 @@ void AzureMlBackend::job_ended(const std::string& step, const JobEnd& end) {
     }
     AttemptResult result;
     result.succeeded = completed;
+    result.remote_job = attempt->job;
     if (!completed) {
         bool canceled = end.status == "Canceled" && attempt->stopping;
         result.facts.reason = canceled ? "canceled" : end.status == "Canceled" ? "lost" : "exit";
@@ -276,11 +301,11 @@ void AzureMlBackend::job_ended(const std::string& step, const JobEnd& end) {
         return finish(step, result);
     }
     attempt->result = result;
-    bring_outputs(step);
+    bring_outputs(step, attempt->job, attempt->request.context.outputs);
 }
 
 // The job's ./outputs, from the workspace's artifact store into the step's outputs folder.
-void AzureMlBackend::bring_outputs(const std::string& step) {
+void AzureMlBackend::bring_outputs(const std::string& step, const std::string& job, const std::string& folder) {
     Attempt* attempt = find(step);
     ArmClient& arm = *attempt->arm;
     std::string store = "workspaceartifactstore";
@@ -294,7 +319,7 @@ void AzureMlBackend::bring_outputs(const std::string& step) {
         result.message = "the outputs of job '" + attempt->job + "' could not come back: " + error;
         finish(step, result);
     };
-    arm.call("GET", path, nullptr, [this, step, path, failed](ArmAnswer answer) {
+    arm.call("GET", path, nullptr, [this, step, path, failed, job, folder](ArmAnswer answer) {
         Attempt* attempt = find(step);
         if (!attempt) return;
         if (!answer.ok()) return failed(answer.error);
@@ -304,7 +329,7 @@ void AzureMlBackend::bring_outputs(const std::string& step) {
         container.container = fields.value("containerName", "");
         container.account_url = datastore_account_url(fields.value("protocol", "https"), container.account,
                                                        fields.value("endpoint", "core.windows.net"));
-        attempt->arm->call("POST", path + "/listSecrets", json::object(), [this, step, container, failed](ArmAnswer secrets) mutable {
+        attempt->arm->call("POST", path + "/listSecrets", json::object(), [this, step, container, failed, job, folder](ArmAnswer secrets) mutable {
             Attempt* attempt = find(step);
             if (!attempt) return;
             if (!secrets.ok()) return failed(secrets.error);
@@ -312,8 +337,8 @@ void AzureMlBackend::bring_outputs(const std::string& step) {
             container.sas = secrets.body.value("sasToken", "");
             if (!container.sas.empty() && container.sas.front() == '?') container.sas.erase(0, 1);
             auto storage = std::make_shared<BlobStorage>(*client_, container, options_.blob);
-            std::string prefix = "ExperimentRun/dcid." + attempt->job + "/outputs";
-            storage->download(prefix, attempt->request.context.outputs, [this, step, storage, failed](TransferOutcome got) {
+            std::string prefix = "ExperimentRun/dcid." + job + "/outputs";
+            storage->download(prefix, folder, [this, step, storage, failed](TransferOutcome got) {
                 Attempt* attempt = find(step);
                 if (!attempt) return;
                 if (!got.ok) return failed(got.error);
@@ -370,6 +395,8 @@ void AzureMlBackend::finish(const std::string& step, AttemptResult result) {
     std::unique_ptr<Attempt> attempt = std::move(found->second);
     running_.erase(found);
     if (attempt->watch) attempt->watch->stop();
+    if (attempt->sweep) attempt->sweep->stop();
+    if (attempt->metrics) attempt->metrics->stop();
     if (attempt->setup) attempt->setup->cancel();
     if (credential_) result.message = credential_->scrub(result.message);
     // Requests of this attempt may still answer (a stop in the middle of a lookup): the
@@ -379,6 +406,62 @@ void AzureMlBackend::finish(const std::string& step, AttemptResult result) {
     finished_.push_back(std::move(attempt));
     loop_.after(std::chrono::milliseconds(0), [this] { finished_.clear(); });
     callbacks.done(result);
+}
+
+}  // namespace amlflow::runtime::azureml
+
+namespace amlflow::runtime::azureml {
+
+// A sweep job: the sweep's own states are shown, each trial followed as it appears (its
+// ranks' logs relayed, its metrics read into its channel), and at the end the best trial's
+// outputs brought into that trial's outputs folder.
+void AzureMlBackend::watch_sweep(Attempt& attempt) {
+    std::string step = attempt.request.step->name;
+    SweepWatchOptions options;
+    options.job.job = attempt.job;
+    options.job.history_base = workspaces_[attempt.workspace_key].history_base;
+    options.job.log_interval = options_.log_interval;
+    options.job.status_interval = options_.status_interval;
+    options.experiment = experiment_name(attempt.request.step->experiment);
+    options.mlflow_base = workspaces_[attempt.workspace_key].mlflow_base;
+    auto state = [this, step](const std::string& status) {
+        if (Attempt* attempt = find(step)) say(*attempt, "sweep job '" + attempt->job + "' is " + status);
+    };
+    auto started = [this, step](const TrialStart& trial) {
+        Attempt* attempt = find(step);
+        if (!attempt || !attempt->callbacks.trial_started) return TrialFiles{};
+        say(*attempt, "trial job '" + trial.remote_job + "' started: " + trial.params.dump());
+        return attempt->callbacks.trial_started(trial);
+    };
+    auto ended = [this, step](const TrialEnd& trial) {
+        Attempt* attempt = find(step);
+        if (attempt && attempt->callbacks.trial_ended) attempt->callbacks.trial_ended(trial);
+    };
+    attempt.sweep = std::make_shared<SweepWatch>(*attempt.arm, sink_, options, started, ended, state,
+                                                 [this, step](const SweepEnd& end) { sweep_ended(step, end); });
+    attempt.sweep->start();
+}
+
+void AzureMlBackend::sweep_ended(const std::string& step, const SweepEnd& end) {
+    Attempt* attempt = find(step);
+    if (!attempt) return;
+    AttemptResult result;
+    result.remote_job = attempt->job;
+    result.succeeded = end.status == "Completed" && end.best_index >= 0;
+    if (!result.succeeded) {
+        bool canceled = end.status == "Canceled" && attempt->stopping;
+        result.facts.reason = canceled ? "canceled" : "exit";
+        result.facts.exit_code = canceled ? -1 : 1;
+        result.message = canceled ? attempt->stop_why
+                                  : "sweep job '" + attempt->job + "' ended " + end.status +
+                                        (end.error.empty() ? (end.status == "Completed" ? ": the service named no best trial" : "")
+                                                           : ": " + end.error);
+        return finish(step, result);
+    }
+    result.best_trial = end.best_index;
+    say(*attempt, "best trial: job '" + end.best_job + "' (" + end.best_files.name + ")");
+    attempt->result = result;
+    bring_outputs(step, end.best_job, end.best_files.outputs);
 }
 
 }  // namespace amlflow::runtime::azureml
