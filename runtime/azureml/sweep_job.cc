@@ -86,7 +86,8 @@ long long total_trials(const StepPlan& sweep) {
     const json& spec = sweep.spec;
     if (spec.value("sampling", "random") != "grid") return spec.value("trials", 10);
     long long total = 1;
-    for (const auto& [name, space] : spec.value("space", json::object()).items()) {
+    const json all = spec.value("space", json::object());
+    for (const auto& [name, space] : all.items()) {
         total *= space.value("$kind", "") == "choice" ? static_cast<long long>(space.value("values", json::array()).size())
                                                       : space.value("upper", 1LL);
         if (total > 1000000) break;
@@ -98,10 +99,12 @@ long long total_trials(const StepPlan& sweep) {
 
 StepPlan sweep_trial_template(const StepPlan& sweep) {
     json refs = json::object();
-    for (const auto& [name, space] : sweep.spec.value("space", json::object()).items()) {
+    const json swept = sweep.spec.value("space", json::object());
+    for (const auto& [name, space] : swept.items()) {
         refs[name] = "${{search_space." + name + "}}";
     }
-    for (const json& param : sweep.spec["$template"].value("params", json::array())) {
+    const json params = sweep.spec["$template"].value("params", json::array());
+    for (const json& param : params) {
         std::string name = param.value("name", "");
         if (!refs.contains(name) && param.contains("default")) refs[name] = param["default"];
     }
@@ -130,7 +133,8 @@ std::optional<json> sweep_job_body(const AttemptRequest& request, const JobIds& 
     if (!command) return std::nullopt;
     json job = (*command)["properties"];
     json space = json::object();
-    for (const auto& [name, expression] : sweep.spec.value("space", json::object()).items()) {
+    const json swept = sweep.spec.value("space", json::object());
+    for (const auto& [name, expression] : swept.items()) {
         auto converted = service_search_expression(expression, error);
         if (!converted) {
             *error = "parameter '" + name + "': " + *error;
