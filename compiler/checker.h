@@ -143,10 +143,10 @@ private:
     void check_local_capacity(const CheckedDecl& compute, const std::string& owner, int64_t per_node, SourceRange where);
     void check_hosts_capacity(const CheckedDecl& compute, const std::string& owner, int64_t nodes, int64_t per_node,
                               SourceRange where);
-    void warn_not_runnable(const ast::Step& step, const CheckedStep& job, const ast::Step* bound_by);
     // An `azureml://` value (Azure ML storage) in a job that runs on this machine or on hosts,
     // where nothing can read it: an error before anything runs.
     void check_service_uris(const ast::Step& step, const CheckedStep& job);
+    void check_sweep_on_azureml(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out);
 
     const ast::Member* find_member(const ast::Block* block, std::string_view key) const;
     void warn_downloads_into_sources(const CheckedProgram& program);

@@ -198,24 +198,41 @@ void Checker::check_local_capacity(const CheckedDecl& compute, const std::string
                     : "lower processes_per_node");
 }
 
-// Jobs on an amlcompute target run on Azure ML, but a sweep's trials there could not report
-// their metrics back (sweeps on Azure ML come later): say so at check time rather than let
-// the sweep look runnable.
-void Checker::warn_not_runnable(const ast::Step& step, const CheckedStep& job, const ast::Step* bound_by) {
-    if (bound_by == nullptr || bound_by->kind != ast::StepKind::Sweep) return;
-    auto found = computes_.find(job.compute_id);
-    if (found == computes_.end()) return;
+// A sweep on an amlcompute compute runs as one Azure ML sweep job, whose sampling is the
+// service's: Bayesian sampling there draws only from choice, uniform and quniform, and its
+// q-functions draw floats ("32.0"), which an int parameter's script would not parse. Both
+// are errors here rather than the service's 400 or a trial's crash.
+void Checker::check_sweep_on_azureml(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out) {
+    auto found = computes_.find(out.compute_id);
+    if (found == computes_.end() || found->second.subkind != "amlcompute") return;
     const CheckedDecl& compute = found->second;
-    if (compute.subkind != "amlcompute") return;
-    const ast::Step& runner = *bound_by;
-    std::string owner = std::string(ast::step_kind_name(runner.kind)) + " '" + job.name + "'";
-    Diagnostic& d = diagnostics_.warning("not-runnable", runner.name.range,
-                                         owner + " runs on '" + compute.name + "' (" + compute.subkind +
-                                             "), where this version of amlflow cannot run sweeps yet");
-    d.note("compute '" + compute.name + "' is declared here", compute.range);
-    note_override(d);
-    d.help(override_id_.empty() ? "'amlflow run' fails this step; give it a local compute to run its trials on this machine"
-                                : "'amlflow run' fails this step; name a local or hosts compute with --compute");
+    const Value* space = out.fields.field("space");
+    const ast::Member* space_member = find_member(sweep.block.get(), "space");
+    if (!space || !space_member || !space_member->block) return;
+    const Value* sampling = out.fields.field("sampling");
+    bool bayesian = sampling && sampling->text == "bayesian";
+    for (const ast::Member& m : space_member->block->members) {
+        const Value* dist = space->field(m.key.name);
+        if (!dist || !m.value) continue;
+        const ast::JobParam* param = nullptr;
+        for (const ast::JobParam& p : job.params) {
+            if (p.name.name == m.key.name) param = &p;
+        }
+        if (bayesian && dist->text != "choice" && dist->text != "uniform" && dist->text != "quniform") {
+            diagnostics_.error("search-space", m.value->range,
+                               "sweep '" + sweep.name.name + "' runs on '" + compute.name +
+                                   "' (amlcompute), where bayesian sampling draws only from choice, uniform and quniform; '" +
+                                   m.key.name + "' uses " + dist->text + "()")
+                .note("compute '" + compute.name + "' is declared here", compute.range)
+                .help("use uniform(...) or quniform(...) over the same range, or sampling = random");
+        } else if (param && param->type.name.name == "int" && dist->text != "choice" && dist->text != "randint") {
+            diagnostics_.error("search-space", m.value->range,
+                               "parameter '" + m.key.name + "' is int but on '" + compute.name + "' (amlcompute) " +
+                                   dist->text + "() draws floats such as 32.0")
+                .note("compute '" + compute.name + "' is declared here", compute.range)
+                .help("use choice(...) or randint(n) for an int parameter");
+        }
+    }
 }
 
 namespace {

@@ -353,6 +353,7 @@ void Checker::check_sweep(const ast::Step& step, CheckedStep& out) {
     out.source_folder = as_job.source_folder;
     out.source_include = as_job.source_include;
     check_sweep_space(step, *job, out);
+    check_sweep_on_azureml(step, *job, out);
     check_sweep_objective(step, *job, out);
 }
 
@@ -398,7 +399,6 @@ void Checker::finish_job_fields(const ast::Step& step, CheckedStep& out, const a
     }
     check_job_files(step, out);
     check_capacity(step, out, bound_by);
-    warn_not_runnable(step, out, bound_by);
     check_service_uris(step, out);
 }
 

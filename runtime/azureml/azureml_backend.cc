@@ -9,6 +9,9 @@
 #include "runtime/azureml/job_artifacts.h"
 #include "runtime/azureml/job_inputs.h"
 #include "runtime/azureml/job_watch.h"
+#include "runtime/azureml/mlflow_metrics.h"
+#include "runtime/azureml/sweep_job.h"
+#include "runtime/azureml/sweep_watch.h"
 #include "runtime/azureml/workspace_from_plan.h"
 
 namespace amlflow::runtime::azureml {
@@ -28,6 +31,8 @@ struct AzureMlBackend::Attempt {
     std::vector<std::unique_ptr<LogRelay>> relays;
     std::shared_ptr<ComputeSetup> setup;
     std::shared_ptr<JobWatch> watch;
+    std::shared_ptr<SweepWatch> sweep;       // a sweep step's sweep job
+    std::shared_ptr<MlflowMetrics> metrics;  // a job's metrics from the tracking server
     std::optional<AttemptResult> result;  // held while the outputs come back
     std::shared_ptr<JobInputs> inputs;
     std::string studio;                // the job's page in Azure ML studio
@@ -46,12 +51,15 @@ AzureMlBackend::AzureMlBackend(EventLoop& loop, AzureMlBackendOptions options, L
 AzureMlBackend::~AzureMlBackend() {
     for (auto& [step, attempt] : running_) {
         if (attempt->watch) attempt->watch->stop();
+        if (attempt->sweep) attempt->sweep->stop();
+        if (attempt->metrics) attempt->metrics->stop();
         if (attempt->setup) attempt->setup->cancel();
         if (attempt->silence_timer) loop_.cancel(attempt->silence_timer);
     }
 }
 
 int AzureMlBackend::process_count(const StepPlan& step) const {
+    if (step.kind == "sweep") return 0;  // its trials' processes are counted as they appear
     Distribution shape = distribution_of(step.spec);
     return shape.kind == "per_node" ? shape.nodes : shape.world_size();
 }
@@ -134,14 +142,16 @@ void AzureMlBackend::open_workspace(Attempt& attempt) {
         if (!answer.ok()) return fail_setup(step, "cannot reach the workspace: " + answer.error);
         std::string location = answer.body.value("location", "");
         std::string discovery = answer.body.value("properties", json::object()).value("discoveryUrl", "");
+        std::string tracking = answer.body.value("properties", json::object()).value("mlFlowTrackingUri", "");
         if (discovery.empty()) return fail_setup(step, "the workspace names no discovery url");
-        attempt->arm->get_url(discovery, false, [this, step, location](ArmAnswer found) {
+        attempt->arm->get_url(discovery, false, [this, step, location, tracking](ArmAnswer found) {
             Attempt* attempt = find(step);
             if (!attempt || attempt->stopping) return;
             std::string history = found.ok() ? found.body.value("history", found.body.value("api", "")) : "";
             if (history.empty()) return fail_setup(step, "cannot find run history: " + found.error);
             while (!history.empty() && history.back() == '/') history.pop_back();
-            workspaces_[attempt->workspace_key] = {location, history};
+            std::string api = found.body.value("api", history);
+            workspaces_[attempt->workspace_key] = {location, history, mlflow_base(api, tracking, attempt->arm->workspace())};
             if (!attempt->reattach.empty()) return reattach(*attempt);
             ready_compute(*attempt);
         });
@@ -206,7 +216,15 @@ void AzureMlBackend::ready_inputs(Attempt& attempt) {
     fs::path source = request.step->source.empty() ? fs::path(request.workdir)
                                                    : fs::path(request.plan_folder) / request.step->source;
     std::string helper = !request.context.python_lib.empty() ? request.context.python_lib : options_.python_lib;
-    auto inputs = JobInputs::collect(request, source, completed_jobs_, helper, &error);
+    // A sweep's inputs are its trial's: the template job with the swept parameters as
+    // references (collect reads the request only while it runs).
+    StepPlan trial;
+    AttemptRequest as_trial = request;
+    if (request.step->kind == "sweep") {
+        trial = sweep_trial_template(*request.step);
+        as_trial.step = &trial;
+    }
+    auto inputs = JobInputs::collect(as_trial, source, completed_jobs_, helper, &error);
     if (!inputs) return fail_setup(step, error);
     attempt.inputs = std::make_shared<JobInputs>(std::move(*inputs));
     CodeRequest how;
@@ -224,7 +242,8 @@ void AzureMlBackend::ready_inputs(Attempt& attempt) {
 void AzureMlBackend::submit(Attempt& attempt) {
     const AttemptRequest& request = attempt.request;
     std::string step = request.step->name, error;
-    auto body = command_job_body(request, attempt.ids, &error, attempt.inputs.get());
+    auto body = request.step->kind == "sweep" ? sweep_job_body(request, attempt.ids, &error, attempt.inputs.get())
+                                              : command_job_body(request, attempt.ids, &error, attempt.inputs.get());
     if (!body) return fail_setup(step, error);
     attempt.job = job_name(request.context.run_id, step, request.context.attempt);
     attempt.arm->call("PUT", job_path(attempt.arm->workspace(), attempt.job), *body, [this, step](ArmAnswer answer) {
@@ -271,6 +290,7 @@ void AzureMlBackend::record(const Attempt& attempt, const std::string& state) {
 }
 
 void AzureMlBackend::watch(Attempt& attempt) {
+    if (attempt.request.step->kind == "sweep") return watch_sweep(attempt);
     std::string step = attempt.request.step->name;
     JobWatchOptions watch;
     watch.job = attempt.job;
@@ -280,9 +300,23 @@ void AzureMlBackend::watch(Attempt& attempt) {
     std::vector<LogRelay*> relays;
     for (auto& relay : attempt.relays) relays.push_back(relay.get());
     auto state = [this, step](const std::string& status) { state_seen(step, status); };
-    attempt.watch = std::make_shared<JobWatch>(*attempt.arm, watch, relays, state,
-                                               [this, step](const JobEnd& end) { job_ended(step, end); });
+    MlflowMetricsOptions metrics;
+    metrics.base = workspaces_[attempt.workspace_key].mlflow_base;
+    metrics.run_id = attempt.job;
+    const std::string& folder = attempt.request.context.metrics_folder;
+    metrics.channel_file = folder.empty() ? "" : folder + "/rank-0.jsonl";
+    metrics.interval = options_.log_interval;
+    attempt.metrics = std::make_shared<MlflowMetrics>(*attempt.arm, metrics);
+    // The metrics are read to their end before the executor hears that the job ended, but a
+    // job canceled by a stop (Ctrl-C) ends at once, as its artifacts are not waited for.
+    attempt.watch = std::make_shared<JobWatch>(*attempt.arm, watch, relays, state, [this, step](const JobEnd& end) {
+        Attempt* attempt = find(step);
+        if (!attempt) return;
+        if (attempt->stopping && !attempt->hung) return job_ended(step, end);
+        attempt->metrics->finish([this, step, end] { job_ended(step, end); });
+    });
     attempt.watch->start();
+    if (!folder.empty()) attempt.metrics->start();
 }
 
 // A new state of the job on the service: shown mapped to ours with how long the one before
@@ -297,9 +331,10 @@ void AzureMlBackend::state_seen(const std::string& step, const std::string& stat
         took = ", " + before + " took " + span_text(now - since);
     }
     attempt->states.emplace_back(status, now);
-    say(*attempt, "job '" + attempt->job + "' " + our_state(status) + " (" + status + took + ")");
+    bool sweep = attempt->request.step->kind == "sweep";  // its trials are started by SweepWatch
+    say(*attempt, (sweep ? "sweep job '" : "job '") + attempt->job + "' " + our_state(status) + " (" + status + took + ")");
     bool begun = status == "Running" || status == "Finalizing" || status == "Completed";
-    if (!begun || attempt->ranks_started) return;
+    if (sweep || !begun || attempt->ranks_started) return;
     attempt->ranks_started = true;
     attempt->running_since = now;
     long long hang = duration_ms(attempt->request.step->spec, "hang_timeout", 0);
@@ -379,6 +414,7 @@ void AzureMlBackend::job_ended(const std::string& step, const JobEnd& end) {
     record(*attempt, end.status);
     AttemptResult result;
     result.succeeded = completed;
+    result.remote_job = attempt->job;
     bool canceled = !completed && end.status == "Canceled" && attempt->stopping;
     if (completed) completed_jobs_[step] = attempt->job;
     if (canceled && attempt->hung) {
@@ -404,27 +440,39 @@ void AzureMlBackend::job_ended(const std::string& step, const JobEnd& end) {
     bring_back(step, completed);
 }
 
-// The job's ./outputs (completed only), ./logs and metrics, into the run store.
+// The job's ./outputs (completed only), ./logs and metrics, into the run store. Rank 0's
+// channel file is not copied when MLflow already gave its records (watch): the helper sends
+// rank 0's records to both, and each must be recorded once.
 void AzureMlBackend::bring_back(const std::string& step, bool completed) {
     Attempt* attempt = find(step);
-    ArtifactTargets to;
     const AttemptContext& context = attempt->request.context;
+    ArtifactTargets to;
     if (completed) to.outputs = context.outputs;
     to.logs = context.logs;
     to.metrics = context.metrics_folder;
-    bring_artifacts(*attempt->arm, options_.blob, attempt->job, to, [this, step, completed](ArtifactOutcome got) {
+    if (attempt->metrics && attempt->metrics->wrote()) to.metrics_covered.insert("rank-0.jsonl");
+    bring_outputs(step, attempt->job, to);
+}
+
+// A job's artifacts into `to` (bring_back; a sweep's best trial's outputs alone), then the
+// attempt ends with its result: failed when wanted outputs could not come back.
+void AzureMlBackend::bring_outputs(const std::string& step, const std::string& job, const ArtifactTargets& to) {
+    Attempt* attempt = find(step);
+    bool outputs = !to.outputs.empty(), logs = !to.logs.empty();
+    bring_artifacts(*attempt->arm, options_.blob, job, to, [this, step, job, outputs, logs](ArtifactOutcome got) {
         Attempt* attempt = find(step);
         if (!attempt) return;
         AttemptResult result = *attempt->result;
-        if (!got.error.empty() && completed) {
+        if (!got.error.empty() && outputs) {
             result.succeeded = false;
             result.facts.reason = "setup";
-            result.message = "the outputs of job '" + attempt->job + "' could not come back: " + got.error;
+            result.message = "the outputs of job '" + job + "' could not come back: " + got.error;
         } else if (!got.error.empty()) {
-            say(*attempt, "the logs of job '" + attempt->job + "' could not come back: " + got.error);
+            say(*attempt, "the logs of job '" + job + "' could not come back: " + got.error);
         } else {
-            say(*attempt, (completed ? "outputs: " + std::to_string(got.outputs) + " files brought back, " : std::string()) +
-                              "logs: " + std::to_string(got.logs) + " files");
+            std::string brought = outputs ? "outputs: " + std::to_string(got.outputs) + " files brought back" : "";
+            if (logs) brought += (outputs ? ", logs: " : "logs: ") + std::to_string(got.logs) + " files";
+            say(*attempt, brought);
         }
         finish(step, result);
     });
@@ -478,6 +526,8 @@ void AzureMlBackend::finish(const std::string& step, AttemptResult result) {
     std::unique_ptr<Attempt> attempt = std::move(found->second);
     running_.erase(found);
     if (attempt->watch) attempt->watch->stop();
+    if (attempt->sweep) attempt->sweep->stop();
+    if (attempt->metrics) attempt->metrics->stop();
     if (attempt->setup) attempt->setup->cancel();
     if (attempt->silence_timer) loop_.cancel(attempt->silence_timer);
     if (credential_) result.message = credential_->scrub(result.message);
@@ -488,6 +538,61 @@ void AzureMlBackend::finish(const std::string& step, AttemptResult result) {
     finished_.push_back(std::move(attempt));
     loop_.after(std::chrono::milliseconds(0), [this] { finished_.clear(); });
     callbacks.done(result);
+}
+
+// A sweep job: the sweep's own states are shown, each trial followed as it appears (its
+// ranks' logs relayed, its metrics read into its channel), and at the end the best trial's
+// outputs brought into that trial's outputs folder.
+void AzureMlBackend::watch_sweep(Attempt& attempt) {
+    std::string step = attempt.request.step->name;
+    SweepWatchOptions options;
+    options.job.job = attempt.job;
+    options.job.history_base = workspaces_[attempt.workspace_key].history_base;
+    options.job.log_interval = options_.log_interval;
+    options.job.status_interval = options_.status_interval;
+    options.experiment = experiment_name(attempt.request.step->experiment);
+    options.mlflow_base = workspaces_[attempt.workspace_key].mlflow_base;
+    auto state = [this, step](const std::string& status) { state_seen(step, status); };
+    auto started = [this, step](const TrialStart& trial) {
+        Attempt* attempt = find(step);
+        if (!attempt || !attempt->callbacks.trial_started) return TrialFiles{};
+        say(*attempt, "trial job '" + trial.remote_job + "' started: " + trial.params.dump());
+        return attempt->callbacks.trial_started(trial);
+    };
+    auto ended = [this, step](const TrialEnd& trial) {
+        Attempt* attempt = find(step);
+        if (attempt && attempt->callbacks.trial_ended) attempt->callbacks.trial_ended(trial);
+    };
+    attempt.sweep = std::make_shared<SweepWatch>(*attempt.arm, sink_, options, started, ended, state,
+                                                 [this, step](const SweepEnd& end) { sweep_ended(step, end); });
+    attempt.sweep->start();
+}
+
+void AzureMlBackend::sweep_ended(const std::string& step, const SweepEnd& end) {
+    Attempt* attempt = find(step);
+    if (!attempt) return;
+    if (!attempt->states.empty()) say(*attempt, "service states: " + state_durations(attempt->states, EventLoop::Clock::now()));
+    record(*attempt, end.status);
+    AttemptResult result;
+    result.remote_job = attempt->job;
+    result.succeeded = end.status == "Completed" && end.best_index >= 0;
+    if (!result.succeeded) {
+        bool canceled = end.status == "Canceled" && attempt->stopping;
+        result.facts.reason = canceled ? "canceled" : "exit";
+        result.facts.exit_code = canceled ? -1 : 1;
+        result.message = canceled ? attempt->stop_why
+                                  : "sweep job '" + attempt->job + "' ended " + end.status +
+                                        (end.error.empty() ? (end.status == "Completed" ? ": the service named no best trial" : "")
+                                                           : ": " + end.error);
+        return finish(step, result);
+    }
+    result.best_trial = end.best_index;
+    say(*attempt, "best trial: job '" + end.best_job + "' (" + end.best_files.name + ")");
+    attempt->result = result;
+    completed_jobs_[end.best_files.name] = end.best_job;  // later steps read its outputs there
+    ArtifactTargets best;
+    best.outputs = end.best_files.outputs;
+    bring_outputs(step, end.best_job, best);
 }
 
 }  // namespace amlflow::runtime::azureml

@@ -64,6 +64,8 @@ public:
     void stop_all(const std::string& why, bool immediately) override;
     void stop(const std::string& step, const std::string& why) override;
     bool running(const std::string& step) const override;
+    // A sweep on amlcompute runs as one Azure ML sweep job (sweep_job.h, sweep_watch.h).
+    bool runs_sweeps(const StepPlan& step) const override { return step.kind == "sweep"; }
 
     // Jobs a stop could not cancel on the service (it could not be reached): they may still
     // run, and `amlflow cancel RUN` can finish them later.
@@ -74,6 +76,7 @@ private:
     struct Workspace {
         std::string location;
         std::string history_base;
+        std::string mlflow_base;  // the workspace's MLflow tracking server (mlflow_metrics.h)
     };
     bool connect(std::string* error);
     void open_workspace(Attempt& attempt);
@@ -87,7 +90,10 @@ private:
     void check_silence(const std::string& step);
     void job_ended(const std::string& step, const struct JobEnd& end);
     void bring_back(const std::string& step, bool completed);
+    void bring_outputs(const std::string& step, const std::string& job, const struct ArtifactTargets& to);
     void record(const Attempt& attempt, const std::string& state);
+    void watch_sweep(Attempt& attempt);
+    void sweep_ended(const std::string& step, const struct SweepEnd& end);
     void cancel_job(Attempt& attempt);
     void say(const Attempt& attempt, const std::string& text);
     void fail_setup(const std::string& step, const std::string& message);

@@ -23,19 +23,35 @@ void end(const std::shared_ptr<Fetch>& fetch) {
     done(fetch->outcome);
 }
 
-// Logs and metrics, then (a completed job) the outputs. A job that wrote no ./logs has none
-// to bring: an empty prefix is no error.
+// The channel files among the job's ./logs (amlflow-metrics/rank-<r>.jsonl) into the metrics
+// folder, but those MLflow already gave; a file already there is left as it is.
+std::string copy_metrics(const ArtifactTargets& to) {
+    fs::path from = to.logs / "amlflow-metrics";
+    std::error_code ec;
+    if (to.metrics.empty() || !fs::is_directory(from, ec)) return "";
+    fs::create_directories(to.metrics, ec);
+    if (ec) return "its metrics: " + to.metrics.string() + ": " + ec.message();
+    for (const fs::directory_entry& file : fs::directory_iterator(from, ec)) {
+        std::string name = file.path().filename().string();
+        if (!file.is_regular_file(ec) || to.metrics_covered.count(name)) continue;
+        fs::copy_file(file.path(), to.metrics / name, fs::copy_options::skip_existing, ec);
+        if (ec) return "its metrics: " + name + ": " + ec.message();
+    }
+    return ec ? "its metrics: " + from.string() + ": " + ec.message() : "";
+}
+
+// Logs and metrics, after the outputs. A job that wrote no ./logs has none to bring: an
+// empty prefix is no error.
 void fetch_logs(const std::shared_ptr<Fetch>& fetch) {
+    if (fetch->to.logs.empty()) return end(fetch);
     fetch->storage->download(fetch->prefix + "/logs", fetch->to.logs, [fetch](TransferOutcome logs) {
         if (!logs.ok) {
             fetch->outcome.error = "its logs: " + logs.error;
             return end(fetch);
         }
         fetch->outcome.logs = logs.files_sent;
-        fetch->storage->download(fetch->prefix + "/logs/amlflow-metrics", fetch->to.metrics, [fetch](TransferOutcome m) {
-            if (!m.ok) fetch->outcome.error = "its metrics: " + m.error;
-            end(fetch);
-        });
+        fetch->outcome.error = copy_metrics(fetch->to);
+        end(fetch);
     });
 }
 

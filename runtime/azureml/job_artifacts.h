@@ -1,12 +1,15 @@
 // What a finished job leaves in the workspace's artifact store, brought into the local run
 // store (issue 18 items 5 and 8): its ./outputs into the step's outputs folder (a completed
 // job only), its ./logs into the step's logs folder, and the metrics files the ranks wrote
-// under ./logs/amlflow-metrics (command_job.h: AMLFLOW_METRICS) into the attempt's metrics
-// folder, where the executor reads them as it reads a local attempt's.
+// under ./logs/amlflow-metrics (command_job.h: AMLFLOW_METRICS) copied from there into the
+// attempt's metrics folder, where the executor reads them as it reads a local attempt's;
+// but not the files whose records already came live from MLflow (mlflow_metrics.h), which
+// would be recorded twice.
 #pragma once
 
 #include <filesystem>
 #include <functional>
+#include <set>
 #include <string>
 
 #include "runtime/azureml/arm_client.h"
@@ -16,8 +19,9 @@ namespace amlflow::runtime::azureml {
 
 struct ArtifactTargets {
     std::filesystem::path outputs;   // empty: the outputs are not wanted (a failed job)
-    std::filesystem::path logs;
+    std::filesystem::path logs;      // empty: neither logs nor metrics (a sweep's best trial)
     std::filesystem::path metrics;
+    std::set<std::string> metrics_covered;  // channel files already written ("rank-0.jsonl")
 };
 
 struct ArtifactOutcome {

@@ -42,12 +42,37 @@ struct AttemptResult {
     std::string message;           // "rank 1 exited with code 1"
     std::string root_log;          // that rank's log file
     std::string error_file;        // that rank's torchelastic error file as written, or ""
+    std::string remote_job;        // the job's name where it ran elsewhere (Azure ML), or ""
+    int best_trial = -1;           // a sweep attempt: the trial the place found best
+};
+
+// A sweep the place runs as one job of its own (an Azure ML sweep job, Backend::runs_sweeps):
+// the place draws the trials, so it tells the executor of each as it appears and ends.
+struct TrialStart {
+    int index = 0;                 // the place's trial number
+    nlohmann::json params;         // swept name -> value, as the place drew it
+    std::string remote_job;        // the trial's own job name there
+};
+// Where a trial's records go, as the executor answers TrialStart.
+struct TrialFiles {
+    std::string name;              // "tune[3]"
+    std::vector<std::string> rank_logs;
+    std::string metrics_folder;    // the trial's metrics channel (rank-0.jsonl)
+    std::string outputs;           // its outputs folder (filled for the best trial)
+};
+struct TrialEnd {
+    int index = 0;
+    std::string state;             // "succeeded", "failed", "canceled", "stopped_early"
+    std::string message;
 };
 
 struct AttemptCallbacks {
     std::function<void(const StartedProcess&)> started;
     std::function<void(int rank, int exit_code, int signal)> exited;
     std::function<void(const AttemptResult&)> done;  // exactly once
+    // Only for a sweep attempt (runs_sweeps): each trial as the place starts and ends it.
+    std::function<TrialFiles(const TrialStart&)> trial_started;
+    std::function<void(const TrialEnd&)> trial_ended;
 };
 
 struct GroupOutcome;
@@ -70,6 +95,12 @@ public:
     virtual void stop(const std::string& step, const std::string& why) = 0;
     // Whether an attempt of this step is running.
     virtual bool running(const std::string& step) const = 0;
+    // Whether this place runs the sweep `step` whole, as one attempt that draws, runs and
+    // judges its trials itself (an Azure ML sweep job), rather than trial by trial.
+    virtual bool runs_sweeps(const StepPlan& step) const {
+        (void)step;
+        return false;
+    }
 };
 
 }  // namespace amlflow::runtime

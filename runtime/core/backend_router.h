@@ -24,6 +24,10 @@ public:
     void stop_all(const std::string& why, bool immediately) override;
     void stop(const std::string& step, const std::string& why) override;
     bool running(const std::string& step) const override;
+    bool runs_sweeps(const StepPlan& step) const override {
+        Backend* backend = backend_for(step);
+        return backend != nullptr && backend->runs_sweeps(step);
+    }
 
 private:
     Backend* backend_for(const StepPlan& step) const;

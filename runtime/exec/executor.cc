@@ -242,14 +242,15 @@ void Executor::cancel(bool force) {
         } else if (step.state == StepState::Pending) {
             step.state = StepState::Canceled;
             store_.set_step_state(run_id_, step.plan->name, StepState::Canceled);
-        } else if (step.state == StepState::Running && step.plan->kind == "sweep") {
+        } else if (step.state == StepState::Running && step.plan->kind == "sweep" && !sweeps_[step.plan->name].remote) {
             sweeps_[step.plan->name].pending = 0;
         }
     }
     backend_.stop_all(force ? "killed" : "interrupted", force);
     // A sweep whose trials all ended already has nothing left to report its end.
     for (StepRun& step : steps_) {
-        if (step.state == StepState::Running && step.plan->kind == "sweep" && sweeps_[step.plan->name].running == 0) {
+        if (step.state == StepState::Running && step.plan->kind == "sweep" && sweeps_[step.plan->name].running == 0 &&
+            !sweeps_[step.plan->name].remote) {
             finish_step(step, StepState::Canceled);
         }
     }

@@ -98,6 +98,10 @@ private:
         std::vector<nlohmann::json> points;  // each drawn trial's point, as sampled
         std::vector<bool> ended;            // each drawn trial: in a final state
         std::vector<std::optional<double>> values;  // ... and its objective's last value
+        // The place runs the sweep whole (Backend::runs_sweeps): trials come as it reports them,
+        // it stops them early, and it names the best.
+        bool remote = false;
+        std::string chosen_best;            // the best trial as the place named it
     };
 
     // Unix milliseconds, as the run store keeps times.
@@ -153,6 +157,12 @@ private:
     void finish_sweep(StepRun& sweep);
     void check_early_stop(const std::string& sweep);
     void load_trial_series(const StepRun& trial, const std::string& origin_run, const std::string& origin_step);
+
+    // executor_remote_sweeps.cc
+    void start_remote_sweep(StepRun& step);
+    TrialFiles remote_trial_started(const std::string& sweep, const TrialStart& start);
+    void remote_trial_ended(const std::string& sweep, const TrialEnd& end);
+    void remote_sweep_done(const std::string& sweep, int attempt, const AttemptResult& result);
 
     // executor_actions.cc
     void begin_action(StepRun& step);

@@ -22,6 +22,7 @@ std::string text_of(const json& value) {
 }  // namespace
 
 void Executor::start_sweep(StepRun& step) {
+    if (backend_.runs_sweeps(*step.plan)) return start_remote_sweep(step);
     const std::string& name = step.plan->name;
     bool bayesian = step.plan->spec.value("sampling", "") == "bayesian";
     std::vector<Trial> trials;
@@ -113,6 +114,11 @@ void Executor::finish_sweep(StepRun& step) {
     for (const StepRun& trial : steps_) {
         if (trial.parent != step.plan->name) continue;
         const Series& series = sweep.series[trial.plan->name];
+        // A sweep run elsewhere: the best is the one the place named (whatever it reported).
+        if (!sweep.chosen_best.empty() && trial.plan->name == sweep.chosen_best && trial.state == StepState::Succeeded) {
+            best = &trial;
+            best_value = series.empty() ? std::nan("") : series.back().second;
+        }
         json row = {{"name", trial.plan->name}, {"state", to_string(trial.state)}};
         for (const Trial& drawn : sweep.trials) {
             if (drawn.name == trial.plan->name) row["params"] = drawn.params;
@@ -120,7 +126,7 @@ void Executor::finish_sweep(StepRun& step) {
         bool done = trial.state == StepState::Succeeded || trial.state == StepState::Cached;
         if (!series.empty()) row["value"] = std::isfinite(series.back().second) ? json(series.back().second) : json(nullptr);
         trials.push_back(row);
-        if (!done || series.empty() || std::isnan(series.back().second)) continue;
+        if (!done || series.empty() || std::isnan(series.back().second) || !sweep.chosen_best.empty()) continue;
         if (!best || sweep.objective.better(series.back().second, best_value)) {
             best = &trial;
             best_value = series.back().second;
@@ -158,7 +164,7 @@ void Executor::finish_sweep(StepRun& step) {
 
 void Executor::check_early_stop(const std::string& sweep_name) {
     SweepRun& sweep = sweeps_[sweep_name];
-    if (!sweep.early_stop.enabled() || canceling_) return;
+    if (!sweep.early_stop.enabled() || canceling_ || sweep.remote) return;
     for (StepRun& trial : steps_) {
         // A trial whose ranks have all exited 0 is done, whatever it reported last.
         if (trial.parent != sweep_name || trial.state != StepState::Running || trial.stopped_early ||

@@ -23,6 +23,14 @@ Each record (or each `log_metrics` batch) is written with a single `os.write` of
 lines on a file opened once with O_APPEND, so lines never interleave or tear, whether
 they come from threads or from processes sharing the file.
 
+On a tracking server. Where the job's environment names an MLflow tracking server
+(`MLFLOW_TRACKING_URI` and `MLFLOW_RUN_ID`, as Azure ML sets them for a job's processes),
+rank 0 also sends each record there through MLflow's REST API (`runs/log-batch`, plain
+urllib, no mlflow package): `azureml://` URIs are reached over https, and
+`MLFLOW_TRACKING_TOKEN` is sent as the bearer token. amlflow reads them back from there into
+its run store, as it reads the channel. A server that does not answer costs a warning on
+stderr, never the training.
+
 Outside amlflow (no `AMLFLOW_METRICS`) records are printed instead, as
 `[metric] loss=0.25 step=3`, so the same script runs anywhere. `AMLFLOW_METRICS_ECHO=1`
 prints them as well as writing them. Bad input raises TypeError or ValueError at the
@@ -38,6 +46,8 @@ import os
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 __all__ = ["log", "log_metrics", "log_params", "rank", "is_main", "outputs_dir", "checkpoint_dir"]
 
@@ -167,7 +177,57 @@ def _channel():
         return _fd
 
 
-def _write(lines, printed):
+def _tracking_base():
+    """MLflow's REST base (`<uri>/api/2.0/mlflow`), or None without a tracking server."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not uri or not os.environ.get("MLFLOW_RUN_ID"):
+        return None
+    if uri.startswith("azureml://"):
+        uri = "https://" + uri[len("azureml://"):]
+    if not uri.startswith(("http://", "https://")):
+        return None  # a local file store: nothing to send over HTTP
+    return uri.split("?", 1)[0].rstrip("/") + "/api/2.0/mlflow"
+
+
+def _mlflow_value(value):
+    return value if isinstance(value, str) else _json_float(float(value))
+
+
+def _send_to_tracking(records):
+    """Sends metric and params records to the tracking server as one log-batch (rank 0 only)."""
+    global _warned
+    base = _tracking_base()
+    # Only the process whose channel file is rank-0.jsonl (RANK, else NODE_RANK for a
+    # per-node launch, as the job's AMLFLOW_METRICS names it): amlflow reads the server's
+    # records in place of that file, so each record reaches the run store once.
+    if base is None or (os.environ.get("RANK") or os.environ.get("NODE_RANK") or "0").strip() != "0":
+        return
+    metrics, params = [], []
+    for record in records:
+        if "params" in record:
+            params += [{"key": k, "value": json.dumps(v) if not isinstance(v, str) else v}
+                       for k, v in record["params"].items()]
+        else:
+            metrics.append({"key": record["name"], "value": _mlflow_value(record["value"]),
+                            "timestamp": int(record["time"] * 1000), "step": record.get("step", 0)})
+    body = {"run_id": os.environ["MLFLOW_RUN_ID"], "metrics": metrics, "params": params, "tags": []}
+    headers = {"Content-Type": "application/json"}
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    request = urllib.request.Request(base + "/runs/log-batch", json.dumps(body).encode("utf-8"), headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        if not _warned:
+            print(f"amlflow: cannot send metrics to the tracking server: {e}", file=sys.stderr, flush=True)
+            _warned = True
+
+
+def _write(lines, printed, records=()):
+    if records:
+        _send_to_tracking(records)
     data = "".join(lines).encode("utf-8")
     fd = _channel()
     if fd is None or os.environ.get("AMLFLOW_METRICS_ECHO") == "1":
@@ -195,7 +255,8 @@ def log(name, value, step=None):
     _check_name(name)
     value = _to_float(name, value)
     step = _check_step(step)
-    _write([_dumps(_metric_record(name, value, step))], [_metric_line(name, value, step)])
+    record = _metric_record(name, value, step)
+    _write([_dumps(record)], [_metric_line(name, value, step)], [record])
 
 
 def log_metrics(metrics, step=None):
@@ -209,8 +270,8 @@ def log_metrics(metrics, step=None):
     checked = [(_check_name(name), _to_float(name, value)) for name, value in metrics.items()]
     if not checked:
         return
-    _write([_dumps(_metric_record(n, v, step)) for n, v in checked],
-           [_metric_line(n, v, step) for n, v in checked])
+    records = [_metric_record(n, v, step) for n, v in checked]
+    _write([_dumps(r) for r in records], [_metric_line(n, v, step) for n, v in checked], records)
 
 
 def _param_value(name, value):
@@ -229,4 +290,4 @@ def log_params(params):
     if not checked:
         return
     shown = " ".join(f"{k}={v}" for k, v in checked.items())
-    _write([_dumps({"params": checked})], [f"[params] {shown}"])
+    _write([_dumps({"params": checked})], [f"[params] {shown}"], [{"params": checked}])

@@ -1,6 +1,8 @@
 // amlcompute jobs through the real amlflow binary against the Azure ML emulator and the real
 // Azurite (scripts/azureml-emulator.sh, started once for this executable with a state folder
 // of its own and stopped at the end, failed or not). Skipped (77) without node_modules.
+#include <set>
+
 #include "tests/unit/e2e_harness.h"
 
 #include "runtime/azureml/arm_endpoint.h"
@@ -273,6 +275,15 @@ BOOST_AUTO_TEST_CASE(per_node_launch_inputs_helper_metrics_and_logs) {
     fs::path step = store->run_folder(run) / "launch";
     BOOST_TEST(read_file(step / "logs" / "note-1.txt") == "kept");
     BOOST_TEST(read_file(step / "metrics" / "attempt-1" / "rank-1.jsonl").find("1.25") != std::string::npos);
+    // Node 0's record came live from MLflow and node 1's in its file when the job ended:
+    // each once in the store (rank 0's file is not copied over what MLflow gave).
+    auto losses = store->metrics_of(run, "launch", "loss");
+    BOOST_REQUIRE(losses);
+    BOOST_REQUIRE_EQUAL(losses->size(), 2u);
+    std::multiset<double> values;
+    for (const auto& m : *losses) values.insert(m.value);
+    BOOST_TEST((values == std::multiset<double>{0.25, 1.25}));
+    BOOST_TEST(fs::exists(step / "logs" / "amlflow-metrics" / "rank-0.jsonl"));
     Outcome metrics = box.go({"metrics", run});
     BOOST_TEST(metrics.out.find("loss") != std::string::npos, metrics);
     Outcome show = box.go({"runs", "show", run});

@@ -39,15 +39,14 @@ BOOST_AUTO_TEST_CASE(warnings_say_what_will_not_run_here_and_keep_exit_zero) {
     Outcome check = box.run({"check", "p.amlflow"}, 30);
     BOOST_REQUIRE(check.finished);
     BOOST_TEST(check.code == 0, check);
-    // A job on Azure ML runs; a sweep there does not yet.
+    // A job on Azure ML runs, and so does a sweep there (as one sweep job): no warning.
     BOOST_TEST(!contains(check.err, "job 'once' runs on 'cluster'"), check);
-    BOOST_TEST(contains(check.err, "warning: sweep 'tune' runs on 'cluster' (amlcompute), where this version of "
-                                   "amlflow cannot run sweeps yet"), check);
+    BOOST_TEST(!contains(check.err, "sweep 'tune'"), check);
     BOOST_TEST(contains(check.err, "warning: job 'wide' runs " + ranks + " processes per node but this machine has " +
                                        std::to_string(cores) + " CPU core" + (cores == 1 ? "" : "s")), check);
     Outcome plan = box.run({"plan", "p.amlflow"}, 30);
     BOOST_TEST(plan.code == 0, plan);
-    BOOST_TEST(contains(plan.err, "cannot run sweeps yet"), plan);
+    BOOST_TEST(contains(plan.err, "warning: job 'wide'"), plan);
     BOOST_TEST(contains(plan.out, "source src: 1 file  #"), plan);  // not "1 files"
 }
 

@@ -53,6 +53,13 @@ class Tokens {
     return { status: 200, body: { token_type: 'Bearer', expires_in: this.lifetimeS, ext_expires_in: this.lifetimeS, access_token: token } };
   }
 
+  // A token for a job's processes (MLFLOW_TRACKING_TOKEN), valid as long as a job may run.
+  issueInternal() {
+    const token = `emu.${crypto.randomBytes(24).toString('base64url')}`;
+    this.issued.set(token, Date.now() + 7 * 24 * 3600 * 1000);
+    return token;
+  }
+
   expireAll() {
     const past = Date.now() - 1000;
     for (const token of this.issued.keys()) this.issued.set(token, past);

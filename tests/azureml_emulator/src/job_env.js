@@ -12,7 +12,8 @@ function unresolvedReferences(props) {
   const command = props.command || '';
   for (const match of command.matchAll(REFERENCE)) {
     const [, side, name] = match;
-    const defined = side !== 'search_space' && props[side] && Object.prototype.hasOwnProperty.call(props[side], name);
+    const table = side === 'search_space' ? props.searchSpace : props[side];
+    const defined = table && Object.prototype.hasOwnProperty.call(table, name);
     if (!defined) {
       problems.push({ target: 'properties.command',
                       message: `the command refers to ${side}.${name}, which the job does not define in '${side}'` });
@@ -56,6 +57,7 @@ function nodeEnv(job, ctx, node) {
     if (ctx.literals.has(name)) env[`AZUREML_PARAMETER_${envName(name)}`] = String(value);
   }
   for (const [name, dir] of Object.entries(ctx.outputs[node] || {})) env[`AZURE_ML_OUTPUT_${envName(name)}`] = dir;
+  if (ctx.mlflowEnv) Object.assign(env, ctx.mlflowEnv(job));
   return Object.assign(env, job.environmentVariables || {});
 }
 

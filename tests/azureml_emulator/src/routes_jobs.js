@@ -104,8 +104,8 @@ function putJob(emu, { raw, params: [name] }) {
   const body = emu.json(raw);
   checkBody('JobBase', body, `job '${name}'`);
   const props = body.properties;
-  if (props.jobType !== 'Command') {
-    throw new HttpError(501, 'NotImplemented', `the emulator validates ${props.jobType} jobs but runs only Command jobs`);
+  if (props.jobType !== 'Command' && props.jobType !== 'Sweep') {
+    throw new HttpError(501, 'NotImplemented', `the emulator validates ${props.jobType} jobs but runs only Command and Sweep jobs`);
   }
   const jobs = emu.workspace.jobs;
   const existing = jobs.get(name);
@@ -116,10 +116,25 @@ function putJob(emu, { raw, params: [name] }) {
     for (const k of MUTABLE) if (props[k] !== undefined) existing.props[k] = props[k];
     return { status: 200, body: jobBody(emu, existing) };
   }
+  if (props.jobType === 'Sweep') return putSweep(emu, name, props);
   const { code } = resolveReferences(emu, props);
   const job = newJob(emu, name, props, code);
   jobs.set(name, job);
   emu.runner.start(job);
+  return { status: 201, body: jobBody(emu, job) };
+}
+
+// A sweep's trial names its code and environment as a command job would; its command may
+// refer to the search space's names.
+function putSweep(emu, name, props) {
+  const trial = props.trial || {};
+  if (!trial.command) throw validationError([{ target: 'properties.trial', message: 'a sweep job needs a trial with a command' }], 'the job');
+  const view = { ...trial, computeId: props.computeId, inputs: props.inputs, outputs: props.outputs, searchSpace: props.searchSpace };
+  const { code } = resolveReferences(emu, view);
+  const job = newJob(emu, name, props, null);
+  job.trialCode = code;
+  emu.workspace.jobs.set(name, job);
+  emu.sweeps.start(job);
   return { status: 201, body: jobBody(emu, job) };
 }
 
@@ -141,7 +156,8 @@ function listJobs(emu, { url }) {
 function cancelJob(emu, { url, params: [name] }) {
   const job = findJob(emu, name);
   if (TERMINAL.has(job.status)) return { status: 200 };
-  emu.runner.cancel(job);
+  if (job.sweep) emu.sweeps.cancel(job);
+  else emu.runner.cancel(job);
   const op = emu.operations.create('location', () => (TERMINAL.has(job.status) ? 'Succeeded' : 'InProgress'),
                                    url.searchParams.get('api-version'));
   return { status: 202, headers: { Location: op.url, 'Retry-After': String(emu.options.retryAfterS) } };
@@ -170,6 +186,13 @@ function runDetails(emu, job) {
     statusHistory: job.history,
   };
   if (job.error) details.error = { error: job.error, time: job.endTimeUtc };
+  // HyperDrive's parent run names its best trial; a trial its sampled values and the policy
+  // that ended it, if one did.
+  if (job.best) Object.assign(details.properties, { best_child_run_id: job.best.name, score: String(job.best.score) });
+  if (job.sweep) details.properties.primary_metric_config = JSON.stringify({ name: job.props.objective.primaryMetric, goal: job.props.objective.goal });
+  if (job.hyperparameters) details.properties.hyperparameters = JSON.stringify(job.hyperparameters);
+  if (job.parent) details.parentRunId = job.parent;
+  if (job.earlyTerminated) details.properties.early_termination = job.earlyTerminated;
   return details;
 }
 
@@ -180,6 +203,12 @@ function historyRoutes(emu, req, url, raw) {
   if (!p.toLowerCase().startsWith(prefix)) throw new HttpError(404, 'NotFound', `no such workspace in run history: ${p}`);
   const rest = p.slice(prefix.length);
   const details = /^\/(?:experiments\/[^/]+\/|experimentids\/[^/]+\/)?runs\/([^/]+)(\/details)?$/.exec(rest);
+  const children = /^\/(?:experiments\/[^/]+\/|experimentids\/[^/]+\/)?runs\/([^/]+)\/children$/.exec(rest);
+  if (children && req.method === 'GET') {
+    const job = findJob(emu, decodeURIComponent(children[1]));
+    const kids = job.sweep ? job.sweep.children.map((c) => runDetails(emu, c)) : [];
+    return { status: 200, body: { value: kids, continuationToken: null } };
+  }
   if (details && req.method === 'GET') {
     const job = findJob(emu, decodeURIComponent(details[1]));
     return { status: 200, body: details[2] ? runDetails(emu, job) : { runId: job.name, status: job.status } };
@@ -194,4 +223,4 @@ function historyRoutes(emu, req, url, raw) {
   throw new HttpError(404, 'NotFound', `no such run-history call: ${req.method} ${rest}`);
 }
 
-module.exports = { jobRoutes, historyRoutes };
+module.exports = { jobRoutes, historyRoutes, newJob };

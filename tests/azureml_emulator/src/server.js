@@ -20,6 +20,8 @@ const { Operations } = require('./operations');
 const { assetRoutes } = require('./routes_assets');
 const { jobRoutes, historyRoutes } = require('./routes_jobs');
 const { controlRoutes } = require('./routes_control');
+const { MlflowStore, mlflowRoutes, mlflowEnv } = require('./mlflow');
+const { SweepRunner } = require('./sweep_runner');
 
 const MIN_API = '2022-10-01';
 const API_PATTERN = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
@@ -41,6 +43,7 @@ class Emulator {
     this.requests = [];
     this.blobs = new Blobs({ endpoint: o.blobEndpoint });
     this.operations = new Operations(this);
+    this.mlflow = new MlflowStore();
     this.routes = [...assetRoutes, ...jobRoutes];
   }
 
@@ -66,13 +69,15 @@ class Emulator {
     this.runner = new JobRunner({ blobs: this.blobs, python: o.python, workRoot: this.workRoot, faults: this.faults,
                                   storage: this.workspace, subscription: o.subscription, resourceGroup: o.resourceGroup,
                                   workspace: o.workspace, stateDelayMs: o.stateDelayMs, logFlushMs: o.logFlushMs,
-                                  keepWork: o.keepWork });
+                                  keepWork: o.keepWork, mlflowEnv: (job) => mlflowEnv(this, job) });
+    this.sweeps = new SweepRunner(this);
     return this.port;
   }
 
   async stop() {
     for (const job of this.workspace ? this.workspace.jobs.values() : []) {
       if (job.run) this.runner.kill(job, 'cancel');
+      if (job.sweep) this.sweeps.stop(job);
     }
     if (!this.server) return;
     for (const s of this.sockets) s.destroy();
@@ -133,6 +138,7 @@ class Emulator {
     }
     this.tokens.check(req, Boolean(rule && rule.expiredToken));
     if (p.startsWith('/history/')) return historyRoutes(this, req, url, raw);
+    if (p.startsWith('/mlflow/')) return mlflowRoutes(this, req, url, raw);
     this.checkApiVersion(url);
     const op = this.operations.match(p);
     if (op) return this.operations.answer(op, req, url);

@@ -100,7 +100,42 @@ function jobRules(props, errors) {
   if (dist && dist.distributionType !== 'TensorFlow') {
     positiveInteger(dist.processCountPerInstance, where('distribution.processCountPerInstance'), errors);
   }
-  if (props.jobType === 'Sweep') searchSpace(props.searchSpace, where('searchSpace'), errors);
+  if (props.jobType === 'Sweep') {
+    searchSpace(props.searchSpace, where('searchSpace'), errors);
+    sweepRules(props, errors);
+  }
+}
+
+// What the service's sampling algorithms and policies accept (NOTES "Sweep search space"):
+// Bayesian sampling takes only choice, uniform and quniform and no early termination; grid
+// sampling only choice; the enums of goal, algorithm and policy.
+function sweepRules(props, errors) {
+  const algorithm = (props.samplingAlgorithm || {}).samplingAlgorithmType;
+  enumCheck(algorithm, values(sdk.KnownSamplingAlgorithmType), 'properties.samplingAlgorithm.samplingAlgorithmType', errors);
+  if (!props.objective) errors.push({ target: 'properties.objective', message: 'a sweep job needs an objective' });
+  else enumCheck(props.objective.goal, values(sdk.KnownGoal), 'properties.objective.goal', errors);
+  if (props.earlyTermination) {
+    enumCheck(props.earlyTermination.policyType, values(sdk.KnownEarlyTerminationPolicyType), 'properties.earlyTermination.policyType', errors);
+  }
+  const allowed = { Bayesian: ['choice', 'uniform', 'quniform'], Grid: ['choice'] }[algorithm];
+  for (const [name, expr] of Object.entries(props.searchSpace || {})) {
+    if (allowed && Array.isArray(expr) && !allowed.includes(expr[0])) {
+      errors.push({ target: `properties.searchSpace.${name}`, message: `${algorithm} sampling supports only ${allowed.join(', ')}; '${name}' is ${expr[0]}` });
+    }
+  }
+  if (algorithm === 'Bayesian' && props.earlyTermination) {
+    errors.push({ target: 'properties.earlyTermination', message: 'Bayesian sampling does not support early termination policies' });
+  }
+  const policy = props.earlyTermination || {};
+  if (policy.policyType === 'TruncationSelection' && !(policy.truncationPercentage >= 1 && policy.truncationPercentage <= 99)) {
+    errors.push({ target: 'properties.earlyTermination.truncationPercentage', message: 'must be between 1 and 99' });
+  }
+  if (policy.policyType === 'Bandit' && !(policy.slackFactor > 0) === !(policy.slackAmount > 0)) {
+    errors.push({ target: 'properties.earlyTermination', message: 'a Bandit policy takes exactly one of slackFactor and slackAmount' });
+  }
+  const limits = props.limits || {};
+  positiveInteger(limits.maxTotalTrials, 'properties.limits.maxTotalTrials', errors);
+  positiveInteger(limits.maxConcurrentTrials, 'properties.limits.maxConcurrentTrials', errors);
 }
 
 function environmentRules(props, errors) {

@@ -121,7 +121,7 @@ test('service rules: delivery modes, counts, environments, conda files, search s
   assert.match(conda('name: [unclosed\n')[0].message, /not valid YAML/);
   assert.match(conda('name: t\npackages: [a]\n')[0].message, /unknown key 'packages'/);
   assert.match(conda('dependencies:\n  - {conda: [a]}\n')[0].message, /wrong shape/);
-  const sweep = (space) => serviceRules('JobBase', { properties: { jobType: 'Sweep', searchSpace: space, trial: {} } });
+  const sweep = (space) => serviceRules('JobBase', { properties: { jobType: 'Sweep', searchSpace: space, trial: {}, objective: { primaryMetric: 'acc', goal: 'Maximize' } } });
   assert.deepStrictEqual(sweep({ lr: ['loguniform', [-6, -1]], batch: ['choice', [[16, 32]]], q: ['quniform', [0, 10, 2]] }), []);
   assert.match(sweep({ lr: ['uniform', [0]] })[0].message, /uniform takes 2/);
   assert.match(sweep({ lr: { min: 0 } })[0].message, /\[type, \[arguments\]\]/);
