@@ -13,7 +13,7 @@ namespace amlflow::runtime {
 namespace {
 
 constexpr std::size_t kReadSize = 1024 * 1024;   // one read takes all a big pipe holds
-constexpr std::size_t kReadMin = 256 * 1024;       // a read gets at least this much room
+constexpr std::size_t kReadMin = 64 * 1024;        // a read gets at least this much room
 constexpr int kReadsPerRound = 4;                  // then let the other ranks have a turn
 constexpr std::size_t kStageLimit = 256 * 1024;     // write the file at least this often
 constexpr std::size_t kDrainLimit = 1024 * 1024;    // a pipe holds at most 1 MiB unprivileged

@@ -47,8 +47,10 @@ struct LogFile {
 
 class LogWriter {
 public:
-    static constexpr std::size_t kBlockSize = 1024 * 1024;
-    static constexpr std::size_t kMaxBlocks = 8;
+    // 1 MiB in all, what the loop's one read buffer was: small enough that the writer
+    // copies bytes still in the shared cache (8 x 1 MiB measured 10-25% more CPU).
+    static constexpr std::size_t kBlockSize = 256 * 1024;
+    static constexpr std::size_t kMaxBlocks = 4;
     // One thread beside the loop's: measured on 2 cores, a second one gained nothing (the
     // loop's reads and the page cache's copies already fill both) and cost CPU.
     static constexpr std::size_t kThreads = 1;
