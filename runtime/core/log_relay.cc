@@ -5,27 +5,28 @@
 #include <cstring>
 
 #include <fcntl.h>
-#include <sys/uio.h>
 #include <unistd.h>
+
+#include "runtime/core/log_writer.h"
 
 namespace amlflow::runtime {
 namespace {
 
 constexpr std::size_t kReadSize = 1024 * 1024;   // one read takes all a big pipe holds
+constexpr std::size_t kReadMin = 64 * 1024;        // a read gets at least this much room
 constexpr int kReadsPerRound = 4;                  // then let the other ranks have a turn
 constexpr std::size_t kStageLimit = 256 * 1024;     // write the file at least this often
 constexpr std::size_t kDrainLimit = 1024 * 1024;    // a pipe holds at most 1 MiB unprivileged
 constexpr std::size_t kKeepCapacity = 4096;         // partial buffers larger are given back
 
-// One read buffer and one file staging area for every relay: the loop runs one relay
-// callback at a time, and each read's lines are written out before the next read. With
-// 64 ranks this is the difference between a few hundred KiB and many MB resident.
+// One file staging area for every relay: the loop runs one relay callback at a time, and
+// each read's lines are handed to the writer before the next read. The reads go into the
+// writer's blocks (LogWriter::space), so that the writer can take the lines from there.
 //
 // The file gets two pieces per read, in order: `staged` (copied lines: those completed
 // from a partial line, redrawn, or cut) and `run`, the stretch of whole lines that lie
-// in the read buffer as they came, "\n" included, which is written from there uncopied.
+// in the read's block as they came, "\n" included, which the writer takes uncopied.
 struct Scratch {
-    std::vector<char> read = std::vector<char>(kReadSize);
     std::string staged;
     const char* run_begin = nullptr;
     const char* run_end = nullptr;
@@ -34,25 +35,6 @@ struct Scratch {
 Scratch& scratch() {
     static thread_local Scratch s;
     return s;
-}
-
-bool write_all(int fd, iovec* iov, int count) {
-    while (count > 0) {
-        ssize_t n = ::writev(fd, iov, count);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        auto done = static_cast<std::size_t>(n);
-        while (count > 0 && done >= iov->iov_len) {
-            done -= iov->iov_len;
-            ++iov;
-            --count;
-        }
-        if (count > 0) {
-            iov->iov_base = static_cast<char*>(iov->iov_base) + done;
-            iov->iov_len -= done;
-        }
-    }
-    return true;
 }
 
 const char* find(const char* at, const char* end, char c) {
@@ -86,7 +68,10 @@ LogRelay::~LogRelay() { finish(); }
 bool LogRelay::open(std::string* error) {
     if (options_.path.empty() || file_fd_ >= 0) return true;
     file_fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (file_fd_ >= 0) return true;
+    if (file_fd_ >= 0) {
+        file_ = LogWriter::shared().open(file_fd_, options_.path);
+        return true;
+    }
     if (error) *error = "cannot open log file '" + options_.path + "': " + strerror(errno);
     return false;
 }
@@ -108,8 +93,24 @@ void LogRelay::write(Stream stream, std::string_view bytes) {
     if (bytes.empty() || finished_) return;
     bytes_read_ += bytes.size();
     last_output_ = Clock::now();
-    feed(pipes_[static_cast<int>(stream)], bytes.data(), bytes.data() + bytes.size());
-    flush_file();  // the lines may point into `bytes`, which dies when we return
+    Pipe& pipe = pipes_[static_cast<int>(stream)];
+    if (!file_) {
+        feed(pipe, bytes.data(), bytes.data() + bytes.size());
+    } else {
+        // `bytes` dies when we return and the writer takes lines later: into its blocks
+        // first, exactly as a read from a pipe would have put them there.
+        LogWriter& writer = LogWriter::shared();
+        while (!bytes.empty()) {
+            LogWriter::Room room = writer.space(std::min(bytes.size(), kReadMin));
+            std::size_t n = std::min(room.size, bytes.size());
+            std::memcpy(room.data, bytes.data(), n);
+            writer.used(n);
+            feed(pipe, room.data, room.data + n);
+            flush_file();
+            bytes.remove_prefix(n);
+        }
+    }
+    flush_file();
     if (sink_) sink_->flush();
 }
 
@@ -119,6 +120,7 @@ void LogRelay::end(Stream stream) {
     pipe.after_cr = false;
     flush_file();
     if (sink_) sink_->flush();
+    sync_file();  // the stream is over: whoever hears of it next may read the log
 }
 
 void LogRelay::on_closed(std::function<void()> callback) { on_closed_ = std::move(callback); }
@@ -136,19 +138,23 @@ void LogRelay::on_ready(Pipe& pipe) {
 // Reads up to `limit` bytes; false once the pipe is at EOF (and closed). `to_eof`: keep
 // reading after a short read, to meet EOF now rather than in the loop's next round.
 bool LogRelay::read_some(Pipe& pipe, std::size_t limit, bool to_eof) {
-    char* buffer = scratch().read.data();
+    LogWriter& writer = LogWriter::shared();
     bool any = false;
     for (std::size_t total = 0; pipe.fd >= 0 && total < limit;) {
-        ssize_t n = ::read(pipe.fd, buffer, kReadSize);
+        // Waits here when the writer holds every block: the pipes fill, the ranks block.
+        LogWriter::Room room = writer.space(std::min(pipe.capacity, kReadMin));
+        std::size_t size = std::min(room.size, kReadSize);
+        ssize_t n = ::read(pipe.fd, room.data, size);
         if (n > 0) {
             any = true;
             total += static_cast<std::size_t>(n);
             bytes_read_ += static_cast<std::uint64_t>(n);
-            feed(pipe, buffer, buffer + n);
-            flush_file();  // before the next read reuses the buffer the run points into
-            // Less than a full pipe means it is empty now: skip the read that says EAGAIN.
-            // A full one means the writer is blocked on us, so read on.
-            if (!to_eof && static_cast<std::size_t>(n) < pipe.capacity) break;
+            writer.used(static_cast<std::size_t>(n));
+            feed(pipe, room.data, room.data + n);
+            flush_file();  // the writer takes this read's lines from the block
+            // Less than a full pipe (and less than the room) means it is empty now: skip
+            // the read that says EAGAIN. A full one means the rank is blocked on us.
+            if (!to_eof && static_cast<std::size_t>(n) < std::min(pipe.capacity, size)) break;
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -246,7 +252,7 @@ void LogRelay::feed_plain(Pipe& pipe, const char* at, const char* end) {
 
 // Adds [begin, end) of the read buffer to what the file gets next, uncopied.
 void LogRelay::stage_run(const char* begin, const char* end) {
-    if (file_fd_ < 0) return;
+    if (!file_) return;
     Scratch& s = scratch();
     if (s.run_begin != s.run_end && s.run_end != begin) flush_file();
     if (s.run_begin == s.run_end) s.run_begin = begin;
@@ -300,7 +306,7 @@ void LogRelay::emit_split(Stream stream, const char* at, const char* end) {
 }
 
 void LogRelay::emit(Stream stream, std::string_view text, Origin origin, bool line_end) {
-    if (file_fd_ >= 0) {
+    if (file_) {
         Scratch& s = scratch();
         if (origin == Origin::buffer_line && s.run_end == text.data()) {
             s.run_end = text.data() + text.size() + 1;  // the common case: extend the run
@@ -370,17 +376,22 @@ void LogRelay::end_of_stream(Pipe& pipe) {
     pipe.fd = -1;
 }
 
+// Hands what this read staged to the writer, which writes it in order after the rest.
 void LogRelay::flush_file() {
     Scratch& s = scratch();
-    iovec iov[2] = {{s.staged.data(), s.staged.size()},
-                    {const_cast<char*>(s.run_begin), static_cast<std::size_t>(s.run_end - s.run_begin)}};
-    bool any = s.staged.size() + iov[1].iov_len > 0;
-    if (any && file_fd_ >= 0 && write_error_.empty() && !write_all(file_fd_, iov, 2)) {
-        // Keep relaying to the terminal: losing the file is bad, losing the run worse.
-        write_error_ = "cannot write log file '" + options_.path + "': " + strerror(errno);
+    if (file_ && (!s.staged.empty() || s.run_begin != s.run_end)) {
+        LogWriter::shared().write(file_, std::move(s.staged), s.run_begin, s.run_end);
     }
     s.staged.clear();
     s.run_begin = s.run_end = nullptr;
+}
+
+// Waits until the writer has put everything handed over into the file.
+void LogRelay::sync_file() {
+    if (!file_) return;
+    std::string error = LogWriter::shared().wait(*file_);
+    // Keep relaying to the terminal: losing the file is bad, losing the run worse.
+    if (write_error_.empty()) write_error_ = std::move(error);
 }
 
 bool LogRelay::drain() {
@@ -389,6 +400,7 @@ bool LogRelay::drain() {
     }
     flush_file();
     if (sink_) sink_->flush();
+    sync_file();  // the rank has exited: its log must be complete for whoever reads it now
     return closed();
 }
 
@@ -404,6 +416,8 @@ void LogRelay::finish() {
     }
     flush_file();
     if (sink_) sink_->flush();
+    sync_file();
+    file_.reset();
     if (file_fd_ >= 0) ::close(file_fd_);
     file_fd_ = -1;
 }

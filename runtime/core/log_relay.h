@@ -14,23 +14,30 @@
 //     read yet); a long line read whole is written whole.
 //   - at EOF the partial line is emitted as a line.
 //
-// Speed: reads of up to 1 MiB into one buffer shared by all relays (the loop is
-// single-threaded), complete lines passed on as views into it, the log file written once
-// per read with one writev (the lines as they lie in the buffer, not copied), and only the
-// last tail_lines of a read copied into the tail ring. A read without "\r" is not split
-// into lines at all when the display is not taking lines (LineSink::accepting): its whole
-// lines go to the file in one piece, and only its last lines are looked at. Memory per rank is the tail ring and
-// whatever partial line is pending, which is what lets 64 ranks fit in a few MB.
+// Speed: reads of up to 1 MiB straight into the blocks of the log writer (log_writer.h),
+// complete lines passed on as views into them, each read's lines handed to the writer's
+// thread as one piece (the lines as they lie in the block, not copied), which writes the
+// file while the loop reads on, and only the last tail_lines of a read copied into the
+// tail ring. A read without "\r" is not split into lines at all when the display is not
+// taking lines (LineSink::accepting): its whole lines go to the file in one piece, and only
+// its last lines are looked at. Memory per rank is the tail ring and whatever partial line
+// is pending, which is what lets 64 ranks fit in a few MB; the writer's blocks, shared by
+// every relay, are bounded too (a writer behind the disk stops the reads: backpressure).
+//
+// The file is complete, the writer done with it, when drain(), end() or finish() returns:
+// whoever hears of a rank's exit next may read its log.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "runtime/core/event_loop.h"
+#include "runtime/core/log_writer.h"
 
 namespace amlflow::runtime {
 
@@ -81,7 +88,7 @@ public:
     // Relays bytes that reached the supervisor some other way (a rank shim's connection),
     // exactly as if read from the stream's pipe: split into lines, logged, shown.
     void write(Stream stream, std::string_view bytes);
-    // The end of such a stream: its partial last line is emitted.
+    // The end of such a stream: its partial last line is emitted, and the file is complete.
     void end(Stream stream);
 
     // Called (from the loop) when every attached pipe has reached EOF.
@@ -103,7 +110,8 @@ public:
     std::vector<std::string> tail() const;             // oldest first
     std::optional<Clock::time_point> last_output() const { return last_output_; }
     std::uint64_t bytes_read() const { return bytes_read_; }
-    const std::string& write_error() const { return write_error_; }  // first failed write
+    // The first failed write, known once drain(), end() or finish() has waited for it.
+    const std::string& write_error() const { return write_error_; }
 
 private:
     struct Pipe {
@@ -131,6 +139,7 @@ private:
     void remember(std::string_view text);
     void end_of_stream(Pipe& pipe);
     void flush_file();
+    void sync_file();
 
     EventLoop& loop_;
     LogRelayOptions options_;
@@ -138,6 +147,7 @@ private:
     std::string prefix_;
     Pipe pipes_[2];
     int file_fd_ = -1;
+    std::shared_ptr<LogFile> file_;  // what the writer knows of it
     bool finished_ = false;
     std::function<void()> on_closed_;
     std::vector<std::string> ring_;

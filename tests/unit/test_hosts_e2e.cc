@@ -262,6 +262,60 @@ BOOST_AUTO_TEST_CASE(multi_host_example_trains_across_the_hosts) {
 }
 
 // Ctrl-C: amlflow stops the group on both hosts and exits 130; nothing of the run is left.
+// A sweep's trials share the compute's slots: 2 slots a host, trials of 2 ranks, 2 at once:
+// each pair of trials runs side by side, one on each host, and each trial's ranks are on
+// one host only.
+BOOST_AUTO_TEST_CASE(sweep_trials_run_side_by_side_on_the_hosts) {
+    const Cluster& cluster = Cluster::get();
+    Sandbox box;
+    box.write("src/s.py", R"PY(import json, os, socket, sys, time
+x = float(sys.argv[2])
+print("trial x", x, flush=True)
+start = time.time()
+time.sleep(1.5)
+with open(os.path.join(os.environ["AMLFLOW_OUTPUTS"], "trial-%s.json" % os.environ["RANK"]), "w") as f:
+    json.dump({"host": socket.gethostname(), "start": start, "end": time.time()}, f)
+import amlflow
+amlflow.log("score", -(x - 0.3) ** 2)
+)PY");
+    box.write("p.amlflow", "environment py { python = \"/usr/bin/python3\" }\n" + cluster.compute("farm") + R"(
+experiment e {
+  job trial(x: float = 0.5) {
+    source = "src", script = "s.py", args = ["--x", x], environment = py, compute = farm
+    distribution = pytorch { nodes = 1, processes_per_node = 2 }
+    metrics = ["score"]
+  }
+  sweep tune over trial {
+    space { x = uniform(0, 1) }
+    objective = maximize("score")
+    trials = 4
+    parallel = 2
+  }
+}
+)");
+    Outcome r = box.run({"run", "p.amlflow"}, 240);
+    BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
+    auto store = box.store();
+    std::string run = box.only_run();
+    std::vector<std::string> hosts;
+    std::vector<std::pair<double, double>> spans;
+    for (int trial = 0; trial < 4; ++trial) {
+        auto step = step_record(*store, run, "tune[" + std::to_string(trial) + "]");
+        BOOST_REQUIRE(step);
+        json rank0 = read_json(step->outputs / "trial-0.json"), rank1 = read_json(step->outputs / "trial-1.json");
+        BOOST_REQUIRE(rank0.is_object() && rank1.is_object());
+        BOOST_TEST(rank0["host"] == rank1["host"], "a trial's ranks share its host");
+        hosts.push_back(rank0["host"].get<std::string>());
+        spans.emplace_back(rank0["start"].get<double>(), rank0["end"].get<double>());
+    }
+    // Trials 0 and 1 start together, so they hold different hosts; so do 2 and 3.
+    BOOST_TEST(hosts[0] != hosts[1]);
+    BOOST_TEST(hosts[2] != hosts[3]);
+    bool overlapped = spans[0].first < spans[1].second && spans[1].first < spans[0].second;
+    BOOST_TEST(overlapped, "trials 0 and 1 ran at the same time");
+    BOOST_TEST(contains(r.out + r.err, "@" + cluster.hosts[1] + "]"));
+}
+
 BOOST_AUTO_TEST_CASE(ctrl_c_leaves_nothing_on_any_host) { stop_and_check_nothing_left(SIGINT, 130); }
 
 // kill -9 of amlflow: mpirun goes with it, and its daemons take the shims and ranks along.

@@ -88,6 +88,15 @@ std::vector<long> start_and_kill(Sandbox& box, int ranks, const std::string& ext
     auto process = box.start({"run", "p.amlflow"});
     std::vector<long> all = wait_for_pids(pids, ranks);
     for (long pid : all) BOOST_TEST(process_alive(pid));
+    // Killed once every rank's "ready" has been relayed (the log is written before the
+    // display), so what the run left in its logs is known.
+    fs::path out = box.root() / "amlflow-1.out";
+    BOOST_TEST(wait_until([&] {
+        std::string text = read_file(out);
+        int seen = 0;
+        for (size_t at = text.find("ready"); at != std::string::npos; at = text.find("ready", at + 1)) ++seen;
+        return seen >= ranks;
+    }, 30));
     process->signal(SIGKILL);
     Outcome r = process->wait(10);
     BOOST_TEST((r.signaled && r.signal == SIGKILL));

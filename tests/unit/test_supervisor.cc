@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <thread>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -436,6 +438,75 @@ BOOST_AUTO_TEST_CASE(interleaved_streams_keep_lines_whole_and_in_order) {
     }
     BOOST_TEST(broken == 0);
     BOOST_TEST(no_children());
+}
+
+// A display that has had its share: the relay writes whole reads to the log unsplit.
+class SkippingSink : public LineSink {
+public:
+    void line(std::string_view, Stream, std::string_view) override {}
+    bool accepting() override { return false; }
+};
+
+long resident_kib() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
+BOOST_AUTO_TEST_CASE(a_log_that_cannot_keep_up_holds_the_rank_back_not_the_memory) {
+    // The log is a FIFO that nobody reads for a while: the writer thread blocks in write(),
+    // its blocks fill, the loop stops reading the pipe, and the rank blocks in its own
+    // write(). 48 MiB is far more than the pipe, the FIFO and the writer's blocks hold, so
+    // the rank cannot have finished while the FIFO is unread, however long it is left.
+    TempDir dir;
+    std::string log = dir.file("rank0.log"), done = dir.file("done");
+    BOOST_REQUIRE(mkfifo(log.c_str(), 0600) == 0);
+    const int chunks = 768;  // of 64 KiB: 1,024 lines of 64 bytes, the chunk's number in each
+    std::string code =
+        "import os\n"
+        "for k in range(" + std::to_string(chunks) + "):\n"
+        "    data = (b'%08d ' % k + b'x' * 54 + b'\\n') * 1024\n"
+        "    while data:\n"
+        "        data = data[os.write(1, data):]\n"
+        "open('" + done + "', 'w').close()\n";
+    bool done_while_unread = true;
+    long grown_kib = -1;
+    std::string logged;
+    EventLoop loop;  // before the thread, which then inherits the loop's blocked signals
+    long before = resident_kib();
+    std::thread reader([&] {
+        int fd = open(log.c_str(), O_RDONLY);  // returns once the relay has opened the log
+        if (fd < 0) return;
+        std::this_thread::sleep_for(1s);  // time for a relay without backpressure to run ahead
+        done_while_unread = access(done.c_str(), F_OK) == 0;
+        grown_kib = resident_kib() - before;
+        char buffer[1 << 16];
+        for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) logged.append(buffer, static_cast<std::size_t>(n));
+        close(fd);
+    });
+    SkippingSink sink;
+    RankGroup group(loop, options(), &sink);
+    group.start({python(code, log)}, nullptr);
+    bool finished = loop.run_until([&] { return group.done(); }, Clock::now() + 60s);
+    reader.join();
+    BOOST_REQUIRE(finished);
+    BOOST_TEST(group.outcome().succeeded);
+    BOOST_TEST(!done_while_unread);
+    BOOST_TEST(grown_kib >= 0);
+    BOOST_TEST(grown_kib < 24 * 1024, "resident memory grew by " << grown_kib << " KiB");
+    BOOST_REQUIRE_EQUAL(logged.size(), static_cast<std::size_t>(chunks) * 65536);
+    int wrong = 0;
+    for (int k = 0; k < chunks; ++k) {
+        char head[16];
+        std::snprintf(head, sizeof head, "%08d ", k);
+        std::string line = head + std::string(54, 'x') + "\n";
+        for (int i = 0; i < 1024; ++i) {
+            if (logged.compare((static_cast<std::size_t>(k) * 1024 + i) * 64, 64, line) != 0) ++wrong;
+        }
+    }
+    BOOST_TEST(wrong == 0, wrong << " lines not where they belong");
 }
 
 BOOST_AUTO_TEST_CASE(terminal_sink_prefixes_and_colours) {
