@@ -23,31 +23,43 @@ namespace {
 // importing anything. sys.path[0] of `-c` is amlflow's working folder, which no rank
 // runs in: it is left out, so the answer does not depend on where amlflow was started.
 constexpr const char* kMarker = "amlflow-environment-check ";
-constexpr const char* kCheck =
-    "import json, os, site, sys\n"
-    "from importlib import metadata\n"
-    "if sys.path and sys.path[0] == '':\n"
-    "    del sys.path[0]\n"
-    "missing, watch = [], []\n"
-    "for name in sys.argv[1:]:\n"
-    "    try:\n"
-    "        dist = metadata.distribution(name)\n"
-    "    except metadata.PackageNotFoundError:\n"
-    "        missing.append(name)\n"
-    "        continue\n"
-    "    if getattr(dist, '_path', None) is not None:\n"
-    "        watch.append(os.fspath(dist._path))\n"
-    "sites = list(site.getsitepackages()) if hasattr(site, 'getsitepackages') else []\n"
-    "sites.append(site.getusersitepackages())\n"
-    "watch += [os.path.abspath(folder) for folder in sys.path + sites]\n"
-    "for folder in sites:\n"
-    "    try:\n"
-    "        watch += sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith('.pth'))\n"
-    "    except OSError:\n"
-    "        pass\n"
-    "watch.append(os.path.join(sys.prefix, 'pyvenv.cfg'))\n"
-    "executable = os.path.realpath(sys.executable) if sys.executable else ''\n"
-    "print('amlflow-environment-check ' + json.dumps({'missing': missing, 'watch': watch, 'executable': executable}))\n";
+std::string check_program() {
+    return requirements_probe_python() +
+           "missing, watch = probe(sys.argv[1:], [])\n"
+           "executable = os.path.realpath(sys.executable) if sys.executable else ''\n"
+           "print('amlflow-environment-check ' + json.dumps({'missing': missing, 'watch': watch, 'executable': executable}))\n";
+}
+
+}  // namespace
+
+std::string requirements_probe_python() {
+    return "import json, os, site, sys\n"
+           "from importlib import metadata\n"
+           "if sys.path and sys.path[0] == '':\n"
+           "    del sys.path[0]\n"
+           "def probe(names, watch):\n"
+           "    missing = []\n"
+           "    for name in names:\n"
+           "        try:\n"
+           "            dist = metadata.distribution(name)\n"
+           "        except metadata.PackageNotFoundError:\n"
+           "            missing.append(name)\n"
+           "            continue\n"
+           "        if getattr(dist, '_path', None) is not None:\n"
+           "            watch.append(os.path.abspath(os.fspath(dist._path)))\n"
+           "    sites = list(site.getsitepackages()) if hasattr(site, 'getsitepackages') else []\n"
+           "    sites.append(site.getusersitepackages())\n"
+           "    watch += [os.path.abspath(folder) for folder in sys.path + sites]\n"
+           "    for folder in sites:\n"
+           "        try:\n"
+           "            watch += sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith('.pth'))\n"
+           "        except OSError:\n"
+           "            pass\n"
+           "    watch.append(os.path.join(sys.prefix, 'pyvenv.cfg'))\n"
+           "    return missing, watch\n";
+}
+
+namespace {
 
 struct Finished {
     bool started = false;
@@ -115,7 +127,7 @@ struct CheckAnswer {
 std::optional<CheckAnswer> check_requirements(const std::string& python, const std::vector<std::string>& names,
                                               const std::map<std::string, std::string>& variables,
                                               std::string* error) {
-    std::vector<std::string> argv = {python, "-c", kCheck};
+    std::vector<std::string> argv = {python, "-c", check_program()};
     argv.insert(argv.end(), names.begin(), names.end());
     Finished check = run(argv, variables);
     if (!check.started || check.code == 127) {

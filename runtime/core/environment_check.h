@@ -41,6 +41,14 @@ std::optional<EnvironmentReady> prepare_environment(const nlohmann::json& fields
                                                     const std::string& hash, const std::filesystem::path& cache,
                                                     std::string* error);
 
+// Python (for `python -c`) defining probe(names, watch): the names of `names` (pip
+// distribution names) not installed for the running interpreter, and `watch` extended with
+// the paths that answer rests on (the distributions' metadata, sys.path, site folders and
+// their .pth files, pyvenv.cfg). importlib.metadata reads the installed metadata without
+// importing anything; sys.path[0] of `-c` (the caller's folder) is left out. Shared by the
+// check here and the one run on each host (runtime/hosts/preflight_script.cc).
+std::string requirements_probe_python();
+
 // The distribution name of a pip requirement: "torch>=1.13" -> "torch".
 std::string requirement_name(const std::string& requirement);
 

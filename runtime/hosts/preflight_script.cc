@@ -1,5 +1,7 @@
 #include "runtime/hosts/preflight_script.h"
 
+#include "runtime/core/environment_check.h"
+
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -19,45 +21,27 @@ constexpr const char* kAnswer = "amlflow-host-check ";
 // per path for whether it exists, so the shell can compare a later state without Python.
 // An answer resting on something changed in the last 2 s (mtime has a 1 s grain here) is
 // not offered for caching: a change in the same second would look like no change.
-constexpr const char* kCheck =
-    "import json, os, site, sys, time\n"
-    "from importlib import metadata\n"
-    "if sys.path and sys.path[0] == '':\n"
-    "    del sys.path[0]\n"
-    "missing, watch = [], [sys.argv[1]]\n"
-    "for name in sys.argv[2:]:\n"
-    "    try:\n"
-    "        dist = metadata.distribution(name)\n"
-    "    except metadata.PackageNotFoundError:\n"
-    "        missing.append(name)\n"
-    "        continue\n"
-    "    if getattr(dist, '_path', None) is not None:\n"
-    "        watch.append(os.path.abspath(os.fspath(dist._path)))\n"
-    "sites = list(site.getsitepackages()) if hasattr(site, 'getsitepackages') else []\n"
-    "sites.append(site.getusersitepackages())\n"
-    "watch += [os.path.abspath(folder) for folder in sys.path + sites]\n"
-    "for folder in sites:\n"
-    "    try:\n"
-    "        watch += sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith('.pth'))\n"
-    "    except OSError:\n"
-    "        pass\n"
-    "watch.append(os.path.join(sys.prefix, 'pyvenv.cfg'))\n"
-    "paths = list(dict.fromkeys(p for p in watch if p and '\\n' not in p))\n"
-    "marks, ids, newest = '', '', 0\n"
-    "for path in paths:\n"
-    "    try:\n"
-    "        info = os.stat(path)\n"
-    "    except OSError:\n"
-    "        marks += '-'\n"
-    "        continue\n"
-    "    marks += '+'\n"
-    "    ids += '%d:%d:%d ' % (info.st_ino, info.st_size, int(info.st_mtime))\n"
-    "    newest = max(newest, info.st_mtime)\n"
-    "print('amlflow-host-check ' + json.dumps({'missing': missing, 'watch': paths,\n"
-    "      'identity': marks + '|' + ids, 'racy': newest > time.time() - 2,\n"
-    "      'version': sys.version.split()[0]}))\n";
+std::string check_program() {
+    return requirements_probe_python() +
+           "import time\n"
+           "missing, watch = probe(sys.argv[2:], [sys.argv[1]])\n"
+           "paths = list(dict.fromkeys(p for p in watch if p and '\\n' not in p))\n"
+           "marks, ids, newest = '', '', 0\n"
+           "for path in paths:\n"
+           "    try:\n"
+           "        info = os.stat(path)\n"
+           "    except OSError:\n"
+           "        marks += '-'\n"
+           "        continue\n"
+           "    marks += '+'\n"
+           "    ids += '%d:%d:%d ' % (info.st_ino, info.st_size, int(info.st_mtime))\n"
+           "    newest = max(newest, info.st_mtime)\n"
+           "print('amlflow-host-check ' + json.dumps({'missing': missing, 'watch': paths,\n"
+           "      'identity': marks + '|' + ids, 'racy': newest > time.time() - 2,\n"
+           "      'version': sys.version.split()[0]}))\n";
+}
 
-// Prints the identity of "$@" as kCheck computes it, with shell built-ins and one stat.
+// Prints the identity of "$@" as check_program() computes it, with shell built-ins and one stat.
 constexpr const char* kIdentity =
     "identity() { marks=; for f in \"$@\"; do if [ -e \"$f\" ]; then marks=\"$marks+\"; else marks=\"$marks-\"; fi; "
     "done; printf '%s|' \"$marks\"; if [ $# -gt 0 ]; then stat -L -c '%i:%s:%Y' -- \"$@\" 2>/dev/null | tr '\\n' ' '; "
@@ -79,7 +63,7 @@ constexpr const char* kFacts =
 std::string check_part(const std::string& python, const std::vector<std::string>& names, const PackageStamp* cached) {
     std::string script = "p=$(command -v " + shell_quote(python) + " 2>/dev/null)\necho \"python=$p\"\n";
     script += "if [ -n \"$p\" ]; then\n";
-    std::string run_check = "  out=$(\"$p\" -c " + shell_quote(kCheck) + " \"$p\"";
+    std::string run_check = "  out=$(\"$p\" -c " + shell_quote(check_program()) + " \"$p\"";
     for (const std::string& name : names) run_check += " " + shell_quote(name);
     run_check += " 2>&1)\n  echo \"python_status=$?\"\n  printf '%s\\n' \"$out\" | tail -n 40 | sed 's/^/py=/'\n";
     if (cached) {
