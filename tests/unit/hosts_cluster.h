@@ -1,4 +1,4 @@
-// The fake cluster as the hosts end-to-end tests see it (tests/cluster/hosts_e2e.sh exports
+// The fake cluster as the hosts end-to-end tests see it (tests/cluster/on_private_cluster.sh exports
 // AMLFLOW_FAKE_CLUSTER_*), and what they do with it: a `hosts` compute over its first two
 // hosts, the processes left in its namespaces, the veth of a host, and a job that marks
 // each rank up and then sleeps. Shared by test_hosts_e2e.cc and test_hosts_faults_e2e.cc.
@@ -63,7 +63,7 @@ struct Cluster {
 struct ClusterPresent {
     boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
         boost::test_tools::assertion_result ok(Cluster::get().usable());
-        ok.message() << "no fake cluster: run through tests/cluster/hosts_e2e.sh (needs root)";
+        ok.message() << "no fake cluster: run through tests/cluster/on_private_cluster.sh (needs root)";
         return ok;
     }
 };

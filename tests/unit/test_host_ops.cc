@@ -1,6 +1,6 @@
 // What amlflow does to hosts before and around a `hosts` job: the preflight script and its
 // answer, the staging layout and command lines, both run for real on this machine (sh and
-// rsync, no ssh) and, where a fake cluster is up (tests/cluster/host_ops.sh), over ssh.
+// rsync, no ssh) and, where a fake cluster is up (tests/cluster/on_private_cluster.sh), over ssh.
 #include <boost/test/unit_test.hpp>
 
 #include <unistd.h>
@@ -408,7 +408,7 @@ BOOST_AUTO_TEST_CASE(a_failed_copy_names_where_and_what_rsync_said) {
 BOOST_AUTO_TEST_SUITE_END()
 
 // Over ssh, on a fake cluster (scripts/fake-cluster.sh up 2 --private, through
-// tests/cluster/host_ops.sh): each host has a workdir of its own and cannot see this
+// tests/cluster/on_private_cluster.sh): each host has a workdir of its own and cannot see this
 // machine's temporary folder, so whatever it has came over rsync.
 namespace {
 
@@ -437,7 +437,7 @@ boost::test_tools::assertion_result cluster_is_up(boost::unit_test::test_unit_id
     boost::test_tools::assertion_result up(cluster_from_environment().has_value());
     if (!up) {
         up.message() << "skipped: no fake cluster (AMLFLOW_FAKE_CLUSTER_SSH_CONFIG, _HOSTS, _SUBNET, _WORKDIR unset; "
-                        "tests/cluster/host_ops.sh sets them)";
+                        "tests/cluster/on_private_cluster.sh sets them)";
     }
     return up;
 }

@@ -1,6 +1,6 @@
 // `hosts` jobs end to end (issue 17, "Show"), through the real binary on a fake cluster of
 // two hosts (scripts/fake-cluster.sh: network namespaces with their own sshd, hostname and,
-// with --private, their own workdir). tests/cluster/hosts_e2e.sh makes the cluster, exports
+// with --private, their own workdir). tests/cluster/on_private_cluster.sh makes the cluster, exports
 // AMLFLOW_FAKE_CLUSTER_* and runs this executable; without those variables every case is
 // skipped. Checked: the ranks of `mpi`, `pytorch` and `per_node` jobs on the right hosts
 // with the right identity; a rank killed on the second host restarting the whole group

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# `hosts` jobs end to end: ups a private fake cluster of 2 hosts (scripts/fake-cluster.sh)
-# whose hosts cannot see a local folder of this test's own, runs the test executable given
-# (test_hosts_e2e) against it with the real amlflow (AMLFLOW_BIN), and always takes the
-# cluster down again.
+# Runs a test executable against a private fake cluster of 2 hosts made for it alone
+# (scripts/fake-cluster.sh --private: each host has a workdir of its own and cannot see a
+# local folder of this run's own), and always takes the cluster down again.
 #
-#   AMLFLOW_BIN=build/amlflow tests/cluster/hosts_e2e.sh build/test_hosts_e2e [boost args...]
+#   tests/cluster/on_private_cluster.sh NAME PATH/TO/test_executable [boost args...]
 #
+# The executable finds the cluster in AMLFLOW_FAKE_CLUSTER_* (tests/unit/hosts_cluster.h,
+# tests/unit/test_host_ops.cc). With HIDE_TMPDIR=1 the test's own temporary files go to the
+# hidden folder, so whatever the hosts hold came over rsync (the staging tests).
 # Exit 77 (skipped) where the cluster cannot be made: not root, or no fake-cluster.sh.
 # FAKE_CLUSTER_SCRIPT overrides where fake-cluster.sh is found.
 set -euo pipefail
 
-binary="${1:?usage: tests/cluster/hosts_e2e.sh PATH/TO/test_hosts_e2e [boost args...]}"
-shift
+usage="usage: tests/cluster/on_private_cluster.sh NAME PATH/TO/test_executable [boost args...]"
+prefix="${1:?$usage}"
+binary="${2:?$usage}"
+shift 2
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 script="${FAKE_CLUSTER_SCRIPT:-$here/../../scripts/fake-cluster.sh}"
 
@@ -25,10 +29,9 @@ if [ ! -f "$script" ]; then
 fi
 
 # A name of this run's own, so parallel runs and a developer's own cluster are left alone.
-name="hoste2e-$$"
-# The shared_fs = false case keeps its run store here, where the hosts see an empty folder.
-hidden="$(mktemp -d /tmp/amlflow-hosts-e2e-local.XXXXXX)"
-workdir="/tmp/amlflow-hosts-e2e-work-$$"
+name="$prefix-$$"
+hidden="$(mktemp -d "/tmp/amlflow-$prefix-local.XXXXXX")"
+workdir="/tmp/amlflow-$prefix-work-$$"
 cleanup() {
   bash "$script" down --name "$name" || true
   rm -rf "$hidden"
@@ -44,4 +47,5 @@ export AMLFLOW_FAKE_CLUSTER_NAMESPACES="$FAKE_CLUSTER_NAMESPACES"
 export AMLFLOW_FAKE_CLUSTER_SUBNET="$FAKE_CLUSTER_SUBNET"
 export AMLFLOW_FAKE_CLUSTER_WORKDIR="$workdir"
 export AMLFLOW_FAKE_CLUSTER_HIDDEN="$hidden"
+if [ "${HIDE_TMPDIR:-0}" = 1 ]; then export TMPDIR="$hidden"; fi
 "$binary" --log_level=message "$@"

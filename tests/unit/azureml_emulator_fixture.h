@@ -1,0 +1,133 @@
+// The Azure ML emulator and Azurite for the end-to-end tests (scripts/azureml-emulator.sh,
+// started once per test executable with a state folder of its own and stopped at its end,
+// failed or not), its control API, and a sandbox whose amlflow talks to it. Suites are
+// skipped (precondition EmulatorUp) without node_modules.
+#pragma once
+
+#include "tests/unit/e2e_harness.h"
+
+#include "runtime/azureml/arm_endpoint.h"
+#include "runtime/azureml/http_client.h"
+#include "runtime/core/event_loop.h"
+
+namespace {
+
+namespace az = amlflow::runtime::azureml;
+
+fs::path emulator_modules() { return source_dir() / "tests/azureml_emulator/node_modules/azurite"; }
+
+// The emulator and Azurite, and the variables `start` printed.
+struct Emulator {
+    fs::path state;
+    std::map<std::string, std::string> vars;
+    bool up = false;
+
+    Emulator() {
+        if (!fs::exists(emulator_modules())) return;
+        state = fs::temp_directory_path() / ("amlflow-e2e-emulator-" + std::to_string(getpid()));
+        fs::create_directories(state);
+        std::string command = "AMLFLOW_EMULATOR_STATE='" + state.string() + "' bash '" +
+                              (source_dir() / "scripts/azureml-emulator.sh").string() + "' start 2>&1";
+        FILE* out = popen(command.c_str(), "r");
+        char line[4096];
+        std::string all;
+        while (out && fgets(line, sizeof line, out)) {
+            std::string text = line;
+            all += text;
+            // export NAME='value'
+            if (text.rfind("export ", 0) != 0) continue;
+            size_t eq = text.find('=');
+            std::string value = text.substr(eq + 1);
+            while (!value.empty() && (value.back() == '\n' || value.back() == '\'')) value.pop_back();
+            if (!value.empty() && value.front() == '\'') value.erase(0, 1);
+            vars[text.substr(7, eq - 7)] = value;
+        }
+        up = out && pclose(out) == 0 && vars.count("AMLFLOW_ARM_ENDPOINT");
+        if (!up) std::cerr << "the emulator did not start:\n" << all << "\n";
+    }
+    ~Emulator() {
+        if (state.empty()) return;
+        std::string command = "AMLFLOW_EMULATOR_STATE='" + state.string() + "' bash '" +
+                              (source_dir() / "scripts/azureml-emulator.sh").string() + "' stop >/dev/null 2>&1";
+        if (std::system(command.c_str()) != 0) std::cerr << "the emulator did not stop cleanly\n";
+        std::error_code ignored;
+        fs::remove_all(state, ignored);
+    }
+
+    // A call to the control API: the parsed answer.
+    json control(const std::string& method, const std::string& path, const json& body = nullptr) {
+        EventLoop loop;
+        az::HttpClient http(loop);
+        az::HttpRequest request;
+        request.method = method;
+        request.url = vars["AMLFLOW_EMULATOR_CONTROL"] + path;
+        if (!body.is_null()) {
+            request.body = body.dump();
+            request.headers = {{"Content-Type", "application/json"}};
+        }
+        std::optional<az::HttpResponse> got;
+        http.send(request, [&](az::HttpResponse r) { got = std::move(r); });
+        loop.run_until([&] { return got.has_value(); });
+        return json::parse(got->body, nullptr, false);
+    }
+    std::string job_status(const std::string& name) {
+        json jobs = control("GET", "/jobs");
+        if (jobs.is_object()) jobs = jobs.value("jobs", json::array());
+        for (const json& job : jobs) {
+            if (job.value("name", "") == name) return job.value("status", "");
+        }
+        return "";
+    }
+    int count_requests(const std::string& method, const std::string& path_part, int status = -1) {
+        int count = 0;
+        json requests = control("GET", "/requests");
+        if (requests.is_object()) requests = requests.value("requests", json::array());
+        for (const json& r : requests) {
+            if (r.value("method", "") == method && r.value("path", "").find(path_part) != std::string::npos &&
+                (status < 0 || r.value("status", 0) == status)) {
+                ++count;
+            }
+        }
+        return count;
+    }
+};
+
+Emulator& emulator() {
+    static Emulator instance;
+    return instance;
+}
+
+struct EmulatorUp {
+    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+        boost::test_tools::assertion_result result(emulator().up);
+        result.message() << "no emulator: run scripts/install-node-deps.sh";
+        return result;
+    }
+};
+
+const char* kWorkspace =
+    "workspace ws {\n  subscription = env(\"AZURE_SUBSCRIPTION_ID\")\n  resource_group = env(\"AZURE_RESOURCE_GROUP\")\n"
+    "  name = env(\"AZUREML_WORKSPACE\")\n}\ncompute cluster : amlcompute { vm_size = \"STANDARD_D2_V2\", max_nodes = 2 }\n";
+
+// A sandbox whose amlflow talks to the emulator.
+struct AzureBox : Sandbox {
+    std::unique_ptr<Amlflow> launch(const std::vector<std::string>& args) {
+        auto env = environment();
+        for (const auto& [key, value] : emulator().vars) env[key] = value;
+        ++launches;
+        return std::make_unique<Amlflow>(args, root(), env, root() / ("az-" + std::to_string(launches) + ".out"),
+                                         root() / ("az-" + std::to_string(launches) + ".err"));
+    }
+    Outcome go(const std::vector<std::string>& args, double seconds = 120) { return launch(args)->wait(seconds); }
+    int launches = 0;
+};
+
+std::string all_text_under(const fs::path& folder) {
+    std::string all;
+    for (const auto& entry : fs::recursive_directory_iterator(folder)) {
+        if (entry.is_regular_file()) all += read_file(entry.path());
+    }
+    return all;
+}
+
+}  // namespace
