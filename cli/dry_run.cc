@@ -77,8 +77,9 @@ void show_processes(const RunPlan& plan, const StepPlan& step, const std::map<st
     // An mpi job's ranks are started by one mpirun, each through the rank shim, which then
     // runs the rank's line below (docs/runtime.md, "Ranks that mpirun starts").
     Distribution shape = distribution_of(step.spec);
+    int per_host = shape.launched_per_node();
     if (on_hosts) {
-        HostsLaunchShape placed{shape.nodes, shape.kind == "per_node" ? 1 : shape.processes_per_node, "amlflow-rank",
+        HostsLaunchShape placed{shape.nodes, per_host, "amlflow-rank",
                                 step.name, network_of(*hosts)};
         std::cout << indent << "through";
         for (const std::string& arg : hosts_mpirun_argv(*hosts, placed)) std::cout << " " << shown(json(arg));
@@ -90,9 +91,9 @@ void show_processes(const RunPlan& plan, const StepPlan& step, const std::map<st
         }
         std::cout << "\n";
     }
-    int per_host = shape.kind == "per_node" ? 1 : shape.processes_per_node;
-    for (ProcessLaunch& launch : *launches) {
-        std::string where = on_hosts ? "@" + hosts->hosts[static_cast<size_t>(&launch - &(*launches)[0]) / static_cast<size_t>(per_host)].name : "";
+    for (size_t i = 0; i < launches->size(); ++i) {
+        ProcessLaunch& launch = (*launches)[i];
+        std::string where = on_hosts ? "@" + hosts->hosts[i / static_cast<size_t>(per_host)].name : "";
         std::cout << indent << "[" << launch.label << where << "]";
         auto visible = launch.env.find("CUDA_VISIBLE_DEVICES");
         if (on_hosts && visible != launch.env.end() && visible->second.empty()) {

@@ -341,7 +341,7 @@ void AzureMlBackend::state_seen(const std::string& step, const std::string& stat
     if (hang > 0) attempt->silence_timer = loop_.after(std::chrono::milliseconds(hang), [this, step] { check_silence(step); });
     if (!attempt->callbacks.started) return;
     Distribution shape = distribution_of(attempt->request.step->spec);
-    int per_node = shape.kind == "per_node" ? 1 : shape.processes_per_node;
+    int per_node = shape.launched_per_node();
     for (size_t rank = 0; rank < attempt->relays.size(); ++rank) {
         int r = static_cast<int>(rank);
         attempt->callbacks.started({r, r % per_node, r / per_node, 0, attempt->request.rank_logs[rank]});

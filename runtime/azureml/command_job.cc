@@ -2,19 +2,11 @@
 
 #include "runtime/azureml/compute_setup.h"
 #include "runtime/azureml/job_inputs.h"
+#include "runtime/core/host_list.h"  // shell_quote
 #include "runtime/core/value_text.h"
 
 namespace amlflow::runtime::azureml {
 using nlohmann::json;
-
-std::string shell_quote(const std::string& word) {
-    bool safe = !word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                        "0123456789_-+=./:,@%") == std::string::npos;
-    if (safe) return word;
-    std::string out = "'";
-    for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
 
 std::optional<std::string> job_command(const AttemptRequest& request, std::string* error, const JobInputs* inputs) {
     const json& spec = request.step->spec;

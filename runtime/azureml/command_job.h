@@ -30,9 +30,6 @@ struct JobIds {
     std::string compute;      // ARM id of the cluster
 };
 
-// One word for POSIX sh: left bare when it is made of safe characters, else in single quotes.
-std::string shell_quote(const std::string& word);
-
 // The shell command of the job (without the per-node wrapper); path arguments become the
 // words `inputs` gives them (job_inputs.h).
 std::optional<std::string> job_command(const AttemptRequest& request, std::string* error,

@@ -10,13 +10,13 @@
 #include <unistd.h>
 
 namespace amlflow::runtime::azureml {
-namespace {
-
 std::string lowercase(std::string_view text) {
     std::string out(text);
     for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
+
+namespace {
 
 std::string trimmed(std::string_view text) {
     size_t begin = 0, end = text.size();

@@ -81,6 +81,9 @@ struct HttpResponse {
 std::string url_refusal(const std::string& url);
 // The URL without its query and fragment (a SAS token must never reach a message).
 std::string redacted_url(std::string_view url);
+
+// ASCII lower case (header names, hosts, query keys).
+std::string lowercase(std::string_view text);
 // Percent-encodes everything but RFC 3986's unreserved characters.
 std::string percent_encode(std::string_view text);
 

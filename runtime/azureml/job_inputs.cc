@@ -1,5 +1,7 @@
 #include "runtime/azureml/job_inputs.h"
 
+#include "runtime/core/host_list.h"  // shell_quote
+
 #include "compiler/sha256.h"
 #include "runtime/azureml/command_job.h"
 #include "runtime/core/artifacts.h"

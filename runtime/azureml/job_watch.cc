@@ -130,7 +130,7 @@ void JobWatch::poll_history() {
         }
         if (!over) self->seen(status);
         if (over) self->ending_ = true;
-        self->read_logs(files, over, [self, over, status, error, again] {
+        self->read_logs(files, [self, over, status, error, again] {
             if (self->stopped_) return;
             if (!over) return again();
             self->seen(status);
@@ -139,7 +139,7 @@ void JobWatch::poll_history() {
     });
 }
 
-void JobWatch::read_logs(const nlohmann::json& files, bool final, std::function<void()> then) {
+void JobWatch::read_logs(const nlohmann::json& files, std::function<void()> then) {
     auto left = std::make_shared<int>(1);
     auto one_done = [left, then] {
         if (--*left == 0) then();
@@ -158,7 +158,6 @@ void JobWatch::read_logs(const nlohmann::json& files, bool final, std::function<
                                    one_done();
                                });
     }
-    (void)final;
     one_done();
 }
 

@@ -68,7 +68,7 @@ public:
 private:
     void poll_history();
     void poll_status();
-    void read_logs(const nlohmann::json& files, bool final, std::function<void()> then);
+    void read_logs(const nlohmann::json& files, std::function<void()> then);
     void seen(const std::string& status);
     void end(const std::string& error);
     void pace(const ArmAnswer& answer, std::chrono::milliseconds base, std::chrono::milliseconds& interval);

@@ -27,7 +27,7 @@ std::string check_program() {
     return requirements_probe_python() +
            "missing, watch = probe(sys.argv[1:], [])\n"
            "executable = os.path.realpath(sys.executable) if sys.executable else ''\n"
-           "print('amlflow-environment-check ' + json.dumps({'missing': missing, 'watch': watch, 'executable': executable}))\n";
+           "print('" + std::string(kMarker) + "' + json.dumps({'missing': missing, 'watch': watch, 'executable': executable}))\n";
 }
 
 }  // namespace
@@ -74,7 +74,7 @@ std::vector<std::string> environment_with(const std::map<std::string, std::strin
     for (char** entry = environ; entry && *entry; ++entry) {
         std::string text = *entry;
         std::string name = text.substr(0, text.find('='));
-        if (name.rfind("PYTHON", 0) != 0 && name != "HOME") entries.push_back(text);
+        if (!decides_startup(name)) entries.push_back(text);
     }
     for (const auto& [name, value] : variables) entries.push_back(name + "=" + value);
     return entries;

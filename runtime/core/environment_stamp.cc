@@ -10,9 +10,9 @@ extern char** environ;
 
 namespace amlflow::runtime {
 
-namespace {
-
 bool decides_startup(const std::string& name) { return name.rfind("PYTHON", 0) == 0 || name == "HOME"; }
+
+namespace {
 
 std::string real_path(const std::string& path) {
     char resolved[PATH_MAX];

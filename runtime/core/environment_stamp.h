@@ -23,6 +23,10 @@
 
 namespace amlflow::runtime {
 
+// Whether an environment variable decides how Python starts (PYTHON*, HOME): those are the
+// ones a check runs with and a stamp records.
+bool decides_startup(const std::string& name);
+
 struct EnvironmentStamp {
     // The question (the run store's key).
     std::string python;                  // the interpreter as the environment names it ("python3")

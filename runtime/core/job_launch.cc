@@ -63,6 +63,11 @@ std::optional<std::vector<std::string>> command_of(const AttemptRequest& request
 
 }  // namespace
 
+std::string error_file_of(const ProcessLaunch& launch) {
+    auto found = launch.env.find("TORCHELASTIC_ERROR_FILE");
+    return found == launch.env.end() ? "" : found->second;
+}
+
 ShimRankPlan shim_plan_of(const ProcessLaunch& launch, const std::string& cwd, const std::string& log_path) {
     ShimRankPlan plan;
     plan.rank = launch.identity.rank;
@@ -73,8 +78,7 @@ ShimRankPlan shim_plan_of(const ProcessLaunch& launch, const std::string& cwd, c
     plan.cwd = cwd;
     plan.log_path = log_path;
     plan.label = launch.label;
-    auto error_file = launch.env.find("TORCHELASTIC_ERROR_FILE");
-    if (error_file != launch.env.end()) plan.error_file = error_file->second;
+    plan.error_file = error_file_of(launch);
     return plan;
 }
 

@@ -27,6 +27,9 @@ std::optional<std::vector<ProcessLaunch>> plan_processes(const AttemptRequest& r
                                                          const std::map<std::string, std::string>& base_env,
                                                          std::string* error);
 
+// The rank's TORCHELASTIC_ERROR_FILE as its environment names it, or "".
+std::string error_file_of(const ProcessLaunch& launch);
+
 // What the shim of `launch`'s rank runs: its identity, program, environment and error
 // file, in `cwd`, its live log at `log_path` on this machine.
 ShimRankPlan shim_plan_of(const ProcessLaunch& launch, const std::string& cwd, const std::string& log_path);

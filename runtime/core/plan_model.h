@@ -51,6 +51,9 @@ struct Distribution {
     int nodes = 1;
     int processes_per_node = 1;
     int world_size() const { return nodes * processes_per_node; }
+    // Processes another launcher starts per node: a per-node launch starts one, which
+    // starts that node's ranks itself.
+    int launched_per_node() const { return kind == "per_node" ? 1 : processes_per_node; }
 };
 Distribution distribution_of(const nlohmann::json& spec);
 

@@ -111,14 +111,16 @@ bool Executor::all_final() const {
     return true;
 }
 
-bool Executor::on_hosts(const StepRun& step) const {
+std::string Executor::compute_kind(const StepRun& step) const {
     auto compute = plan_.computes.find(step.plan->compute);
-    return compute != plan_.computes.end() && compute->second.value("$kind", "") == "hosts";
+    return compute == plan_.computes.end() ? "" : compute->second.value("$kind", "");
 }
 
+bool Executor::on_hosts(const StepRun& step) const { return compute_kind(step) == "hosts"; }
+
 bool Executor::off_machine(const StepRun& step) const {
-    auto compute = plan_.computes.find(step.plan->compute);
-    return on_hosts(step) || (compute != plan_.computes.end() && compute->second.value("$kind", "") == "amlcompute");
+    std::string kind = compute_kind(step);
+    return kind == "hosts" || kind == "amlcompute";
 }
 
 bool Executor::can_start(const StepRun& step) const {

@@ -116,6 +116,7 @@ private:
     void schedule();
     void dispatch(StepRun& step);
     bool can_start(const StepRun& step) const;
+    std::string compute_kind(const StepRun& step) const;  // "" for a step on no compute
     bool on_hosts(const StepRun& step) const;
     // On hosts or on Azure ML: no slot, GPU or interpreter of this machine is its.
     bool off_machine(const StepRun& step) const;

@@ -46,7 +46,7 @@ namespace {
 
 // Whether the job fits the compute: the checker says so first; this guards a plan made by hand.
 bool fits(const HostsCompute& compute, const Distribution& shape, std::string* error) {
-    int nodes = shape.nodes, per_node = shape.kind == "per_node" ? 1 : shape.processes_per_node;
+    int nodes = shape.nodes, per_node = shape.launched_per_node();
     if (nodes > static_cast<int>(compute.hosts.size())) {
         *error = "the job asks for " + std::to_string(nodes) + " nodes but compute '" + compute.compute + "' lists " +
                  std::to_string(compute.hosts.size()) + " hosts";
@@ -98,7 +98,7 @@ void HostsBackend::start(const AttemptRequest& request, AttemptCallbacks callbac
 void HostsBackend::check_hosts(Attempt& attempt) {
     PreflightRequest ask;
     ask.nodes = attempt.shape.nodes;
-    ask.processes_per_node = attempt.shape.kind == "per_node" ? 1 : attempt.shape.processes_per_node;
+    ask.processes_per_node = attempt.shape.launched_per_node();
     ask.gpus_per_host = gpus_asked(attempt.compute.gpus);
     ask.python = !attempt.compute.python.empty() ? attempt.compute.python
                                                  : attempt.request.environment.value("python", "python3");
@@ -127,7 +127,8 @@ void HostsBackend::check_hosts(Attempt& attempt) {
     });
     if (attempt.staging_mode == StagingMode::none) {
         std::string ignored;
-        if (!supervisor_address(attempt.compute, "", &ignored).empty()) start_launcher(attempt);
+        std::string address = supervisor_address(attempt.compute, "", &ignored);
+        if (!address.empty()) start_launcher(attempt, address);
     }
 }
 
@@ -180,7 +181,7 @@ std::optional<std::vector<ProcessLaunch>> HostsBackend::plan_ranks(Attempt& atte
     ranks->hosts = attempt.hosts;
     ranks->addresses.clear();
     for (const HostFacts& facts : attempt.report.hosts) ranks->addresses.push_back(facts.address);
-    ranks->per_host = attempt.shape.kind == "per_node" ? 1 : attempt.shape.processes_per_node;
+    ranks->per_host = attempt.shape.launched_per_node();
     ranks->layout = attempt.staging ? &attempt.staging->layout() : nullptr;
     std::vector<std::vector<int>> found;
     for (const HostFacts& facts : attempt.report.hosts) {
@@ -204,16 +205,18 @@ std::optional<std::vector<ProcessLaunch>> HostsBackend::plan_ranks(Attempt& atte
 }
 
 // mpirun, once per attempt; its shims wait for open_ranks().
-void HostsBackend::start_launcher(Attempt& attempt) {
+void HostsBackend::start_launcher(Attempt& attempt, std::string address) {
     const std::string step = attempt.request.step->name;
     const HostsCompute& compute = attempt.compute;
     HostsRankContext ranks;
     std::string error;
     auto launches = plan_ranks(attempt, &ranks, &error);  // for the file's variables only
     if (!launches) return fail_setup(step, error);
-    std::string first = ranks.addresses.empty() ? "" : ranks.addresses[0];
-    std::string address = supervisor_address(compute, first, &error);
-    if (address.empty()) return fail_setup(step, error);
+    if (address.empty()) {
+        std::string first = ranks.addresses.empty() ? "" : ranks.addresses[0];
+        address = supervisor_address(compute, first, &error);
+        if (address.empty()) return fail_setup(step, error);
+    }
 
     HostsLaunchShape shape;
     shape.nodes = attempt.shape.nodes;

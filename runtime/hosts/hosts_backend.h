@@ -54,7 +54,8 @@ private:
     void check_hosts(Attempt& attempt);
     void stage_files(Attempt& attempt);
     std::optional<std::vector<ProcessLaunch>> plan_ranks(Attempt& attempt, HostsRankContext* ranks, std::string* error);
-    void start_launcher(Attempt& attempt);
+    // `address`: this machine's as the hosts reach it, when already known.
+    void start_launcher(Attempt& attempt, std::string address = "");
     void open_ranks(Attempt& attempt);
     void bring_back(const std::string& step, AttemptResult result);
     void stop_attempt(Attempt& attempt, EventLoop::Clock::duration grace, const std::string& why);

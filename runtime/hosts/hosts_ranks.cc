@@ -135,7 +135,8 @@ std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vec
         return std::nullopt;
     }
     size_t index = static_cast<size_t>(hello.rank);
-    const std::string& host = context.hosts[index / static_cast<size_t>(context.per_host)];
+    size_t host_index = index / static_cast<size_t>(context.per_host);
+    const std::string& host = context.hosts[host_index];
     if (hello.local_rank != hello.rank % context.per_host) {
         *why = "Open MPI placed rank " + std::to_string(hello.rank) + " as local rank " + std::to_string(hello.local_rank) +
                " on '" + hello.host + "', not as local rank " + std::to_string(hello.rank % context.per_host) + " on '" +
@@ -145,7 +146,6 @@ std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vec
     const ProcessLaunch& launch = launches[index];
     ShimRankPlan plan = shim_plan_of(launch, cwd, index < local.rank_logs.size() ? local.rank_logs[index] : "");
     plan.inherit_env = true;
-    size_t host_index = index / static_cast<size_t>(context.per_host);
     const auto* visible = host_index < context.gpus.size() ? &context.gpus[host_index] : nullptr;
     if (visible && *visible) {
         plan.env["CUDA_VISIBLE_DEVICES"] = **visible;

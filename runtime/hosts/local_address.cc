@@ -103,13 +103,11 @@ std::string supervisor_address(const HostsCompute& compute, const std::string& f
 
 std::string network_of(const HostsCompute& compute) {
     Network network;
-    if (is_cidr(compute.interface)) {
-        if (!parse_cidr(compute.interface, &network)) return "";
-        in_addr base{network.address.s_addr & network.mask.s_addr};
-        return text_of(base) + "/" + std::to_string(prefix_of(network.mask));
-    }
-    if (compute.interface.empty()) return "";
-    if (!find_local([&](const char* name, const Network&) { return compute.interface == name; }, &network)) return "";
+    bool known = is_cidr(compute.interface)
+                     ? parse_cidr(compute.interface, &network)
+                     : !compute.interface.empty() &&
+                           find_local([&](const char* name, const Network&) { return compute.interface == name; }, &network);
+    if (!known) return "";
     in_addr base{network.address.s_addr & network.mask.s_addr};
     return text_of(base) + "/" + std::to_string(prefix_of(network.mask));
 }

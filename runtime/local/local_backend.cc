@@ -37,12 +37,6 @@ RankGroupOptions group_options(const AttemptRequest& request, const LocalBackend
     return out;
 }
 
-// Where the rank's torchelastic error file goes, as its environment names it.
-std::string error_file_of(const ProcessLaunch& launch) {
-    auto found = launch.env.find("TORCHELASTIC_ERROR_FILE");
-    return found == launch.env.end() ? "" : found->second;
-}
-
 }  // namespace
 
 std::unique_ptr<SupervisedGroup> LocalBackend::start_ranks(const AttemptRequest& request,
