@@ -129,7 +129,8 @@ void HostPreflight::ask_host(size_t index) {
         }
         if (!stamp.identity.empty()) cached = stamp;
     }
-    std::string remote = preflight_command(request_.python, names_, cached ? &*cached : nullptr);
+    std::string remote =
+        preflight_command(request_.python, names_, cached ? &*cached : nullptr, index == 0 ? request_.master_port : 0);
     auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(request_.limit);
     check.run.start(ssh_command(compute_, check.facts.host, remote), limit,
                     [this, index](CommandResult result) { answered(index, std::move(result)); });
@@ -155,6 +156,7 @@ void HostPreflight::answered(size_t index, CommandResult result) {
     check.facts.hostname = answer.hostname;
     check.facts.ompi_version = answer.ompi_version;
     check.facts.cores = answer.cores;
+    check.facts.free_port = answer.free_port;
     check.facts.gpus = answer.gpus;
     check.facts.python = answer.python;
     check.facts.python_version = answer.python_version;

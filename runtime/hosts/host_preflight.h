@@ -40,6 +40,7 @@ struct PreflightRequest {
     std::vector<std::string> requirements;  // the environment's `pip` list, as written
     std::filesystem::path cache;            // folder of host-packages.json; empty: no cache
     std::chrono::seconds limit{60};         // per host, for the whole round trip
+    int master_port = 0;                    // the rendezvous port wanted on the first host; 0: none
 };
 
 // What the backend may use of a host that answered.
@@ -54,6 +55,7 @@ struct HostFacts {
     std::string python;               // the interpreter's path there
     std::string python_version;       // "" when answered from the cache
     bool packages_from_cache = false;
+    int free_port = 0;                // the first host: master_port if free there, else one that is
 };
 
 struct PreflightReport {

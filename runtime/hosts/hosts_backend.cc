@@ -106,6 +106,7 @@ void HostsBackend::check_hosts(Attempt& attempt) {
         if (item.is_string()) ask.requirements.push_back(item.get<std::string>());
     }
     if (!options_.cache_folder.empty()) ask.cache = options_.cache_folder;
+    ask.master_port = attempt.request.context.master_port;
     attempt.staging_mode = staging_mode(attempt.compute, options_.run_store_folder);
     attempt.preflight = std::make_unique<HostPreflight>(loop_, attempt.compute, ask);
     std::string step = attempt.request.step->name;
@@ -181,6 +182,7 @@ std::optional<std::vector<ProcessLaunch>> HostsBackend::plan_ranks(Attempt& atte
     ranks->hosts = attempt.hosts;
     ranks->addresses.clear();
     for (const HostFacts& facts : attempt.report.hosts) ranks->addresses.push_back(facts.address);
+    ranks->master_port = attempt.report.hosts.empty() ? 0 : attempt.report.hosts[0].free_port;
     ranks->per_host = attempt.shape.launched_per_node();
     ranks->layout = attempt.staging ? &attempt.staging->layout() : nullptr;
     std::vector<std::vector<int>> found;

@@ -66,6 +66,7 @@ AttemptRequest request_on_hosts(const AttemptRequest& request, const HostsRankCo
     if (!compute.python.empty()) out.environment["python"] = compute.python;
     out.context.master_addr = !context.addresses.empty() && !context.addresses[0].empty() ? context.addresses[0]
                                                                                           : context.hosts[0];
+    if (context.master_port > 0) out.context.master_port = context.master_port;
     out.context.gpus.clear();  // this machine's GPUs mean nothing on the hosts
     if (const RemoteLayout* layout = context.layout) {
         out.workdir = layout->work;

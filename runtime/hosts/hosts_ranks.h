@@ -20,6 +20,7 @@ struct HostsRankContext {
     const HostsCompute* compute = nullptr;
     std::vector<std::string> hosts;      // the job's hosts, in rank order
     std::vector<std::string> addresses;  // as the preflight reached them ("" unknown)
+    int master_port = 0;                 // free on the first host, as its preflight said; 0: as asked
     int per_host = 1;                    // ranks on each host (1 for a per-node launch)
     const RemoteLayout* layout = nullptr;  // null: the hosts see this machine's paths
     // Per host, the CUDA_VISIBLE_DEVICES its ranks get (every rank of a host sees the job's

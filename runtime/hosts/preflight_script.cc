@@ -60,6 +60,19 @@ constexpr const char* kFacts =
     "  nvidia-smi --query-gpu=index,uuid --format=csv,noheader 2>/dev/null | sed 's/^/gpu=/'\n"
     "fi\n";
 
+// Whether a port is free is read from the kernel's listening sockets (state 0A in
+// /proc/net/tcp and tcp6; the port is the local address's hex tail). A port in use is
+// replaced by a pseudo-random one in 20000-49999 that no socket listens on; where /proc is
+// unreadable the asked port stands.
+std::string port_part(int master_port) {
+    return "listening() { cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=\"$(printf '%04X' \"$1\")\" "
+           "'$4 == \"0A\" && substr($2, length($2) - 3) == p { hit = 1 } END { exit !hit }'; }\n"
+           "port=" + std::to_string(master_port) + "; n=0\n"
+           "while listening \"$port\" && [ $n -lt 64 ]; do n=$((n + 1)); "
+           "port=$((20000 + ($$ * 7919 + n * 104729 + port) % 30000)); done\n"
+           "echo \"port=$port\"\n";
+}
+
 std::string check_part(const std::string& python, const std::vector<std::string>& names, const PackageStamp* cached) {
     std::string script = "p=$(command -v " + shell_quote(python) + " 2>/dev/null)\necho \"python=$p\"\n";
     script += "if [ -n \"$p\" ]; then\n";
@@ -103,8 +116,10 @@ void read_check(const std::string& line, PreflightAnswer& answer) {
 }  // namespace
 
 std::string preflight_command(const std::string& python, const std::vector<std::string>& names,
-                              const PackageStamp* cached) {
-    std::string script = kFacts + check_part(python, names, cached);
+                              const PackageStamp* cached, int master_port) {
+    std::string script = kFacts;
+    if (master_port > 0) script += port_part(master_port);
+    script += check_part(python, names, cached);
     return "sh -c " + shell_quote(script);
 }
 
@@ -134,6 +149,7 @@ PreflightAnswer parse_preflight_answer(const std::string& out) {
         else if (key == "address") answer.address = value;
         else if (key == "ompi") answer.ompi_version = ompi_version_from(value);
         else if (key == "cores") answer.cores = std::atoi(value.c_str());
+        else if (key == "port") answer.free_port = std::atoi(value.c_str());
         else if (key == "python") answer.python = value;
         else if (key == "packages") answer.packages_cached = value == "cached";
         else if (key == "python_status") python_status = std::atoi(value.c_str());

@@ -47,13 +47,16 @@ struct PreflightAnswer {
     std::vector<std::string> missing;  // requirements (distribution names) not installed
     std::optional<PackageStamp> stamp; // an answer that may be cached (nothing missing, none racy)
     std::string python_version;        // "3.11.2"
+    int free_port = 0;                 // the port asked about, or one free in its stead; 0: not asked
 };
 
 // The remote command line (for ssh's last argument): `sh -c '<script>'`. `python` is the
 // interpreter as named ("python3" or a path), `names` the requirements' distribution names,
-// `cached` an earlier answer to check with stat first, or null.
+// `cached` an earlier answer to check with stat first, or null. `master_port`, when not 0, is
+// the rendezvous port the job wants on this host (the first): the answer says whether it is
+// free there, or names a free one instead (this machine chose it, and only knew its own).
 std::string preflight_command(const std::string& python, const std::vector<std::string>& names,
-                              const PackageStamp* cached);
+                              const PackageStamp* cached, int master_port = 0);
 
 // Reads the script's stdout.
 PreflightAnswer parse_preflight_answer(const std::string& out);

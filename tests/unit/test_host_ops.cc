@@ -3,6 +3,9 @@
 // rsync, no ssh) and, where a fake cluster is up (tests/cluster/on_private_cluster.sh), over ssh.
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -178,6 +181,40 @@ BOOST_AUTO_TEST_CASE(the_preflight_script_answers_for_this_machine) {
     BOOST_REQUIRE_EQUAL(answer.missing.size(), 1u);
     BOOST_CHECK_EQUAL(answer.missing[0], "amlflow-no-such-package");
     BOOST_CHECK(!answer.stamp);
+}
+
+// The first host is asked about the rendezvous port this machine chose: a port something
+// listens on there is replaced by one nothing listens on; a free one stands.
+BOOST_AUTO_TEST_CASE(the_first_host_says_whether_the_rendezvous_port_is_free_there) {
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    BOOST_REQUIRE(listener >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    BOOST_REQUIRE(listen(listener, 1) == 0);
+    socklen_t length = sizeof address;
+    getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+    int taken = ntohs(address.sin_port);
+
+    CommandResult busy = run_command({"sh", "-c", preflight_command("/usr/bin/python3", {}, nullptr, taken)});
+    PreflightAnswer moved = parse_preflight_answer(busy.out);
+    BOOST_REQUIRE(moved.complete);
+    BOOST_CHECK_NE(moved.free_port, taken);
+    BOOST_CHECK(moved.free_port >= 20000 && moved.free_port < 50000);
+    // The port offered instead can be listened on.
+    int other = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in offered = address;
+    offered.sin_port = htons(static_cast<uint16_t>(moved.free_port));
+    BOOST_CHECK(bind(other, reinterpret_cast<sockaddr*>(&offered), sizeof offered) == 0);
+    close(other);
+    close(listener);
+
+    CommandResult free = run_command({"sh", "-c", preflight_command("/usr/bin/python3", {}, nullptr, taken)});
+    BOOST_CHECK_EQUAL(parse_preflight_answer(free.out).free_port, taken);
+    BOOST_CHECK_EQUAL(parse_preflight_answer(run_command({"sh", "-c", preflight_command("/usr/bin/python3", {}, nullptr)}).out)
+                          .free_port,
+                      0);
 }
 
 BOOST_AUTO_TEST_CASE(an_interpreter_that_is_not_there_or_does_not_run_is_told_apart) {
