@@ -24,7 +24,8 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <netdb.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -62,27 +63,35 @@ int env_int(const char* name, int fallback) {
     return value && *value ? std::atoi(value) : fallback;
 }
 
+// The supervisor's address is always numeric (this machine's address on the job's network,
+// or loopback), so no resolver is needed: the shim is linked statically to run on hosts
+// whose C++ runtime differs from this machine's, where glibc's resolver would not work.
 int connect_to(const std::string& address) {
     size_t colon = address.rfind(':');
     if (colon == std::string::npos) die("bad supervisor address '" + address + "'");
     std::string host = address.substr(0, colon), port = address.substr(colon + 1);
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || !found) {
-        die("cannot resolve the supervisor's address '" + address + "'");
+    int number = std::atoi(port.c_str());
+    if (number <= 0 || number > 65535) die("bad supervisor address '" + address + "'");
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(static_cast<uint16_t>(number));
+        length = sizeof *v4;
+    } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(static_cast<uint16_t>(number));
+        length = sizeof *v6;
+    } else {
+        die("the supervisor's address '" + address + "' is not a numeric address");
     }
-    int fd = -1;
-    for (addrinfo* at = found; at && fd < 0; at = at->ai_next) {
-        fd = socket(at->ai_family, at->ai_socktype | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, at->ai_addr, at->ai_addrlen) != 0) {
-            close(fd);
-            fd = -1;
-        }
+    int fd = socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
+        die("cannot connect to the supervisor at " + address + ": " + std::strerror(errno));
     }
-    freeaddrinfo(found);
-    if (fd < 0) die("cannot connect to the supervisor at " + address + ": " + std::strerror(errno));
     return fd;
 }
 
