@@ -86,7 +86,8 @@ void show_attempts(RunStore& store, const RunRecord& run, const StepRecord& step
             std::string end = rank.signal ? "signal " + std::to_string(rank.signal)
                             : rank.exit_code >= 0 ? "exit " + std::to_string(rank.exit_code)
                             : run.state == RunState::Running ? "running" : "ended with amlflow";
-            std::cout << "      rank " << rank.global_rank << " pid " << rank.pid << ": " << end << "  "
+            std::string where = rank.host.empty() ? "" : " on " + rank.host;
+            std::cout << "      rank " << rank.global_rank << where << " pid " << rank.pid << ": " << end << "  "
                       << rank.log_file.string() << "\n";
         }
     }

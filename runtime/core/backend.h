@@ -31,8 +31,9 @@ struct AttemptRequest {
 // A process the backend started (for the run store and the board).
 struct StartedProcess {
     int rank = 0, local_rank = 0, node_rank = 0;
-    long pid = 0;
+    long pid = 0;                  // on its host
     std::string log_path;
+    std::string host;              // where it runs, as the compute lists it; "" for this machine
 };
 
 struct AttemptResult {

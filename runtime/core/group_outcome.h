@@ -58,6 +58,7 @@ struct RankStarted {
     int rank = 0, local_rank = 0, node_rank = 0;
     pid_t pid = 0;
     std::string log_path;
+    std::string host;  // the host it runs on, as the compute lists it; "" on this machine
 };
 
 // What a backend needs of a group, whichever kind supervises the ranks.

@@ -243,7 +243,7 @@ void ShimGroup::handle_frame(Connection& connection, const FrameView& frame) {
             long pid = body.is_object() ? body.value("pid", 0L) : 0L;
             if (on_rank_started_) {
                 on_rank_started_({rank->plan.rank, rank->plan.local_rank, rank->plan.node_rank,
-                                  static_cast<pid_t>(pid), rank->plan.log_path});
+                                  static_cast<pid_t>(pid), rank->plan.log_path, rank->plan.host});
             }
             break;
         }

@@ -213,6 +213,7 @@ AttemptCallbacks Executor::attempt_callbacks(const std::string& name, int number
         record.node_rank = process.node_rank;
         record.pid = process.pid;
         record.log_file = process.log_path;
+        record.host = process.host;
         store_.add_rank(record);
         if (StepRun* step = find(name)) {
             ++step->alive;

@@ -251,7 +251,8 @@ void HostsBackend::start_launcher(Attempt& attempt, std::string address) {
     AttemptCallbacks callbacks = attempt.callbacks;
     group.on_rank_started([callbacks](const RankStarted& rank) {
         if (callbacks.started) {
-            callbacks.started({rank.rank, rank.local_rank, rank.node_rank, static_cast<long>(rank.pid), rank.log_path});
+            callbacks.started({rank.rank, rank.local_rank, rank.node_rank, static_cast<long>(rank.pid), rank.log_path,
+                               rank.host});
         }
     });
     group.on_rank_exit([callbacks](const RankExit& exit) {

@@ -120,6 +120,7 @@ struct RankRecord {
     int exit_code = -1;                       // -1: still running or killed by a signal
     int signal = 0;                           // 0: not killed by a signal
     std::filesystem::path log_file;           // add_rank: empty means rank_log()'s path
+    std::string host;                         // where it ran ("" this machine); pid is there
 };
 
 struct MetricRecord {
@@ -163,7 +164,7 @@ class RunStore {
 public:
     // PRAGMA user_version of the schema this build writes. A store with a newer version
     // is refused rather than misread.
-    static constexpr int kSchemaVersion = 5;
+    static constexpr int kSchemaVersion = 6;
 
     // Opens the store in `folder` (creating the folder, store.db and its schema unless
     // MustExist). Returns nullptr and sets *error (which may be null) on failure.

@@ -314,6 +314,12 @@ bool check_foreign_keys(sqlite::Connection& db, std::string* error) {
     return false;
 }
 
+// Version 6: where a rank ran, for `hosts` jobs (NULL: this machine); its pid is that
+// host's.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE rank ADD COLUMN host TEXT;
+)sql";
+
 // Creates or upgrades the schema inside one write transaction, re-reading the version
 // under the lock: two processes opening a fresh store at once must not both create it.
 bool migrate(sqlite::Connection& db, std::string* error) {
@@ -337,6 +343,7 @@ bool migrate(sqlite::Connection& db, std::string* error) {
     if (version < 3 && !(db.exec(kSchemaV3, error) && check_foreign_keys(db, error))) return false;
     if (version < 4 && !(db.exec(kSchemaV4, error) && check_foreign_keys(db, error))) return false;
     if (version < 5 && !db.exec(kSchemaV5, error)) return false;
+    if (version < 6 && !db.exec(kSchemaV6, error)) return false;
     std::string set_version = "PRAGMA user_version = " + std::to_string(RunStore::kSchemaVersion);
     if (!db.exec(set_version.c_str(), error)) return false;
     if (!transaction.commit()) {

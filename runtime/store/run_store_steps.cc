@@ -219,13 +219,14 @@ bool RunStore::add_rank(const RankRecord& rank) {
     }
     sqlite::Query insert = db_->query(std::string(
         "INSERT INTO rank (step_id, attempt, global_rank, local_rank, node_rank, pid, started_ms,"
-        " finished_ms, exit_code, signal, log_file)"
-        " VALUES (") + kStepIdOf + ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+        " finished_ms, exit_code, signal, log_file, host)"
+        " VALUES (") + kStepIdOf + ", ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
     insert.bind(1, rank.run_id).bind(2, rank.step).bind(3, rank.attempt).bind(4, rank.global_rank);
     insert.bind(5, rank.local_rank).bind(6, rank.node_rank).bind(7, rank.pid);
     insert.bind(8, rank.started_ms ? rank.started_ms : now_ms());
     insert.bind_or_null(9, rank.finished_ms, 0).bind_or_null(10, rank.exit_code, -1);
     insert.bind_or_null(11, rank.signal, 0).bind(12, stored_path(log_file));
+    if (!rank.host.empty()) insert.bind(13, rank.host);
     if (insert.run()) return true;
     switch (insert.rc()) {
         case SQLITE_CONSTRAINT_PRIMARYKEY: return fail(what, "that rank is already recorded");
@@ -255,7 +256,7 @@ std::optional<std::vector<RankRecord>> RunStore::ranks_of(const std::string& run
                                                           const std::string& step, int attempt) {
     sqlite::Query query = db_->query(std::string(
         "SELECT global_rank, local_rank, node_rank, pid, started_ms, finished_ms, exit_code,"
-        " signal, log_file FROM rank WHERE step_id = ") + kStepIdOf +
+        " signal, log_file, host FROM rank WHERE step_id = ") + kStepIdOf +
         " AND attempt = ?3 ORDER BY global_rank");
     query.bind(1, run).bind(2, step).bind(3, attempt);
     std::vector<RankRecord> ranks;
@@ -274,6 +275,7 @@ std::optional<std::vector<RankRecord>> RunStore::ranks_of(const std::string& run
         record.exit_code = static_cast<int>(query.integer(6, -1));
         record.signal = static_cast<int>(query.integer(7));
         record.log_file = loaded_path(query.text(8));
+        record.host = query.text(9);
     }
     if (rc != SQLITE_DONE) {
         fail("cannot read the ranks of " + attempt_name(run, step, attempt), query.error());

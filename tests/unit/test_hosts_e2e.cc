@@ -58,6 +58,12 @@ experiment e {
             BOOST_TEST(contains(read_file(store->rank_log(run, "m", 0, rank)), "mpi rank " + std::to_string(rank)));
         }
     }
+    // The store says where each rank ran (its pid is that host's), and `runs show` too.
+    auto ranks = store->ranks_of(run, "m", 0);
+    BOOST_REQUIRE(ranks && ranks->size() == 4u);
+    for (const RankRecord& rank : *ranks) BOOST_TEST(rank.host == cluster.hosts[static_cast<size_t>(rank.global_rank / 2)]);
+    Outcome shown = box.run({"runs", "show", run}, 30);
+    BOOST_TEST(contains(shown.out, "rank 3 on " + cluster.hosts[1] + " pid "), shown);
 }
 
 // 2 hosts x 2 pytorch ranks: a gloo all-reduce across the hosts; every torchrun variable of

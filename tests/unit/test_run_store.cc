@@ -393,6 +393,7 @@ BOOST_AUTO_TEST_CASE(ranks_round_trip) {
         rank.pid = 4000 + r;
         rank.started_ms = r == 0 ? 1000 : 0;  // 0: stamped now
         if (r == 1) rank.log_file = temp.root() / "elsewhere" / "r1.log";
+        if (r == 1) rank.host = "node2";  // a `hosts` rank: its pid is node2's
         BOOST_TEST_REQUIRE(store->add_rank(rank), store->last_error());
     }
     BOOST_TEST_REQUIRE(store->finish_rank(id, "train", 0, 0, -1, 9, 2000), store->last_error());
@@ -412,11 +413,13 @@ BOOST_AUTO_TEST_CASE(ranks_round_trip) {
     BOOST_TEST(r0.exit_code == -1);
     BOOST_TEST(r0.signal == 9);
     BOOST_TEST(r0.log_file == store->rank_log(id, "train", 0, 0));
+    BOOST_TEST(r0.host.empty());
     const RankRecord& r1 = ranks->at(1);
     BOOST_TEST(r1.started_ms > 1000);
     BOOST_TEST(r1.exit_code == 0);
     BOOST_TEST(r1.signal == 0);
     BOOST_TEST(r1.log_file == temp.root() / "elsewhere" / "r1.log");  // outside: kept absolute
+    BOOST_TEST(r1.host == "node2");
 
     RankRecord duplicate = r0;
     BOOST_TEST(!store->add_rank(duplicate));
