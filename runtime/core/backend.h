@@ -71,6 +71,9 @@ struct AttemptCallbacks {
     std::function<void(const StartedProcess&)> started;
     std::function<void(int rank, int exit_code, int signal)> exited;
     std::function<void(const AttemptResult&)> done;  // exactly once
+    // The ranks meet on another MASTER_PORT than the one asked for: it was taken on the host
+    // where they meet (hosts). Before any rank starts; at most once.
+    std::function<void(int port)> port_moved;
     // Only for a sweep attempt (runs_sweeps): each trial as the place starts and ends it.
     std::function<TrialFiles(const TrialStart&)> trial_started;
     std::function<void(const TrialEnd&)> trial_ended;

@@ -220,6 +220,11 @@ AttemptCallbacks Executor::attempt_callbacks(const std::string& name, int number
             show(*step, "running");
         }
     };
+    callbacks.port_moved = [this, name, number](int port) {
+        if (!store_.set_attempt_port(run_id_, name, number, port)) reporter_.note(store_.last_error());
+        reporter_.note("step '" + name + "': MASTER_PORT is " + std::to_string(port) +
+                       " (the one chosen here is taken on the host where the ranks meet)");
+    };
     callbacks.exited = [this, name, number](int rank, int code, int signal) {
         store_.finish_rank(run_id_, name, number, rank, code, signal);
         StepRun* step = find(name);

@@ -277,6 +277,10 @@ void HostsBackend::open_ranks(Attempt& attempt) {
         attempt.setup_error = error;
         return attempt.group->stop_all(EventLoop::Clock::duration::zero(), error);
     }
+    int asked = attempt.request.context.master_port;
+    if (ranks->master_port > 0 && ranks->master_port != asked && attempt.callbacks.port_moved) {
+        attempt.callbacks.port_moved(ranks->master_port);
+    }
     auto shared = std::make_shared<std::vector<ProcessLaunch>>(std::move(*launches));
     AttemptRequest local = attempt.request;
     std::string cwd = attempt.remote.workdir;

@@ -235,6 +235,9 @@ public:
     std::optional<int> begin_attempt(const std::string& run, const std::string& step,
                                      int master_port);
     // Leaves the step's state alone: whether to retry is the executor's call.
+    // The rendezvous port the attempt's ranks got where it differs from the one asked for
+    // (taken on the host where they meet).
+    bool set_attempt_port(const std::string& run, const std::string& step, int attempt, int master_port);
     bool finish_attempt(const std::string& run, const std::string& step, int attempt,
                         AttemptState state, const std::string& failure_json = "");
     std::optional<std::vector<AttemptRecord>> attempts_of(const std::string& run,

@@ -178,6 +178,16 @@ bool RunStore::finish_attempt(const std::string& run, const std::string& step, i
     return true;
 }
 
+bool RunStore::set_attempt_port(const std::string& run, const std::string& step, int attempt, int master_port) {
+    const std::string what = "cannot record the MASTER_PORT of " + attempt_name(run, step, attempt);
+    sqlite::Query update = db_->query(std::string("UPDATE attempt SET master_port = ?4 WHERE step_id = ") + kStepIdOf +
+                                      " AND number = ?3");
+    update.bind(1, run).bind(2, step).bind(3, attempt).bind(4, master_port);
+    if (!update.run()) return fail(what, update.error());
+    if (db_->changes() == 0) return fail(what, "no such attempt");
+    return true;
+}
+
 std::optional<std::vector<AttemptRecord>> RunStore::attempts_of(const std::string& run,
                                                                 const std::string& step) {
     sqlite::Query query = db_->query(std::string(

@@ -374,6 +374,12 @@ BOOST_AUTO_TEST_CASE(attempts_are_numbered_from_zero_and_start_their_step) {
     BOOST_TEST(!store->finish_attempt(id, "train", 1, AttemptState::Failed, "{oops"));
     BOOST_TEST(!store->begin_attempt(id, "nope", 1).has_value());
     BOOST_TEST(contains(store->last_error(), "no such step"), store->last_error());
+
+    // A port taken where the ranks meet: the attempt records the one they got.
+    BOOST_TEST_REQUIRE(store->set_attempt_port(id, "train", 1, 31000), store->last_error());
+    BOOST_TEST(store->attempts_of(id, "train")->at(1).master_port == 31000);
+    BOOST_TEST(!store->set_attempt_port(id, "train", 9, 31000));
+    BOOST_TEST(contains(store->last_error(), "no such attempt"), store->last_error());
 }
 
 BOOST_AUTO_TEST_CASE(ranks_round_trip) {
