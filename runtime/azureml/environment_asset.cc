@@ -93,7 +93,10 @@ void ensure_environment(ArmClient& arm, const ServiceEnvironment& env,
     arm.call("GET", path, nullptr, [client, env, path, id, done](ArmAnswer answer) {
         if (answer.ok()) return done(id, "");
         if (answer.status != 404) return done("", "cannot read environment '" + env.name + "': " + answer.error);
-        nlohmann::json body = {{"properties", {{"image", env.image}, {"condaFile", env.conda_yaml}}}};
+        nlohmann::json body = {{"properties",
+                                 {{"image", env.image},
+                                  {"condaFile", env.conda_yaml},
+                                  {"tags", {{kCreatedByTag, kCreatedByAmlflow}}}}}};
         client->call("PUT", path, body, [env, id, done](ArmAnswer put) {
             if (!put.ok()) return done("", "cannot register environment '" + env.name + "': " + put.error);
             done(id, "");
