@@ -80,10 +80,14 @@ std::optional<ServiceEnvironment> service_environment(const nlohmann::json& fiel
     return env;
 }
 
+std::string curated_environment_id(const std::string& curated) {
+    return curated.rfind("azureml:", 0) == 0 ? curated : "azureml:" + curated + "@latest";
+}
+
 void ensure_environment(ArmClient& arm, const ServiceEnvironment& env,
                         std::function<void(std::string, std::string)> done) {
     if (!env.curated.empty()) {
-        std::string id = env.curated.rfind("azureml:", 0) == 0 ? env.curated : "azureml:" + env.curated + "@latest";
+        std::string id = curated_environment_id(env.curated);
         arm.client().loop().after(std::chrono::milliseconds(0), [done, id] { done(id, ""); });
         return;
     }
