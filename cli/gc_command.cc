@@ -159,7 +159,8 @@ int remove_runs_command(const StoreOption& where, const std::vector<std::string>
 
 Runner add_gc_command(CLI::App& app) {
     auto args = std::make_shared<GcArgs>();
-    CLI::App* command = app.add_subcommand("gc", "Remove old runs and free their folders, keeping what kept runs use (--workspace: what amlflow made in an Azure ML workspace)");
+    CLI::App* command = app.add_subcommand("gc", "Remove old runs and free their folders, keeping what kept runs use "
+                                                 "(--workspace: what amlflow made in an Azure ML workspace)");
     command->add_option("--keep", args->keep, "Keep the N newest runs");
     command->add_option("--older-than", args->older_than, "Remove only runs started longer ago than this (7d, 12h)");
     command->add_flag("--dry-run", args->dry_run, "Say what would be removed and kept; remove nothing");

@@ -59,8 +59,8 @@ std::optional<std::string> azureml_section(const compiler::Plan& compiled, const
     std::error_code ec;
     runtime::azureml::CliJobsOptions options;
     options.plan_folder = fs::absolute(fs::path(args.file).parent_path(), ec).lexically_normal().string();
-    options.relative_to = fs::absolute(args.output.empty() ? fs::path(".") : fs::path(args.output).parent_path(), ec)
-                              .lexically_normal().string();
+    fs::path written_in = fs::path(args.output).parent_path();  // "" for standard output or a bare name
+    options.relative_to = fs::absolute(written_in.empty() ? fs::path(".") : written_in, ec).lexically_normal().string();
     while (options.relative_to.size() > 1 && options.relative_to.back() == '/') options.relative_to.pop_back();
     options.store_folder = fs::absolute(runtime::default_store_folder(args.file), ec).lexically_normal().string();
     options.python_lib = (fs::path(options.store_folder) / "lib" / "python").string();  // as `run` installs it

@@ -50,7 +50,8 @@ BOOST_AUTO_TEST_CASE(birds_on_gpu_cluster_prints_its_sweep_as_a_cli_sweep_job) {
     BOOST_TEST(trial["command"].get<std::string>().find("python pytorch_train.py --num_epochs 4 --learning_rate "
                                                         "'${{search_space.lr}}'") != std::string::npos, trial.dump());
     BOOST_TEST(trial["environment"]["image"] == "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04");
-    // Paths hold from the folder the YAML is read from (here: where amlflow ran).
+    // Paths hold from the folder the YAML is read from (here: where amlflow ran), relative.
+    BOOST_TEST(trial["code"].get<std::string>().rfind("../", 0) == 0u, trial["code"]);
     BOOST_TEST(fs::is_directory(box.root() / trial["code"].get<std::string>()), trial["code"]);
     BOOST_TEST(fs::is_regular_file(box.root() / trial["environment"]["conda_file"].get<std::string>()));
     // The steps that do not run on Azure ML are said to, as comments.
@@ -64,6 +65,11 @@ BOOST_AUTO_TEST_CASE(birds_on_gpu_cluster_prints_its_sweep_as_a_cli_sweep_job) {
     json again = yaml_documents(read_file(box.root() / "jobs/deep/tune.yml"), box.root() / "jobs" / "deep");
     BOOST_REQUIRE(again.is_array() && again.size() == 1);
     BOOST_TEST(fs::is_directory(box.root() / "jobs" / "deep" / again[0]["trial"]["code"].get<std::string>()));
+    Outcome here = box.run({"plan", birds().string(), "--compute", "gpu_cluster", "--format", "azureml", "-o", "tune.yml"});
+    BOOST_REQUIRE_MESSAGE(here.code == 0, here);
+    json third = yaml_documents(read_file(box.root() / "tune.yml"), box.root());
+    BOOST_REQUIRE(third.is_array() && third.size() == 1);
+    BOOST_TEST(third[0]["trial"]["code"] == docs[0]["trial"]["code"]);
 }
 
 BOOST_AUTO_TEST_CASE(no_remote_step_is_a_clear_error) {
