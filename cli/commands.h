@@ -35,6 +35,9 @@ struct StoreOption;
 // `amlflow runs rm ID...` (gc_command.cc).
 int remove_runs_command(const StoreOption& where, const std::vector<std::string>& ids, bool dry_run);
 
+// `amlflow gc --workspace [FILE]` (workspace_gc_command.cc).
+int workspace_gc_command(const std::string& file, bool dry_run);
+
 // Whether diagnostics written to stderr may use colour: a terminal and no NO_COLOR.
 bool use_color_on_stderr();
 

@@ -1,6 +1,7 @@
 // `amlflow runs rm ID...` and `amlflow gc [--keep N] [--older-than AGE]`: free old runs'
 // folders. What a kept run still reads (a cached step's outputs in the run that made them)
 // stays, and each cache key is handed on or said to be dropped (run_removal.h).
+// `amlflow gc --workspace [FILE]` cleans an Azure ML workspace instead (workspace_gc_command.cc).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -93,9 +94,19 @@ struct GcArgs {
     int keep = -1;
     std::string older_than;
     bool dry_run = false;
+    CLI::Option* workspace = nullptr;
+    std::string workspace_file;
 };
 
 int gc(const GcArgs& args) {
+    if (args.workspace->count() > 0) {
+        if (args.keep >= 0 || !args.older_than.empty()) {
+            std::cerr << "amlflow: error: --workspace cleans an Azure ML workspace; --keep and --older-than are for "
+                         "this machine's runs (run them as a separate gc)\n";
+            return 64;
+        }
+        return workspace_gc_command(args.workspace_file, args.dry_run);
+    }
     std::optional<int64_t> age;
     if (!args.older_than.empty() && !(age = parse_age(args.older_than))) {
         std::cerr << "amlflow: error: --older-than '" << args.older_than
@@ -148,10 +159,16 @@ int remove_runs_command(const StoreOption& where, const std::vector<std::string>
 
 Runner add_gc_command(CLI::App& app) {
     auto args = std::make_shared<GcArgs>();
-    CLI::App* command = app.add_subcommand("gc", "Remove old runs and free their folders, keeping what kept runs use");
+    CLI::App* command = app.add_subcommand("gc", "Remove old runs and free their folders, keeping what kept runs use "
+                                                 "(--workspace: what amlflow made in an Azure ML workspace)");
     command->add_option("--keep", args->keep, "Keep the N newest runs");
     command->add_option("--older-than", args->older_than, "Remove only runs started longer ago than this (7d, 12h)");
     command->add_flag("--dry-run", args->dry_run, "Say what would be removed and kept; remove nothing");
+    args->workspace = command->add_option("--workspace", args->workspace_file,
+                                          "Clean the Azure ML workspace of FILE (a .amlflow file or a config.json; "
+                                          "default: the config.json found here): what amlflow created there and "
+                                          "nothing uses (idle clusters, environment and code versions)")
+                          ->expected(0, 1);
     args->where.add_to(command);
     return [args]() { return gc(*args); };
 }

@@ -1,9 +1,11 @@
-// `amlflow plan FILE`: the plan graph the runtime would execute, in one of four forms.
+// `amlflow plan FILE`: the plan graph the runtime would execute, in one of four forms; or,
+// with `--format azureml`, each step that runs on Azure ML as the Azure ML CLI's job YAML.
 #include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "compiler/compile.h"
+#include "runtime/azureml/plan_cli_jobs.h"
 #include "runtime/exec/cache_lookup.h"
 #include "runtime/store/run_store.h"
 
@@ -44,6 +46,35 @@ std::string cache_section(const compiler::Plan& compiled, const std::string& fil
     return out;
 }
 
+// The remote steps as Azure ML CLI job YAML (azureml/plan_cli_jobs.h), their paths relative
+// to where the YAML goes; nullopt once it said why not.
+std::optional<std::string> azureml_section(const compiler::Plan& compiled, const PlanArgs& args) {
+    namespace fs = std::filesystem;
+    std::string error;
+    auto plan = runtime::load_plan(compiler::plan_to_json(compiled), &error);
+    if (!plan) {
+        std::cerr << "amlflow: error: " << error << "\n";
+        return std::nullopt;
+    }
+    std::error_code ec;
+    runtime::azureml::CliJobsOptions options;
+    options.plan_folder = fs::absolute(fs::path(args.file).parent_path(), ec).lexically_normal().string();
+    fs::path written_in = fs::path(args.output).parent_path();  // "" for standard output or a bare name
+    options.relative_to = fs::absolute(written_in.empty() ? fs::path(".") : written_in, ec).lexically_normal().string();
+    while (options.relative_to.size() > 1 && options.relative_to.back() == '/') options.relative_to.pop_back();
+    options.store_folder = fs::absolute(runtime::default_store_folder(args.file), ec).lexically_normal().string();
+    options.python_lib = (fs::path(options.store_folder) / "lib" / "python").string();  // as `run` installs it
+    auto text = runtime::azureml::plan_as_cli_jobs(*plan, options, &error);
+    if (!text && error.empty()) {
+        std::cerr << "amlflow: error: no step of '" << args.file << "' runs on an amlcompute compute, so there is no "
+                  << "Azure ML job to print" << (args.compute.empty() ? " (--compute NAME places every job on one)" : "")
+                  << "\n";
+    } else if (!text) {
+        std::cerr << "amlflow: error: " << error << "\n";
+    }
+    return text;
+}
+
 }  // namespace
 
 Runner add_plan_command(CLI::App& app) {
@@ -53,8 +84,10 @@ Runner add_plan_command(CLI::App& app) {
     command->add_option("--set", args->sets, "Set a param: --set epochs=3 (repeatable)")->allow_extra_args(false);
     command->add_option("--compute", args->compute,
                         "Plan every job on this compute (one the file declares), as `run --compute` runs it");
-    command->add_option("--format", args->format, "text, json (the runtime's contract), dot (Graphviz) or mermaid")
-        ->check(CLI::IsMember({"text", "json", "dot", "mermaid"}));
+    command->add_option("--format", args->format,
+                        "text, json (the runtime's contract), dot (Graphviz), mermaid, or azureml (each Azure ML "
+                        "step as the job YAML of `az ml job create -f`)")
+        ->check(CLI::IsMember({"text", "json", "dot", "mermaid", "azureml"}));
     command->add_option("--diagnostics", args->diagnostics, "How diagnostics are printed")
         ->check(CLI::IsMember({"text", "json"}));
     command->add_option("-o,--output", args->output, "Write the plan to this file instead of standard output");
@@ -74,7 +107,9 @@ Runner add_plan_command(CLI::App& app) {
         compiler::CompileResult* kept = result.release();
         if (!kept->plan) return 1;
         const compiler::Plan& plan = *kept->plan;
-        std::string text = args->format == "json" ? compiler::plan_to_json(plan).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
+        std::optional<std::string> remote = args->format == "azureml" ? azureml_section(plan, *args) : std::nullopt;
+        if (args->format == "azureml" && !remote) return 1;
+        std::string text = remote ? *remote : args->format == "json" ? compiler::plan_to_json(plan).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
                          : args->format == "dot" ? compiler::plan_to_dot(plan)
                          : args->format == "mermaid" ? compiler::plan_to_mermaid(plan)
                          : compiler::plan_to_text(plan) + cache_section(plan, args->file);

@@ -16,6 +16,11 @@ inline constexpr const char* kArmApiVersion = "2022-10-01";
 // The code-version list's hash query and startPendingUpload exist from this one on.
 inline constexpr const char* kArmApiVersionCodeHash = "2023-04-01";
 
+// The tag amlflow puts on what it creates in a workspace (compute clusters, environment and
+// code versions): `amlflow gc --workspace` removes only what carries it.
+inline constexpr const char* kCreatedByTag = "createdBy";
+inline constexpr const char* kCreatedByAmlflow = "amlflow";
+
 struct WorkspaceRef {
     std::string subscription;
     std::string resource_group;

@@ -33,6 +33,7 @@ void create_version(const std::shared_ptr<CodeJob>& job, const std::string& blob
     nlohmann::json body = {{"properties",
                             {{"codeUri", blob_uri},
                              {"isAnonymous", true},
+                             {"tags", {{kCreatedByTag, kCreatedByAmlflow}}},
                              {"properties", {{"hash_sha256", hash}, {"hash_version", kCodeHashVersion}}}}}};
     job->arm.call("PUT", code_version_path(job->arm.workspace(), hash, "1"), body, [job, blob_uri](ArmAnswer answer) {
         if (!answer.ok()) return finish(job, "cannot create the code version: " + answer.error);

@@ -17,6 +17,7 @@ nlohmann::json compute_body(const nlohmann::json& fields, const std::string& loc
                             {"maxNodeCount", fields.value("max_nodes", 1)},
                             {"nodeIdleTimeBeforeScaleDown", iso_duration(idle)}};
     return {{"location", location},
+            {"tags", {{kCreatedByTag, kCreatedByAmlflow}}},
             {"properties",
              {{"computeType", "AmlCompute"},
               {"properties", {{"vmSize", fields.value("vm_size", "")}, {"vmPriority", priority}, {"scaleSettings", scale}}}}}};

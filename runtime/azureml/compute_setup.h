@@ -18,7 +18,9 @@ namespace amlflow::runtime::azureml {
 std::string iso_duration(long long milliseconds);
 
 // The PUT body of a cluster from the compute's fields (vm_size, min_nodes, max_nodes,
-// idle_time, priority), in the workspace's `location`.
+// idle_time, priority), in the workspace's `location`, tagged as amlflow's (kCreatedByTag).
+// It scales to `min_nodes` (default 0: it costs nothing idle) once its nodes have been idle
+// for `idle_time` (default 30 minutes).
 nlohmann::json compute_body(const nlohmann::json& fields, const std::string& location);
 
 class ComputeSetup : public std::enable_shared_from_this<ComputeSetup> {

@@ -80,10 +80,14 @@ std::optional<ServiceEnvironment> service_environment(const nlohmann::json& fiel
     return env;
 }
 
+std::string curated_environment_id(const std::string& curated) {
+    return curated.rfind("azureml:", 0) == 0 ? curated : "azureml:" + curated + "@latest";
+}
+
 void ensure_environment(ArmClient& arm, const ServiceEnvironment& env,
                         std::function<void(std::string, std::string)> done) {
     if (!env.curated.empty()) {
-        std::string id = env.curated.rfind("azureml:", 0) == 0 ? env.curated : "azureml:" + env.curated + "@latest";
+        std::string id = curated_environment_id(env.curated);
         arm.client().loop().after(std::chrono::milliseconds(0), [done, id] { done(id, ""); });
         return;
     }
@@ -93,7 +97,10 @@ void ensure_environment(ArmClient& arm, const ServiceEnvironment& env,
     arm.call("GET", path, nullptr, [client, env, path, id, done](ArmAnswer answer) {
         if (answer.ok()) return done(id, "");
         if (answer.status != 404) return done("", "cannot read environment '" + env.name + "': " + answer.error);
-        nlohmann::json body = {{"properties", {{"image", env.image}, {"condaFile", env.conda_yaml}}}};
+        nlohmann::json body = {{"properties",
+                                 {{"image", env.image},
+                                  {"condaFile", env.conda_yaml},
+                                  {"tags", {{kCreatedByTag, kCreatedByAmlflow}}}}}};
         client->call("PUT", path, body, [env, id, done](ArmAnswer put) {
             if (!put.ok()) return done("", "cannot register environment '" + env.name + "': " + put.error);
             done(id, "");

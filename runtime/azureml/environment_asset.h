@@ -35,6 +35,10 @@ std::optional<ServiceEnvironment> service_environment(const nlohmann::json& fiel
 // pip, conda_packages, then the pip list.
 std::string conda_yaml(const nlohmann::json& fields);
 
+// How a job names a curated environment: "azureml:<name>@latest" (as given when it already
+// starts with "azureml:").
+std::string curated_environment_id(const std::string& curated);
+
 // The id a job body names: found (GET) or registered (PUT) first. `done(id, error)`.
 void ensure_environment(ArmClient& arm, const ServiceEnvironment& environment,
                         std::function<void(std::string id, std::string error)> done);

@@ -52,6 +52,28 @@ std::optional<WorkspaceRef> workspace_from_plan(const nlohmann::json& plan, cons
     return ref;
 }
 
+std::optional<WorkspaceRef> workspace_from_config(const std::string& path, std::string* error) {
+    std::ifstream in(path);
+    if (!in) {
+        *error = "cannot read workspace config '" + path + "'";
+        return std::nullopt;
+    }
+    auto config = nlohmann::json::parse(in, nullptr, false);
+    if (config.is_discarded() || !config.is_object()) {
+        *error = "workspace config '" + path + "' is not a json object (subscription_id, resource_group, workspace_name)";
+        return std::nullopt;
+    }
+    WorkspaceRef ref{text_of(config, "subscription_id"), text_of(config, "resource_group"), text_of(config, "workspace_name")};
+    for (const auto& [field, value] : {std::pair<const char*, std::string*>{"subscription_id", &ref.subscription},
+                                       {"resource_group", &ref.resource_group}, {"workspace_name", &ref.name}}) {
+        if (value->empty()) {
+            *error = "workspace config '" + path + "' has no '" + field + "'";
+            return std::nullopt;
+        }
+    }
+    return ref;
+}
+
 std::string compute_name(const nlohmann::json& compute, const std::string& id) {
     std::string name = text_of(compute, "name");
     return name.empty() ? id.substr(id.find(':') + 1) : name;

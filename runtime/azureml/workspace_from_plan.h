@@ -17,6 +17,11 @@ namespace amlflow::runtime::azureml {
 std::optional<WorkspaceRef> workspace_from_plan(const nlohmann::json& plan, const nlohmann::json& compute,
                                                 const std::string& plan_folder, std::string* error);
 
+// A workspace's three names from a `config.json` as the Azure portal downloads it
+// (subscription_id, resource_group, workspace_name); nullopt with *error when it cannot be
+// read or lacks one.
+std::optional<WorkspaceRef> workspace_from_config(const std::string& path, std::string* error);
+
 // The compute's name in the workspace: its `name` field, else its declaration's name
 // (`id` is "compute:<name>").
 std::string compute_name(const nlohmann::json& compute, const std::string& id);

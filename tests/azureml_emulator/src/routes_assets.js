@@ -1,13 +1,16 @@
 // Resource-manager routes under the workspace for everything but jobs: the workspace itself,
-// its datastores (and their secrets), computes (creation as a long-running operation) and
-// the versioned assets — code (with the `hash`/`hashVersion` query and startPendingUpload),
-// environments and models. Every PUT body passes the strict validator and the service's rules.
+// its datastores (and their secrets), computes (creation and deletion as long-running
+// operations; node counts that follow the jobs on them and scale down after the cluster's
+// idle time) and the versioned assets — code (with the `hash`/`hashVersion` query and
+// startPendingUpload), environments and models, listed, read and deleted by container and
+// version. Every PUT body passes the strict validator and the service's rules.
 'use strict';
 
 const crypto = require('crypto');
 const { HttpError, validationError, notFound } = require('./errors');
 const { validator } = require('./validator');
 const { serviceRules } = require('./service_rules');
+const { TERMINAL } = require('./job_runner');
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$/;
 const KINDS = {
@@ -51,8 +54,42 @@ function datastoreSecrets(emu, { params: [name] }) {
   return { status: 200, body: { secretsType: 'AccountKey', key: emu.blobs.key } };
 }
 
+// ISO 8601 "PT1H30M5S" as milliseconds (0 for anything else).
+function durationMs(text) {
+  const m = /^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$/.exec(text || '');
+  return m ? ((Number(m[1] || 0) * 60 + Number(m[2] || 0)) * 60 + Number(m[3] || 0)) * 1000 : 0;
+}
+
+// The jobs on a compute that have not ended (a sweep's trials and the sweep itself).
+function activeJobsOn(emu, name) {
+  const ws = emu.workspace;
+  return [...ws.jobs.values()].filter((job) => !TERMINAL.has(job.status) &&
+    ((ws.parseId(job.props.computeId, 'computes') || {}).name || '').toLowerCase() === name.toLowerCase());
+}
+
+// Nodes as the service counts them: busy ones for the command jobs running there; after the
+// last job, the nodes it used stay idle for `nodeIdleTimeBeforeScaleDown`, then the cluster
+// scales down to `minNodeCount`.
+function nodeCounts(emu, name, compute) {
+  const scale = ((compute.properties.properties || {}).scaleSettings) || {};
+  const most = scale.maxNodeCount || 1;
+  const busy = Math.min(most, activeJobsOn(emu, name).filter((j) => !j.sweep).reduce((n, j) => n + (j.nodes || 1), 0));
+  let idle = 0;
+  if (!busy) {
+    const idleMs = durationMs(scale.nodeIdleTimeBeforeScaleDown || 'PT120S');
+    const ws = emu.workspace;
+    for (const job of ws.jobs.values()) {
+      const on = ((ws.parseId(job.props.computeId, 'computes') || {}).name || '').toLowerCase() === name.toLowerCase();
+      if (on && !job.sweep && job.endTimeUtc && Date.now() - Date.parse(job.endTimeUtc) < idleMs) idle = Math.max(idle, job.nodes || 1);
+    }
+  }
+  idle = Math.max(Math.min(idle, most), (scale.minNodeCount || 0) - busy);
+  return { current: busy + idle, busy, idle };
+}
+
 function computeBody(emu, name, compute) {
   const ws = emu.workspace;
+  const nodes = nodeCounts(emu, name, compute);
   return {
     id: `${ws.id}/computes/${name}`, name, type: 'Microsoft.MachineLearningServices/workspaces/computes',
     location: compute.location, tags: compute.tags || {}, systemData: ws.systemData(compute.created),
@@ -63,8 +100,8 @@ function computeBody(emu, name, compute) {
       properties: {
         osType: 'Linux', vmPriority: 'Dedicated', ...(compute.properties.properties || {}),
         allocationState: 'Steady', allocationStateTransitionTime: compute.created,
-        currentNodeCount: 0, targetNodeCount: 0, errors: null,
-        nodeStateCounts: { idleNodeCount: 0, runningNodeCount: 0, preparingNodeCount: 0, unusableNodeCount: 0, leavingNodeCount: 0, preemptedNodeCount: 0 },
+        currentNodeCount: nodes.current, targetNodeCount: nodes.current, errors: null,
+        nodeStateCounts: { idleNodeCount: nodes.idle, runningNodeCount: nodes.busy, preparingNodeCount: 0, unusableNodeCount: 0, leavingNodeCount: 0, preemptedNodeCount: 0 },
       },
     },
   };
@@ -97,6 +134,35 @@ function getCompute(emu, { params: [name] }) {
   const compute = emu.workspace.computes.get(name);
   if (!compute) throw notFound(`compute '${name}'`);
   return { status: 200, body: computeBody(emu, name, compute) };
+}
+
+// DELETE `computes/{name}?underlyingResourceAction=Delete|Detach`: a long-running operation
+// (202 with `Azure-AsyncOperation` and `Location`), refused while jobs run on the compute.
+function deleteCompute(emu, { url, params: [name] }) {
+  const action = url.searchParams.get('underlyingResourceAction');
+  if (!['Delete', 'Detach'].includes(action)) {
+    throw new HttpError(400, 'UserError', `underlyingResourceAction must be 'Delete' or 'Detach', got '${action}'`, { inner: 'BadArgument' });
+  }
+  const computes = emu.workspace.computes;
+  const compute = computes.get(name);
+  if (!compute) throw notFound(`compute '${name}'`);
+  const active = activeJobsOn(emu, name);
+  if (active.length) {
+    throw new HttpError(409, 'UserError', `compute '${name}' cannot be deleted while jobs run on it: ${active.map((j) => j.name).join(', ')}; cancel them or wait until they end`, { inner: 'Conflict' });
+  }
+  compute.state = 'Deleting';
+  const polls = emu.options.lroPolls;
+  const op = emu.operations.create('async', (o) => {
+    if (compute.state === 'Deleting' && o.polls > polls) {
+      computes.delete(name);
+      compute.state = 'Deleted';
+    }
+    return compute.state === 'Deleting' ? 'InProgress' : 'Succeeded';
+  }, url.searchParams.get('api-version'));
+  // Deletion ends on its own too, for a client that does not poll.
+  setTimeout(() => { if (compute.state === 'Deleting') { computes.delete(name); compute.state = 'Deleted'; } }, 3000).unref();
+  const headers = { 'Azure-AsyncOperation': op.url, Location: op.url, 'Retry-After': String(emu.options.retryAfterS) };
+  return { status: 202, headers };
 }
 
 function listComputes(emu, { url }) {
@@ -169,13 +235,44 @@ function listVersions(emu, { url, params: [kind, name] }) {
   return emu.page(items, url);
 }
 
+function containerBody(emu, kind, name, versions) {
+  const latest = [...versions.keys()].pop();
+  return { id: `${emu.workspace.id}/${kind}/${name}`, name, type: `Microsoft.MachineLearningServices/workspaces/${kind}`,
+           systemData: emu.workspace.systemData(),
+           properties: { description: null, tags: {}, properties: {}, isArchived: false, latestVersion: latest || null, nextVersion: String(versions.size + 1) } };
+}
+
 function getContainer(emu, { params: [kind, name] }) {
   const versions = emu.workspace.assets[kind].get(name);
   if (!versions) throw notFound(`${kind} '${name}'`);
-  const latest = [...versions.keys()].pop();
-  return { status: 200, body: { id: `${emu.workspace.id}/${kind}/${name}`, name, type: `Microsoft.MachineLearningServices/workspaces/${kind}`,
-                                systemData: emu.workspace.systemData(),
-                                properties: { description: null, tags: {}, properties: {}, isArchived: false, latestVersion: latest, nextVersion: String(versions.size + 1) } } };
+  return { status: 200, body: containerBody(emu, kind, name, versions) };
+}
+
+// GET `codes`, `environments` or `models`: every container of that kind, paged.
+function listContainers(emu, { url, params: [kind] }) {
+  const items = [...emu.workspace.assets[kind].entries()].map(([name, versions]) => containerBody(emu, kind, name, versions));
+  return emu.page(items, url);
+}
+
+// DELETE of one version: 200, or 404 when there is none. The job that used it keeps running:
+// its snapshot was taken when it started.
+function deleteVersion(emu, { params: [kind, name, version] }) {
+  const versions = emu.workspace.assets[kind].get(name);
+  if (!versions || !versions.has(version)) throw notFound(`${kind} '${name}' version '${version}'`);
+  versions.delete(version);
+  return { status: 200 };
+}
+
+// DELETE of a container: refused while it still has versions (delete those first).
+function deleteContainer(emu, { params: [kind, name] }) {
+  const store = emu.workspace.assets[kind];
+  const versions = store.get(name);
+  if (!versions) throw notFound(`${kind} '${name}'`);
+  if (versions.size) {
+    throw new HttpError(409, 'UserError', `${kind} '${name}' still has ${versions.size} version(s); delete them first`, { inner: 'Conflict' });
+  }
+  store.delete(name);
+  return { status: 200 };
 }
 
 function startPendingUpload(emu, { url, raw, params: [kind, name, version] }) {
@@ -211,10 +308,14 @@ const assetRoutes = [
   route('GET', /^\/computes$/, listComputes),
   route('PUT', /^\/computes\/([^/]+)$/, putCompute),
   route('GET', /^\/computes\/([^/]+)$/, getCompute),
+  route('DELETE', /^\/computes\/([^/]+)$/, deleteCompute),
+  route('GET', new RegExp(`^/${ASSET}$`), listContainers),
   route('GET', new RegExp(`^/${ASSET}/([^/]+)$`), getContainer),
+  route('DELETE', new RegExp(`^/${ASSET}/([^/]+)$`), deleteContainer),
   route('GET', new RegExp(`^/${ASSET}/([^/]+)/versions$`), listVersions),
   route('PUT', new RegExp(`^/${ASSET}/([^/]+)/versions/([^/]+)$`), putVersion),
   route('GET', new RegExp(`^/${ASSET}/([^/]+)/versions/([^/]+)$`), getVersion),
+  route('DELETE', new RegExp(`^/${ASSET}/([^/]+)/versions/([^/]+)$`), deleteVersion),
   route('POST', new RegExp(`^/(codes)/([^/]+)/versions/([^/]+)/startPendingUpload$`), startPendingUpload),
 ];
 

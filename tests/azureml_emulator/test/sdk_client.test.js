@@ -90,9 +90,34 @@ test('the official JS SDK drives computes and jobs on the emulator', async (t) =
   while ((await sdk.jobs.get(o.resourceGroup, o.workspace, 'sdk-long')).properties.status !== 'Running') {
     await new Promise((r) => setTimeout(r, 50));
   }
+  // A compute with a job on it: its nodes are counted busy, and its deletion is refused.
+  const busy = await sdk.computeOperations.get(o.resourceGroup, o.workspace, 'cpu-cluster');
+  assert.ok(busy.properties.properties.currentNodeCount >= 1);
+  assert.ok(busy.properties.properties.nodeStateCounts.runningNodeCount >= 1);
+  await assert.rejects(sdk.computeOperations.beginDeleteAndWait(o.resourceGroup, o.workspace, 'cpu-cluster', 'Delete', { updateIntervalInMs: 10 }),
+                       (e) => e.statusCode === 409 && /sdk-long/.test(e.message));
   const cancel = await sdk.jobs.beginCancel(o.resourceGroup, o.workspace, 'sdk-long', { updateIntervalInMs: 10 });
   await cancel.pollUntilDone();
   assert.strictEqual((await sdk.jobs.get(o.resourceGroup, o.workspace, 'sdk-long')).properties.status, 'Canceled');
+  // Once the jobs ended, the SDK's delete poller follows the operation to its end.
+  const before = emulator.requests.filter((r) => r.path.includes('/computeOperationsStatus/')).length;
+  await sdk.computeOperations.beginDeleteAndWait(o.resourceGroup, o.workspace, 'cpu-cluster', 'Delete', { updateIntervalInMs: 10 });
+  assert.ok(emulator.requests.filter((r) => r.path.includes('/computeOperationsStatus/')).length > before, 'the delete was polled');
+  await assert.rejects(sdk.computeOperations.get(o.resourceGroup, o.workspace, 'cpu-cluster'), (e) => e.statusCode === 404);
+
+  // Assets listed by container and deleted by version, then container.
+  await sdk.environmentVersions.createOrUpdate(o.resourceGroup, o.workspace, 'env-a', '1', { properties: { image: 'python:3.11' } });
+  await sdk.environmentVersions.createOrUpdate(o.resourceGroup, o.workspace, 'env-b', '1', { properties: { image: 'python:3.11' } });
+  const containers = [];
+  for await (const item of sdk.environmentContainers.list(o.resourceGroup, o.workspace)) containers.push(item.name);
+  assert.deepStrictEqual(containers.sort(), ['env-a', 'env-b']);
+  await assert.rejects(sdk.environmentContainers.delete(o.resourceGroup, o.workspace, 'env-a'), (e) => e.statusCode === 409);
+  await sdk.environmentVersions.delete(o.resourceGroup, o.workspace, 'env-a', '1');
+  await sdk.environmentContainers.delete(o.resourceGroup, o.workspace, 'env-a');
+  await assert.rejects(sdk.environmentVersions.get(o.resourceGroup, o.workspace, 'env-a', '1'), (e) => e.statusCode === 404);
+  const models = [];
+  for await (const item of sdk.modelContainers.list(o.resourceGroup, o.workspace)) models.push(item.name);
+  assert.deepStrictEqual(models, []);
   assert.strictEqual((await sdk.jobs.get(o.resourceGroup, o.workspace, 'sdk-job-1')).properties.status !== undefined, true);
 
   // What the SDK's serializer lets through but the service refuses comes back as the
