@@ -210,11 +210,11 @@ void catch_up_detached(RunStore& store, const RunRecord& run, std::ostream& out)
         out << "cannot ask Azure ML about run " << run.id << ": " << jobs.error << "\n";
         return;
     }
-    if (jobs.jobs.empty()) return;
-    out << "run " << run.id << " is detached (the amlflow that ran it is gone); Azure ML says:\n";
+    // None left to ask about (its amlflow died after the last job ended): the run is settled.
+    if (!jobs.jobs.empty()) out << "run " << run.id << " is detached (the amlflow that ran it is gone); Azure ML says:\n";
     azureml::FollowOptions options;
     options.wait = false;
-    azureml::FollowOutcome outcome = azureml::follow_remote_jobs(jobs.jobs, options);
+    azureml::FollowOutcome outcome = jobs.jobs.empty() ? azureml::FollowOutcome{} : azureml::follow_remote_jobs(jobs.jobs, options);
     record_detached(store, *now, jobs, outcome, out);
 }
 

@@ -128,9 +128,10 @@ int follow_remote(RunStore& store, const RunRecord& run, const LogsArgs& args, s
         std::cerr << "amlflow: error: " << jobs.error << "\n";
         return 1;
     }
-    if (jobs.jobs.empty()) return 0;  // nothing left on the service to follow
-    std::cerr << "amlflow: run " << run.id << " is detached (the amlflow that ran it is gone); following its "
-              << (jobs.jobs.size() == 1 ? "job on Azure ML" : "jobs on Azure ML") << "\n";
+    if (!jobs.jobs.empty()) {
+        std::cerr << "amlflow: run " << run.id << " is detached (the amlflow that ran it is gone); following its "
+                  << (jobs.jobs.size() == 1 ? "job on Azure ML" : "jobs on Azure ML") << "\n";
+    }
     files = remote_files(jobs, args, files);
     bool headers = wants_headers(files, args);
     azureml::FollowOptions options;
@@ -141,12 +142,16 @@ int follow_remote(RunStore& store, const RunRecord& run, const LogsArgs& args, s
         return now && now->state == RunState::Detached;
     };
     options.note = [](const std::string& text) { std::cerr << "amlflow: " << text << "\n"; };
-    azureml::FollowOutcome outcome = azureml::follow_remote_jobs(jobs.jobs, options);
+    azureml::FollowOutcome outcome;  // none left on the service: the run is only settled
+    if (!jobs.jobs.empty()) outcome = azureml::follow_remote_jobs(jobs.jobs, options);
     if (outcome.interrupted) return 130;
     if (outcome.stopped) return -1;
     std::string error;
     auto lock = RunLock::acquire(store.run_folder(run.id), &error);
-    if (!lock) return -1;  // taken by a --resume just now: follow it
+    if (!lock) {  // taken by a --resume (follow it), or by a `runs show` recording the same end
+        poll(nullptr, 0, 1000);
+        return -1;
+    }
     return record_detached(store, run, jobs, outcome, std::cerr);
 }
 
