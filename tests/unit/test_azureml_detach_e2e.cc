@@ -208,6 +208,22 @@ BOOST_AUTO_TEST_CASE(driver_killed_then_logs_follow_streams_from_the_service) {
     }
 }
 
+// A background amlflow that fails before its first job is submitted (a wrong client secret):
+// the foreground says why, with the last lines of its output, and exits with its code.
+BOOST_AUTO_TEST_CASE(a_driver_failing_before_its_first_job_is_said) {
+    AzureBox box;
+    box.write("src/gated.py", kGated);
+    box.write("p.amlflow", gated_pipeline(box.path("never")));
+    std::string good = emulator().vars["AZURE_CLIENT_SECRET"];
+    emulator().vars["AZURE_CLIENT_SECRET"] = "not-the-secret";
+    Outcome r = box.go({"run", "p.amlflow", "--detach"}, 180);
+    emulator().vars["AZURE_CLIENT_SECRET"] = good;
+    BOOST_TEST(r.code == 2, r);
+    BOOST_TEST(contains(r.err, "ended before its first job was submitted"), r);
+    BOOST_TEST(contains(r.err, "Invalid client secret"), r);
+    BOOST_TEST(box.store()->find_run(box.only_run())->state == RunState::Failed);
+}
+
 // A plain run whose service stops answering for 20 s while the job runs: the run neither
 // fails nor gives up, says once that the service is unreachable and once that it is back,
 // and every line the job wrote meanwhile arrives, in order.
