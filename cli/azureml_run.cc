@@ -1,6 +1,7 @@
 #include "cli/azureml_run.h"
 
 #include <iostream>
+#include <map>
 
 #include "runtime/store/remote_jobs.h"
 
@@ -26,8 +27,22 @@ azureml::AzureMlBackendOptions azureml_run_options(const RunPlan& plan, RunStore
         }
     };
     if (resumed) {
+        // A step's job that may still run, or one that completed while the run was detached
+        // but whose outputs did not come back then (detached_run.h): followed, not submitted again.
+        std::map<std::string, std::string> completed;
+        for (const RemoteJob& job : read_remote_jobs(run_folder)) {
+            if (job.state == "Completed") completed[job.step] = job.job;
+        }
+        auto steps = store.steps_of(run_id);
+        for (const StepRecord& step : steps ? *steps : std::vector<StepRecord>{}) {
+            if (step.state == StepState::Succeeded || step.state == StepState::Cached) completed.erase(step.name);
+        }
         for (const StepPlan& step : plan.steps) {
-            if (auto job = live_remote_job(run_folder, step.name)) options.reattach[step.name] = job->job;
+            if (auto job = live_remote_job(run_folder, step.name)) {
+                options.reattach[step.name] = job->job;
+            } else if (completed.count(step.name)) {
+                options.reattach[step.name] = completed[step.name];
+            }
         }
     }
     return options;

@@ -1,5 +1,9 @@
 // `amlflow logs ID`: the per-rank logs of a run, by step, rank and attempt; --follow
-// keeps printing while the run writes them (inotify, no polling sleeps).
+// keeps printing while the run writes them (inotify, no polling sleeps). Of a detached run
+// (its amlflow gone while its jobs run on Azure ML) --follow reads the ranks' logs from the
+// service into the run's log files until the jobs end, records how they ended
+// (detached_run.h) and exits as they did: 0 completed, 2 otherwise. --driver: the output of
+// a detached run's background amlflow (detach.h) instead.
 #include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -8,6 +12,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/detached_run.h"
 #include "cli/store_option.h"
 #include "runtime/store/run_liveness.h"
 
@@ -23,6 +28,7 @@ struct LogsArgs {
     std::string id, step;
     int rank = -1, attempt = -1;
     bool follow = false;
+    bool driver = false;
 };
 
 struct LogFile {
@@ -42,6 +48,11 @@ bool selected(const StepRecord& step, const std::string& wanted) {
 // The log files the arguments select: the last attempt of each step unless --attempt.
 std::vector<LogFile> select_logs(RunStore& store, const RunRecord& run, const LogsArgs& args) {
     std::vector<LogFile> files;
+    if (args.driver) {
+        fs::path log = store.run_folder(run.id) / "driver.log";
+        if (fs::exists(log)) files.push_back({"driver", log, 0});
+        return files;
+    }
     auto steps = store.steps_of(run.id);
     if (!steps) return files;
     for (const StepRecord& step : *steps) {
@@ -88,6 +99,62 @@ bool print_new(std::vector<LogFile>& files, bool headers) {
     return any;
 }
 
+// The files a detached run's jobs write, those the arguments select, with what was printed of them.
+std::vector<LogFile> remote_files(const DetachedJobs& jobs, const LogsArgs& args, const std::vector<LogFile>& printed) {
+    std::vector<LogFile> files;
+    for (size_t i = 0; i < jobs.jobs.size(); ++i) {
+        const RemoteJob& record = jobs.records[i];
+        if (!args.step.empty() && record.step != args.step) continue;
+        if (args.attempt >= 0 && shown_attempt(record.attempt) != args.attempt) continue;
+        for (size_t rank = 0; rank < jobs.jobs[i].rank_logs.size(); ++rank) {
+            if (args.rank >= 0 && static_cast<int>(rank) != args.rank) continue;
+            LogFile file{record.step + " attempt " + std::to_string(shown_attempt(record.attempt)) + " rank " +
+                             std::to_string(rank),
+                         jobs.jobs[i].rank_logs[rank], 0};
+            for (const LogFile& old : printed) {
+                if (old.path == file.path) file.read = old.read;
+            }
+            files.push_back(file);
+        }
+    }
+    return files;
+}
+
+// A detached run: its jobs followed on the service until they end (exit as they did), or
+// until another amlflow resumes the run (-1: follow that one's files again).
+int follow_remote(RunStore& store, const RunRecord& run, const LogsArgs& args, std::vector<LogFile>& files) {
+    DetachedJobs jobs = detached_jobs(store, run);
+    if (!jobs.error.empty()) {
+        std::cerr << "amlflow: error: " << jobs.error << "\n";
+        return 1;
+    }
+    if (!jobs.jobs.empty()) {
+        std::cerr << "amlflow: run " << run.id << " is detached (the amlflow that ran it is gone); following its "
+                  << (jobs.jobs.size() == 1 ? "job on Azure ML" : "jobs on Azure ML") << "\n";
+    }
+    files = remote_files(jobs, args, files);
+    bool headers = wants_headers(files, args);
+    azureml::FollowOptions options;
+    options.wait = true;
+    options.progress = [&files, headers] { print_new(files, headers); };
+    options.keep_going = [&store, &run] {
+        auto now = store.find_run(run.id);
+        return now && now->state == RunState::Detached;
+    };
+    options.note = [](const std::string& text) { std::cerr << "amlflow: " << text << "\n"; };
+    azureml::FollowOutcome outcome;  // none left on the service: the run is only settled
+    if (!jobs.jobs.empty()) outcome = azureml::follow_remote_jobs(jobs.jobs, options);
+    if (outcome.interrupted) return 130;
+    if (outcome.stopped) return -1;
+    std::string error;
+    auto lock = RunLock::acquire(store.run_folder(run.id), &error);
+    if (!lock) {  // taken by a --resume (follow it), or by a `runs show` recording the same end
+        poll(nullptr, 0, 1000);
+        return -1;
+    }
+    return record_detached(store, run, jobs, outcome, std::cerr);
+}
+
 int follow(RunStore& store, const RunRecord& run, const LogsArgs& args, std::vector<LogFile>& files) {
     int watcher = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (watcher >= 0) inotify_add_watch(watcher, (store.run_folder(run.id)).c_str(), IN_MODIFY | IN_CREATE);
@@ -96,6 +163,15 @@ int follow(RunStore& store, const RunRecord& run, const LogsArgs& args, std::vec
         settle_if_abandoned(store, run.id);
         auto now = store.find_run(run.id);
         if (!now) break;  // removed meanwhile
+        if (now->state == RunState::Detached && !args.driver) {
+            print_new(files, wants_headers(files, args));
+            int code = follow_remote(store, *now, args, files);
+            if (code >= 0) {
+                if (watcher >= 0) close(watcher);
+                return code;
+            }
+            continue;
+        }
         bool running = now->state == RunState::Running;
         files = [&] {
             std::vector<LogFile> fresh = select_logs(store, *now, args);
@@ -129,7 +205,9 @@ Runner add_logs_command(CLI::App& app) {
     command->add_option("--step", args->step, "Only this step (a sweep: each of its trials)");
     command->add_option("--rank", args->rank, "Only this rank");
     command->add_option("--attempt", args->attempt, "This attempt (1 is the first; default: the last)");
-    command->add_flag("-f,--follow", args->follow, "Keep printing while the run writes");
+    command->add_flag("-f,--follow", args->follow,
+                      "Keep printing while the run writes (a detached run's: from Azure ML until its jobs end)");
+    command->add_flag("--driver", args->driver, "The output of a detached run's background amlflow (run --detach)");
     args->where.add_to(command);
     return [args]() {
         auto store = args->where.open();

@@ -8,6 +8,7 @@
 
 #include "cli/azureml_run.h"
 #include "cli/commands.h"
+#include "cli/detach.h"
 #include "cli/dry_run.h"
 #include "compiler/compile.h"
 #include "compiler/sha256.h"
@@ -45,6 +46,8 @@ struct RunArgs {
     std::string resume;  // a run id (or prefix) to continue
     std::string store;   // with --resume: the store holding it
     std::vector<std::string> rerun_steps;  // with --resume: --force-step given now
+    bool detach = false;   // --detach: run in the background (detach.h)
+    int driver_fd = -1;    // the hidden --driver-fd: this process is that background run
 };
 
 // The steps --step selects and, transitively, what they need (what the executor runs).
@@ -58,6 +61,18 @@ std::set<std::string> needed_steps(const RunPlan& plan, const std::vector<std::s
         for (const std::string& need : step->needs) pending.push_back(need.substr(need.find(':') + 1));
     }
     return needed;
+}
+
+// Whether the steps the run will run include one on Azure ML (a detached run's foreground
+// then waits for its first job: detach.h).
+bool runs_remotely(const RunPlan& plan, const std::vector<std::string>& only) {
+    std::set<std::string> needed = needed_steps(plan, only);
+    for (const StepPlan& step : plan.steps) {
+        if ((only.empty() || needed.count(step.name)) && plan.compute_of(step).value("$kind", "local") == "amlcompute") {
+            return true;
+        }
+    }
+    return false;
 }
 
 // What the run records so that --resume runs the same way: the flags that keep the cache
@@ -109,6 +124,8 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
         std::cerr << "amlflow: error: " << store.last_error() << "\n";
         return 1;
     }
+    DriverChannel* driver = DriverChannel::current();
+    if (driver) driver->run_started(run_id, store.run_folder(run_id), runs_remotely(plan, args.steps));
     auto python_lib = install_python_lib(store.folder(), &error);
     if (!python_lib) {
         std::cerr << "amlflow: error: " << error << "\n";
@@ -143,8 +160,14 @@ int execute_plan(const RunArgs& args, const RunPlan& plan, RunStore& store, cons
     BackendRouter backend([&plan](const StepPlan& step) { return plan.compute_of(step).value("$kind", "local"); });
     backend.add("local", &local);
     backend.add("hosts", &hosts);
-    azureml::AzureMlBackend azure(
-        loop, azureml_run_options(plan, store, run_id, !args.resume.empty(), python_lib->string()), output);
+    auto azure_options = azureml_run_options(plan, store, run_id, !args.resume.empty(), python_lib->string());
+    if (driver) {  // the foreground of a detached run waits for the first job's name
+        azure_options.job_recorded = [driver, record = azure_options.job_recorded](const azureml::RemoteJobEvent& event) {
+            record(event);
+            if (event.state == "submitted") driver->job_submitted(event.step, event.job, event.studio);
+        };
+    }
+    azureml::AzureMlBackend azure(loop, std::move(azure_options), output);
     backend.add("amlcompute", &azure);
     RunReporter reporter(STDERR_FILENO);
     reporter.set_board(board.get());
@@ -310,6 +333,32 @@ int resume(const RunArgs& args) {
     return execute_plan(resumed, *plan, *store, run->id, fs::path(run->file).parent_path(), run->file, loop);
 }
 
+// The command line of a detached run's driver: this one's, less --detach (detach.h).
+std::vector<std::string> driver_args(const RunArgs& args) {
+    std::vector<std::string> out = {"run"};
+    if (!args.file.empty()) out.push_back(args.file);
+    auto add = [&out](const char* flag, const std::vector<std::string>& values) {
+        for (const std::string& value : values) out.insert(out.end(), {flag, value});
+    };
+    add("--set", args.sets);
+    add("--step", args.steps);
+    add("--force-step", args.force_steps);
+    if (!args.compute.empty()) out.insert(out.end(), {"--compute", args.compute});
+    if (!args.resume.empty()) out.insert(out.end(), {"--resume", args.resume});
+    if (!args.store.empty()) out.insert(out.end(), {"--store", args.store});
+    if (args.force) out.push_back("--force");
+    if (args.recheck_env) out.push_back("--recheck-env");
+    return out;
+}
+
+// What the commands a detached run prints need to find its store from here.
+std::string store_hint(const RunArgs& args) {
+    if (!args.store.empty()) return " --store " + args.store;
+    const char* home = std::getenv("AMLFLOW_HOME");
+    if ((home && *home) || args.file.empty()) return "";
+    return default_store_folder(args.file) == fs::absolute(".amlflow").lexically_normal() ? "" : " --file " + args.file;
+}
+
 }  // namespace
 
 Runner add_run_command(CLI::App& app) {
@@ -329,15 +378,22 @@ Runner add_run_command(CLI::App& app) {
                       "Ask each environment's interpreter for its packages again, trusting no earlier check");
     command->add_option("--resume", args->resume, "Continue an interrupted run from its unfinished steps");
     command->add_option("--store", args->store, "With --resume: the run store folder");
-    command->add_flag("--dry-run", args->dry_run,
-                      "Show the processes each job and each sweep's trials would start; start none");
+    CLI::Option* dry_run = command->add_flag("--dry-run", args->dry_run,
+                                             "Show the processes each job and each sweep's trials would start; start none");
+    command->add_flag("--detach", args->detach,
+                      "Check and plan here, then run in the background; print the run id and how to follow, show "
+                      "and cancel it (from any terminal)")
+        ->excludes(dry_run);
+    command->add_option("--driver-fd", args->driver_fd)->group("");  // detach.h: the background run's channel
     return [args]() {
+        if (args->driver_fd >= 0) DriverChannel::adopt(args->driver_fd);
         if (!args->resume.empty()) {
             if (!args->sets.empty() || !args->compute.empty()) {
                 std::cerr << "amlflow: error: --resume runs the run's recorded plan; "
                           << (args->sets.empty() ? "--compute" : "--set") << " cannot change it\n";
                 return 64;
             }
+            if (args->detach) return start_detached(driver_args(*args), store_hint(*args));
             return resume(*args);
         }
         if (args->file.empty()) {
@@ -349,8 +405,22 @@ Runner add_run_command(CLI::App& app) {
         options.machine = this_machine;
         options.compute = args->compute;
         auto result = compiler::compile_file(args->file, options);
-        std::cerr << compiler::render_text(result->diagnostics, {use_color_on_stderr()});
+        // A detached run's driver checks the file again; its foreground said the warnings.
+        if (args->driver_fd < 0 || !result->plan) {
+            std::cerr << compiler::render_text(result->diagnostics, {use_color_on_stderr()});
+        }
         if (!result->plan) return 1;
+        if (args->detach) {
+            nlohmann::json plan_json = compiler::plan_to_json(*result->plan);
+            std::string error;
+            auto plan = load_plan(plan_json, &error);
+            if (!plan) {
+                std::cerr << "amlflow: error: " << error << "\n";
+                return 1;
+            }
+            if (!check_steps(*args, *plan, args->file)) return 64;
+            return start_detached(driver_args(*args), store_hint(*args));
+        }
         return execute(*args, *result->plan);
     };
 }

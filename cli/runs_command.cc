@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/detached_run.h"
 #include "cli/store_option.h"
 #include "runtime/store/remote_jobs.h"
 #include "cli/table_format.h"
@@ -85,7 +86,8 @@ void show_attempts(RunStore& store, const RunRecord& run, const StepRecord& step
             // A rank with no recorded end in a run that no longer runs ended with its interpreter.
             std::string end = rank.signal ? "signal " + std::to_string(rank.signal)
                             : rank.exit_code >= 0 ? "exit " + std::to_string(rank.exit_code)
-                            : run.state == RunState::Running ? "running" : "ended with amlflow";
+                            : run.state == RunState::Running ? "running"
+                            : run.state == RunState::Detached ? "on Azure ML" : "ended with amlflow";
             std::string where = rank.host.empty() ? "" : " on " + rank.host;
             std::cout << "      rank " << rank.global_rank << where << " pid " << rank.pid << ": " << end << "  "
                       << rank.log_file.string() << "\n";
@@ -143,6 +145,12 @@ int show_run(const StoreOption& where, const std::string& id) {
     if (!store) return 1;
     auto run = StoreOption::find_run(*store, id);
     if (!run) return 1;
+    if (run->state == RunState::Detached) {
+        // Its amlflow is gone: what happened on the service meanwhile comes into the store first.
+        catch_up_detached(*store, *run, std::cout);
+        run = StoreOption::find_run(*store, run->id);
+        if (!run) return 1;
+    }
     std::cout << "run " << run->id << ": " << to_string(run->state);
     if (run->exit_code >= 0) std::cout << " (exit " << run->exit_code << ")";
     if (run->state == RunState::Interrupted) {

@@ -297,6 +297,7 @@ void AzureMlBackend::watch(Attempt& attempt) {
     watch.history_base = workspaces_[attempt.workspace_key].history_base;
     watch.log_interval = options_.log_interval;
     watch.status_interval = options_.status_interval;
+    watch.reachability = outage_notes(attempt.job, [this, step](const std::string& text) { if (Attempt* a = find(step)) say(*a, text); });
     std::vector<LogRelay*> relays;
     for (auto& relay : attempt.relays) relays.push_back(relay.get());
     auto state = [this, step](const std::string& status) { state_seen(step, status); };
@@ -360,7 +361,8 @@ void AzureMlBackend::check_silence(const std::string& step) {
     auto now = EventLoop::Clock::now();
     auto due = now + hang;
     for (size_t rank = 0; rank < attempt->relays.size(); ++rank) {
-        auto last = attempt->relays[rank]->last_output().value_or(attempt->running_since);
+        // While the service cannot be reached, silence cannot be told: every rank counts as heard.
+        auto last = attempt->watch->unreachable() ? now : attempt->relays[rank]->last_output().value_or(attempt->running_since);
         if (now - last < hang) {
             due = std::min(due, last + hang);
             continue;

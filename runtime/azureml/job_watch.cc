@@ -70,19 +70,50 @@ std::string studio_link(const nlohmann::json& job) {
     return endpoint != studio.end() && endpoint->is_string() ? endpoint->get<std::string>() : "";
 }
 
+std::function<void(bool, const std::string&)> outage_notes(const std::string& job,
+                                                             std::function<void(const std::string&)> say) {
+    return [job, say](bool reachable, const std::string& why) {
+        say(reachable ? "the service answers again; reading job '" + job + "' on from where it stopped"
+                      : "the service cannot be reached (" + why + "); job '" + job +
+                            "' goes on there, and amlflow keeps asking");
+    };
+}
+
 JobWatch::JobWatch(ArmClient& arm, JobWatchOptions options, std::vector<LogRelay*> relays, State state, Done done)
     : arm_(arm), options_(std::move(options)), relays_(std::move(relays)), offsets_(relays_.size(), 0),
       state_(std::move(state)), done_(std::move(done)), status_interval_(options_.status_interval),
       log_interval_(options_.log_interval) {}
 
+namespace {
+
+// No answer, or one that says the service is down (after the client's own retries).
+bool no_answer(const ArmAnswer& answer) { return answer.status == 0 || answer.status == 408 || answer.status >= 500; }
+
+}  // namespace
+
 // 429 on a poll: the next one waits twice as long (or what Retry-After asked), up to 120 s;
-// each answer that was not throttled halves the wait back towards `base`.
+// each answer that was not throttled halves the wait back towards `base`. No answer at all:
+// twice as long, up to kOutageInterval (reached() resets both waits when it is back).
 void JobWatch::pace(const ArmAnswer& answer, std::chrono::milliseconds base, std::chrono::milliseconds& interval) {
     if (answer.throttled) {
         interval = std::min(std::chrono::milliseconds(120000), std::max(interval * 2, answer.retry_after));
+    } else if (no_answer(answer)) {
+        interval = std::min(kOutageInterval, std::max(base, interval * 2));
     } else {
         interval = std::max(base, interval / 2);
     }
+}
+
+// An outage begins or ends: said once each way; when it ends the polls are back at their pace.
+void JobWatch::reached(const ArmAnswer& answer) {
+    bool down = no_answer(answer);
+    if (down == unreachable_) return;
+    unreachable_ = down;
+    if (!down) {
+        status_interval_ = options_.status_interval;
+        log_interval_ = options_.log_interval;
+    }
+    if (options_.reachability) options_.reachability(!down, down ? answer.error : "");
 }
 
 void JobWatch::start() {
@@ -102,6 +133,7 @@ void JobWatch::poll_status() {
     arm_.call("GET", job_path(arm_.workspace(), options_.job), nullptr, [self](ArmAnswer answer) {
         if (self->stopped_ || self->ending_) return;
         if (answer.ok()) self->seen(answer.body.value("properties", nlohmann::json::object()).value("status", ""));
+        self->reached(answer);
         self->pace(answer, self->options_.status_interval, self->status_interval_);
         self->arm_.client().loop().after(self->status_interval_, [self] { self->poll_status(); });
     });
@@ -115,6 +147,7 @@ void JobWatch::poll_history() {
     auto self = shared_from_this();
     arm_.get_url(url, true, [self](ArmAnswer answer) {
         if (self->stopped_ || self->ending_) return;
+        self->reached(answer);
         self->pace(answer, self->options_.log_interval, self->log_interval_);
         auto again = [self] {
             self->arm_.client().loop().after(self->log_interval_, [self] { self->poll_history(); });

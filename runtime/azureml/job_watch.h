@@ -24,7 +24,15 @@ struct JobWatchOptions {
     std::string history_base;  // run history's base URL, from the workspace's discovery URL
     std::chrono::milliseconds log_interval{1000};
     std::chrono::milliseconds status_interval{10000};
+    // Told when the service stops answering the polls (no answer, or 5xx after the client's
+    // own retries), with why, and when it answers again: the polls go on meanwhile, each
+    // wait doubled up to kOutageInterval, and what the ranks wrote in between is read once
+    // it is back (nothing is lost: logs are read from where the last read ended).
+    std::function<void(bool reachable, const std::string& why)> reachability;
 };
+
+// The longest wait between polls while the service cannot be reached.
+inline constexpr std::chrono::milliseconds kOutageInterval{15000};
 
 struct JobEnd {
     std::string status;        // Completed, Failed, Canceled, NotResponding, Paused
@@ -50,6 +58,11 @@ std::string state_durations(const std::vector<std::pair<std::string, EventLoop::
 // The job's page in Azure ML studio, from a job resource (`properties.services.Studio`).
 std::string studio_link(const nlohmann::json& job);
 
+// The `reachability` that says on `say` once when the service stops answering the polls of
+// `job` and once when it answers again (the backend's terminal, `logs --follow`).
+std::function<void(bool, const std::string&)> outage_notes(const std::string& job,
+                                                             std::function<void(const std::string&)> say);
+
 class JobWatch : public std::enable_shared_from_this<JobWatch> {
 public:
     using State = std::function<void(const std::string& status)>;
@@ -64,6 +77,8 @@ public:
     // (to 120 s at most, or what Retry-After asked) each time the service throttled a poll
     // with 429, and halved back after each poll that was not throttled.
     std::chrono::milliseconds status_interval() const { return status_interval_; }
+    // Whether the service's last answer to a poll was none (see reachability).
+    bool unreachable() const { return unreachable_; }
 
 private:
     void poll_history();
@@ -72,6 +87,7 @@ private:
     void seen(const std::string& status);
     void end(const std::string& error);
     void pace(const ArmAnswer& answer, std::chrono::milliseconds base, std::chrono::milliseconds& interval);
+    void reached(const ArmAnswer& answer);
 
     ArmClient& arm_;
     JobWatchOptions options_;
@@ -80,7 +96,7 @@ private:
     State state_;
     Done done_;
     std::string status_;
-    bool stopped_ = false, ending_ = false;
+    bool stopped_ = false, ending_ = false, unreachable_ = false;
     std::chrono::milliseconds status_interval_{0}, log_interval_{0};
 };
 

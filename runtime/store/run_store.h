@@ -218,8 +218,10 @@ public:
                   const std::string& hash);
     // Running sets started_ms (once); a final state sets finished_ms, Pending and Running
     // clear it. cached_from is kept only with Cached. Succeeded is committed with FULL.
+    // `finished_ms` (0: now) is when a final state was reached, when that was elsewhere (a
+    // detached run's job on Azure ML, learned later).
     bool set_step_state(const std::string& run, const std::string& step, StepState state,
-                        const std::string& cached_from = "");
+                        const std::string& cached_from = "", int64_t finished_ms = 0);
     // In the order they were added.
     std::optional<std::vector<StepRecord>> steps_of(const std::string& run);
     // A cached step answers from another run's folder: its outputs point there.
@@ -239,7 +241,7 @@ public:
     // (taken on the host where they meet).
     bool set_attempt_port(const std::string& run, const std::string& step, int attempt, int master_port);
     bool finish_attempt(const std::string& run, const std::string& step, int attempt,
-                        AttemptState state, const std::string& failure_json = "");
+                        AttemptState state, const std::string& failure_json = "", int64_t finished_ms = 0);
     std::optional<std::vector<AttemptRecord>> attempts_of(const std::string& run,
                                                           const std::string& step);
     bool add_rank(const RankRecord& rank);

@@ -51,7 +51,7 @@ bool RunStore::add_step(const std::string& run, const std::string& step, const s
 }
 
 bool RunStore::set_step_state(const std::string& run, const std::string& step, StepState state,
-                              const std::string& cached_from) {
+                              const std::string& cached_from, int64_t finished_ms) {
     const std::string what = "cannot record " + step_name(run, step) + " as " + to_string(state);
     // A succeeded step is the record whose loss would redo real work: make it survive
     // power loss too (see run_store.h).
@@ -63,7 +63,7 @@ bool RunStore::set_step_state(const std::string& run, const std::string& step, S
         " WHERE run_id = ?1 AND name = ?2");
     int64_t now = now_ms();
     update.bind(1, run).bind(2, step).bind(3, to_string(state)).bind(4, now);
-    if (is_final(state)) update.bind(5, now);
+    if (is_final(state)) update.bind(5, finished_ms ? finished_ms : now);
     if (state == StepState::Cached) update.bind_or_null(6, cached_from);
     if (!update.run()) {
         if (update.rc() == SQLITE_CONSTRAINT_FOREIGNKEY) {
@@ -164,14 +164,14 @@ std::optional<int> RunStore::begin_attempt(const std::string& run, const std::st
 }
 
 bool RunStore::finish_attempt(const std::string& run, const std::string& step, int attempt,
-                              AttemptState state, const std::string& failure_json) {
+                              AttemptState state, const std::string& failure_json, int64_t finished_ms) {
     const std::string what =
         "cannot record " + attempt_name(run, step, attempt) + " as " + to_string(state);
     sqlite::Query update = db_->query(std::string(
         "UPDATE attempt SET state = ?4, finished_ms = ?5, failure_json = ?6"
         " WHERE step_id = ") + kStepIdOf + " AND number = ?3");
     update.bind(1, run).bind(2, step).bind(3, attempt).bind(4, to_string(state));
-    if (state != AttemptState::Running) update.bind(5, now_ms());
+    if (state != AttemptState::Running) update.bind(5, finished_ms ? finished_ms : now_ms());
     update.bind_or_null(6, failure_json);
     if (!update.run()) return fail(what, update.error());
     if (db_->changes() == 0) return fail(what, "no such attempt");

@@ -320,4 +320,51 @@ BOOST_AUTO_TEST_CASE(gc_needs_a_rule_and_reads_ages) {
     BOOST_TEST(box.store()->list_runs(0)->size() == 1u);
 }
 
+// 7. `run --detach` on this machine: the foreground returns with the run id while the job
+// waits (for a gate file the test makes), driven by an amlflow in a session of its own with
+// stdin /dev/null; `logs --follow` from another process sees every line and ends with the
+// run; a wrong file fails in the foreground (exit 1) with nothing started.
+BOOST_AUTO_TEST_CASE(detach_runs_a_local_job_in_the_background) {
+    Sandbox box;
+    fs::path gate = box.path("gate");
+    box.write("src/gated.py", "import os, time\nprint('waiting', flush=True)\n"
+                              "deadline = time.time() + 120\n"
+                              "while not os.path.exists(os.environ['GATE']) and time.time() < deadline:\n"
+                              "    time.sleep(0.05)\nfor i in range(3):\n    print('line', i, flush=True)\n");
+    box.write("p.amlflow", "environment py { python = \"/usr/bin/python3\" }\nexperiment e {\n  job gated {\n"
+                           "    source = \"src\"\n    script = \"gated.py\"\n    environment = py\n"
+                           "    variables = { GATE = " + quoted(gate) + " }\n  }\n}\n");
+    Outcome started = box.run({"run", "p.amlflow", "--detach"}, 60);
+    BOOST_REQUIRE_MESSAGE(started.code == 0, started);
+    std::string id = box.only_run();
+    BOOST_TEST(contains(started.out, "run " + id + " started in the background"), started);
+    BOOST_TEST(contains(started.out, "amlflow logs " + id + " --follow"), started);
+    auto run = box.store()->find_run(id);
+    BOOST_REQUIRE(run);
+    BOOST_TEST(run->state == RunState::Running);
+    long driver = run->supervisor_pid;
+    BOOST_TEST(process_alive(driver));
+    std::string stat = read_file("/proc/" + std::to_string(driver) + "/stat");
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string state, ppid, pgrp, session;
+    fields >> state >> ppid >> pgrp >> session;
+    BOOST_TEST(session == std::to_string(driver));
+    BOOST_TEST(fs::read_symlink("/proc/" + std::to_string(driver) + "/fd/0") == fs::path("/dev/null"));
+
+    auto follow = box.start({"logs", id, "--follow"});
+    std::ofstream(gate) << "go\n";
+    Outcome followed = follow->wait(60);
+    BOOST_TEST(followed.code == 0, followed);
+    for (int i = 0; i < 3; ++i) BOOST_TEST(contains(followed.out, "line " + std::to_string(i)), followed);
+    BOOST_TEST(wait_until([&] { return !process_alive(driver); }, 30));
+    BOOST_TEST(box.store()->find_run(id)->state == RunState::Succeeded);
+    BOOST_TEST(contains(read_file(box.store()->run_folder(id) / "driver.log"), "[gated] line 2"));
+
+    box.write("bad.amlflow", "experiment e {\n  job bad {\n    source = \"nowhere\"\n    script = \"x.py\"\n  }\n}\n");
+    Outcome bad = box.run({"run", "bad.amlflow", "--detach"}, 60);
+    BOOST_TEST(bad.code == 1, bad);
+    BOOST_TEST(contains(bad.err, "bad.amlflow:3:"), bad);
+    BOOST_TEST(box.store()->list_runs(0)->size() == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,12 +5,14 @@
 //   {"reset": true}                         destroy the socket without an answer
 //   {"delayMs": 1500}                       answer normally, that much later
 //   {"expiredToken": true}                  answer 401 ExpiredAuthenticationToken
+// With `forMs` instead of a count, the rule acts on every match for that many milliseconds
+// from when it was set (an outage: {"path": ".*", "status": 503, "forMs": 25000}).
 // `{"failJobs": N}` makes the next N jobs' processes fail on their first run (exit 1).
 'use strict';
 
 const { HttpError } = require('./errors');
 
-const KNOWN = new Set(['method', 'path', 'count', 'skip', 'status', 'retryAfter', 'reset', 'delayMs', 'expiredToken', 'failJobs', 'exitCode']);
+const KNOWN = new Set(['method', 'path', 'count', 'skip', 'status', 'retryAfter', 'reset', 'delayMs', 'expiredToken', 'failJobs', 'exitCode', 'forMs']);
 
 class Faults {
   constructor() {
@@ -39,7 +41,8 @@ class Faults {
       } catch (e) {
         throw new HttpError(400, 'BadRequest', `fault path is not a regex: ${e.message}`);
       }
-      this.rules.push({ ...rule, regex, count: rule.count === undefined ? 1 : Number(rule.count), skip: Number(rule.skip || 0) });
+      const until = rule.forMs === undefined ? undefined : Date.now() + Number(rule.forMs);
+      this.rules.push({ ...rule, regex, until, count: rule.count === undefined ? 1 : Number(rule.count), skip: Number(rule.skip || 0) });
     }
   }
 
@@ -55,6 +58,8 @@ class Faults {
   // The rule that acts on this request, consuming one of its uses; control paths never match.
   take(method, pathname) {
     if (pathname.startsWith('/_emulator')) return null;
+    const now = Date.now();
+    this.rules = this.rules.filter((r) => r.until === undefined || r.until > now);
     for (const rule of this.rules) {
       if (rule.method && rule.method.toUpperCase() !== method) continue;
       if (!rule.regex.test(pathname)) continue;
@@ -62,6 +67,7 @@ class Faults {
         rule.skip -= 1;
         continue;
       }
+      if (rule.until !== undefined) return rule;
       if (rule.count <= 0) continue;
       rule.count -= 1;
       if (rule.count === 0) this.rules = this.rules.filter((r) => r !== rule);
