@@ -4,6 +4,7 @@
 #include <set>
 
 #include "tests/unit/azureml_emulator_fixture.h"
+#include "tests/unit/root_cause_script.h"
 
 BOOST_AUTO_TEST_SUITE(azureml_e2e, *boost::unit_test::precondition(EmulatorUp()))
 
@@ -109,6 +110,33 @@ BOOST_AUTO_TEST_CASE(a_job_failing_once_is_resubmitted_as_a_new_job) {
     std::string first = az::job_name(run, "flaky", 0), second = az::job_name(run, "flaky", 1);
     BOOST_TEST(emulator().job_status(first) == "Failed");
     BOOST_TEST(emulator().job_status(second) == "Completed");
+}
+
+// Item 3: the service's states, mapped to ours, each with how long the one before took, as
+// the polls see them (the emulator walks Queued and Preparing in 150 ms, so a poll may miss
+// them; a real job spends minutes there); listed with their times when the job ends, and kept
+// with the run's jobs (`runs show`). The board shows the same in the step's row (test_live_board).
+BOOST_AUTO_TEST_CASE(service_states_with_their_times) {
+    AzureBox box;
+    box.write("src/slow.py", "import time\nprint('working', flush=True)\ntime.sleep(3)\n");
+    box.write("p.amlflow", std::string(kWorkspace) +
+                               "experiment e {\n  job slow {\n    source = \"src\"\n    script = \"slow.py\"\n"
+                               "    compute = cluster\n  }\n}\n");
+    Outcome r = box.go({"run", "p.amlflow"});
+    BOOST_REQUIRE_MESSAGE(r.code == 0, r);
+    std::string said = r.out + r.err;
+    BOOST_TEST(said.find("' running (Running, ") != std::string::npos, r);
+    BOOST_TEST(said.find("' succeeded (Completed, ") != std::string::npos, r);
+    size_t listed = said.find("service states: ");
+    BOOST_REQUIRE_MESSAGE(listed != std::string::npos, r);
+    BOOST_TEST(said.substr(listed, said.find('\n', listed) - listed).find("Running ") != std::string::npos, r);
+    Outcome show = box.go({"runs", "show", box.only_run()});
+    size_t states = show.out.find("    states: ");
+    BOOST_REQUIRE_MESSAGE(states != std::string::npos, show);
+    std::string line = show.out.substr(states, show.out.find('\n', states) - states);
+    BOOST_TEST(line.find("Running ") != std::string::npos, line);
+    BOOST_TEST(line.find(" s") != std::string::npos, line);
+    BOOST_TEST(line.find("Completed") == std::string::npos, line);  // the end state took no time
 }
 
 // Item 4: the script sees the local contract on the service. A per-node launch on 2 nodes
@@ -288,6 +316,29 @@ BOOST_AUTO_TEST_CASE(hang_timeout_on_remote_log_silence) {
     auto record = box.store()->find_run(box.only_run());
     BOOST_REQUIRE(record);
     BOOST_TEST(emulator().job_status(record->remote_job) == "Canceled");
+}
+
+// Item 7: the root cause across remote ranks. Rank 1 raises first; rank 0 then prints
+// Horovod's and gloo's shutdown noise and a traceback that only says its peer went away. The
+// service's error names the lowest rank that failed (rank 0); the report names rank 1 and
+// shows its lines.
+BOOST_AUTO_TEST_CASE(root_cause_is_the_rank_with_the_first_own_traceback) {
+    AzureBox box;
+    box.write("src/fail.py", kRank1RaisesFirst);
+    box.write("p.amlflow", std::string(kWorkspace) +
+                               "experiment e {\n  job pair {\n    source = \"src\"\n    script = \"fail.py\"\n"
+                               "    compute = cluster\n    distribution = pytorch { processes_per_node = 2 }\n  }\n}\n");
+    Outcome r = box.go({"run", "p.amlflow"});
+    BOOST_TEST(r.code == 2, r);
+    std::string report = failure_report(r.err, "pair");
+    BOOST_REQUIRE_MESSAGE(!report.empty(), r);
+    BOOST_TEST(report.find("root cause: rank 1 raised the first error") != std::string::npos, report);
+    BOOST_TEST(report.find("| ValueError: bad batch 17 on rank 1") != std::string::npos, report);
+    BOOST_TEST(report.find("| RuntimeError:") == std::string::npos, report);  // not rank 0's lines
+    auto store = box.store();
+    auto tries = attempts(*store, box.only_run(), "pair");
+    BOOST_REQUIRE_EQUAL(tries.size(), 1u);
+    BOOST_TEST(failure_of(tries[0]).value("rank", -2) == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
