@@ -382,19 +382,14 @@ void AzureMlBackend::check_silence(const std::string& step) {
     attempt->silence_timer = loop_.at(due, [this, step] { check_silence(step); });
 }
 
-namespace {
-
-// The failing rank (core/root_cause.h): the service says nothing of which rank failed first
-// (its error names the lowest rank that exited non-zero), so the logs decide: the first rank
-// with a traceback of its own, not one that only says a peer went away.
-int root_rank(const std::vector<std::unique_ptr<LogRelay>>& relays) {
-    std::vector<int> ranks;
-    for (size_t rank = 0; rank < relays.size(); ++rank) ranks.push_back(static_cast<int>(rank));
+// The failing rank (core/root_cause.h): the service does not say which rank failed first (its
+// error names the lowest that exited non-zero), so the logs decide.
+static int root_rank(const std::vector<std::unique_ptr<LogRelay>>& relays) {
+    std::vector<int> ranks(relays.size());
+    for (size_t rank = 0; rank < ranks.size(); ++rank) ranks[rank] = static_cast<int>(rank);
     int found = root_cause_rank(ranks, [&relays](int rank) { return relays[static_cast<size_t>(rank)]->tail(); });
     return found >= 0 || relays.empty() ? found : 0;
 }
-
-}  // namespace
 
 void AzureMlBackend::job_ended(const std::string& step, const JobEnd& end) {
     Attempt* attempt = find(step);
