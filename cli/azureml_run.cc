@@ -22,7 +22,8 @@ azureml::AzureMlBackendOptions azureml_run_options(const RunPlan& plan, RunStore
             std::cerr << "amlflow: warning: " << store.last_error() << "\n";
         }
         std::string error;
-        if (!record_remote_job(run_folder, {event.step, event.attempt, event.job, event.studio, event.state}, &error)) {
+        if (!record_remote_job(run_folder, {event.step, event.attempt, event.job, event.studio, event.state, event.states},
+                               &error)) {
             std::cerr << "amlflow: warning: " << error << "\n";
         }
     };

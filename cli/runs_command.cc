@@ -168,6 +168,7 @@ int show_run(const StoreOption& where, const std::string& id) {
     for (const RemoteJob& job : read_remote_jobs(store->run_folder(run->id))) {
         std::cout << "  azure ml job: " << job.job << " (" << job.step << ", attempt " << job.attempt + 1 << ", "
                   << job.state << ")" << (job.studio.empty() ? "" : "\n    studio: " + job.studio) << "\n";
+        if (!job.states.empty()) std::cout << "    states: " << state_times_text(job.states) << "\n";
     }
     // The flags `--resume` honours, as they were given.
     auto options = nlohmann::json::parse(run->options_json, nullptr, false);

@@ -47,6 +47,7 @@ CheckedProgram Checker::run() {
     apply_compute_override();
     check_steps(program);
     check_cycles(program);
+    check_azureml_environments(program);
     for (const std::string& id : used_environments_) program.environments.push_back(environments_.at(id));
     for (const std::string& id : used_computes_) program.computes.push_back(computes_.at(id));
     program.workspaces = workspaces_;

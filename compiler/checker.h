@@ -20,6 +20,8 @@
 
 namespace amlflow::compiler {
 
+struct CondaRequirements;  // conda_check.h
+
 // The results a kind of step offers (`outputs`, `best`, ...) and their types, and those
 // of a sweep's best trial: what `x.name` may read. The checker, the language server and
 // the runtime's result names all follow this one table.
@@ -148,6 +150,14 @@ private:
     void check_service_uris(const ast::Step& step, const CheckedStep& job);
     void check_sweep_on_azureml(const ast::Step& sweep, const ast::Step& job, const CheckedStep& out);
 
+    // checker_conda.cc: the conda YAML of environments that jobs on Azure ML use
+    void check_azureml_environments(const CheckedProgram& program);
+    void check_conda_environment(const CheckedDecl& environment);
+    CondaRequirements inline_requirements(const CheckedDecl& environment);
+    void warn_unused_lists(const CheckedDecl& environment, const char* because);
+    const ast::Decl* decl_of(const std::string& id) const;
+    const ast::Member* environment_member(const std::string& id, std::string_view key, std::string* owner = nullptr) const;
+
     const ast::Member* find_member(const ast::Block* block, std::string_view key) const;
     void warn_downloads_into_sources(const CheckedProgram& program);
 
@@ -161,6 +171,7 @@ private:
     std::map<std::string, Lazy> lazy_;  // params, lets and environments by id
     std::map<std::string, Value> param_overrides_;
     std::map<std::string, CheckedDecl> environments_;
+    std::map<std::string, std::string> environment_bases_;  // an environment's id -> the one it derives from
     std::map<std::string, CheckedDecl> computes_;
     std::vector<CheckedDecl> workspaces_;
     std::map<std::string, std::vector<PlacedHost>> host_lists_;  // hosts computes whose entries are all right

@@ -100,6 +100,7 @@ Value Checker::evaluate_environment(const Symbol& symbol) {
         }
         if (base.kind == ValueKind::Ref && environments_.count(base.text)) {
             merged = environments_.at(base.text).fields;
+            environment_bases_[symbol.id] = base.text;
         } else if (base.kind != ValueKind::Error) {
             diagnostics_.error("type", SourceRange::cover(decl.base.front().range, decl.base.back().range),
                                owner + " derives from " + describe_kind(base) + ", not an environment");

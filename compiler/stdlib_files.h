@@ -1,4 +1,4 @@
-// The stdlib files (stdlib/**.amlflow, stdlib/**.py) compiled into the binary by
+// The stdlib files (stdlib/**.amlflow, stdlib/**.py, stdlib/**.json) compiled into the binary by
 // stdlib/embed_stdlib.cmake. `import "std/curated"` reads `std/curated.amlflow` here.
 #pragma once
 

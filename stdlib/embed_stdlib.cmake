@@ -1,6 +1,6 @@
 # Writes every stdlib file into one C++ source as raw string literals, so the amlflow
 # binary carries its stdlib and works from any folder. Run by CMake at build time.
-file(GLOB_RECURSE files RELATIVE ${STDLIB_DIR} ${STDLIB_DIR}/*.amlflow ${STDLIB_DIR}/*.py)
+file(GLOB_RECURSE files RELATIVE ${STDLIB_DIR} ${STDLIB_DIR}/*.amlflow ${STDLIB_DIR}/*.py ${STDLIB_DIR}/*.json)
 list(SORT files)
 set(body "// Generated from stdlib/ by embed_stdlib.cmake. Do not edit.\n")
 string(APPEND body "#include \"compiler/stdlib_files.h\"\n\nnamespace amlflow::compiler {\n\n")

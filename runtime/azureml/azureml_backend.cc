@@ -13,6 +13,7 @@
 #include "runtime/azureml/sweep_job.h"
 #include "runtime/azureml/sweep_watch.h"
 #include "runtime/azureml/workspace_from_plan.h"
+#include "runtime/core/root_cause.h"
 
 namespace amlflow::runtime::azureml {
 namespace fs = std::filesystem;
@@ -286,7 +287,10 @@ void AzureMlBackend::reattach(Attempt& attempt) {
 void AzureMlBackend::record(const Attempt& attempt, const std::string& state) {
     if (!options_.job_recorded) return;
     const AttemptContext& c = attempt.request.context;
-    options_.job_recorded({c.run_id, c.step, attempt.job, attempt.studio, c.attempt, state});
+    RemoteJobEvent event{c.run_id, c.step, attempt.job, attempt.studio, c.attempt, state, {}};
+    // At its end, how long the job spent in each state it walked (kept in remote-jobs.json).
+    if (terminal_status(state)) event.states = state_seconds(attempt.states, EventLoop::Clock::now());
+    options_.job_recorded(event);
 }
 
 void AzureMlBackend::watch(Attempt& attempt) {
@@ -334,6 +338,7 @@ void AzureMlBackend::state_seen(const std::string& step, const std::string& stat
     attempt->states.emplace_back(status, now);
     bool sweep = attempt->request.step->kind == "sweep";  // its trials are started by SweepWatch
     say(*attempt, (sweep ? "sweep job '" : "job '") + attempt->job + "' " + our_state(status) + " (" + status + took + ")");
+    if (attempt->callbacks.place_states) attempt->callbacks.place_states(place_states(attempt->states));
     bool begun = status == "Running" || status == "Finalizing" || status == "Completed";
     if (sweep || !begun || attempt->ranks_started) return;
     attempt->ranks_started = true;
@@ -379,23 +384,14 @@ void AzureMlBackend::check_silence(const std::string& step) {
     attempt->silence_timer = loop_.at(due, [this, step] { check_silence(step); });
 }
 
-namespace {
-
-// The failing rank: the first whose log holds a Python traceback, else the first with any
-// line (a rank that only says a peer went away is not the cause).
-int root_rank(const std::vector<std::unique_ptr<LogRelay>>& relays) {
-    for (size_t rank = 0; rank < relays.size(); ++rank) {
-        for (const std::string& line : relays[rank]->tail()) {
-            if (line.find("Traceback (most recent call last)") != std::string::npos) return static_cast<int>(rank);
-        }
-    }
-    for (size_t rank = 0; rank < relays.size(); ++rank) {
-        if (!relays[rank]->tail().empty()) return static_cast<int>(rank);
-    }
-    return relays.empty() ? -1 : 0;
+// The failing rank (core/root_cause.h): the service does not say which rank failed first (its
+// error names the lowest that exited non-zero), so the logs decide.
+static int root_rank(const std::vector<std::unique_ptr<LogRelay>>& relays) {
+    std::vector<int> ranks(relays.size());
+    for (size_t rank = 0; rank < ranks.size(); ++rank) ranks[rank] = static_cast<int>(rank);
+    int found = root_cause_rank(ranks, [&relays](int rank) { return relays[static_cast<size_t>(rank)]->tail(); });
+    return found >= 0 || relays.empty() ? found : 0;
 }
-
-}  // namespace
 
 void AzureMlBackend::job_ended(const std::string& step, const JobEnd& end) {
     Attempt* attempt = find(step);
@@ -433,8 +429,12 @@ void AzureMlBackend::job_ended(const std::string& step, const JobEnd& end) {
             result.facts.log_lines = attempt->relays[static_cast<size_t>(result.root_rank)]->tail();
             result.root_log = attempt->request.rank_logs[static_cast<size_t>(result.root_rank)];
         }
-        result.message = canceled ? attempt->stop_why
-                                  : "job '" + attempt->job + "' ended " + end.status + (end.error.empty() ? "" : ": " + end.error);
+        std::string ended = "job '" + attempt->job + "' ended " + end.status + (end.error.empty() ? "" : ": " + end.error);
+        if (!canceled && attempt->relays.size() > 1 && result.root_rank >= 0) {
+            TracebackSeen traceback = first_traceback(result.facts.log_lines);
+            if (traceback.found && traceback.own) ended = rank_name(result.root_rank) + " raised the first error; " + ended;
+        }
+        result.message = canceled ? attempt->stop_why : ended;
     }
     attempt->result = result;
     // A canceled job's artifacts are not waited for: Ctrl-C ends at once.

@@ -34,6 +34,8 @@ struct RemoteJobEvent {
     std::string run, step, job, studio;
     int attempt = 0;
     std::string state;  // "submitted", or the service's end state
+    // At the end: each state the job walked and the seconds it spent there, oldest first.
+    std::vector<std::pair<std::string, double>> states;
 };
 
 struct AzureMlBackendOptions {

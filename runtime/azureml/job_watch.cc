@@ -1,6 +1,7 @@
 #include "runtime/azureml/job_watch.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 
@@ -58,6 +59,27 @@ std::string state_durations(const std::vector<std::pair<std::string, EventLoop::
         if (terminal_status(states[i].first)) continue;
         auto until = i + 1 < states.size() ? states[i + 1].second : now;
         out += (out.empty() ? "" : ", ") + states[i].first + " " + span_text(until - states[i].second);
+    }
+    return out;
+}
+
+std::vector<std::pair<std::string, double>> state_seconds(
+    const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states, EventLoop::Clock::time_point now) {
+    std::vector<std::pair<std::string, double>> out;
+    for (size_t i = 0; i < states.size(); ++i) {
+        if (terminal_status(states[i].first)) continue;
+        auto until = i + 1 < states.size() ? states[i + 1].second : now;
+        double seconds = std::chrono::duration<double>(until - states[i].second).count();
+        out.emplace_back(states[i].first, std::round(seconds * 10) / 10);
+    }
+    return out;
+}
+
+std::vector<PlaceState> place_states(const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states) {
+    std::vector<PlaceState> out;
+    for (const auto& [name, since] : states) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since.time_since_epoch()).count();
+        out.push_back({name, our_state(name), static_cast<int64_t>(ms)});
     }
     return out;
 }

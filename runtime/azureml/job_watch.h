@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "runtime/azureml/arm_client.h"
+#include "runtime/core/backend.h"
 #include "runtime/core/log_relay.h"
 
 namespace amlflow::runtime::azureml {
@@ -55,6 +56,12 @@ std::string span_text(EventLoop::Clock::duration duration);
 // until `now`), a terminal state left out.
 std::string state_durations(const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states,
                             EventLoop::Clock::time_point now);
+// The same as seconds per state, a terminal state left out (what remote-jobs.json keeps).
+std::vector<std::pair<std::string, double>> state_seconds(
+    const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states, EventLoop::Clock::time_point now);
+// The states as the board shows them (core/backend.h PlaceState): the service's word, ours,
+// and when each was first seen.
+std::vector<PlaceState> place_states(const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states);
 // The job's page in Azure ML studio, from a job resource (`properties.services.Studio`).
 std::string studio_link(const nlohmann::json& job);
 

@@ -67,8 +67,19 @@ struct TrialEnd {
     std::string message;
 };
 
+// A state of the place's own that an attempt walks (an Azure ML job: Queued, Preparing,
+// Running, Finalizing, ...), in the place's word and in amlflow's, and when it was first seen
+// (steady milliseconds, as the board counts).
+struct PlaceState {
+    std::string name;   // "Preparing"
+    std::string ours;   // "preparing"
+    int64_t since_ms = 0;
+};
+
 struct AttemptCallbacks {
     std::function<void(const StartedProcess&)> started;
+    // Every state the attempt has walked so far, oldest first, each time a new one is seen.
+    std::function<void(const std::vector<PlaceState>&)> place_states;
     std::function<void(int rank, int exit_code, int signal)> exited;
     std::function<void(const AttemptResult&)> done;  // exactly once
     // The ranks meet on another MASTER_PORT than the one asked for: it was taken on the host

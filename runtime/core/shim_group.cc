@@ -1,5 +1,7 @@
 #include "runtime/core/shim_group.h"
 
+#include "runtime/core/root_cause.h"
+
 #include <cerrno>
 #include <cstring>
 
@@ -508,6 +510,10 @@ void ShimGroup::check_done() {
     timeout_timer_ = 0;
     loop_.cancel(connect_timer_);
     connect_timer_ = 0;
+    reconsider_root_cause(failure_, static_cast<int>(ranks_.size()), [this](int r) {  // root_cause.h
+        const auto& log = ranks_[static_cast<std::size_t>(r)]->log;
+        return log ? log->tail() : std::vector<std::string>{};
+    });
     outcome_.succeeded = failure_.kind == FailureKind::none;
     outcome_.failure = failure_;
     if (failure_.rank >= 0 && ranks_[static_cast<std::size_t>(failure_.rank)]->log) {

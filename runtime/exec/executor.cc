@@ -180,6 +180,7 @@ void Executor::show(const StepRun& step, const char* state) {
     view.ranks = step.processes;
     view.alive = step.alive;
     view.restarts = step.restarts_used;
+    view.place_states = step.place_states;
     reporter_.step_view(step.plan->name, view);
 }
 

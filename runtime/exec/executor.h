@@ -85,6 +85,7 @@ private:
         int processes = 0, alive = 0;
         AttemptResult last;
         std::shared_ptr<MetricsReader> metrics;  // of the running attempt
+        std::vector<PlaceState> place_states;    // of the running attempt, where the place has its own
     };
     struct SweepRun {
         std::vector<Trial> trials;

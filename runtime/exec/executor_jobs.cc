@@ -161,6 +161,7 @@ void Executor::start_attempt(StepRun& step) {
     int port = free_port();
     auto attempt = store_.begin_attempt(run_id_, step.plan->name, port);
     step.attempt = attempt ? *attempt : step.attempt + 1;
+    step.place_states.clear();
     AttemptRequest request;
     request.step = step.plan;
     request.environment = plan_.environment_of(*step.plan);
@@ -233,6 +234,12 @@ AttemptCallbacks Executor::attempt_callbacks(const std::string& name, int number
             --step->alive;
             show(*step, "running");
         }
+    };
+    callbacks.place_states = [this, name, number](const std::vector<PlaceState>& states) {
+        StepRun* step = find(name);
+        if (!step || step->attempt != number) return;
+        step->place_states = states;
+        show(*step, "running");
     };
     callbacks.done = [this, name, number](const AttemptResult& result) {
         if (StepRun* step = find(name)) attempt_done(*step, number, result);

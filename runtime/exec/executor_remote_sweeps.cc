@@ -50,6 +50,12 @@ void Executor::start_remote_sweep(StepRun& step) {
     int number = step.attempt;
     callbacks.trial_started = [this, name](const TrialStart& start) { return remote_trial_started(name, start); };
     callbacks.trial_ended = [this, name](const TrialEnd& end) { remote_trial_ended(name, end); };
+    callbacks.place_states = [this, name](const std::vector<PlaceState>& states) {
+        if (StepRun* step = find(name)) {
+            step->place_states = states;
+            show(*step, "running");
+        }
+    };
     callbacks.done = [this, name, number](const AttemptResult& result) { remote_sweep_done(name, number, result); };
     backend_.start(request, callbacks);
 }

@@ -48,7 +48,34 @@ std::string clock(int64_t ms) {
     return text;
 }
 
+// How long a state took: "1.2 s", "41 s", "3:05".
+std::string took(int64_t ms) {
+    char text[48];
+    if (ms < 10000) {
+        std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(ms) / 1000.0);
+        return text;
+    }
+    if (ms < 120000) return std::to_string(ms / 1000) + " s";
+    return clock(ms);
+}
+
+bool final_place_state(const std::string& name) {
+    return name == "Completed" || name == "Failed" || name == "Canceled" || name == "NotResponding" || name == "Paused";
+}
+
 }  // namespace
+
+std::string place_states_text(const std::vector<PlaceState>& states, int64_t now_ms) {
+    std::string out;
+    for (size_t i = 0; i < states.size(); ++i) {
+        if (i > 0) out += " › ";
+        out += states[i].name;
+        if (final_place_state(states[i].name)) continue;
+        int64_t until = i + 1 < states.size() ? states[i + 1].since_ms : now_ms;
+        out += " " + took(std::max<int64_t>(0, until - states[i].since_ms));
+    }
+    return out;
+}
 
 bool LiveBoard::wanted() {
     const char* term = std::getenv("TERM");
@@ -124,11 +151,7 @@ void LiveBoard::draw() {
         const StepView& view = steps_[name];
         if (view.state != "running" && view.state != "restarting" && view.state != "pending") continue;
         if (lines == 8) break;  // a board taller than that hides the logs it sits under
-        std::string row = " " + std::string(view.state == "running" ? "\x1b[32m●\x1b[0m " : "\x1b[2m○\x1b[0m ") + name +
-                          "  " + view.state;
-        if (view.started_ms) row += "  " + clock(steady_ms() - view.started_ms);
-        if (view.ranks) row += "  ranks " + std::to_string(view.alive) + "/" + std::to_string(view.ranks);
-        if (view.restarts) row += "  restarts " + std::to_string(view.restarts);
+        std::string row = row_of(name, view);
         auto last = last_line_.find(name);
         std::string shown = fit(row, width);
         if (last != last_line_.end() && shown.size() + 4 < width) {
@@ -142,6 +165,20 @@ void LiveBoard::draw() {
     if (lines == 0) return;
     write_all(STDERR_FILENO, text);
     drawn_ = lines;
+}
+
+// " ● train  running  0:41  ranks 2/2  restarts 1"; a step whose place walks states of its
+// own shows the latest in amlflow's word and every one with its time.
+std::string LiveBoard::row_of(const std::string& name, const StepView& view) const {
+    std::string state = view.state;
+    if (state == "running" && !view.place_states.empty()) state = view.place_states.back().ours;
+    std::string row = " " + std::string(state == "running" ? "\x1b[32m●\x1b[0m " : "\x1b[2m○\x1b[0m ") + name + "  " + state;
+    int64_t now = steady_ms();
+    if (view.started_ms) row += "  " + clock(now - view.started_ms);
+    if (!view.place_states.empty()) row += "  " + place_states_text(view.place_states, now);
+    if (view.ranks) row += "  ranks " + std::to_string(view.alive) + "/" + std::to_string(view.ranks);
+    if (view.restarts) row += "  restarts " + std::to_string(view.restarts);
+    return row;
 }
 
 void LiveBoard::close() {

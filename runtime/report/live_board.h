@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/core/backend.h"
 #include "runtime/core/event_loop.h"
 #include "runtime/core/log_relay.h"
 
@@ -18,7 +19,15 @@ struct StepView {
     std::string state = "pending";
     int64_t started_ms = 0;  // steady milliseconds; 0: not started
     int ranks = 0, alive = 0, restarts = 0;
+    // Where the place walks states of its own (an Azure ML job), those seen so far: the row
+    // shows the latest in amlflow's word and each with how long it took ("Queued 1.2 s ›
+    // Preparing 3.0 s › Running 0:41"), the latest still counting.
+    std::vector<PlaceState> place_states;
 };
+
+// "Queued 1.2 s › Preparing 3.0 s › Running 41 s": each state with how long it lasted, the
+// latest until `now_ms` (a final state, Completed or Failed, without a time).
+std::string place_states_text(const std::vector<PlaceState>& states, int64_t now_ms);
 
 class LiveBoard : public LineSink {
 public:
@@ -40,6 +49,7 @@ public:
     void close();  // lifts the board for good
 
 private:
+    std::string row_of(const std::string& name, const StepView& view) const;
     void erase();
     void draw();
     void tick();

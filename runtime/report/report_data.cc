@@ -124,6 +124,7 @@ std::optional<ReportData> gather_report(RunStore& store, const std::string& id_o
     }
     for (ReportStep& step : data.steps) borrow_cached_metrics(store, data, step);
     if (!gather_models(store, data)) return fail();
+    data.remote_jobs = read_remote_jobs(store.run_folder(data.run.id));
     compute_time_span(data);
     return data;
 }

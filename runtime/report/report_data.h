@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/store/remote_jobs.h"
 #include "runtime/store/run_store.h"
 
 namespace amlflow::runtime {
@@ -37,6 +38,7 @@ struct ReportData {
     nlohmann::json plan;  // plan_json parsed; null when it cannot be read
     std::vector<ReportStep> steps;
     std::vector<ModelRecord> models;  // registered by this run, by name then version
+    std::vector<RemoteJob> remote_jobs;  // its Azure ML jobs, each with the states it walked and their times
     // The trials of a sweep this run took from the cache, read from the run that ran them,
     // for their metrics only: they are not steps of this run.
     std::vector<ReportStep> cached_trials;

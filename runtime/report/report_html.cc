@@ -222,6 +222,24 @@ std::string models_html(const ReportData& data) {
     return out.str();
 }
 
+// The run's Azure ML jobs: step, attempt, how each ended, the service's states with how long
+// each took, the studio link; no section for a run that had none.
+std::string remote_jobs_html(const ReportData& data) {
+    if (data.remote_jobs.empty()) return "";
+    std::ostringstream out;
+    out << "<section id=\"remote-jobs\"><h2>Azure ML jobs</h2><table class=\"remote-jobs\"><thead><tr><th>job</th>"
+           "<th>step</th><th>attempt</th><th>state</th><th>states on the service</th><th>studio</th></tr></thead><tbody>";
+    // The studio link as text: the page links only inside itself.
+    for (const RemoteJob& job : data.remote_jobs) {
+        out << "<tr class=\"remote-job\"><td><code>" << html_escape(job.job) << "</code></td><td>" << html_escape(job.step)
+            << "</td><td class=\"num\">" << shown_attempt(job.attempt) << "</td><td>" << html_escape(job.state)
+            << "</td><td class=\"states\">" << html_escape(state_times_text(job.states)) << "</td><td><code class=\"path\">"
+            << html_escape(job.studio) << "</code></td></tr>";
+    }
+    out << "</tbody></table></section>";
+    return out.str();
+}
+
 }  // namespace
 
 std::string render_report_html(const ReportData& data) {
@@ -235,11 +253,12 @@ std::string render_report_html(const ReportData& data) {
         << "<nav><a href=\"#steps\">Steps</a>" << (sweeps.empty() ? "" : "<a href=\"#sweeps\">Sweeps</a>")
         << "<a href=\"#plan\">Plan</a><a href=\"#timeline\">Timeline</a>"
            "<a href=\"#metrics\">Metrics</a><a href=\"#failures\">Failures</a>"
-        << (data.models.empty() ? "" : "<a href=\"#models\">Models</a>") << "</nav>" << steps_html(data) << sweeps
+        << (data.models.empty() ? "" : "<a href=\"#models\">Models</a>")
+        << (data.remote_jobs.empty() ? "" : "<a href=\"#remote-jobs\">Azure ML jobs</a>") << "</nav>" << steps_html(data) << sweeps
         << drawings_html(data)
         << "<section id=\"metrics\"><h2>Metrics</h2><div id=\"charts\" class=\"charts\"></div>"
            "<noscript><p class=\"note\">The metric charts are drawn by this page's script.</p></noscript></section>"
-        << failures_html(data) << models_html(data) << "<footer>Written by amlflow "
+        << failures_html(data) << models_html(data) << remote_jobs_html(data) << "<footer>Written by amlflow "
         << html_escape(AMLFLOW_VERSION) << " from the run store.</footer></main>"
         << "<script type=\"application/json\" id=\"report-data\">"
         << json_for_script({{"run", data.run.id}, {"charts", metrics_json(data)}, {"sweeps", sweeps_json(data)}}) << "</script><script>"

@@ -1,5 +1,6 @@
 #include "runtime/store/remote_jobs.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -26,8 +27,14 @@ std::vector<RemoteJob> read_remote_jobs(const fs::path& run_folder) {
     if (!all.is_array()) return out;
     for (const json& item : all) {
         if (!item.is_object()) continue;
-        out.push_back({item.value("step", ""), item.value("attempt", 0), item.value("job", ""),
-                       item.value("studio", ""), item.value("state", "")});
+        RemoteJob job{item.value("step", ""), item.value("attempt", 0), item.value("job", ""),
+                      item.value("studio", ""), item.value("state", ""), {}};
+        for (const json& state : item.value("states", json::array())) {
+            if (state.is_object() && state.value("seconds", json()).is_number()) {
+                job.states.emplace_back(state.value("state", ""), state["seconds"].get<double>());
+            }
+        }
+        out.push_back(std::move(job));
     }
     return out;
 }
@@ -40,12 +47,15 @@ bool record_remote_job(const fs::path& run_folder, const RemoteJob& job, std::st
         known = true;
         if (!job.studio.empty()) one.studio = job.studio;
         if (!job.state.empty()) one.state = job.state;
+        if (!job.states.empty()) one.states = job.states;
     }
     if (!known) all.push_back(job);
     json out = json::array();
     for (const RemoteJob& one : all) {
+        json states = json::array();
+        for (const auto& [state, seconds] : one.states) states.push_back({{"state", state}, {"seconds", seconds}});
         out.push_back({{"step", one.step}, {"attempt", one.attempt}, {"job", one.job}, {"studio", one.studio},
-                       {"state", one.state}});
+                       {"state", one.state}, {"states", states}});
     }
     std::error_code ec;
     fs::create_directories(run_folder, ec);
@@ -64,6 +74,18 @@ bool record_remote_job(const fs::path& run_folder, const RemoteJob& job, std::st
         return false;
     }
     return true;
+}
+
+std::string state_times_text(const std::vector<std::pair<std::string, double>>& states) {
+    std::string out;
+    for (const auto& [state, seconds] : states) {
+        char time[48];
+        if (seconds < 10) std::snprintf(time, sizeof time, "%.1f s", seconds);
+        else if (seconds < 120) std::snprintf(time, sizeof time, "%.0f s", seconds);
+        else std::snprintf(time, sizeof time, "%d min %d s", static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60);
+        out += (out.empty() ? "" : ", ") + state + " " + time;
+    }
+    return out;
 }
 
 std::optional<RemoteJob> live_remote_job(const fs::path& run_folder, const std::string& step) {

@@ -18,7 +18,12 @@ struct RemoteJob {
     std::string job;      // the service's job name
     std::string studio;   // its page in Azure ML studio ("" when the service gave none)
     std::string state;    // "submitted", then how it ended: "Completed", "Failed", "Canceled"
+    // When it ended: each of the service's states it walked and the seconds spent there.
+    std::vector<std::pair<std::string, double>> states;
 };
+
+// "Queued 1.2 s, Preparing 3 s, Running 41 s" (`runs show`, the report).
+std::string state_times_text(const std::vector<std::pair<std::string, double>>& states);
 
 // Every job recorded for the run whose folder is `run_folder`, oldest first (none when the
 // file is absent or unreadable).

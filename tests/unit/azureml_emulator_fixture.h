@@ -2,8 +2,14 @@
 // started once per test executable with a state folder of its own and stopped at its end,
 // failed or not), its control API, and a sandbox whose amlflow talks to it. Suites are
 // skipped (precondition EmulatorUp) without node_modules.
+//
+// Live mode (azureml_live_mode.h, AMLFLOW_AZUREML_LIVE=1): the same tests against a real
+// workspace. The emulator is not started; tests that need its control endpoint are skipped
+// (precondition NeedsControl), and checks inside a test that need it are left out
+// (`if (emulator().peek("request counts"))`); every wait is `patience(s)` long.
 #pragma once
 
+#include "tests/unit/azureml_live_mode.h"
 #include "tests/unit/e2e_harness.h"
 
 #include "runtime/azureml/arm_endpoint.h"
@@ -21,8 +27,15 @@ struct Emulator {
     fs::path state;
     std::map<std::string, std::string> vars;
     bool up = false;
+    amlflow::testing::LiveMode mode = amlflow::testing::decide_live_mode([](const char* name) { return std::getenv(name); });
 
     Emulator() {
+        if (mode.live) {
+            up = mode.problem.empty();
+            vars = mode.vars;
+            if (!up) std::cerr << mode.problem << "\n";
+            return;
+        }
         if (!fs::exists(emulator_modules())) return;
         state = fs::temp_directory_path() / ("amlflow-e2e-emulator-" + std::to_string(getpid()));
         fs::create_directories(state);
@@ -54,8 +67,20 @@ struct Emulator {
         fs::remove_all(state, ignored);
     }
 
-    // A call to the control API: the parsed answer.
+    bool live() const { return mode.live; }
+    // Whether checks that read the emulator's control endpoint can run; in live mode they are
+    // left out, with a message naming `what`.
+    bool peek(const std::string& what) const {
+        if (mode.live) BOOST_TEST_MESSAGE("live mode: " << what << " not checked (no emulator control endpoint)");
+        return !mode.live;
+    }
+    // How long to wait for what takes `seconds` against the emulator: a real cluster may scale
+    // up from zero nodes and build an image first.
+    double patience(double seconds) const { return mode.live ? std::max(seconds * 15, 1800.0) : seconds; }
+
+    // A call to the control API: the parsed answer (null in live mode: there is none).
     json control(const std::string& method, const std::string& path, const json& body = nullptr) {
+        if (mode.live) return nullptr;
         EventLoop loop;
         az::HttpClient http(loop);
         az::HttpRequest request;
@@ -100,14 +125,35 @@ Emulator& emulator() {
 struct EmulatorUp {
     boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
         boost::test_tools::assertion_result result(emulator().up);
-        result.message() << "no emulator: run scripts/install-node-deps.sh";
+        if (emulator().live()) result.message() << "live mode: " << emulator().mode.problem;
+        else result.message() << "no emulator: run scripts/install-node-deps.sh";
         return result;
     }
 };
 
-const char* kWorkspace =
-    "workspace ws {\n  subscription = env(\"AZURE_SUBSCRIPTION_ID\")\n  resource_group = env(\"AZURE_RESOURCE_GROUP\")\n"
-    "  name = env(\"AZUREML_WORKSPACE\")\n}\ncompute cluster : amlcompute { vm_size = \"STANDARD_D2_V2\", max_nodes = 2 }\n";
+// A test that cannot run without the emulator's control endpoint (faults on demand, request
+// counts, job states peeked at): skipped in live mode.
+struct NeedsControl {
+    const char* why;
+    boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+        boost::test_tools::assertion_result result(!emulator().live());
+        result.message() << "live mode: skipped, it needs the emulator's control endpoint (" << why << ")";
+        return result;
+    }
+};
+
+// The workspace from the variables `start` printed (or live mode's), and the cluster: in live
+// mode the real one named by AMLFLOW_AZUREML_LIVE_COMPUTE (used as it is when it exists).
+// (Read from the environment here, not from emulator(), which would start the emulator as the
+// executable loads.)
+std::string workspace_block() {
+    auto mode = amlflow::testing::decide_live_mode([](const char* name) { return std::getenv(name); });
+    std::string name = mode.live ? "name = \"" + mode.compute + "\", " : "";
+    return "workspace ws {\n  subscription = env(\"AZURE_SUBSCRIPTION_ID\")\n  resource_group = env(\"AZURE_RESOURCE_GROUP\")\n"
+           "  name = env(\"AZUREML_WORKSPACE\")\n}\ncompute cluster : amlcompute { " + name +
+           "vm_size = \"STANDARD_D2_V2\", max_nodes = 2 }\n";
+}
+const std::string kWorkspace = workspace_block();
 
 // A sandbox whose amlflow talks to the emulator.
 struct AzureBox : Sandbox {
@@ -118,7 +164,9 @@ struct AzureBox : Sandbox {
         return std::make_unique<Amlflow>(args, root(), env, root() / ("az-" + std::to_string(launches) + ".out"),
                                          root() / ("az-" + std::to_string(launches) + ".err"));
     }
-    Outcome go(const std::vector<std::string>& args, double seconds = 120) { return launch(args)->wait(seconds); }
+    Outcome go(const std::vector<std::string>& args, double seconds = 120) {
+        return launch(args)->wait(emulator().patience(seconds));
+    }
     int launches = 0;
 };
 

@@ -8,7 +8,7 @@
 
 BOOST_AUTO_TEST_SUITE(azureml_sweep_e2e, *boost::unit_test::precondition(EmulatorUp()))
 
-BOOST_AUTO_TEST_CASE(a_bandit_sweep_runs_as_a_sweep_job_and_its_best_trial_is_registered) {
+BOOST_AUTO_TEST_CASE(a_bandit_sweep_runs_as_a_sweep_job_and_its_best_trial_is_registered, *boost::unit_test::precondition(NeedsControl{"request counts, the trials' states on the service"})) {
     AzureBox box;
     // amlflow's helper travels as the sweep job's input (not in src); each trial has its own
     // checkpoints folder, empty when it starts.

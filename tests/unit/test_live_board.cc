@@ -83,6 +83,40 @@ BOOST_AUTO_TEST_CASE(draws_running_steps_and_lifts_itself_for_lines) {
     board.close();
 }
 
+// A remote job's states (issue 18 item 3): the row shows the latest in amlflow's word and
+// every state the service walked with how long it took, the latest still counting.
+BOOST_AUTO_TEST_CASE(a_remote_jobs_states_with_their_times_in_its_row) {
+    std::vector<PlaceState> states = {{"NotStarted", "queued", 1000}, {"Queued", "queued", 1300},
+                                      {"Preparing", "preparing", 2500}, {"Running", "running", 5500}};
+    BOOST_TEST(place_states_text(states, 46500) ==
+               "NotStarted 0.3 s \u203a Queued 1.2 s \u203a Preparing 3.0 s \u203a Running 41 s");
+    states.push_back({"Completed", "succeeded", 200000});
+    BOOST_TEST(place_states_text(states, 300000) ==
+               "NotStarted 0.3 s \u203a Queued 1.2 s \u203a Preparing 3.0 s \u203a Running 3:14 \u203a Completed");
+
+    EventLoop loop;
+    Collect inner;
+    StderrCapture captured;
+    LiveBoard board(loop, inner, {"train"});
+    StepView view;
+    view.state = "running";
+    view.ranks = 4;
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(EventLoop::Clock::now().time_since_epoch()).count();
+    view.place_states = {{"Queued", "queued", now - 5000}, {"Preparing", "preparing", now - 2000}};
+    board.update("train", view);
+    std::string drawn = captured.take();
+    // The executor's "running" is the service's Preparing: the row says "preparing".
+    BOOST_TEST(drawn.find("train  preparing") != std::string::npos, drawn);
+    BOOST_TEST(drawn.find("Queued 3.0 s \u203a Preparing") != std::string::npos, drawn);
+    BOOST_TEST(drawn.find("ranks 0/4") != std::string::npos, drawn);
+    view.place_states.push_back({"Running", "running", now});
+    board.update("train", view);
+    drawn = captured.take();
+    BOOST_TEST(drawn.find("train  running") != std::string::npos, drawn);
+    BOOST_TEST(drawn.find("Preparing 2.0 s \u203a Running") != std::string::npos, drawn);
+    board.close();
+}
+
 BOOST_AUTO_TEST_CASE(requirement_names) {
     BOOST_TEST(requirement_name("torch>=1.13") == "torch");
     BOOST_TEST(requirement_name("onnx") == "onnx");

@@ -258,6 +258,24 @@ BOOST_AUTO_TEST_CASE(the_page_escapes_the_store_and_shows_every_step) {
     BOOST_TEST(contains(page, "<code class=\"chip\">team=" + kEvilStepEscaped + "</code>"));
 }
 
+// A run's Azure ML jobs (remote-jobs.json) in the report: each with the service's states and
+// how long each took (issue 18 item 3).
+BOOST_AUTO_TEST_CASE(the_azure_ml_jobs_with_their_states_and_times) {
+    DemoStore demo;
+    BOOST_TEST(!contains(render_report_html(demo.data()), "id=\"remote-jobs\""));  // none: no section
+    std::string error;
+    RemoteJob job{"train", 1, "amlflow-job-1", "ml.azure.com/runs/amlflow-job-1", "Failed",
+                  {{"Queued", 1.2}, {"Preparing", 3.0}, {"Running", 41.0}}};
+    BOOST_REQUIRE_MESSAGE(record_remote_job(demo.store->run_folder(demo.run), job, &error), error);
+    ReportData data = demo.data();
+    BOOST_REQUIRE_EQUAL(data.remote_jobs.size(), 1u);
+    std::string page = render_report_html(data);
+    BOOST_TEST(contains(page, "<a href=\"#remote-jobs\">Azure ML jobs</a>"));
+    BOOST_TEST(contains(page, "<code>amlflow-job-1</code></td><td>train</td><td class=\"num\">2</td><td>Failed</td>"
+                              "<td class=\"states\">Queued 1.2 s, Preparing 3.0 s, Running 41 s</td>"), page);
+    BOOST_TEST(!std::regex_search(page, std::regex(R"(\s(src|href)\s*=\s*"(?!#))")));
+}
+
 BOOST_AUTO_TEST_CASE(an_unreadable_plan_and_an_empty_run_still_render) {
     DemoStore demo;
     NewRun odd{"odd.amlflow", std::string(64, 'f'), R"({"nodes": 5, "edges": "x"})", "{}", {}, ""};
