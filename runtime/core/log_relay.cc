@@ -123,6 +123,12 @@ void LogRelay::end(Stream stream) {
     sync_file();  // the stream is over: whoever hears of it next may read the log
 }
 
+void LogRelay::forget_partial(Stream stream) {
+    Pipe& pipe = pipes_[static_cast<int>(stream)];
+    pipe.pending.clear();
+    pipe.after_cr = false;
+}
+
 void LogRelay::on_closed(std::function<void()> callback) { on_closed_ = std::move(callback); }
 
 bool LogRelay::closed() const { return pipes_[0].fd < 0 && pipes_[1].fd < 0; }

@@ -90,6 +90,8 @@ public:
     void write(Stream stream, std::string_view bytes);
     // The end of such a stream: its partial last line is emitted, and the file is complete.
     void end(Stream stream);
+    // Drops the stream's partial line unseen: its rest was skipped (LogTail).
+    void forget_partial(Stream stream);
 
     // Called (from the loop) when every attached pipe has reached EOF.
     void on_closed(std::function<void()> callback);
