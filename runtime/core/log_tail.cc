@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -46,9 +47,7 @@ LogTail::LogTail(EventLoop& loop, FileWatch& watch, LogRelayOptions options, Lin
       watch_(watch),
       options_(std::move(options)),
       sink_(sink),
-      display_(loop, display_options(options_), sink) {
-    if (sink_) prefix_ = sink_->prefix(options_.label, options_.colour);
-}
+      display_(loop, display_options(options_), sink) {}
 
 LogTail::~LogTail() { finish(); }
 
@@ -119,7 +118,7 @@ void LogTail::show() {
         if (resync_) {
             std::size_t nl = text.find('\n');
             std::size_t dropped = nl == std::string_view::npos ? text.size() : nl + 1;
-            sink_->skipped(prefix_, dropped);
+            display_.skip(Stream::out, dropped);
             text.remove_prefix(dropped);
             resync_ = nl == std::string_view::npos;
         }
@@ -130,8 +129,7 @@ void LogTail::show() {
 
 void LogTail::skip_to(off_t size) {
     if (size <= shown_to_) return;
-    sink_->skipped(prefix_, static_cast<std::size_t>(size - shown_to_));
-    display_.forget_partial(Stream::out);
+    display_.skip(Stream::out, static_cast<std::size_t>(size - shown_to_));
     shown_to_ = size;
     resync_ = true;
 }
@@ -181,26 +179,39 @@ void LogTail::finish() {
 
 std::vector<std::string> LogTail::tail() const { return finished_ ? final_tail_ : read_tail(); }
 
-std::vector<std::string> LogTail::read_tail() const {
-    if (read_fd_ < 0) return {};
-    off_t size = 0;
-    update_size(&size);
-    off_t from = std::max<off_t>(0, size - static_cast<off_t>(kTailBytes));
-    std::string text(static_cast<std::size_t>(size - from), '\0');
+std::vector<std::string> LogTail::read_tail() const { return last_lines(loop_, read_fd_, options_); }
+
+std::vector<std::string> last_lines(EventLoop& loop, int fd, const LogRelayOptions& options) {
+    struct stat st {};
+    if (fd < 0 || fstat(fd, &st) != 0) return {};
+    off_t from = std::max<off_t>(0, st.st_size - static_cast<off_t>(LogTail::kTailBytes));
+    std::string text(static_cast<std::size_t>(st.st_size - from), '\0');
     std::size_t have = 0;
     for (std::size_t got = 0; have < text.size(); have += got) {
-        if (!read_at(read_fd_, text.data() + have, text.size() - have, from + static_cast<off_t>(have), &got)) break;
+        if (!read_at(fd, text.data() + have, text.size() - have, from + static_cast<off_t>(have), &got)) break;
     }
     text.resize(have);
     // Begun inside a line: that line's start is not read, so it is left out.
     std::size_t nl = text.find('\n');
     if (from > 0 && nl != std::string::npos) text.erase(0, nl + 1);
-    LogRelayOptions options = options_;
-    options.path.clear();
-    LogRelay lines(loop_, options, nullptr);
+    LogRelayOptions tail_options = options;
+    tail_options.path.clear();
+    LogRelay lines(loop, tail_options, nullptr);
     lines.write(Stream::out, text);
     lines.end(Stream::out);
     return lines.tail();
+}
+
+std::vector<std::string> last_lines(EventLoop& loop, const LogRelayOptions& options) {
+    int fd = ::open(options.path.c_str(), O_RDONLY | O_CLOEXEC);
+    std::vector<std::string> lines = last_lines(loop, fd, options);
+    if (fd >= 0) ::close(fd);
+    return lines;
+}
+
+bool whole_line_logs() {
+    const char* lines = std::getenv("AMLFLOW_LOG_LINES");
+    return lines && std::string(lines) == "1";
 }
 
 std::optional<LogTail::Clock::time_point> LogTail::last_output() const {

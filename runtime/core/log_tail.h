@@ -84,7 +84,6 @@ private:
     LogRelayOptions options_;
     LineSink* sink_;
     LogRelay display_;  // lines for the display, no file
-    std::string prefix_;
     int write_fd_ = -1;
     int read_fd_ = -1;
     off_t shown_to_ = 0;   // the display has had (or skipped) the file up to here
@@ -97,5 +96,14 @@ private:
     mutable off_t seen_size_ = 0;
     mutable std::optional<Clock::time_point> last_output_;
 };
+
+// The last options.tail_lines lines of a log file (of the file open as `fd`), split as the
+// relay splits them ("\r" redraws at their last state), from at most its last kTailBytes.
+std::vector<std::string> last_lines(EventLoop& loop, const LogRelayOptions& options);
+std::vector<std::string> last_lines(EventLoop& loop, int fd, const LogRelayOptions& options);
+
+// AMLFLOW_LOG_LINES=1: logs relayed through amlflow (whole lines) instead of written by
+// the ranks themselves, for local ranks and for ranks behind a shim alike.
+bool whole_line_logs();
 
 }  // namespace amlflow::runtime

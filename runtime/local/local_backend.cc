@@ -1,6 +1,5 @@
 #include "runtime/local/local_backend.h"
 
-#include <cstdlib>
 #include <filesystem>
 
 #include "compiler/rank_variables.h"
@@ -35,8 +34,7 @@ RankGroupOptions group_options(const AttemptRequest& request, const LocalBackend
     out.grace = options.grace;
     out.timeout = std::chrono::milliseconds(duration_ms(request.step->spec, "timeout", 0));
     out.hang_timeout = std::chrono::milliseconds(duration_ms(request.step->spec, "hang_timeout", 0));
-    const char* lines = std::getenv("AMLFLOW_LOG_LINES");
-    out.whole_lines = lines && std::string(lines) == "1";
+    out.whole_lines = whole_line_logs();
     return out;
 }
 

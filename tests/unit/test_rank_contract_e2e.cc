@@ -415,7 +415,7 @@ experiment e {
 // a stdout line cut by a write) and through the relay (AMLFLOW_LOG_LINES=1: whole lines).
 namespace {
 
-void check_every_byte_reaches_the_log(bool whole_lines) {
+void check_every_byte_reaches_the_log(bool whole_lines, const std::string& distribution = "pytorch") {
     Sandbox box;
     const int lines = 20000;
     box.write("src/spray.py", R"PY(import os, signal, sys, time
@@ -438,12 +438,9 @@ if r == 1:
     std::string script = read_file(box.path("src/spray.py"));
     script.replace(script.find("LINES"), 5, std::to_string(lines));
     box.write("src/spray.py", script);
-    box.write("p.amlflow", R"(
-environment py { python = "/usr/bin/python3" }
-experiment e {
-  job spray { source = "src", script = "spray.py", environment = py, distribution = pytorch { processes_per_node = 2 } }
-}
-)");
+    box.write("p.amlflow", "environment py { python = \"/usr/bin/python3\" }\nexperiment e {\n"
+                           "  job spray { source = \"src\", script = \"spray.py\", environment = py, distribution = " +
+                           distribution + " { processes_per_node = 2 } }\n}\n");
     auto process = start_with(box, {"run", "p.amlflow"},
                               {{"AMLFLOW_TERMINAL_RATE", "2000"}, {"AMLFLOW_LOG_LINES", whole_lines ? "1" : "0"}});
     Outcome r = process->wait(120);
@@ -504,6 +501,11 @@ experiment e {
 
 BOOST_AUTO_TEST_CASE(logs_keep_every_byte_when_the_display_skips_and_a_rank_dies_mid_line) {
     check_every_byte_reaches_the_log(false);
+}
+
+// The same for ranks that mpirun starts: each rank's shim follows the log the rank writes.
+BOOST_AUTO_TEST_CASE(mpi_ranks_logs_keep_every_byte_when_the_display_skips_and_a_rank_dies_mid_line) {
+    check_every_byte_reaches_the_log(false, "mpi");
 }
 
 BOOST_AUTO_TEST_CASE(relayed_logs_keep_every_line_whole_when_the_display_skips_and_a_rank_dies_mid_line) {
