@@ -35,7 +35,9 @@ bool LogFollow::open(std::string* error) {
     write_fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (write_fd_ >= 0) read_fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (read_fd_ < 0) {
-        *error = "cannot open the log file '" + path_ + "': " + std::strerror(errno);
+        // The supervisor took this host to share its folder (shared_fs = true).
+        *error = "cannot open the rank's log file '" + path_ + "': " + std::strerror(errno) +
+                 " (does this host share the run store's folder? if not, set shared_fs = false)";
         return false;
     }
     sent_to_ = size_of(read_fd_);
