@@ -1,6 +1,7 @@
 #include "runtime/core/job_launch.h"
 
 #include "runtime/core/artifacts.h"
+#include "runtime/core/log_tail.h"
 #include "runtime/core/shim_protocol.h"
 
 #include <unistd.h>
@@ -77,6 +78,7 @@ ShimRankPlan shim_plan_of(const ProcessLaunch& launch, const std::string& cwd, c
     plan.env = launch.env;
     plan.cwd = cwd;
     plan.log_path = log_path;
+    if (!whole_line_logs()) plan.remote_log = log_path;  // the host sees it here, unless told otherwise
     plan.label = launch.label;
     plan.error_file = error_file_of(launch);
     return plan;

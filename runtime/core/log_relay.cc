@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fcntl.h>
@@ -53,6 +54,15 @@ std::size_t utf8_cut(const char* at, std::size_t n) {
 }
 
 }  // namespace
+
+std::size_t display_rate_from_environment() {
+    constexpr std::size_t kDefault = 1024 * 1024;
+    const char* text = std::getenv("AMLFLOW_TERMINAL_RATE");
+    if (!text || !*text) return kDefault;
+    char* end = nullptr;
+    unsigned long long value = std::strtoull(text, &end, 10);
+    return end && *end == '\0' ? static_cast<std::size_t>(value) : kDefault;
+}
 
 LogRelay::LogRelay(EventLoop& loop, LogRelayOptions options, LineSink* sink)
     : loop_(loop), options_(std::move(options)), sink_(sink) {
@@ -121,6 +131,16 @@ void LogRelay::end(Stream stream) {
     flush_file();
     if (sink_) sink_->flush();
     sync_file();  // the stream is over: whoever hears of it next may read the log
+}
+
+void LogRelay::skip(Stream stream, std::size_t bytes) {
+    if (bytes == 0) return;
+    Pipe& pipe = pipes_[static_cast<int>(stream)];
+    pipe.pending.clear();
+    pipe.after_cr = false;
+    bytes_read_ += bytes;
+    last_output_ = Clock::now();
+    if (sink_) sink_->skipped(prefix_, bytes);
 }
 
 void LogRelay::on_closed(std::function<void()> callback) { on_closed_ = std::move(callback); }

@@ -61,6 +61,11 @@ public:
     virtual void skipped(std::string_view prefix, std::size_t bytes) {}
 };
 
+// Bytes of rank output the display shows a second: AMLFLOW_TERMINAL_RATE, default 1 MiB
+// (about 10,000 lines, more than anyone reads); 0: everything. The terminal sink keeps to
+// it, and a rank shim sends no more than this of a rank's own log file.
+std::size_t display_rate_from_environment();
+
 struct LogRelayOptions {
     std::string label;               // the prefix's text, e.g. "train 1"
     int colour = 0;                  // passed to LineSink::prefix
@@ -90,6 +95,11 @@ public:
     void write(Stream stream, std::string_view bytes);
     // The end of such a stream: its partial last line is emitted, and the file is complete.
     void end(Stream stream);
+    // `bytes` of the stream's output that reached the log file without passing here (a
+    // rank writing its file itself, core/log_tail.h): the display is told they were left
+    // out, a partial line waiting for its rest is dropped (the rest is among them), and
+    // they count as output for hang detection.
+    void skip(Stream stream, std::size_t bytes);
 
     // Called (from the loop) when every attached pipe has reached EOF.
     void on_closed(std::function<void()> callback);

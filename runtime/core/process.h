@@ -50,6 +50,9 @@ struct SpawnSpec {
     // The amlflow-launch helper. Empty: the child is spawned directly, argv[0] resolved
     // against `env`'s PATH here, and it gets no parent-death signal.
     std::string launcher;
+    // The child's stdout and stderr both, instead of the two pipes (a log file the rank
+    // writes itself, core/log_tail.h); -1: pipes. The caller keeps and closes it.
+    int output_fd = -1;
 };
 
 // The amlflow-launch that the build puts beside the running executable
@@ -88,7 +91,8 @@ public:
     const ExitStatus& status() const { return status_; }
 
     // The parent's read ends of the output pipes. take_*() hands the fd over to the caller
-    // (the log relay), which must close it; each returns -1 once taken.
+    // (the log relay), which must close it; each returns -1 once taken, and always when
+    // the output went to SpawnSpec::output_fd.
     int take_stdout();
     int take_stderr();
 

@@ -1,8 +1,10 @@
 #include "runtime/core/shim_group.h"
 
+#include "runtime/core/log_tail.h"
 #include "runtime/core/root_cause.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <arpa/inet.h>
@@ -237,6 +239,9 @@ void ShimGroup::handle_frame(Connection& connection, const FrameView& frame) {
     switch (frame.type) {
         case FrameType::out: rank->log->write(Stream::out, frame.payload); break;
         case FrameType::err: rank->log->write(Stream::err, frame.payload); break;
+        case FrameType::skipped:
+            rank->log->skip(Stream::out, std::strtoull(std::string(frame.payload).c_str(), nullptr, 10));
+            break;
         case FrameType::error_file: rank->error_file = std::string(frame.payload); break;
         case FrameType::metrics: append_to(&rank->metrics_fd, rank->plan.metrics_relay, frame.payload); break;
         case FrameType::exit: handle_exit(*rank, std::string(frame.payload)); break;
@@ -301,7 +306,8 @@ void ShimGroup::admit(Connection& connection, const ShimHello& hello) {
     auto plan = stopping_ ? std::nullopt : planner_(hello, &error);
     LogRelayOptions log_options;
     if (plan) {
-        log_options = {plan->label, hello.rank, plan->log_path, options_.tail_lines};
+        // A rank that writes its log itself needs a relay for the display only.
+        log_options = {plan->label, hello.rank, plan->remote_log.empty() ? plan->log_path : "", options_.tail_lines};
         rank.log = std::make_unique<LogRelay>(loop_, log_options, sink_);
         if (!rank.log->open(&error)) plan.reset();
     }
@@ -319,6 +325,11 @@ void ShimGroup::admit(Connection& connection, const ShimHello& hello) {
     if (!rank.plan.metrics_relay.empty()) start["metrics_file"] = rank.plan.remote_metrics;
     if (!rank.plan.interface.empty()) start["interface"] = rank.plan.interface;
     if (rank.plan.inherit_env) start["inherit_env"] = true;
+    if (!rank.plan.remote_log.empty()) {
+        start["log_file"] = rank.plan.remote_log;
+        // -1: no display at all (then only the skipped counts come, for hang detection).
+        start["display_rate"] = sink_ ? static_cast<long long>(display_rate_from_environment()) : -1LL;
+    }
     write_frame(connection.fd, FrameType::start, start.dump(-1, ' ', false, json::error_handler_t::replace));
     rank.connected = rank.heard = Clock::now();
     if (options_.hang_timeout > Clock::duration::zero()) {
@@ -518,7 +529,12 @@ void ShimGroup::check_done() {
     outcome_.failure = failure_;
     if (failure_.rank >= 0 && ranks_[static_cast<std::size_t>(failure_.rank)]->log) {
         const Rank& root = *ranks_[static_cast<std::size_t>(failure_.rank)];
-        outcome_.tail = root.log->tail();
+        if (root.plan.remote_log.empty()) {
+            outcome_.tail = root.log->tail();
+        } else {
+            // The rank wrote the file itself (on a folder this machine shares): its last lines.
+            outcome_.tail = last_lines(loop_, {root.plan.label, 0, root.plan.log_path, options_.tail_lines});
+        }
         outcome_.error_file = root.error_file;
     } else if (!outcome_.succeeded && launcher_log_) {
         outcome_.tail = launcher_log_->tail();

@@ -47,6 +47,11 @@ struct ShimRankPlan {
     std::map<std::string, std::string> env;
     std::string cwd;
     std::string log_path;     // the rank's live log, on this machine
+    // The same file as the rank's host sees it, where the rank writes it itself (its stdout
+    // and stderr; core/log_tail.h): the shim then sends only what the display takes. Empty:
+    // the shim sends every byte and this machine writes log_path (the host sees no folder
+    // of ours, or AMLFLOW_LOG_LINES=1).
+    std::string remote_log;
     std::string label;        // the terminal prefix, e.g. "train 1"
     std::string error_file;   // TORCHELASTIC_ERROR_FILE where the rank runs
     std::string host;         // where it runs, for messages ("node2"); empty: this machine

@@ -39,7 +39,7 @@ std::optional<FrameView> FrameReader::next_view(std::string* error) {
     std::uint32_t size = 0;
     for (int i = 0; i < 4; ++i) size |= static_cast<std::uint32_t>(head[1 + i]) << (8 * i);
     if (head[0] < static_cast<unsigned char>(FrameType::hello) ||
-        head[0] > static_cast<unsigned char>(FrameType::metrics) || size > kMaxFramePayload) {
+        head[0] > static_cast<unsigned char>(FrameType::skipped) || size > kMaxFramePayload) {
         *error = "not an amlflow shim frame (type " + std::to_string(head[0]) + ", " + std::to_string(size) + " bytes)";
         return std::nullopt;
     }

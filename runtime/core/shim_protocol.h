@@ -26,9 +26,11 @@ enum class FrameType : std::uint8_t {
     hello = 1,   // shim: {"secret", "rank", "size", "local_rank", "local_size", "host", "pid"}
     start,       // supervisor: {"argv": [...], "env": {...}, "cwd", "error_file", and optional
                  //   "metrics_file" (relay it), "interface" (a CIDR or NIC: name the NIC for gloo/NCCL),
-                 //   "inherit_env" (env goes on top of the shim's own)}
+                 //   "inherit_env" (env goes on top of the shim's own), "log_file" (the rank
+                 //   writes it itself; out frames then carry only what the display takes, at
+                 //   most "display_rate" bytes a second, 0: all, -1: none, and skipped frames the rest)}
     started,     // shim: {"pid"} of the rank's program
-    out,         // shim: bytes the rank wrote to stdout
+    out,         // shim: bytes the rank wrote to stdout (with "log_file": to its log file)
     err,         // shim: bytes the rank wrote to stderr
     error_file,  // shim: the rank's TORCHELASTIC_ERROR_FILE, as written
     exit,        // shim: {"code", "signal", "core"}: how the rank's program ended
@@ -37,6 +39,7 @@ enum class FrameType : std::uint8_t {
     refused,     // supervisor: why the hello was refused (text); the connection then closes
     heartbeat,   // both ways, empty, every kHeartbeatInterval: silence means a dead host or network
     metrics,     // shim: new whole lines of the rank's metrics file, where the supervisor cannot read it
+    skipped,     // shim: how many bytes (decimal) of the rank's own log file the display did not get
 };
 
 // Each side says something at least this often; the supervisor counts a shim silent for

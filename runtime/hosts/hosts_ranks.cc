@@ -162,6 +162,7 @@ std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vec
     // Where the host's files are not this machine's, its shim relays the metrics lines
     // into the file the executor reads here.
     auto metrics = launch.env.find("AMLFLOW_METRICS");
+    if (context.layout) plan.remote_log.clear();  // the host's log folder is not ours: every byte comes here
     if (context.layout && metrics != launch.env.end()) {
         plan.remote_metrics = metrics->second;
         plan.metrics_relay = (fs::path(local.context.metrics_folder) / fs::path(metrics->second).filename()).string();

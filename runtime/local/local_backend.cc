@@ -34,6 +34,7 @@ RankGroupOptions group_options(const AttemptRequest& request, const LocalBackend
     out.grace = options.grace;
     out.timeout = std::chrono::milliseconds(duration_ms(request.step->spec, "timeout", 0));
     out.hang_timeout = std::chrono::milliseconds(duration_ms(request.step->spec, "hang_timeout", 0));
+    out.whole_lines = whole_line_logs();
     return out;
 }
 

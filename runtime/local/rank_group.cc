@@ -27,6 +27,7 @@ RankGroup::~RankGroup() {
         loop_.cancel(rank->linger_timer);
         rank->process.reset();  // reaps
         rank->log.reset();      // emits partial lines, closes pipes and file
+        rank->file_log.reset();
     }
 }
 
@@ -76,28 +77,43 @@ bool RankGroup::start(std::vector<RankSpec> specs, std::string* error) {
         }
         ranks_[i]->finished = true;  // never started
         if (ranks_[i]->log) ranks_[i]->log->finish();
+        if (ranks_[i]->file_log) ranks_[i]->file_log->finish();
     }
     check_done();
     return ok;
 }
 
-bool RankGroup::start_rank(int index, std::string* error) {
-    Rank& rank = *ranks_[index];
+bool RankGroup::open_log(Rank& rank, int index, SpawnSpec* spawn, std::string* error) {
     LogRelayOptions log_options;
     log_options.label = rank.spec.label.empty() ? rank_name(index) : rank.spec.label;
     log_options.colour = index;
     log_options.path = rank.spec.log_path;
     log_options.tail_lines = options_.tail_lines;
-    rank.log = std::make_unique<LogRelay>(loop_, std::move(log_options), sink_);
-    if (!rank.log->open(error)) return false;
+    if (options_.whole_lines || log_options.path.empty()) {
+        rank.log = std::make_unique<LogRelay>(loop_, std::move(log_options), sink_);
+        return rank.log->open(error);
+    }
+    if (!watch_) watch_ = std::make_unique<FileWatch>(loop_);
+    rank.file_log = std::make_unique<LogTail>(loop_, *watch_, std::move(log_options), sink_);
+    if (!rank.file_log->open(error)) return false;
+    spawn->output_fd = rank.file_log->output_fd();
+    return true;
+}
 
+bool RankGroup::start_rank(int index, std::string* error) {
+    Rank& rank = *ranks_[index];
+    SpawnSpec spawn{rank.spec.argv, rank.spec.env, rank.spec.cwd, options_.launcher};
+    if (!open_log(rank, index, &spawn, error)) return false;
     rank.process = std::make_unique<Process>(loop_);
     rank.process->on_exit([this, index](const ExitStatus& status) { handle_exit(index, status); });
-    SpawnSpec spawn{rank.spec.argv, rank.spec.env, rank.spec.cwd, options_.launcher};
     if (!rank.process->start(spawn, error)) return false;
-    rank.log->attach(Stream::out, rank.process->take_stdout());
-    rank.log->attach(Stream::err, rank.process->take_stderr());
-    rank.log->on_closed([this, index] { handle_closed(index); });
+    if (rank.file_log) {
+        rank.file_log->follow();
+    } else {
+        rank.log->attach(Stream::out, rank.process->take_stdout());
+        rank.log->attach(Stream::err, rank.process->take_stderr());
+        rank.log->on_closed([this, index] { handle_closed(index); });
+    }
     if (on_rank_started_) {
         const RankSpec& spec = rank.spec;
         on_rank_started_({spec.rank >= 0 ? spec.rank : index, spec.local_rank, spec.node_rank,
@@ -114,9 +130,11 @@ void RankGroup::handle_exit(int index, const ExitStatus& status) {
     rank.exited = true;
     loop_.cancel(rank.hang_timer);
     rank.hang_timer = 0;
-    // Everything the rank wrote is in its pipes now; read it before anyone hears of the
-    // exit, so that the log is complete when they look.
-    bool closed = rank.log->drain();
+    // Everything the rank wrote is in its pipes (or its file) now; read it before anyone
+    // hears of the exit, so that the log is complete when they look.
+    bool closed = true;
+    if (rank.file_log) rank.file_log->drain();
+    else closed = rank.log->drain();
     exits_.push_back(RankExit{index, status, Clock::now()});
     if (on_rank_exit_) on_rank_exit_(exits_.back());
     if (rank.hung) {
@@ -152,7 +170,8 @@ void RankGroup::check_hang(int index) {
     if (rank.exited || failure_.kind != FailureKind::none) return;
     // Re-armed from the last output when the timer fires, rather than on every read, so
     // a chatty rank costs nothing here.
-    Clock::time_point due = rank.log->last_output().value_or(started_) + options_.hang_timeout;
+    auto last = rank.file_log ? rank.file_log->last_output() : rank.log->last_output();
+    Clock::time_point due = last.value_or(started_) + options_.hang_timeout;
     if (Clock::now() < due) {
         rank.hang_timer = loop_.at(due, [this, index] { check_hang(index); });
         return;
@@ -180,12 +199,13 @@ void RankGroup::finish_rank(int index) {
     rank.finished = true;
     loop_.cancel(rank.linger_timer);
     rank.linger_timer = 0;
-    rank.log->finish();
+    if (rank.log) rank.log->finish();
     // What the rank left behind in its group (a `cmd &` it never waited for) ends with it:
     // a finished step leaves no process running. The zombie leader still holds the group
     // id, so this cannot reach anyone else.
     rank.process->signal_group(SIGKILL);
     rank.process->reap();
+    if (rank.file_log) rank.file_log->finish();  // after the kill: nothing writes it now
     check_done();
 }
 
@@ -238,8 +258,9 @@ void RankGroup::check_done() {
     });
     outcome_.succeeded = failure_.kind == FailureKind::none;
     outcome_.failure = failure_;
-    if (failure_.rank >= 0 && ranks_[failure_.rank]->log) {
-        outcome_.tail = ranks_[failure_.rank]->log->tail();
+    if (failure_.rank >= 0 && (ranks_[failure_.rank]->log || ranks_[failure_.rank]->file_log)) {
+        const Rank& root = *ranks_[failure_.rank];
+        outcome_.tail = root.file_log ? root.file_log->tail() : root.log->tail();
         outcome_.error_file = read_error_file(ranks_[failure_.rank]->spec.error_file);
     }
     outcome_.exits = exits_;
@@ -252,13 +273,15 @@ pid_t RankGroup::pid(int rank) const {
 }
 
 std::vector<std::string> RankGroup::tail(int rank) const {
-    if (rank < 0 || rank >= static_cast<int>(ranks_.size()) || !ranks_[rank]->log) return {};
-    return ranks_[rank]->log->tail();
+    if (rank < 0 || rank >= static_cast<int>(ranks_.size())) return {};
+    if (ranks_[rank]->file_log) return ranks_[rank]->file_log->tail();
+    return ranks_[rank]->log ? ranks_[rank]->log->tail() : std::vector<std::string>{};
 }
 
 std::optional<RankGroup::Clock::time_point> RankGroup::last_output(int rank) const {
-    if (rank < 0 || rank >= static_cast<int>(ranks_.size()) || !ranks_[rank]->log) return {};
-    return ranks_[rank]->log->last_output();
+    if (rank < 0 || rank >= static_cast<int>(ranks_.size())) return {};
+    if (ranks_[rank]->file_log) return ranks_[rank]->file_log->last_output();
+    return ranks_[rank]->log ? ranks_[rank]->log->last_output() : std::nullopt;
 }
 
 }  // namespace amlflow::runtime

@@ -14,6 +14,14 @@
 // log is complete and in order whenever an exit is reported. done() waits, in addition,
 // for every pipe to reach EOF; descendants of a rank that hold its pipes open are given
 // `linger` after the rank's exit and are then SIGKILLed with its process group.
+//
+// By default a rank with a log path writes that file itself (its stdout and stderr are the
+// file, core/log_tail.h) and the group only reads back what the display shows: relaying
+// every byte through amlflow costs more than the 1.2x of direct writes that DESIGN §6
+// allows. There are no pipes then; the log is complete at the exit, and what the rank
+// left in its process group is SIGKILLed at once. `whole_lines` (AMLFLOW_LOG_LINES=1)
+// relays through pipes instead (core/log_relay.h), for logs whose lines are never split
+// by the other stream and whose progress bars keep their last state only.
 #pragma once
 
 #include <chrono>
@@ -25,7 +33,9 @@
 
 #include "runtime/core/event_loop.h"
 #include "runtime/core/group_outcome.h"
+#include "runtime/core/file_watch.h"
 #include "runtime/core/log_relay.h"
+#include "runtime/core/log_tail.h"
 #include "runtime/core/process.h"
 
 namespace amlflow::runtime {
@@ -48,6 +58,7 @@ struct RankGroupOptions {
     Duration grace = std::chrono::seconds(5);      // SIGTERM, then SIGKILL this much later
     Duration linger = std::chrono::seconds(1);     // see the header comment
     std::size_t tail_lines = 50;
+    bool whole_lines = false;                      // relay through pipes (see above)
 };
 
 class RankGroup : public SupervisedGroup {
@@ -94,7 +105,8 @@ private:
     struct Rank {
         RankSpec spec;
         std::unique_ptr<Process> process;
-        std::unique_ptr<LogRelay> log;
+        std::unique_ptr<LogRelay> log;       // relayed through pipes, or
+        std::unique_ptr<LogTail> file_log;   // written by the rank itself
         bool exited = false;
         bool finished = false;  // reaped and its pipes closed
         bool hung = false;      // silent past hang_timeout: asked for its stacks
@@ -103,6 +115,7 @@ private:
     };
 
     bool start_rank(int index, std::string* error);
+    bool open_log(Rank& rank, int index, SpawnSpec* spawn, std::string* error);
     void handle_exit(int index, const ExitStatus& status);
     void handle_closed(int index);
     void check_hang(int index);
@@ -117,6 +130,7 @@ private:
     EventLoop& loop_;
     RankGroupOptions options_;
     LineSink* sink_;
+    std::unique_ptr<FileWatch> watch_;  // for the file_logs
     std::vector<std::unique_ptr<Rank>> ranks_;
     std::function<void(const RankStarted&)> on_rank_started_;
     std::function<void(const RankExit&)> on_rank_exit_;

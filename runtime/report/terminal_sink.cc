@@ -12,7 +12,6 @@ namespace amlflow::runtime {
 namespace {
 
 constexpr std::size_t kFlushAt = 64 * 1024;
-constexpr std::size_t kDefaultRate = 1024 * 1024;  // bytes a second: ~10,000 lines, more than anyone reads
 
 // Red is left out: it reads as "error", and any rank's line may be an ordinary one.
 constexpr const char* kColours[] = {"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"};
@@ -46,13 +45,7 @@ TerminalSink::~TerminalSink() {
     flush();
 }
 
-std::size_t TerminalSink::rate_from_environment() {
-    const char* text = std::getenv("AMLFLOW_TERMINAL_RATE");
-    if (!text || !*text) return kDefaultRate;
-    char* end = nullptr;
-    unsigned long long value = std::strtoull(text, &end, 10);
-    return end && *end == '\0' ? static_cast<std::size_t>(value) : kDefaultRate;
-}
+std::size_t TerminalSink::rate_from_environment() { return display_rate_from_environment(); }
 
 bool TerminalSink::accepting() {
     if (rate_ == 0) return true;

@@ -77,6 +77,8 @@ bool program_from(const json& start, Program* program, std::string* error) {
     program->cwd = start.value("cwd", "");
     program->error_file = start.value("error_file", "");
     program->metrics_file = start.value("metrics_file", "");
+    program->log_file = start.value("log_file", "");
+    program->display_rate = start.value("display_rate", 0LL);
     if (program->argv.empty()) {
         *error = "the supervisor sent no program";
         return false;

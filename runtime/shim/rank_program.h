@@ -16,6 +16,8 @@ struct Program {
     std::vector<std::string> env;  // NAME=value
     std::string cwd, error_file;
     std::string metrics_file;      // on this host, relayed to the supervisor; empty: none
+    std::string log_file;          // the rank writes it itself (log_follow.h); empty: pipes
+    long long display_rate = 0;    // bytes a second of log_file sent for the display
     std::string mark;              // "AMLFLOW_RANK_MARK=<token>", in env too
 };
 

@@ -39,6 +39,7 @@
 #include "runtime/core/error_file.h"
 #include "runtime/core/process_sweep.h"
 #include "runtime/core/shim_protocol.h"
+#include "runtime/shim/log_follow.h"
 #include "runtime/shim/metrics_tail.h"
 #include "runtime/shim/rank_program.h"
 
@@ -48,6 +49,7 @@ using amlflow::runtime::Frame;
 using amlflow::runtime::FrameReader;
 using amlflow::runtime::FrameType;
 using amlflow::runtime::write_frame;
+using amlflow::shim::LogFollow;
 using amlflow::shim::MetricsTail;
 using amlflow::shim::Program;
 using nlohmann::json;
@@ -163,6 +165,7 @@ struct Supervision {
     Clock::time_point heard = Clock::now();       // the supervisor's last frame
     Clock::time_point next_beat = Clock::now() + amlflow::runtime::kHeartbeatInterval;
     int pipes[2] = {-1, -1};  // stdout, stderr
+    LogFollow* log = nullptr; // instead of the pipes: the log file the rank writes itself
     pid_t pid = 0;
     bool exited = false, supervisor_gone = false;
     siginfo_t status{};
@@ -209,6 +212,10 @@ void relay_metrics(Supervision& s, bool final) {
     if (!lines.empty()) send(s, FrameType::metrics, lines);
 }
 
+void follow_log(Supervision& s, bool final) {
+    s.log->pump([&s](FrameType type, std::string_view bytes) { send(s, type, bytes); }, final);
+}
+
 // The periodic work: a heartbeat when nothing else was said, new metrics lines, and the
 // supervisor's silence, which ends the rank (a partition closes no connection).
 void tick(Supervision& s) {
@@ -220,6 +227,7 @@ void tick(Supervision& s) {
         return supervisor_lost(s);
     }
     if (s.metrics.enabled()) relay_metrics(s, false);
+    if (s.log) follow_log(s, false);
     if (now >= s.next_beat) send(s, FrameType::heartbeat, "");
 }
 
@@ -284,9 +292,10 @@ int poll_timeout(const Supervision& s) {
 
 void supervise(Supervision& s, FrameReader& reader) {
     while (!s.exited || (s.pipes_open() && Clock::now() < s.linger_until)) {
-        pollfd fds[4] = {{s.signals, POLLIN, 0}, {s.sock, POLLIN, 0}, {s.pipes[0], POLLIN, 0}, {s.pipes[1], POLLIN, 0}};
+        pollfd fds[5] = {{s.signals, POLLIN, 0}, {s.sock, POLLIN, 0}, {s.pipes[0], POLLIN, 0}, {s.pipes[1], POLLIN, 0},
+                         {s.log ? s.log->watch_fd() : -1, POLLIN, 0}};
         if (s.supervisor_gone) fds[1].fd = -1;
-        int ready = poll(fds, 4, poll_timeout(s));
+        int ready = poll(fds, 5, poll_timeout(s));
         if (ready < 0 && errno != EINTR) die(std::string("poll: ") + std::strerror(errno));
         if (Clock::now() >= s.kill_at) {
             kill(-s.pid, SIGKILL);
@@ -297,6 +306,7 @@ void supervise(Supervision& s, FrameReader& reader) {
         for (int i = 0; i < 2; ++i) {
             if (fds[2 + i].revents) relay_pipe(s, i);
         }
+        if (fds[4].revents) follow_log(s, false);
         if (fds[1].revents) handle_supervisor(s, reader);
         if (fds[0].revents) handle_signals(s);
     }
@@ -308,6 +318,10 @@ int finish(Supervision& s, const std::string& error_file) {
     kill(-s.pid, SIGKILL);
     amlflow::runtime::kill_all_marked_processes(s.mark.c_str());
     waitpid(s.pid, nullptr, 0);
+    if (s.log) {
+        follow_log(s, true);  // the display's share of what is left, before the exit
+        s.log->finish();
+    }
     if (s.metrics.enabled()) relay_metrics(s, true);
     bool signaled = s.status.si_code == CLD_KILLED || s.status.si_code == CLD_DUMPED;
     int code = signaled ? -1 : s.status.si_status;
@@ -372,16 +386,24 @@ int main(int argc, char** argv) {
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&blocked, sig);
     sigprocmask(SIG_SETMASK, &blocked, nullptr);  // exactly these: not whatever mpirun blocked
     s.signals = signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK);
-    int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) die("cannot create pipes");
-    // Room for a burst while a frame is on its way (the default 64 KiB blocks the rank sooner).
-    fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
-    fcntl(err[0], F_SETPIPE_SZ, 1 << 20);
-    s.pid = spawn(program, out[1], err[1], blocked);
-    close(out[1]);
-    close(err[1]);
-    s.pipes[0] = out[0];
-    s.pipes[1] = err[0];
+    LogFollow log(program.log_file, program.display_rate);
+    if (!program.log_file.empty()) {
+        std::string error;
+        if (!log.open(&error)) die(error);
+        s.log = &log;
+        s.pid = spawn(program, log.output_fd(), log.output_fd(), blocked);
+    } else {
+        int out[2], err[2];
+        if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) die("cannot create pipes");
+        // Room for a burst while a frame is on its way (the default 64 KiB blocks the rank sooner).
+        fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
+        fcntl(err[0], F_SETPIPE_SZ, 1 << 20);
+        s.pid = spawn(program, out[1], err[1], blocked);
+        close(out[1]);
+        close(err[1]);
+        s.pipes[0] = out[0];
+        s.pipes[1] = err[0];
+    }
     s.heard = Clock::now();
     send(s, FrameType::started, json{{"pid", static_cast<long>(s.pid)}}.dump());
     act_on_frames(s, reader);

@@ -32,9 +32,11 @@
 #    mpirun's own output relay to one file. Wall clock of the whole command, the order
 #    alternating. Target: amlflow / by hand <= 1.05.
 # 2. Log relay. 2 x 2 ranks of runtime_writer (C, compiled here) writing BENCH_RELAY_BYTES
-#    each: through `amlflow run` (each rank's shim sends its lines to amlflow, which writes
-#    the per-rank logs and its own stdout, here a file), against the same writers started
-#    by the same mpirun, each writing straight to a file on its host. Target: <= 1.2.
+#    each: through `amlflow run` (each rank writes its log on the shared folder itself, its
+#    shim sends amlflow the display's share; amlflow's stdout is a file), against the same
+#    writers started by the same mpirun, each writing straight to a file on its host. A
+#    reference row: the same with AMLFLOW_LOG_LINES=1 (each shim sends every byte, amlflow
+#    writes the per-rank logs: how it was before). Target: <= 1.2.
 # 3. Crash on host 2 -> the restarted ranks' first line. hosts_crash.py: on attempt 0 rank 3
 #    (host 2) prints BENCH-CRASH and exits 1; on attempt 1 each rank prints BENCH-START
 #    first. Figures: first and last BENCH-START minus BENCH-CRASH (backoff = 1ms). What it
@@ -199,18 +201,21 @@ if wants relay; then
     echo
     echo "== 2. log relay: 2 x 2 ranks writing $RELAY_BYTES bytes each (s)"
     hand_relay() { "${MPIRUN[@]}" sh "$WORK/writer.sh" "$WORK/bin/runtime_writer" "$RELAY_BYTES" "$WORK/files"; }
-    ours="" base=""
+    ours="" lines="" base=""
     for ((i = 0; i < RELAY_REPS; i++)); do
         rm -rf "$WORK/files"/* "$AMLFLOW_HOME/runs"/*/relay && sync
         a=$(timed "$WORK/out/relay.txt" "$AMLFLOW" run --force "$WORK/relay.amlflow")
         logs=$(find "$AMLFLOW_HOME/runs" -path '*relay/attempt-1/rank-*.log' -size +1k | wc -l)
         rm -rf "$AMLFLOW_HOME/runs"/*/relay && sync
+        c=$(AMLFLOW_LOG_LINES=1 timed "$WORK/out/relay-lines.txt" "$AMLFLOW" run --force "$WORK/relay.amlflow")
+        rm -rf "$AMLFLOW_HOME/runs"/*/relay && sync
         b=$(timed "$WORK/out/hand-relay.txt" hand_relay)
         bytes=$(cat "$WORK/files"/rank-*.out 2>/dev/null | wc -c)
-        echo "  rep $((i + 1)): amlflow $a s ($logs rank logs), to files on the hosts $b s ($bytes bytes)"
-        ours+="$a " base+="$b "
+        echo "  rep $((i + 1)): amlflow $a s ($logs rank logs), relayed in whole lines $c s, to files on the hosts $b s ($bytes bytes)"
+        ours+="$a " lines+="$c " base+="$b "
     done
     record "2 x 2 ranks x $((RELAY_BYTES / 1000000)) MB: amlflow / files" "$ours" "$base" s "<= 1.2x"
+    record "  the same relayed in whole lines (AMLFLOW_LOG_LINES=1)" "$lines" "$base" s "-"
 fi
 
 if wants crash; then

@@ -90,8 +90,14 @@
 #    its stdout at its display rate), against the same 8 writers each writing straight to
 #    its own file from a shell script. Two shapes: 100 MB each in 65,500-byte writes, and
 #    50 MB each in 8,192-byte writes; amlflow's stdout to a file, to /dev/null, and to a
-#    pty (`script`). The log files are checked for their byte count (a short one is
-#    reported). Files are deleted and `sync`ed between repetitions, outside the timed part.
+#    pty (`script`), with the display's default budget (1 MiB/s of rank output, then a
+#    "not shown" line per rank and second); and, as reference rows, every line shown
+#    (AMLFLOW_TERMINAL_RATE=0) to a file and to /dev/null, and the logs relayed through
+#    amlflow in whole lines (AMLFLOW_LOG_LINES=1; how every log was written before the
+#    ranks wrote their own). BENCH_RELAY_VARIANTS picks a subset (see the section). The log
+#    files are checked for their byte count (a short one is reported). Files are deleted
+#    and `sync`ed between repetitions, outside the timed part. Wall time and CPU seconds
+#    (user + system of the whole process tree, /usr/bin/time) are both recorded.
 #    Target: ratio <= 1.2.
 #
 # 5. Supervisor memory, 64 ranks. A `command = "sleep 2"` job with
@@ -402,10 +408,14 @@ check_sizes() {  # check_sizes DIR BYTES -> "ok" or what is wrong
 if wants relay; then
     echo
     echo "== 4. log relay: 8 ranks writing 100-byte lines, amlflow's stdout to a file, /dev/null and a pty (s)"
-    # relay_amlflow JOB BYTES WRITE_BYTES OUT -> "<s> <log check>"; OUT: file, null or pty
+    # The variants of amlflow's side: NAME=OUT[:ENV]. OUT is file, null or pty; ENV is set for
+    # amlflow. "all" shows every line (no display budget); "lines" relays the logs through
+    # amlflow (AMLFLOW_LOG_LINES=1, the whole-line logs; how every log was written before).
+    RELAY_VARIANTS=${BENCH_RELAY_VARIANTS:-"file=file null=null pty=pty file-all=file:AMLFLOW_TERMINAL_RATE=0 null-all=null:AMLFLOW_TERMINAL_RATE=0 file-lines=file:AMLFLOW_LOG_LINES=1"}
+    # relay_amlflow JOB BYTES WRITE_BYTES OUT ENV -> "<s> <cpu s> <log check>"
     relay_amlflow() {
-        local t0 t1 rc a logs sizes cmd
-        cmd="RUNTIME_WRITER_WRITE_BYTES=$3 '$AMLFLOW' run --force '$WORK/$1.amlflow'"
+        local t0 t1 rc a cpu logs sizes cmd
+        cmd="RUNTIME_WRITER_WRITE_BYTES=$3 $5 /usr/bin/time -f '%U %S' -o '$WORK/out/relay.cpu' '$AMLFLOW' run --force '$WORK/$1.amlflow'"
         sync
         t0=$EPOCHREALTIME
         case $4 in
@@ -416,46 +426,59 @@ if wants relay; then
         rc=$?
         t1=$EPOCHREALTIME
         a=$(minus "$t0" "$t1")
+        cpu=$(awk '{ printf "%.3f", $1 + $2 }' "$WORK/out/relay.cpu" 2>/dev/null)
         logs=$(ls -d "$AMLFLOW_HOME"/runs/*/"$1"/attempt-* 2>/dev/null | tail -1)
         sizes=$(check_sizes "$logs" "$2")
         ((rc == 0)) || { show_fail "amlflow exit $rc" "$WORK/out/relay.err" >&2; a=nan; }
         [[ $sizes == ok ]] || a=nan
         rm -rf "$AMLFLOW_HOME"/runs/*/"$1" "$WORK/out/relay.stdout"
-        echo "$a $sizes"
+        echo "$a ${cpu:-nan} $sizes"
     }
-    relay_direct() {  # relay_direct BYTES WRITE_BYTES -> "<s> <check>"
-        local t0 t1 b sizes
+    relay_direct() {  # relay_direct BYTES WRITE_BYTES -> "<s> <cpu s> <check>"
+        local t0 t1 b cpu sizes
         sync
         rm -rf "$WORK/direct" && mkdir -p "$WORK/direct"
         t0=$EPOCHREALTIME
-        RUNTIME_WRITER_WRITE_BYTES=$2 bash "$WORK/by_hand.sh" 8 0 "$WORK/direct" "$WORK/bin/runtime_writer" "$1"
+        RUNTIME_WRITER_WRITE_BYTES=$2 /usr/bin/time -f '%U %S' -o "$WORK/out/direct.cpu" \
+            bash "$WORK/by_hand.sh" 8 0 "$WORK/direct" "$WORK/bin/runtime_writer" "$1"
         t1=$EPOCHREALTIME
         b=$(minus "$t0" "$t1")
+        cpu=$(awk '{ printf "%.3f", $1 + $2 }' "$WORK/out/direct.cpu" 2>/dev/null)
         sizes=$(check_sizes "$WORK/direct" "$1")
         [[ $sizes == ok ]] || b=nan
         rm -rf "$WORK/direct"
-        echo "$b $sizes"
+        echo "$b ${cpu:-nan} $sizes"
     }
     for shape in "relay $RELAY_BYTES 65500" "relay_small $((RELAY_BYTES / 2)) 8192"; do
         read -r job bytes write <<<"$shape"
-        declare -A ours=([file]="" [null]="" [pty]="")
-        base=""
+        declare -A ours=() ours_cpu=()
+        base="" base_cpu=""
         for ((i = 0; i < REPS; i++)); do
             line="  8 x $((bytes / 1000000)) MB in $write-byte writes, rep $((i + 1)):"
-            for out in file null pty; do
-                read -r a sizes < <(relay_amlflow "$job" "$bytes" "$write" "$out")
-                ours[$out]+="$a "
-                line+=" amlflow>$out $a s ($sizes);"
+            for variant in $RELAY_VARIANTS; do
+                name=${variant%%=*} spec=${variant#*=}
+                out=${spec%%:*} env=""
+                [[ $spec == *:* ]] && env=${spec#*:}
+                read -r a cpu sizes < <(relay_amlflow "$job" "$bytes" "$write" "$out" "$env")
+                ours[$name]+="$a " ours_cpu[$name]+="$cpu "
+                line+=" $name $a s (cpu $cpu, $sizes);"
             done
-            read -r b sizes < <(relay_direct "$bytes" "$write")
-            base+="$b "
-            echo "$line direct $b s ($sizes)"
+            read -r b cpu sizes < <(relay_direct "$bytes" "$write")
+            base+="$b " base_cpu+="$cpu "
+            echo "$line direct $b s (cpu $cpu, $sizes)"
         done
-        for out in file null pty; do
-            record "log relay 8x$((bytes / 1000000)) MB, $write-byte writes, stdout to $out: amlflow / direct" \
-                   "${ours[$out]}" "$base" s "<= 1.2x"
+        for variant in $RELAY_VARIANTS; do
+            name=${variant%%=*}
+            record "log relay 8x$((bytes / 1000000)) MB, $write-byte writes, stdout to $name: amlflow / direct" \
+                   "${ours[$name]}" "$base" s "<= 1.2x"
         done
-        unset ours
+        # CPU seconds of everything (amlflow and the 8 ranks; by hand: the shell and the 8
+        # ranks): less at the mercy of what else the machine runs than wall time.
+        for variant in $RELAY_VARIANTS; do
+            name=${variant%%=*}
+            record "  cpu, stdout to $name: amlflow / direct" "${ours_cpu[$name]}" "$base_cpu" s "-"
+        done
+        unset ours ours_cpu
     done
 fi
 

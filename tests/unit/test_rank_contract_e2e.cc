@@ -6,6 +6,8 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 
+#include <cstring>
+
 #include <boost/test/unit_test.hpp>
 
 #include "tests/unit/e2e_harness.h"
@@ -408,8 +410,12 @@ experiment e {
 
 // Every byte a rank writes reaches its log, in order, also when the display leaves lines
 // out (a rate far below what the ranks write) and when a rank is SIGKILLed in the middle of
-// a line; the display says what it left out.
-BOOST_AUTO_TEST_CASE(logs_keep_every_line_when_the_display_skips_and_a_rank_dies_mid_line) {
+// a line; the display says what it left out. Run twice: ranks writing their logs themselves
+// (the default: the log is the bytes as the rank wrote them, a stderr line may land inside
+// a stdout line cut by a write) and through the relay (AMLFLOW_LOG_LINES=1: whole lines).
+namespace {
+
+void check_every_byte_reaches_the_log(bool whole_lines, const std::string& distribution = "pytorch") {
     Sandbox box;
     const int lines = 20000;
     box.write("src/spray.py", R"PY(import os, signal, sys, time
@@ -432,22 +438,44 @@ if r == 1:
     std::string script = read_file(box.path("src/spray.py"));
     script.replace(script.find("LINES"), 5, std::to_string(lines));
     box.write("src/spray.py", script);
-    box.write("p.amlflow", R"(
-environment py { python = "/usr/bin/python3" }
-experiment e {
-  job spray { source = "src", script = "spray.py", environment = py, distribution = pytorch { processes_per_node = 2 } }
-}
-)");
-    auto process = start_with(box, {"run", "p.amlflow"}, {{"AMLFLOW_TERMINAL_RATE", "2000"}});
+    box.write("p.amlflow", "environment py { python = \"/usr/bin/python3\" }\nexperiment e {\n"
+                           "  job spray { source = \"src\", script = \"spray.py\", environment = py, distribution = " +
+                           distribution + " { processes_per_node = 2 } }\n}\n");
+    auto process = start_with(box, {"run", "p.amlflow"},
+                              {{"AMLFLOW_TERMINAL_RATE", "2000"}, {"AMLFLOW_LOG_LINES", whole_lines ? "1" : "0"}});
     Outcome r = process->wait(120);
     BOOST_REQUIRE_MESSAGE(r.finished && r.code == 2, r);
     BOOST_TEST(contains(r.err, "root cause: rank 1 was killed by signal 9"), r);
     BOOST_TEST(contains(r.out, "of output not shown"), r);
+    BOOST_TEST(contains(r.err, "R1 partial line without its newline"), r);  // the failure's tail
     auto store = box.store();
     std::string run = box.only_run();
     for (int rank = 0; rank < 2; ++rank) {
         BOOST_TEST_CONTEXT("rank " << rank) {
-            std::vector<std::string> logged = lines_of(read_file(store->rank_log(run, "spray", 0, rank)));
+            std::string text = read_file(store->rank_log(run, "spray", 0, rank));
+            if (!whole_lines) {
+                // The bytes as written: without its stderr lines, the log is stdout exactly.
+                std::string out, errs;
+                int err_lines = 0;
+                for (int n = 0; n * 8000 < lines * 80; n += 7) {
+                    char err[32];
+                    std::snprintf(err, sizeof err, "R%d err %06d\n", rank, n);
+                    std::size_t at = text.find(err);
+                    if (at == std::string::npos) continue;
+                    text.erase(at, std::strlen(err));
+                    ++err_lines;
+                }
+                for (int i = 0; i < lines; ++i) {
+                    char line[96];
+                    std::snprintf(line, sizeof line, "R%d line %06d ", rank, i);
+                    out += line + std::string(static_cast<size_t>(i % 50), 'y') + "\n";
+                }
+                if (rank == 1) out += "R1 partial line without its newline\n";
+                BOOST_TEST(err_lines > 0);
+                BOOST_TEST((text == out), "the log without its stderr lines is not stdout as written");
+                continue;
+            }
+            std::vector<std::string> logged = lines_of(text);
             int next = 0, errs = 0, other = 0;
             std::string last;
             for (const std::string& line : logged) {
@@ -467,6 +495,21 @@ experiment e {
             }
         }
     }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(logs_keep_every_byte_when_the_display_skips_and_a_rank_dies_mid_line) {
+    check_every_byte_reaches_the_log(false);
+}
+
+// The same for ranks that mpirun starts: each rank's shim follows the log the rank writes.
+BOOST_AUTO_TEST_CASE(mpi_ranks_logs_keep_every_byte_when_the_display_skips_and_a_rank_dies_mid_line) {
+    check_every_byte_reaches_the_log(false, "mpi");
+}
+
+BOOST_AUTO_TEST_CASE(relayed_logs_keep_every_line_whole_when_the_display_skips_and_a_rank_dies_mid_line) {
+    check_every_byte_reaches_the_log(true);
 }
 
 // The shim's ranks are supervised as local ones are: a silent rank is a hang (after its

@@ -124,6 +124,13 @@ RankGroupOptions options() {
     return o;
 }
 
+// The relay through pipes (AMLFLOW_LOG_LINES=1) instead of ranks writing their logs.
+RankGroupOptions relay_options() {
+    RankGroupOptions o = options();
+    o.whole_lines = true;
+    return o;
+}
+
 struct Result {
     GroupOutcome outcome;
     std::vector<std::string> lines;
@@ -359,7 +366,7 @@ BOOST_AUTO_TEST_SUITE(log_relay)
 BOOST_AUTO_TEST_CASE(progress_redraws_collapse_and_partial_lines_flush) {
     TempDir dir;
     std::string log = dir.file("rank0.log");
-    Result r = run_group({sh("printf 'start\\n  0%%\\r 50%%\\r100%%\\nnext\\r\\nabc\\rfinal'", log)});
+    Result r = run_group({sh("printf 'start\\n  0%%\\r 50%%\\r100%%\\nnext\\r\\nabc\\rfinal'", log)}, relay_options());
     std::vector<std::string> expected = {"start", "100%", "next", "final"};
     BOOST_TEST(r.lines == expected, boost::test_tools::per_element());
     BOOST_TEST(read_file(log) == "start\n100%\nnext\nfinal\n");
@@ -404,7 +411,7 @@ BOOST_AUTO_TEST_CASE(interleaved_streams_keep_lines_whole_and_in_order) {
     std::string log_at_exit;
     EventLoop loop;
     CollectSink sink;
-    RankGroup group(loop, options(), &sink);
+    RankGroup group(loop, relay_options(), &sink);
     group.on_rank_exit([&](const RankExit&) { log_at_exit = read_file(log); });
     group.start({python(code, log)}, nullptr);
     BOOST_REQUIRE(loop.run_until([&] { return group.done(); }, Clock::now() + 30s));
@@ -487,7 +494,7 @@ BOOST_AUTO_TEST_CASE(a_log_that_cannot_keep_up_holds_the_rank_back_not_the_memor
         close(fd);
     });
     SkippingSink sink;
-    RankGroup group(loop, options(), &sink);
+    RankGroup group(loop, relay_options(), &sink);
     group.start({python(code, log)}, nullptr);
     bool finished = loop.run_until([&] { return group.done(); }, Clock::now() + 60s);
     reader.join();
@@ -529,6 +536,142 @@ BOOST_AUTO_TEST_CASE(terminal_sink_prefixes_and_colours) {
     BOOST_TEST(read(fds[0], buffer, sizeof buffer - 1) == 16);
     BOOST_TEST(std::string(buffer) == "[train 1] hello\n");
     close(fds[0]);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Ranks that write their log files themselves (the default; core/log_tail.h).
+BOOST_AUTO_TEST_SUITE(log_tail)
+
+BOOST_AUTO_TEST_CASE(a_rank_writes_its_log_byte_for_byte_also_when_killed_mid_line) {
+    TempDir dir;
+    std::string log = dir.file("rank0.log");
+    // Pieces of lines on stdout, whole lines on stderr between them, "\r" redraws, then a
+    // last piece without its "\n" and a SIGKILL. The script prints what it wrote, in order.
+    std::string code =
+        "import os, signal\n"
+        "expected = []\n"
+        "for i in range(2000):\n"
+        "    fd = 2 if i % 5 == 0 else 1\n"
+        "    data = b'%s %05d %s\\n' % (b'err' if fd == 2 else b'out', i, b'y' * (i * 37 % 3000))\n"
+        "    if fd == 1 and i % 3 == 0: data = b'bar 10%\\rbar 99%\\r' + data\n"
+        "    pieces = [data] if fd == 2 else [data[:len(data) // 2], data[len(data) // 2:]]\n"
+        "    for piece in pieces:\n"
+        "        os.write(fd, piece)\n"
+        "        expected.append(piece)\n"
+        "os.write(1, b'cut short')\n"
+        "expected.append(b'cut short')\n"
+        "open('" + dir.file("expected") + "', 'wb').write(b''.join(expected))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n";
+    std::string log_at_exit;
+    EventLoop loop;
+    CollectSink sink;
+    RankGroup group(loop, options(), &sink);
+    group.on_rank_exit([&](const RankExit&) { log_at_exit = read_file(log); });
+    group.start({python(code, log)}, nullptr);
+    BOOST_REQUIRE(loop.run_until([&] { return group.done(); }, Clock::now() + 30s));
+    BOOST_TEST(group.outcome().failure.status.signal == SIGKILL);
+
+    std::string expected = read_file(dir.file("expected"));
+    BOOST_REQUIRE(expected.size() > 1000000u);
+    BOOST_TEST(log_at_exit == expected);               // complete when the exit was reported
+    BOOST_TEST(read_file(log) == expected + "\n");     // the cut line ended afterwards
+    // The display: the file's lines, each redrawn bar at its last state.
+    std::vector<std::string> shown;
+    for (std::string line : split_lines(expected)) {
+        std::size_t cr = line.rfind('\r');
+        shown.push_back(cr == std::string::npos ? line : line.substr(cr + 1));
+    }
+    BOOST_TEST(sink.lines == shown, boost::test_tools::per_element());
+    BOOST_REQUIRE(!group.outcome().tail.empty());
+    BOOST_TEST(group.outcome().tail.back() == "cut short");
+    BOOST_TEST(group.outcome().tail.size() <= 50u);
+    BOOST_TEST(no_children());
+}
+
+// A display that takes lines in bursts: it refuses now and then, as the terminal does once
+// it has shown its share of a second.
+class BurstySink : public LineSink {
+public:
+    void line(std::string_view, Stream, std::string_view text) override {
+        lines.emplace_back(text);
+        if (++in_burst == 300) refusals = 3, in_burst = 0;
+    }
+    bool accepting() override {
+        if (refusals == 0) return true;
+        --refusals;
+        return false;
+    }
+    void skipped(std::string_view, std::size_t bytes) override { skipped_bytes += bytes; }
+    std::vector<std::string> lines;
+    std::size_t skipped_bytes = 0;
+    int in_burst = 0, refusals = 0;
+};
+
+BOOST_AUTO_TEST_CASE(a_display_that_skips_resumes_at_a_line_start) {
+    TempDir dir;
+    std::string log = dir.file("rank0.log");
+    // Lines in writes that cut them anywhere, slowly enough for the display to come back.
+    std::string code =
+        "import os, time\n"
+        "out = b''.join(b'line %06d %s %d\\n' % (i, b'z' * (i % 97), i % 97) for i in range(60000))\n"
+        "for at in range(0, len(out), 5000):\n"
+        "    os.write(1, out[at:at + 5000])\n"
+        "    if at % 200000 == 0: time.sleep(0.01)\n";
+    EventLoop loop;
+    BurstySink sink;
+    RankGroup group(loop, options(), &sink);
+    group.start({python(code, log)}, nullptr);
+    BOOST_REQUIRE(loop.run_until([&] { return group.done(); }, Clock::now() + 60s));
+    BOOST_TEST(group.outcome().succeeded);
+    BOOST_TEST(split_lines(read_file(log)).size() == 60000u);  // the log has every line
+    BOOST_TEST(sink.skipped_bytes > 0u);
+    BOOST_TEST(sink.lines.size() < 60000u);
+    // Every line shown is a whole line of the file, in order: none begins mid-line.
+    int previous = -1, broken = 0;
+    for (const std::string& line : sink.lines) {
+        int i = -1, length = -1;
+        char z[128] = {};
+        bool parsed = std::sscanf(line.c_str(), "line %6d %127s %d", &i, z, &length) >= 2;
+        std::size_t zs = line.size() > 12 ? line.find_first_not_of('z', 12) - 12 : 0;
+        if (!parsed || i <= previous || static_cast<int>(zs) != i % 97 ||
+            line != "line " + std::string(6 - std::min<std::size_t>(6, std::to_string(i).size()), '0') +
+                        std::to_string(i) + " " + std::string(static_cast<std::size_t>(i % 97), 'z') + " " +
+                        std::to_string(i % 97)) {
+            ++broken;
+        }
+        previous = i;
+    }
+    BOOST_TEST(broken == 0);
+    BOOST_TEST(no_children());
+}
+
+BOOST_AUTO_TEST_CASE(hang_detection_watches_the_file_grow) {
+    TempDir dir;
+    RankGroupOptions o = options();
+    o.hang_timeout = 500ms;
+    RankSpec chatty = python("import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.05)\n",
+                             dir.file("chatty.log"));
+    RankSpec silent = sh("echo started; exec sleep 30", dir.file("silent.log"));
+    Result r = run_group({chatty, silent}, o);
+    BOOST_TEST(r.outcome.failure.kind == FailureKind::hang);
+    BOOST_TEST(r.outcome.failure.rank == 1);
+    BOOST_TEST(r.outcome.tail == (std::vector<std::string>{"started"}), boost::test_tools::per_element());
+    BOOST_TEST(r.seconds < 4.0);
+    BOOST_TEST(no_children());
+}
+
+BOOST_AUTO_TEST_CASE(what_a_rank_leaves_in_its_group_ends_with_it) {
+    // No pipe to wait for: the background sleep, which holds the log open, goes at once.
+    TempDir dir;
+    RankGroupOptions o = options();
+    o.linger = 20s;
+    Result r = run_group({sh("sleep 30 & echo started", dir.file("rank0.log"))}, o);
+    BOOST_TEST(r.outcome.succeeded);
+    BOOST_TEST(r.seconds < 5);
+    BOOST_TEST(read_file(dir.file("rank0.log")) == "started\n");
+    BOOST_TEST(r.lines == (std::vector<std::string>{"started"}), boost::test_tools::per_element());
+    BOOST_TEST(no_children());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
