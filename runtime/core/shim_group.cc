@@ -521,20 +521,21 @@ void ShimGroup::check_done() {
     timeout_timer_ = 0;
     loop_.cancel(connect_timer_);
     connect_timer_ = 0;
-    reconsider_root_cause(failure_, static_cast<int>(ranks_.size()), [this](int r) {  // root_cause.h
-        const auto& log = ranks_[static_cast<std::size_t>(r)]->log;
-        return log ? log->tail() : std::vector<std::string>{};
-    });
+    // A rank's last lines: relayed, or read back from the file it wrote itself (on a folder
+    // this machine shares).
+    auto tail_of = [this](int r) {
+        const Rank& rank = *ranks_[static_cast<std::size_t>(r)];
+        if (!rank.plan.remote_log.empty()) {
+            return last_lines(loop_, {rank.plan.label, 0, rank.plan.log_path, options_.tail_lines});
+        }
+        return rank.log ? rank.log->tail() : std::vector<std::string>{};
+    };
+    reconsider_root_cause(failure_, static_cast<int>(ranks_.size()), tail_of);  // root_cause.h
     outcome_.succeeded = failure_.kind == FailureKind::none;
     outcome_.failure = failure_;
     if (failure_.rank >= 0 && ranks_[static_cast<std::size_t>(failure_.rank)]->log) {
         const Rank& root = *ranks_[static_cast<std::size_t>(failure_.rank)];
-        if (root.plan.remote_log.empty()) {
-            outcome_.tail = root.log->tail();
-        } else {
-            // The rank wrote the file itself (on a folder this machine shares): its last lines.
-            outcome_.tail = last_lines(loop_, {root.plan.label, 0, root.plan.log_path, options_.tail_lines});
-        }
+        outcome_.tail = tail_of(failure_.rank);
         outcome_.error_file = root.error_file;
     } else if (!outcome_.succeeded && launcher_log_) {
         outcome_.tail = launcher_log_->tail();

@@ -253,9 +253,7 @@ void RankGroup::check_done() {
     loop_.cancel(timeout_timer_);
     timeout_timer_ = 0;
     // The first rank to fail may have been only a victim of another's error (root_cause.h).
-    reconsider_root_cause(failure_, static_cast<int>(ranks_.size()), [this](int r) {
-        return ranks_[static_cast<size_t>(r)]->log ? ranks_[static_cast<size_t>(r)]->log->tail() : std::vector<std::string>{};
-    });
+    reconsider_root_cause(failure_, static_cast<int>(ranks_.size()), [this](int r) { return tail(r); });
     outcome_.succeeded = failure_.kind == FailureKind::none;
     outcome_.failure = failure_;
     if (failure_.rank >= 0 && (ranks_[failure_.rank]->log || ranks_[failure_.rank]->file_log)) {

@@ -4,9 +4,11 @@
 #include "tests/unit/e2e_harness.h"
 #include "tests/unit/root_cause_script.h"
 
-BOOST_AUTO_TEST_SUITE(root_cause_e2e)
+namespace {
 
-BOOST_AUTO_TEST_CASE(the_rank_with_the_first_own_traceback_is_the_root_cause) {
+// The same failure under torchrun's kind of launch and under mpirun (ranks through the shim,
+// each writing its own log file on this machine).
+void check_root_cause(const std::string& distribution) {
     Sandbox box;
     box.write("src/fail.py", kRank1RaisesFirst);
     box.write("p.amlflow", R"(
@@ -15,7 +17,7 @@ compute here : local { cpus = 2 }
 experiment e {
   job pair {
     source = "src", script = "fail.py", environment = py, compute = here
-    distribution = pytorch { processes_per_node = 2 }
+    distribution = )" + distribution + R"( { processes_per_node = 2 }
   }
 }
 )");
@@ -34,5 +36,13 @@ experiment e {
     BOOST_REQUIRE_EQUAL(tries.size(), 1u);
     BOOST_TEST(failure_of(tries[0]).value("rank", -2) == 1);
 }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(root_cause_e2e)
+
+BOOST_AUTO_TEST_CASE(the_rank_with_the_first_own_traceback_is_the_root_cause) { check_root_cause("pytorch"); }
+
+BOOST_AUTO_TEST_CASE(through_the_shims_too) { check_root_cause("mpi"); }
 
 BOOST_AUTO_TEST_SUITE_END()
