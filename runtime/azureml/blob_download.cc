@@ -114,7 +114,9 @@ struct BlobStorage::Download : std::enable_shared_from_this<Download> {
         request.download = DownloadTarget{part.string(), have};
         if (have > 0) {
             request.headers.emplace_back("x-ms-range", "bytes=" + std::to_string(have) + "-");
-            if (!item.blob.etag.empty()) request.headers.emplace_back("If-Match", item.blob.etag);
+            // The listing gives the ETag bare; the header carries it quoted, as HTTP has it.
+            const std::string& etag = item.blob.etag;
+            if (!etag.empty()) request.headers.emplace_back("If-Match", etag.front() == '"' ? etag : "\"" + etag + "\"");
         }
         authorize_blob_request(container, request);
         auto self = shared_from_this();

@@ -171,6 +171,8 @@ private:
     // executor_actions.cc
     void begin_action(StepRun& step);
     void run_register(StepRun& step);
+    void register_in_place(StepRun& step, const NewModel& model, const FilesFetch& place,
+                           const std::filesystem::path& local, const nlohmann::json& tags);
     void finish_register(StepRun& step, NewModel model, std::map<std::string, std::string> place);
     void run_download(StepRun& step);
     void start_export(StepRun& step);

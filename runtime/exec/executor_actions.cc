@@ -147,24 +147,30 @@ void Executor::run_register(StepRun& step) {
     // ML workspace), from the files the job left there, before the local record.
     auto place = remote_files(as_path_value(step.plan->spec.value("path", json())), *source);
     if (!place) return finish_register(step, model, {});
+    register_in_place(step, model, *place, source->path, *tags);
+}
+
+// The model version in the place's registry first; the local record once it answered.
+void Executor::register_in_place(StepRun& step, const NewModel& model, const FilesFetch& place, const fs::path& local,
+                                 const json& tags) {
     ModelRegistration registration;
     registration.name = model.name;
-    registration.job = place->job;
-    registration.path = place->path;
-    registration.local = source->path.string();
+    registration.job = place.job;
+    registration.path = place.path;
+    registration.local = local.string();
     registration.digest = model.hash;
     registration.description = model.description;
-    for (auto it = tags->begin(); it != tags->end(); ++it) {
+    for (auto it = tags.begin(); it != tags.end(); ++it) {
         registration.tags[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
     }
     registration.tags["amlflow.run"] = run_id_;
     registration.tags["amlflow.step"] = model.source_step;
-    registration.compute = place->compute;
-    registration.plan_folder = place->plan_folder;
+    registration.compute = place.compute;
+    registration.plan_folder = place.plan_folder;
     std::string step_name = step.plan->name;
     step.state = StepState::Running;  // until the place answers
     show(step, "registering");
-    backend_.register_model(registration, [this, step_name, model, place = *place](PlaceModel placed) {
+    backend_.register_model(registration, [this, step_name, model, place](PlaceModel placed) {
         StepRun* registering = find(step_name);
         if (!registering || registering->state != StepState::Running) return;
         if (canceling_) return finish_step(*registering, StepState::Canceled);
