@@ -166,7 +166,7 @@ class RunStore {
 public:
     // PRAGMA user_version of the schema this build writes. A store with a newer version
     // is refused rather than misread.
-    static constexpr int kSchemaVersion = 6;
+    static constexpr int kSchemaVersion = 7;
 
     // Opens the store in `folder` (creating the folder, store.db and its schema unless
     // MustExist). Returns nullptr and sets *error (which may be null) on failure.
