@@ -121,6 +121,20 @@ BOOST_AUTO_TEST_CASE(a_remote_output_is_registered_in_the_workspace_and_fetched_
     BOOST_TEST(down.err.find("fetching model 'tiny-net' version 1 from workspace") != std::string::npos, down);
     BOOST_TEST(digest_of(box.path("d1/model.pt")) == hash);
 
+    // New content under the same name: the next version, in the workspace and here.
+    box.write("src/train.py", std::string(kTrain) + "print('seed changed')\ntorch.manual_seed(1)\n"
+                              "torch.jit.script(torch.nn.Linear(4, 2)).save('outputs/model.pt')\n");
+    fs::remove_all(box.path("got"));  // the download step replaces nothing
+    Outcome changed = box.go({"run", "p.amlflow"}, 180);
+    BOOST_REQUIRE_MESSAGE(changed.code == 0, changed);
+    BOOST_TEST(changed.err.find("model 'tiny-net' version 2 in workspace") != std::string::npos, changed);
+    auto newer = workspace_version("tiny-net");
+    BOOST_TEST(newer.version == "2");
+    BOOST_TEST(newer.tags["amlflow.sha256"] == store->find_model("tiny-net", 2)->hash);
+    BOOST_TEST(newer.tags["amlflow.sha256"] != hash);
+    Outcome two = box.go({"models", "list", "--workspace", "--file", "p.amlflow", "tiny-net"});
+    BOOST_TEST(two.out.find("tiny-net                2         2") != std::string::npos, two);
+
     // Another machine: a store of its own and the portal's config.json.
     AzureBox other;
     other.write("config.json", json({{"subscription_id", emulator().vars["AZURE_SUBSCRIPTION_ID"]},
