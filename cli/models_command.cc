@@ -1,11 +1,13 @@
 // `amlflow models list|show|download`: the store's model registry. A model is named
-// NAME (its latest version) or NAME:VERSION.
+// NAME (its latest version) or NAME:VERSION. With --workspace, the Azure ML workspace's
+// registry instead (models_workspace.h), the workspace from --file's pipeline or a config.json.
 #include <ctime>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/models_workspace.h"
 #include "cli/store_option.h"
 #include "cli/table_format.h"
 #include "runtime/core/artifacts.h"
@@ -76,6 +78,7 @@ int show(const StoreOption& where, const std::string& reference) {
               << "  from: step '" << model->source_step << "', attempt " << shown_attempt(model->source_attempt) << "\n"
               << "  content: sha256 " << model->hash << ", " << model->bytes << (model->bytes == 1 ? " byte\n" : " bytes\n")
               << "  path: " << model->path.string() << "\n";
+    if (std::string place = workspace_line(*model); !place.empty()) std::cout << "  workspace: " << place << "\n";
     if (!model->description.empty()) std::cout << "  description: " << model->description << "\n";
     auto tags = nlohmann::json::parse(model->tags_json, nullptr, false);
     if (tags.is_object() && !tags.empty()) {
@@ -103,6 +106,12 @@ int download(const StoreOption& where, const std::string& reference, const std::
     auto model = find(*store, reference);
     if (!model) return 1;
     std::string error;
+    // A copy garbage-collected, or never here: the workspace it was registered in has it.
+    std::error_code ec;
+    if (!fs::exists(model->path, ec) && !restore_from_workspace(*model, &error)) {
+        std::cerr << "amlflow: error: model '" << model->name << "' version " << model->version << ": " << error << "\n";
+        return 1;
+    }
     bool is_file = fs::is_regular_file(model->path);
     fs::path target = is_file ? fs::path(to) / model->path.filename() : fs::path(to);
     if (!copy_confined(model->path, target, overwrite, &error, "pass --overwrite to replace it")) {
@@ -121,8 +130,11 @@ Runner add_models_command(CLI::App& app) {
     auto to = std::make_shared<std::string>();
     CLI::App* models = app.add_subcommand("models", "The model registry: list, show and download versions");
     models->require_subcommand(1);
+    auto workspace = std::make_shared<bool>(false);
+    const char* workspace_help = "The Azure ML workspace's registry (the one --file's pipeline declares, else a config.json)";
     CLI::App* list_command = models->add_subcommand("list", "Every registered version, by name");
     list_command->add_option("name", *name, "Only this model");
+    list_command->add_flag("--workspace", *workspace, workspace_help);
     where->add_to(list_command);
     CLI::App* show_command = models->add_subcommand("show", "A version's lineage: run, step, attempt, metrics, tags");
     show_command->add_option("model", *name, "NAME (the latest version) or NAME:VERSION")->required();
@@ -132,10 +144,12 @@ Runner add_models_command(CLI::App& app) {
     download_command->add_option("dir", *to, "The folder to copy into (created)")->required();
     auto overwrite = std::make_shared<bool>(false);
     download_command->add_flag("--overwrite", *overwrite, "Replace files in the folder that differ from the model's");
+    download_command->add_flag("--workspace", *workspace, workspace_help);
     where->add_to(download_command);
     return [=]() {
-        if (list_command->parsed()) return list(*where, *name);
+        if (list_command->parsed()) return *workspace ? list_workspace_models(where->file, *name) : list(*where, *name);
         if (show_command->parsed()) return show(*where, *name);
+        if (*workspace) return download_workspace_model(where->file, *name, *to, *overwrite);
         return download(*where, *name, *to, *overwrite);
     };
 }

@@ -517,6 +517,7 @@ void AzureMlBackend::stop(const std::string& step, const std::string& why) {
 
 void AzureMlBackend::stop_all(const std::string& why, bool immediately) {
     (void)immediately;  // a job on the service is canceled either way; nothing here to kill
+    cancel_calls(why);
     std::vector<std::string> steps;
     for (const auto& [step, attempt] : running_) steps.push_back(step);
     for (const std::string& step : steps) stop(step, why);

@@ -73,6 +73,11 @@ public:
     // run, and `amlflow cancel RUN` can finish them later.
     const std::vector<std::string>& uncanceled_jobs() const { return uncanceled_; }
 
+    // The workspace's model registry and a job's files (azureml_backend_models.cc): a model
+    // version registered from a job's outputs (workspace_models.h), files fetched back.
+    void register_model(const ModelRegistration& model, std::function<void(PlaceModel)> done) override;
+    void fetch_files(const FilesFetch& fetch, std::function<void(std::string)> done) override;
+
 private:
     struct Attempt;
     struct Workspace {
@@ -101,6 +106,12 @@ private:
     void fail_setup(const std::string& step, const std::string& message);
     void finish(const std::string& step, AttemptResult result);
     Attempt* find(const std::string& step);
+    // azureml_backend_models.cc: the client of the workspace a compute names, and the
+    // workspace calls in flight (stop_all ends them as canceled).
+    ArmClient* workspace_client(const nlohmann::json& compute, const std::string& plan_folder, std::string* error);
+    std::uint64_t track_call(std::function<void(const std::string& why)> cancel);
+    bool end_call(std::uint64_t id);
+    void cancel_calls(const std::string& why);
 
     EventLoop& loop_;
     AzureMlBackendOptions options_;
@@ -116,6 +127,9 @@ private:
     std::map<std::string, std::unique_ptr<Attempt>> running_;
     std::vector<std::unique_ptr<Attempt>> finished_;
     std::vector<std::unique_ptr<ArmClient>> retired_;  // of finished attempts (see finish)
+    std::map<std::string, std::unique_ptr<ArmClient>> workspace_clients_;  // by workspace, for model calls
+    std::map<std::uint64_t, std::function<void(const std::string&)>> calls_;
+    std::uint64_t next_call_ = 1;
 };
 
 }  // namespace amlflow::runtime::azureml

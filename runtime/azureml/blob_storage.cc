@@ -1,6 +1,7 @@
 #include "runtime/azureml/blob_storage.h"
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -216,6 +217,11 @@ void BlobStorage::upload(std::vector<UploadItem> files, Done done) {
 
 void BlobStorage::list(const std::string& prefix,
                        std::function<void(std::optional<std::vector<BlobEntry>>, std::string)> done) {
+    list_from(prefix.empty() ? "" : prefix + "/", std::move(done));
+}
+
+void BlobStorage::list_from(const std::string& raw,
+                            std::function<void(std::optional<std::vector<BlobEntry>>, std::string)> done) {
     struct State {
         std::vector<BlobEntry> entries;
         std::function<void(const std::string&)> next;
@@ -223,9 +229,8 @@ void BlobStorage::list(const std::string& prefix,
     auto state = std::make_shared<State>();
     RetryingClient& client = client_;
     BlobContainer container = container_;
-    std::string folder = prefix.empty() ? "" : prefix + "/";
-    state->next = [state, &client, container, folder, done](const std::string& marker) {
-        std::string query = "restype=container&comp=list&prefix=" + percent_encode(folder);
+    state->next = [state, &client, container, raw, done](const std::string& marker) {
+        std::string query = "restype=container&comp=list&prefix=" + percent_encode(raw);
         if (!marker.empty()) query += "&marker=" + percent_encode(marker);
         HttpRequest request = request_for("GET", container.container_url(query));
         authorize_blob_request(container, request);
@@ -243,8 +248,10 @@ void BlobStorage::list(const std::string& prefix,
                 size_t end = xml.find("</Blob>", at);
                 auto names = xml_values(xml, "Name", at, end);
                 auto sizes = xml_values(xml, "Content-Length", at, end);
+                auto etags = xml_values(xml, "Etag", at, end);
                 if (!names.empty()) {
-                    state->entries.push_back({names[0], sizes.empty() ? 0 : std::stoull("0" + sizes[0])});
+                    state->entries.push_back({names[0], sizes.empty() ? 0 : std::stoull("0" + sizes[0]),
+                                              etags.empty() ? "" : etags[0]});
                 }
             }
             auto marker = xml_values(xml, "NextMarker");
@@ -254,77 +261,6 @@ void BlobStorage::list(const std::string& prefix,
         });
     };
     state->next("");
-}
-
-// One download: the list, then every blob fetched (`parallel` at once) and written.
-struct BlobStorage::Download : std::enable_shared_from_this<Download> {
-    RetryingClient& client;
-    BlobContainer container;
-    int parallel = 8;
-    fs::path folder;
-    Done done;
-    TransferOutcome outcome;
-    std::deque<std::pair<std::string, fs::path>> queue;  // blob name -> file
-    int active = 0;
-    bool finished = false;
-
-    Download(RetryingClient& c, BlobContainer b, int p, fs::path f, Done d)
-        : client(c), container(std::move(b)), parallel(p), folder(std::move(f)), done(std::move(d)) {}
-
-    void end(const std::string& error) {
-        if (finished) return;
-        finished = true;
-        if (!error.empty()) {
-            outcome.ok = false;
-            outcome.error = error;
-        }
-        done(outcome);
-    }
-    void pump() {
-        if (finished) return;
-        if (queue.empty() && active == 0) return end("");
-        while (active < parallel && !queue.empty()) {
-            auto [name, file] = queue.front();
-            queue.pop_front();
-            ++active;
-            HttpRequest request = request_for("GET", container.blob_url(name));
-            request.timeout = std::chrono::milliseconds(0);
-            authorize_blob_request(container, request);
-            auto self = shared_from_this();
-            client.send(request, [self, request, file = file](HttpResponse response) {
-                --self->active;
-                if (self->finished) return;
-                if (!response.ok()) return self->end(storage_error(request, response));
-                std::error_code ec;
-                fs::create_directories(file.parent_path(), ec);
-                std::ofstream out(file, std::ios::binary | std::ios::trunc);
-                out.write(response.body.data(), static_cast<std::streamsize>(response.body.size()));
-                if (!out) return self->end("cannot write '" + file.string() + "'");
-                ++self->outcome.files_sent;
-                self->pump();
-            });
-        }
-    }
-};
-
-void BlobStorage::download(const std::string& prefix, const fs::path& folder, Done done) {
-    auto job = std::make_shared<Download>(client_, container_, options_.parallel, folder, std::move(done));
-    std::string base = prefix.empty() ? "" : prefix + "/";
-    list(prefix, [job, base](std::optional<std::vector<BlobEntry>> entries, std::string error) {
-        if (!entries) return job->end(error);
-        for (const BlobEntry& entry : *entries) {
-            std::string relative = entry.name.substr(base.size());
-            fs::path root = job->folder.lexically_normal();
-            fs::path target = (root / relative).lexically_normal();
-            bool inside = !relative.empty() && target.lexically_relative(root).native().rfind("..", 0) != 0 &&
-                          !target.lexically_relative(root).empty();
-            if (!inside) {
-                return job->end("blob '" + entry.name + "' would be written outside '" + job->folder.string() + "'");
-            }
-            job->queue.emplace_back(entry.name, target);
-        }
-        job->pump();
-    });
 }
 
 void BlobStorage::read_range(const std::string& blob, std::uint64_t offset, std::function<void(RangeRead)> done) {

@@ -8,6 +8,13 @@
 // arrived: one List of the prefix first skips the blobs already there with the same size,
 // and a large blob's Get Block List skips the blocks already uploaded but not yet committed
 // (block ids are the block's index, so the same file cuts the same way).
+//
+// Downloads are streamed: each blob's bytes go to disk as they arrive (HttpClient's
+// download target), `parallel` blobs at once, so memory stays small whatever the size. A
+// blob is written into a partial file beside its target, named by the blob's ETag, and
+// renamed into place when whole; a download cut off (a broken connection, amlflow killed)
+// resumes from the bytes the partial file holds, asking only for the rest (a Range read
+// under If-Match on the ETag, so a blob that changed meanwhile starts over).
 #pragma once
 
 #include <cstdint>
@@ -40,12 +47,18 @@ struct TransferOutcome {
     int files_sent = 0;              // blobs written (upload) or read (download)
     int files_skipped = 0;           // already there (upload)
     std::uint64_t bytes_sent = 0;    // bytes on the wire in request bodies (upload)
+    std::uint64_t bytes_received = 0;  // bytes written from answers (download)
+    std::uint64_t bytes_resumed = 0;   // bytes already in partial files, not asked for again
 };
 
 struct BlobEntry {
     std::string name;                // the full name in the container
     std::uint64_t size = 0;
+    std::string etag;                // as the listing gives it ("0x8D..."), or ""
 };
+
+// Where a download of a blob with `etag` into `target` keeps its bytes until it is whole.
+std::filesystem::path partial_download_path(const std::filesystem::path& target, const std::string& etag);
 
 struct RangeRead {
     bool ok = false;
@@ -67,6 +80,10 @@ public:
     // Every blob under `prefix` into `folder`, by its name below the prefix. A name that
     // would leave the folder ("..") is refused.
     void download(const std::string& prefix, const std::filesystem::path& folder, Done done);
+    // `path` (inside the container) into `to`: the blob of that name into the file `to`, or,
+    // when `path` names a folder of blobs, every blob below it into the folder `to`. Nothing
+    // there is an error that names the path.
+    void fetch(const std::string& path, const std::filesystem::path& to, Done done);
 
     // `blob` (a full name in the container) from byte `offset` on: a log that grows.
     void read_range(const std::string& blob, std::uint64_t offset, std::function<void(RangeRead)> done);
@@ -80,6 +97,9 @@ public:
 private:
     struct Upload;
     struct Download;
+    // Every blob whose name starts with `raw` (no '/' added), following NextMarker.
+    void list_from(const std::string& raw,
+                   std::function<void(std::optional<std::vector<BlobEntry>>, std::string error)> done);
     RetryingClient& client_;
     BlobContainer container_;
     BlobOptions options_;

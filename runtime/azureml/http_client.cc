@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 
@@ -140,17 +141,56 @@ struct HttpClient::Transfer {
     int file = -1;
     std::uint64_t sent = 0;
     bool file_failed = false;
+    int out = -1;                  // the download target, once a 2xx answer began
+    std::uint64_t out_at = 0;      // where the body's first byte goes in it
+    bool decided = false, to_file = false, write_failed = false;
+    int write_errno = 0;
     char error_buffer[CURL_ERROR_SIZE] = {0};
 
     ~Transfer() {
         if (headers) curl_slist_free_all(headers);
         if (easy) curl_easy_cleanup(easy);
         if (file >= 0) ::close(file);
+        if (out >= 0) ::close(out);
+    }
+
+    // At the answer's first body bytes (or its end, for an empty one): a 2xx answer to a
+    // download goes into the target file, cut where the body begins.
+    void decide() {
+        decided = true;
+        long status = 0;
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        if (!request.download || status < 200 || status >= 300) return;
+        to_file = true;
+        out_at = status == 206 ? request.download->offset : 0;
+        out = ::open(request.download->path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (out < 0 || ::ftruncate(out, static_cast<off_t>(out_at)) != 0) {
+            write_failed = true;
+            write_errno = errno;
+        }
     }
 
     static size_t on_body(char* data, size_t size, size_t count, void* self) {
-        static_cast<Transfer*>(self)->response.body.append(data, size * count);
-        return size * count;
+        auto* t = static_cast<Transfer*>(self);
+        size_t length = size * count;
+        if (!t->decided) t->decide();
+        if (!t->to_file) {
+            t->response.body.append(data, length);
+            return length;
+        }
+        for (size_t done = 0; done < length && !t->write_failed;) {
+            ssize_t wrote = ::pwrite(t->out, data + done, length - done,
+                                     static_cast<off_t>(t->out_at + t->response.written));
+            if (wrote <= 0) {
+                if (wrote < 0 && errno == EINTR) continue;
+                t->write_failed = true;
+                t->write_errno = wrote < 0 ? errno : ENOSPC;
+                break;
+            }
+            done += static_cast<size_t>(wrote);
+            t->response.written += static_cast<std::uint64_t>(wrote);
+        }
+        return t->write_failed ? 0 : length;  // 0 makes libcurl end the transfer
     }
 
     static size_t on_header(char* data, size_t size, size_t count, void* self) {
@@ -254,6 +294,8 @@ void HttpClient::collect_finished() {
         std::unique_ptr<Transfer> transfer = std::move(it->second);
         transfers_.erase(it);
         HttpResponse& response = transfer->response;
+        if (code == CURLE_OK && !transfer->decided) transfer->decide();  // an empty body
+        if (code == CURLE_OK && transfer->write_failed) code = CURLE_WRITE_ERROR;
         if (code == CURLE_OK) {
             long status = 0;
             curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -261,9 +303,11 @@ void HttpClient::collect_finished() {
         } else {
             response.headers.clear();
             response.body.clear();
-            response.error = transfer->file_failed ? TransportError::kFile : classify(code);
+            bool file = transfer->file_failed || transfer->write_failed;
+            response.error = file ? TransportError::kFile : classify(code);
             std::string text = transfer->error_buffer[0] ? transfer->error_buffer : curl_easy_strerror(code);
             if (transfer->file_failed) text = "cannot read '" + transfer->request.upload->path + "'";
+            if (transfer->write_failed) text = "cannot write '" + transfer->request.download->path + "': " + std::strerror(transfer->write_errno);
             if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
             response.error_text = text;
         }

@@ -38,12 +38,23 @@ struct UploadRange {
     std::uint64_t length = 0;
 };
 
+// Where a download's answer goes (HttpRequest::download): written into `path` as it arrives,
+// so a large blob never sits whole in memory. The file is created when the first bytes of a
+// 2xx answer come, cut to `offset` and written from there: the bytes before `offset` are
+// those a ranged request (a resumed download) did not ask for again. A 200 to a request
+// with `offset` > 0 (the server sent the whole blob) is written from the file's start.
+struct DownloadTarget {
+    std::string path;
+    std::uint64_t offset = 0;
+};
+
 struct HttpRequest {
     std::string method = "GET";
     std::string url;
     Headers headers;       // sent as given; no Content-Type is added when none is given
     std::string body;      // ignored when `upload` is set
     std::optional<UploadRange> upload;
+    std::optional<DownloadTarget> download;  // a 2xx answer's body goes there, not into `body`
     std::chrono::milliseconds timeout{30000};          // the whole exchange; 0: no limit
     std::chrono::milliseconds connect_timeout{10000};  // reaching the host
 };
@@ -55,14 +66,15 @@ enum class TransportError {
     kConnect,     // could not connect (or resolve): nothing was sent
     kTimeout,     // the request's timeout passed
     kReset,       // the connection broke or closed without an answer
-    kFile,        // the upload's file could not be read
+    kFile,        // the upload's file could not be read, or the download's written
     kOther,       // TLS and everything else libcurl reports
 };
 
 struct HttpResponse {
     int status = 0;        // 0 when no answer came
     Headers headers;       // names lowercased, in the order received
-    std::string body;
+    std::string body;      // with a download target: only a non-2xx answer's body
+    std::uint64_t written = 0;  // bytes of the body written to the download target
     TransportError error = TransportError::kNone;
     std::string error_text;  // one lowercase phrase when error != kNone
     // Filled in by RetryingClient: how many requests it took and what each got.

@@ -2,11 +2,10 @@
 
 #include <memory>
 
-#include "runtime/azureml/blob_auth.h"
+#include "runtime/azureml/datastore.h"
 
 namespace amlflow::runtime::azureml {
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 namespace {
 
@@ -75,30 +74,13 @@ void bring_artifacts(ArmClient& arm, const BlobOptions& options, const std::stri
     fetch->prefix = "ExperimentRun/dcid." + job;
     fetch->to = to;
     fetch->done = std::move(done);
-    std::string path = datastores_path(arm.workspace()) + "/workspaceartifactstore";
-    ArmClient* client = &arm;
-    arm.call("GET", path, nullptr, [client, options, path, fetch](ArmAnswer answer) {
-        if (!answer.ok()) {
-            fetch->outcome.error = answer.error;
+    open_datastore(arm, kArtifactDatastore, options, [fetch](std::shared_ptr<BlobStorage> storage, std::string error) {
+        if (!storage) {
+            fetch->outcome.error = error;
             return end(fetch);
         }
-        json fields = answer.body.value("properties", json::object());
-        BlobContainer container;
-        container.account = fields.value("accountName", "");
-        container.container = fields.value("containerName", "");
-        container.account_url = datastore_account_url(fields.value("protocol", "https"), container.account,
-                                                       fields.value("endpoint", "core.windows.net"));
-        client->call("POST", path + "/listSecrets", json::object(), [client, options, container, fetch](ArmAnswer secrets) mutable {
-            if (!secrets.ok()) {
-                fetch->outcome.error = secrets.error;
-                return end(fetch);
-            }
-            container.key = secrets.body.value("key", "");
-            container.sas = secrets.body.value("sasToken", "");
-            if (!container.sas.empty() && container.sas.front() == '?') container.sas.erase(0, 1);
-            fetch->storage = std::make_shared<BlobStorage>(client->client(), container, options);
-            fetch_all(fetch);
-        }, kArmApiVersion, {}, true);
+        fetch->storage = std::move(storage);
+        fetch_all(fetch);
     });
 }
 

@@ -90,6 +90,36 @@ struct AttemptCallbacks {
     std::function<void(const TrialEnd&)> trial_ended;
 };
 
+// A model registered in the place's own model registry (an Azure ML workspace's models)
+// from the outputs of a job that ran there (Backend::register_model).
+struct ModelRegistration {
+    std::string name;              // the model's name
+    std::string job;               // the place's job whose outputs hold it
+    std::string path;              // its files below the job's artifacts: "outputs/model.pt"
+    std::string local;             // the local copy (its kind decides the model's type)
+    std::string digest;            // the content's sha256: the same content is one version
+    std::string description;
+    std::map<std::string, std::string> tags;
+    nlohmann::json compute;        // the compute the job ran on (its $kind and workspace)
+    std::string plan_folder;       // the pipeline file's folder (a config.json there)
+};
+struct PlaceModel {
+    std::string error;             // "" when registered
+    nlohmann::json record;         // where it lives: workspace, name, version, id, uri, type
+    std::string shown;             // "model 'm' version 3 in workspace 'ws'"
+    bool existing = false;         // that content was registered there already
+};
+// Files a job left at its place, fetched back into this machine (Backend::fetch_files): the
+// local copy of a step's outputs is gone (garbage-collected) or was never here.
+struct FilesFetch {
+    std::string job;               // the place's job
+    std::string path;              // below the job's artifacts: "outputs", "outputs/model.pt"
+    std::string uri;               // or the place's own address of the files (a model's URI)
+    std::string to;                // the local file or folder to fill
+    nlohmann::json compute;
+    std::string plan_folder;
+};
+
 struct GroupOutcome;
 // What the executor is told of a supervised group's end (core/group_outcome.h); `rank_logs`
 // names the root cause's log.
@@ -115,6 +145,18 @@ public:
     virtual bool runs_sweeps(const StepPlan& step) const {
         (void)step;
         return false;
+    }
+    // Registers a model in the place's own registry; `done` runs once, from the loop or
+    // before this returns. A place without a registry says so in `error`.
+    virtual void register_model(const ModelRegistration& model, std::function<void(PlaceModel)> done) {
+        (void)model;
+        done(PlaceModel{"this place keeps no model registry", nullptr, "", false});
+    }
+    // Fetches files a job left at its place; `done` gets "" or why not, once, from the loop
+    // or before this returns.
+    virtual void fetch_files(const FilesFetch& fetch, std::function<void(std::string error)> done) {
+        (void)fetch;
+        done("this place keeps no files of its own");
     }
 };
 

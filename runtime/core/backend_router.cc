@@ -43,4 +43,19 @@ bool BackendRouter::running(const std::string& step) const {
     return found != placed_.end() && found->second->running(step);
 }
 
+Backend* BackendRouter::backend_of(const nlohmann::json& compute) const {
+    auto found = backends_.find(compute.is_object() ? compute.value("$kind", "local") : "local");
+    return found == backends_.end() ? nullptr : found->second;
+}
+
+void BackendRouter::register_model(const ModelRegistration& model, std::function<void(PlaceModel)> done) {
+    if (Backend* backend = backend_of(model.compute)) return backend->register_model(model, std::move(done));
+    Backend::register_model(model, std::move(done));
+}
+
+void BackendRouter::fetch_files(const FilesFetch& fetch, std::function<void(std::string)> done) {
+    if (Backend* backend = backend_of(fetch.compute)) return backend->fetch_files(fetch, std::move(done));
+    Backend::fetch_files(fetch, std::move(done));
+}
+
 }  // namespace amlflow::runtime

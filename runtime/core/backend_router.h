@@ -29,8 +29,13 @@ public:
         return backend != nullptr && backend->runs_sweeps(step);
     }
 
+    // To the backend of the compute named in the request.
+    void register_model(const ModelRegistration& model, std::function<void(PlaceModel)> done) override;
+    void fetch_files(const FilesFetch& fetch, std::function<void(std::string)> done) override;
+
 private:
     Backend* backend_for(const StepPlan& step) const;
+    Backend* backend_of(const nlohmann::json& compute) const;
 
     std::function<std::string(const StepPlan&)> kind_of_;
     std::map<std::string, Backend*> backends_;

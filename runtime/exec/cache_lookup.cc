@@ -115,10 +115,13 @@ std::optional<CacheHit> find_cached(RunStore& store, const StepPlan& step, const
     if (!found || !is_done(hit.origin.state) || hit.origin.result_json.empty()) return std::nullopt;
     json result = json::parse(hit.origin.result_json, nullptr, false);
     hit.results = results_of(result);
-    // What the cached record points at must still be there.
+    // What the cached record points at must still be there; a remote job's outputs are kept
+    // by its place too, and come back when a step reads them (executor_fetch.cc).
     std::error_code ec;
     for (const char* name : {"outputs", "best.outputs", "file"}) {
-        if (hit.results.count(name) && !fs::exists(hit.results[name], ec)) return std::nullopt;
+        if (!hit.results.count(name) || fs::exists(hit.results[name], ec)) continue;
+        std::string job = std::string(name) == "best.outputs" ? "best.job" : std::string(name) == "outputs" ? "job" : "";
+        if (job.empty() || hit.results[job].empty()) return std::nullopt;
     }
     if (step.kind == "register" &&
         !store.find_model(hit.results["name"], std::atoi(hit.results["version"].c_str()))) {

@@ -160,6 +160,7 @@ void Executor::schedule() {
 
 void Executor::dispatch(StepRun& step) {
     if (!step.looked_up) {
+        if (fetch_missing_inputs(step)) return;  // dispatched again once the files are here
         step.looked_up = true;
         if (reuse(step)) return;
     }

@@ -7,7 +7,7 @@
 // Files: executor.cc (scheduling, states), executor_jobs.cc (attempts of a job, its
 // metrics), executor_reuse.cc (cache keys, cached and resumed steps, references),
 // executor_sweeps.cc (trials, best trial, early stop), executor_actions.cc (register,
-// download, export).
+// download, export), executor_fetch.cc (remote files fetched back before a step reads them).
 #pragma once
 
 #include <deque>
@@ -86,6 +86,9 @@ private:
         AttemptResult last;
         std::shared_ptr<MetricsReader> metrics;  // of the running attempt
         std::vector<PlaceState> place_states;    // of the running attempt, where the place has its own
+        std::string remote_job;             // the job its outputs came from, where it ran remotely
+        int fetching = 0;                   // its inputs' files still coming back (executor_fetch.cc)
+        bool fetched = false;               // their fetch was asked for (or not needed)
     };
     struct SweepRun {
         std::vector<Trial> trials;
@@ -169,11 +172,20 @@ private:
     // executor_actions.cc
     void begin_action(StepRun& step);
     void run_register(StepRun& step);
+    void register_in_place(StepRun& step, const NewModel& model, const FilesFetch& place,
+                           const std::filesystem::path& local, const nlohmann::json& tags);
+    void finish_register(StepRun& step, NewModel model, std::map<std::string, std::string> place);
     void run_download(StepRun& step);
     void start_export(StepRun& step);
     void export_done(StepRun& step);
     std::optional<ResolvedOutput> resolve_path_field(const StepRun& step, const char* field, std::string* error);
     ArgumentContext text_context() const;  // for value_text.h: finished steps' results
+
+    // executor_fetch.cc: files of a remote job (or a model registered from one) that the
+    // place keeps but this machine lacks, fetched before a step reads them.
+    bool fetch_missing_inputs(StepRun& step);
+    std::optional<FilesFetch> remote_files(const nlohmann::json& reference, const ResolvedOutput& resolved) const;
+    void fetched(const std::string& to, const std::string& error);
 
     EventLoop& loop_;
     RunStore& store_;
@@ -197,6 +209,7 @@ private:
     bool canceling_ = false;
     int interrupts_ = 0;
     int scheduling_ = 0;  // schedule() re-entered from a step finishing inside it
+    std::map<std::string, std::vector<std::string>> fetch_waiters_;  // local path -> steps waiting for its fetch
 };
 
 }  // namespace amlflow::runtime

@@ -1,5 +1,6 @@
 // The steps that act on other steps' results rather than train: `register model`
-// (a content-addressed copy in the store's registry, versioned per name, with lineage),
+// (a content-addressed copy in the store's registry, versioned per name, with lineage, and
+// a version in the workspace's registry when the model came from a job on Azure ML),
 // `download` (a copy into a folder beside the file) and `export onnx` (the stdlib's
 // exporter run as a one-process job in the step's environment).
 #include <fstream>
@@ -142,13 +143,57 @@ void Executor::run_register(StepRun& step) {
         }
     }
     model.metrics_json = metrics.dump(-1, ' ', false, json::error_handler_t::replace);
+    // A job that ran remotely: the model is registered in its place's registry too (an Azure
+    // ML workspace), from the files the job left there, before the local record.
+    auto place = remote_files(as_path_value(step.plan->spec.value("path", json())), *source);
+    if (!place) return finish_register(step, model, {});
+    register_in_place(step, model, *place, source->path, *tags);
+}
+
+// The model version in the place's registry first; the local record once it answered.
+void Executor::register_in_place(StepRun& step, const NewModel& model, const FilesFetch& place, const fs::path& local,
+                                 const json& tags) {
+    ModelRegistration registration;
+    registration.name = model.name;
+    registration.job = place.job;
+    registration.path = place.path;
+    registration.local = local.string();
+    registration.digest = model.hash;
+    registration.description = model.description;
+    for (auto it = tags.begin(); it != tags.end(); ++it) {
+        registration.tags[it.key()] = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+    }
+    registration.tags["amlflow.run"] = run_id_;
+    registration.tags["amlflow.step"] = model.source_step;
+    registration.compute = place.compute;
+    registration.plan_folder = place.plan_folder;
+    std::string step_name = step.plan->name;
+    step.state = StepState::Running;  // until the place answers
+    show(step, "registering");
+    backend_.register_model(registration, [this, step_name, model, place](PlaceModel placed) {
+        StepRun* registering = find(step_name);
+        if (!registering || registering->state != StepState::Running) return;
+        if (canceling_) return finish_step(*registering, StepState::Canceled);
+        if (!placed.error.empty()) return fail_step(*registering, placed.error);
+        reporter_.note(placed.shown + (placed.existing ? ": already registered with identical content" : ": registered"));
+        NewModel kept = model;
+        kept.workspace_json = placed.record.dump(-1, ' ', false, json::error_handler_t::replace);
+        finish_register(*registering, kept, {{"job", place.job}, {"job.path", place.path}});
+    });
+}
+
+// The local record of a registration (and of where else it lives), then the step's results.
+void Executor::finish_register(StepRun& step, NewModel model, std::map<std::string, std::string> place) {
     auto record = store_.add_model(model);
     if (!record) return fail_step(step, store_.last_error());
     reporter_.note("model '" + record->name + "' version " + std::to_string(record->version) +
                    (record->existing ? ": already registered with identical content" : ": registered"));
-    succeed(step, {{"name", record->name}, {"version", std::to_string(record->version)}, {"path", copy->string()}},
-            {{"model", {{"name", record->name}, {"version", record->version}, {"hash", record->hash},
-                        {"existing", record->existing}}}});
+    json summary = {{"name", record->name}, {"version", record->version}, {"hash", record->hash}, {"existing", record->existing}};
+    if (!model.workspace_json.empty()) summary["workspace"] = json::parse(model.workspace_json, nullptr, false);
+    std::map<std::string, std::string> results = {
+        {"name", record->name}, {"version", std::to_string(record->version)}, {"path", model.path.string()}};
+    results.insert(place.begin(), place.end());
+    succeed(step, results, {{"model", summary}});
 }
 
 void Executor::run_download(StepRun& step) {

@@ -301,6 +301,7 @@ bool Executor::ran_to_the_end(const StepRun& step) const {
 
 void Executor::attempt_done(StepRun& step, int attempt, const AttemptResult& result) {
     step.last = result;
+    step.remote_job = result.remote_job;
     read_metrics(step, true);
     if (result.succeeded || (step.stopped_early && !canceling_ && ran_to_the_end(step))) {
         step.stopped_early = false;  // it finished before the stop reached it

@@ -69,6 +69,7 @@ TrialFiles Executor::remote_trial_started(const std::string& sweep_name, const T
     if (!find(trial.name)) add_trial(*sweep_step, trial);
     StepRun& run = *find(trial.name);
     run.looked_up = true;  // run by the place: neither cached nor resumed one by one
+    run.remote_job = start.remote_job;
     run.state = StepState::Running;
     run.slots = 0;
     run.started_ms = wall_ms();

@@ -110,6 +110,7 @@ bool Executor::reuse_from_cache(StepRun& step) {
 
 void Executor::succeed(StepRun& step, std::map<std::string, std::string> results, json extra) {
     json record = extra.is_object() ? extra : json::object();
+    if (!step.remote_job.empty()) results["job"] = step.remote_job;  // its files stay there too
     record["results"] = results;
     results_[step.plan->name] = std::move(results);
     store_.set_step_result(run_id_, step.plan->name, record.dump(-1, ' ', false, json::error_handler_t::replace));

@@ -140,6 +140,7 @@ void Executor::finish_sweep(StepRun& step) {
     std::map<std::string, std::string> results = results_[name];
     std::map<std::string, std::string> out;
     for (const char* key : {"outputs", "logs", "run", "step", "attempt"}) out[std::string("best.") + key] = results[key];
+    if (results.count("job")) out["best.job"] = results["job"];  // a remote trial's job
     out["best.name"] = name;
     json params;
     for (const Trial& drawn : sweep.trials) {

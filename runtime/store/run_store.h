@@ -145,6 +145,9 @@ struct NewModel {
     int source_attempt = 0;
     std::string description;
     std::string tags_json = "{}", metrics_json = "{}";
+    // The same version in a remote registry (an Azure ML workspace: workspace, name,
+    // version, id, uri, type), or "" when it lives only here.
+    std::string workspace_json;
 };
 
 struct ModelRecord : NewModel {
@@ -164,7 +167,7 @@ class RunStore {
 public:
     // PRAGMA user_version of the schema this build writes. A store with a newer version
     // is refused rather than misread.
-    static constexpr int kSchemaVersion = 6;
+    static constexpr int kSchemaVersion = 7;
 
     // Opens the store in `folder` (creating the folder, store.db and its schema unless
     // MustExist). Returns nullptr and sets *error (which may be null) on failure.
@@ -281,7 +284,7 @@ public:
     // --- model registry (run_store_models.cc) ---------------------------------------------
     // A new version (1, 2, ...) of `model.name`, or, when the same content is already
     // registered under that name, that version with `existing` set: registering twice
-    // creates nothing.
+    // creates nothing (but a `workspace_json` given is recorded on the existing version).
     std::optional<ModelRecord> add_model(const NewModel& model);
     // version 0: the latest.
     std::optional<ModelRecord> find_model(const std::string& name, int version = 0);

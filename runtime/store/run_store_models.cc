@@ -11,7 +11,7 @@ namespace {
 
 constexpr const char* kModelColumns =
     "name, version, hash, path, bytes, run_id, step, source_step, source_attempt, description,"
-    " tags_json, metrics_json, created_ms";
+    " tags_json, metrics_json, created_ms, coalesce(workspace_json, '')";
 
 }  // namespace
 
@@ -43,6 +43,7 @@ ModelRecord read_model(sqlite::Query& query) {
     model.tags_json = query.text(10);
     model.metrics_json = query.text(11);
     model.created_ms = query.integer(12);
+    model.workspace_json = query.text(13);
     return model;
 }
 
@@ -64,6 +65,14 @@ std::optional<ModelRecord> RunStore::add_model(const NewModel& model) {
             ModelRecord existing = read_model(same);
             existing.path = loaded_path(existing.path.string());
             existing.existing = true;
+            if (model.workspace_json.empty() || model.workspace_json == existing.workspace_json) return existing;
+            sqlite::Query update = db_->query("UPDATE model SET workspace_json = ?3 WHERE name = ?1 AND version = ?2");
+            update.bind(1, existing.name).bind(2, existing.version).bind(3, model.workspace_json);
+            if (!update.run() || !transaction.commit()) {
+                fail(what, update.error().empty() ? transaction.error() : update.error());
+                return std::nullopt;
+            }
+            existing.workspace_json = model.workspace_json;
             return existing;
         }
     }
@@ -79,12 +88,14 @@ std::optional<ModelRecord> RunStore::add_model(const NewModel& model) {
         record.version = static_cast<int>(next.integer(0));
     }
     record.created_ms = now_ms();
-    sqlite::Query insert = db_->query(std::string("INSERT INTO model (") + kModelColumns +
-                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+    sqlite::Query insert = db_->query(
+        "INSERT INTO model (name, version, hash, path, bytes, run_id, step, source_step, source_attempt, description,"
+        " tags_json, metrics_json, created_ms, workspace_json)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, nullif(?14, ''))");
     insert.bind(1, model.name).bind(2, record.version).bind(3, model.hash).bind(4, stored_path(model.path));
     insert.bind(5, model.bytes).bind(6, model.run_id).bind(7, model.step).bind(8, model.source_step);
     insert.bind(9, model.source_attempt).bind(10, model.description).bind(11, model.tags_json);
-    insert.bind(12, model.metrics_json).bind(13, record.created_ms);
+    insert.bind(12, model.metrics_json).bind(13, record.created_ms).bind(14, model.workspace_json);
     if (!insert.run() || !transaction.commit()) {
         fail(what, insert.error().empty() ? transaction.error() : insert.error());
         return std::nullopt;

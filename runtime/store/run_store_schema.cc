@@ -258,6 +258,12 @@ CREATE TABLE verified_environment (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 7: a registered model's version in a remote registry (an Azure ML workspace's
+// model version, as `register model` of a remote job's outputs makes it), as JSON.
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE model ADD COLUMN workspace_json TEXT CHECK (workspace_json IS NULL OR json_valid(workspace_json));
+)sql";
+
 bool read_integer_pragma(sqlite::Connection& db, const char* sql, int* value, std::string* error) {
     sqlite::Query query = db.query(sql);
     if (query.step() != SQLITE_ROW) {
@@ -344,6 +350,7 @@ bool migrate(sqlite::Connection& db, std::string* error) {
     if (version < 4 && !(db.exec(kSchemaV4, error) && check_foreign_keys(db, error))) return false;
     if (version < 5 && !db.exec(kSchemaV5, error)) return false;
     if (version < 6 && !db.exec(kSchemaV6, error)) return false;
+    if (version < 7 && !db.exec(kSchemaV7, error)) return false;
     std::string set_version = "PRAGMA user_version = " + std::to_string(RunStore::kSchemaVersion);
     if (!db.exec(set_version.c_str(), error)) return false;
     if (!transaction.commit()) {

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -143,6 +144,7 @@ struct Outcome {
     int code = -1;
     int signal = 0;
     double seconds = 0;
+    long max_rss_kb = 0;    // the peak resident size of amlflow (and of children it waited for)
     std::string out, err;
 };
 
@@ -218,10 +220,12 @@ public:
         auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
         int status = 0;
         while (!reaped_) {
-            pid_t got = waitpid(pid_, &status, WNOHANG);
+            struct rusage usage {};
+            pid_t got = wait4(pid_, &status, WNOHANG, &usage);
             if (got == pid_) {
                 reaped_ = true;
                 outcome.finished = true;
+                outcome.max_rss_kb = usage.ru_maxrss;
                 break;
             }
             if (got < 0 && errno != EINTR) break;

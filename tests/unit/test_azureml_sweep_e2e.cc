@@ -64,6 +64,11 @@ BOOST_AUTO_TEST_CASE(a_bandit_sweep_runs_as_a_sweep_job_and_its_best_trial_is_re
     BOOST_TEST(metrics->back().step_index == 4);
     Outcome models = box.go({"models", "list"});
     BOOST_TEST(models.out.find("birds") != std::string::npos, models);
+    // The best trial's model is a version in the workspace too, its URI at that trial's job.
+    Outcome show = box.go({"models", "show", "birds"});
+    BOOST_TEST(show.out.find("workspace: model 'birds' version 1 in workspace") != std::string::npos, show);
+    BOOST_TEST(show.out.find("(azureml://jobs/" + sweep_job + "_2/outputs/artifacts/paths/outputs/model.pt)") !=
+                   std::string::npos, show);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,8 +2,9 @@
 // its datastores (and their secrets), computes (creation and deletion as long-running
 // operations; node counts that follow the jobs on them and scale down after the cluster's
 // idle time) and the versioned assets — code (with the `hash`/`hashVersion` query and
-// startPendingUpload), environments and models, listed, read and deleted by container and
-// version. Every PUT body passes the strict validator and the service's rules.
+// startPendingUpload), environments and models (a model's files must be where its URI
+// points), listed, read and deleted by container and version. Every PUT body passes the
+// strict validator and the service's rules.
 'use strict';
 
 const crypto = require('crypto');
@@ -178,12 +179,39 @@ function versionBody(emu, kind, name, version, record) {
            systemData: ws.systemData(record.created, record.modified), properties: props };
 }
 
-function putVersion(emu, { raw, params: [kind, name, version] }) {
+// A model's files must be where its modelUri points, in a form the service resolves: a job's
+// output (`azureml://jobs/<job>/outputs/<output>/paths/<p>`, the job known here) or a datastore
+// path (`azureml://[subscriptions/<s>/resourcegroups/<g>/workspaces/<w>/]datastores/<ds>/paths/<p>`),
+// holding a blob of that name or blobs below it. Anything else is the service's 400.
+const MODEL_URI = [
+  /^azureml:\/\/jobs\/[^/]+\/outputs\/[^/]+\/paths\/.+$/i,
+  /^azureml:\/\/(?:subscriptions\/[^/]+\/resourcegroups\/[^/]+\/workspaces\/[^/]+\/)?datastores\/[^/]+\/paths\/.+$/i,
+];
+
+async function checkModelFiles(emu, props, what) {
+  const uri = props.modelUri;
+  const refuse = (message) => { throw validationError([{ target: 'properties.modelUri', message }], what); };
+  if (!MODEL_URI.some((re) => re.test(uri))) {
+    refuse(`'${uri}' is not a model path the service resolves (azureml://jobs/<job>/outputs/<output>/paths/<path> or azureml://datastores/<name>/paths/<path>)`);
+  }
+  const job = /^azureml:\/\/jobs\/([^/]+)\//i.exec(uri);
+  if (job && !emu.workspace.jobs.has(job[1])) refuse(`the job '${job[1]}' of '${uri}' does not exist in the workspace`);
+  if (props.jobName && !emu.workspace.jobs.has(props.jobName)) {
+    throw validationError([{ target: 'properties.jobName', message: `the job '${props.jobName}' does not exist in the workspace` }], what);
+  }
+  const where = emu.workspace.resolveUri(uri);
+  if (!where) refuse(`'${uri}' names no datastore of the workspace`);
+  const names = await emu.blobs.list(where.container, where.prefix);
+  if (!names.some((n) => n === where.prefix || n.startsWith(`${where.prefix}/`))) refuse(`no files are stored at '${uri}'`);
+}
+
+async function putVersion(emu, { raw, params: [kind, name, version] }) {
   const spec = KINDS[kind];
   checkName(name, kind);
   checkName(version, 'version');
   const body = emu.json(raw);
   checkBody(spec.mapper, body, `${kind} '${name}' version '${version}'`);
+  if (kind === 'models') await checkModelFiles(emu, body.properties, `${kind} '${name}' version '${version}'`);
   const store = emu.workspace.assets[kind];
   if (!store.has(name)) store.set(name, new Map());
   const versions = store.get(name);
@@ -235,11 +263,17 @@ function listVersions(emu, { url, params: [kind, name] }) {
   return emu.page(items, url);
 }
 
+// A container as the service answers it: created when its first version was, its latest
+// version the highest number (versions named otherwise count below every number).
 function containerBody(emu, kind, name, versions) {
-  const latest = [...versions.keys()].pop();
+  const rank = (v) => (/^\d+$/.test(v) ? Number(v) : -1);
+  const keys = [...versions.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const latest = keys[keys.length - 1];
+  const created = [...versions.values()].map((r) => r.created).sort()[0];
+  const next = Math.max(0, ...keys.map(rank)) + 1;
   return { id: `${emu.workspace.id}/${kind}/${name}`, name, type: `Microsoft.MachineLearningServices/workspaces/${kind}`,
-           systemData: emu.workspace.systemData(),
-           properties: { description: null, tags: {}, properties: {}, isArchived: false, latestVersion: latest || null, nextVersion: String(versions.size + 1) } };
+           systemData: emu.workspace.systemData(created),
+           properties: { description: null, tags: {}, properties: {}, isArchived: false, latestVersion: latest || null, nextVersion: String(next) } };
 }
 
 function getContainer(emu, { params: [kind, name] }) {
@@ -250,7 +284,8 @@ function getContainer(emu, { params: [kind, name] }) {
 
 // GET `codes`, `environments` or `models`: every container of that kind, paged.
 function listContainers(emu, { url, params: [kind] }) {
-  const items = [...emu.workspace.assets[kind].entries()].map(([name, versions]) => containerBody(emu, kind, name, versions));
+  const items = [...emu.workspace.assets[kind].entries()].sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, versions]) => containerBody(emu, kind, name, versions));
   return emu.page(items, url);
 }
 

@@ -140,3 +140,46 @@ test('the official JS SDK drives computes and jobs on the emulator', async (t) =
   await assert.rejects(sdk.jobs.get(o.resourceGroup, o.workspace, 'sdk-job-1'),
                        (e) => e.statusCode === 401 && e.code === 'ExpiredAuthenticationToken');
 });
+
+test('models through the official JS SDK: files where the URI points, versions and models listed', async (t) => {
+  const tls = selfSigned();
+  const all = await startAll({ tlsCert: tls.cert, tlsKey: tls.key, pageSize: 2, retryAfterS: 0 });
+  t.after(async () => { await all.stop(); fs.rmSync(tls.dir, { recursive: true, force: true }); });
+  const { emulator } = all;
+  const o = emulator.options;
+  const sdk = new AzureMachineLearningWorkspaces(credential(emulator, tls.ca), o.subscription, {
+    endpoint: emulator.baseUrl, credentialScopes: 'https://management.azure.com/.default',
+    tlsOptions: { ca: tls.ca }, retryOptions: { maxRetries: 0 } });
+  const ws = emulator.workspace;
+  await emulator.blobs.container(ws.defaultContainer).getBlockBlobClient('models/a/model.pt').upload('w', 1);
+  const put = (name, version, modelUri, extra = {}) => sdk.modelVersions.createOrUpdate(
+    o.resourceGroup, o.workspace, name, version, { properties: { modelUri, modelType: 'custom_model', ...extra } });
+  const file = 'azureml://datastores/workspaceblobstore/paths/models/a/model.pt';
+  const v1 = await put('birds', '1', file, { tags: { k: 'v' } });
+  assert.strictEqual(v1.properties.modelUri, file);
+  assert.deepStrictEqual(v1.properties.tags, { k: 'v' });
+  await put('birds', '2', `azureml://subscriptions/${o.subscription}/resourcegroups/${o.resourceGroup}/workspaces/${o.workspace}/datastores/workspaceblobstore/paths/models/a`);
+  for (const name of ['cats', 'dogs']) await put(name, '1', file);
+
+  // Refused as the service refuses them: nothing stored there, a form it does not resolve,
+  // a job it does not have.
+  const refused = (uri, pattern) => assert.rejects(put('birds', '3', uri),
+                                                    (e) => e.statusCode === 400 && pattern.test(e.message));
+  await refused('azureml://datastores/workspaceblobstore/paths/models/a/missing.pt', /no files are stored/);
+  await refused('azureml://datastores/workspaceblobstore/paths/models/a/model', /no files are stored/);
+  await refused('runs:/abc/model', /not a model path the service resolves/);
+  await refused('azureml://jobs/no-such-job/outputs/artifacts/paths/outputs/m.pt', /job 'no-such-job'.*does not exist/);
+  await assert.rejects(put('birds', '1', `${file}x`), (e) => e.statusCode === 400);
+
+  // The paged iterators: models by name with their latest version, a model's versions.
+  const models = [];
+  for await (const c of sdk.modelContainers.list(o.resourceGroup, o.workspace)) models.push([c.name, c.properties.latestVersion]);
+  assert.deepStrictEqual(models, [['birds', '2'], ['cats', '1'], ['dogs', '1']]);
+  const pages = emulator.requests.filter((r) => /\/models$/.test(r.path) && r.method === 'GET');
+  assert.strictEqual(pages.length, 2, 'three models in pages of two');
+  const versions = [];
+  for await (const v of sdk.modelVersions.list(o.resourceGroup, o.workspace, 'birds')) versions.push(v.name);
+  assert.deepStrictEqual(versions.sort(), ['1', '2']);
+  const container = await sdk.modelContainers.get(o.resourceGroup, o.workspace, 'birds');
+  assert.strictEqual(container.properties.nextVersion, '3');
+});
