@@ -21,6 +21,7 @@
 
 #include "cli/commands.h"
 #include "cli/store_option.h"
+#include "cli/detached_run.h"
 #include "runtime/azureml/remote_cancel.h"
 #include "runtime/core/plan_model.h"
 #include "runtime/store/remote_jobs.h"
@@ -82,9 +83,9 @@ int cancel_detached(RunStore& store, const RunRecord& run, const CancelArgs& arg
     for (RemoteJob& job : live) {
         const StepPlan* step = plan->find(job.step);
         if (!step) continue;
-        azureml::RemoteCancel what{plan->raw, plan->compute_of(*step), step->compute,
-                                   fs::path(run.file).parent_path().string(), job.job,
-                                   std::chrono::seconds(static_cast<long>(args.wait_s))};
+        azureml::RemoteCancel what;
+        static_cast<azureml::RemoteJobRef&>(what) = remote_job_ref(*plan, *step, run, job.job);
+        what.wait = std::chrono::seconds(static_cast<long>(args.wait_s));
         std::cerr << "amlflow: canceling job '" << job.job << "' of run " << run.id << " on Azure ML\n";
         azureml::RemoteCancelOutcome outcome = azureml::cancel_remote_job(what);
         if (!outcome.ok) {

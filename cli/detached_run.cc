@@ -44,8 +44,9 @@ void finish_ranks(RunStore& store, const RemoteJob& record, const FollowedJob& j
     for (size_t rank = 0; rank < known.size(); ++rank) {
         if (known[rank]) continue;
         int r = static_cast<int>(rank);
-        store.add_rank({run.id, record.step, record.attempt, r, r % per_node, r / per_node, 0, end.started_ms,
-                        finished, code, 0, job.rank_logs[rank]});
+        RankRecord rank_record{run.id, record.step, record.attempt, r, r % per_node, r / per_node, 0, end.started_ms,
+                               finished, code, 0, job.rank_logs[rank], ""};
+        store.add_rank(rank_record);
     }
 }
 
@@ -82,7 +83,8 @@ void finish_step(RunStore& store, const RemoteJob& record, const FollowedEnd& en
 void record_end(RunStore& store, const RunRecord& run, const RemoteJob& record, const FollowedJob& job,
                 const FollowedEnd& end, const RunPlan& plan, std::ostream& out) {
     std::string error;
-    if (!record_remote_job(store.run_folder(run.id), {record.step, record.attempt, record.job, "", end.status}, &error)) {
+    RemoteJob ended{record.step, record.attempt, record.job, "", end.status, {}};  // the rest as recorded
+    if (!record_remote_job(store.run_folder(run.id), ended, &error)) {
         out << "    warning: " << error << "\n";
     }
     const StepPlan* step = plan.find(record.step);
@@ -131,6 +133,11 @@ void settle_run(RunStore& store, const std::string& run, std::ostream& out) {
 
 }  // namespace
 
+azureml::RemoteJobRef remote_job_ref(const RunPlan& plan, const StepPlan& step, const RunRecord& run,
+                                     const std::string& job) {
+    return {plan.raw, plan.compute_of(step), step.compute, fs::path(run.file).parent_path().string(), job};
+}
+
 DetachedJobs detached_jobs(RunStore& store, const RunRecord& run) {
     DetachedJobs out;
     std::string error;
@@ -145,11 +152,7 @@ DetachedJobs detached_jobs(RunStore& store, const RunRecord& run) {
         const StepPlan* step = plan->find(record.step);
         if (record.state != "submitted" || !step) continue;
         FollowedJob job;
-        job.plan = plan->raw;
-        job.compute = plan->compute_of(*step);
-        job.compute_id = step->compute;
-        job.plan_folder = fs::path(run.file).parent_path().string();
-        job.job = record.job;
+        static_cast<azureml::RemoteJobRef&>(job) = remote_job_ref(*plan, *step, run, record.job);
         if (step->kind != "sweep") {  // a sweep job's trials are jobs of their own
             Distribution shape = distribution_of(step->spec);
             int ranks = shape.kind == "per_node" ? shape.nodes : shape.world_size();

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "runtime/azureml/remote_follow.h"
+#include "runtime/core/plan_model.h"
 #include "runtime/store/remote_jobs.h"
 #include "runtime/store/run_store.h"
 
@@ -33,6 +34,10 @@ struct DetachedJobs {
 };
 
 DetachedJobs detached_jobs(runtime::RunStore& store, const runtime::RunRecord& run);
+
+// How `job` of `run`'s step `step` is named to the service, from the run's recorded plan.
+runtime::azureml::RemoteJobRef remote_job_ref(const runtime::RunPlan& plan, const runtime::StepPlan& step,
+                                              const runtime::RunRecord& run, const std::string& job);
 
 // Records what the service said of each job (under the run's lock: a `--resume` that took
 // the run meanwhile is left alone) and writes one line per job to `out`. Returns the exit

@@ -9,14 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/azureml/remote_job_ref.h"
+
 namespace amlflow::runtime::azureml {
 
-struct RemoteCancel {
-    nlohmann::json plan;          // the run's recorded plan (its workspaces)
-    nlohmann::json compute;       // the step's compute fields
-    std::string compute_id;       // "compute:<name>"
-    std::string plan_folder;      // the pipeline file's folder (a config.json there)
-    std::string job;
+struct RemoteCancel : RemoteJobRef {
     std::chrono::seconds wait{60};
 };
 

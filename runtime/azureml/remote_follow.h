@@ -22,15 +22,11 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/azureml/job_artifacts.h"
+#include "runtime/azureml/remote_job_ref.h"
 
 namespace amlflow::runtime::azureml {
 
-struct FollowedJob {
-    nlohmann::json plan;                 // the run's recorded plan (its workspaces)
-    nlohmann::json compute;              // the step's compute fields
-    std::string compute_id;              // "compute:<name>"
-    std::string plan_folder;             // the pipeline file's folder (a config.json there)
-    std::string job;
+struct FollowedJob : RemoteJobRef {
     std::vector<std::string> rank_logs;  // rank r's local log file (rewritten); may be empty
     ArtifactTargets artifacts;           // outputs taken only from a completed job
 };

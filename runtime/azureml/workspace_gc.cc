@@ -8,6 +8,7 @@
 #include <set>
 
 #include "runtime/azureml/arm_client.h"
+#include "runtime/azureml/arm_pages.h"
 #include "runtime/azureml/http_client.h"
 #include "runtime/azureml/job_watch.h"
 #include "runtime/core/event_loop.h"
@@ -74,20 +75,13 @@ public:
     bool done() const { return done_; }
 
 private:
-    // Every item of a paged list, following `nextLink`.
+    // Every item of a paged list (arm_pages.h).
     void list(const std::string& path, const std::string& what, Next next) {
         auto self = shared_from_this();
-        auto got = std::make_shared<Items>();
-        arm_.call("GET", path, nullptr, [self, got, what, next](ArmAnswer answer) { self->page(got, what, next, answer); });
-    }
-    void page(std::shared_ptr<Items> got, const std::string& what, const Next& next, const ArmAnswer& answer) {
-        if (!answer.ok()) return fail("cannot list the workspace's " + what + ": " + answer.error);
-        if (!answer.body.is_object()) return fail("the workspace's " + what + ": the service's answer is not a list");
-        for (const json& item : answer.body.value("value", json::array())) got->push_back(item);
-        std::string link = text(answer.body, "nextLink");
-        if (link.empty()) return next(std::move(*got));
-        auto self = shared_from_this();
-        arm_.get_url(link, true, [self, got, what, next](ArmAnswer more) { self->page(got, what, next, more); });
+        list_all(arm_, path, [self, what, next](std::optional<Items> items, std::string error) {
+            if (!items) return self->fail("cannot list the workspace's " + what + ": " + error);
+            next(std::move(*items));
+        });
     }
 
     // What a job that has not ended names: it keeps those.

@@ -3,6 +3,7 @@
 // zero (min_nodes, idle_time) and carries amlflow's tag, as do its environment and code
 // versions; `gc --workspace` lists, then removes, only what amlflow made and nothing a running
 // job uses, never a model; its errors. Skipped (77) without node_modules.
+#include "runtime/store/remote_jobs.h"
 #include "tests/unit/azureml_emulator_fixture.h"
 
 namespace {
@@ -105,7 +106,8 @@ BOOST_AUTO_TEST_CASE(gc_workspace_lists_then_removes_only_what_amlflow_made_and_
     AzureBox box;
     Arm arm;
     // What others made: an environment named like amlflow's, a code version named by a hash
-    // (as the Azure ML CLI names its snapshots), a cluster, a model. None carries the tag.
+    // (as the Azure ML CLI names its snapshots), a cluster, and (below, once a job made its
+    // file) a model. None carries the tag.
     std::string foreign_hash(64, 'a');
     int status = 0;
     arm.call("PUT", "/environments/amlflow-theirs/versions/1", {{"properties", {{"image", "python:3.11"}}}}, &status);
@@ -119,12 +121,10 @@ BOOST_AUTO_TEST_CASE(gc_workspace_lists_then_removes_only_what_amlflow_made_and_
               {"properties", {{"computeType", "AmlCompute"},
                               {"properties", {{"vmSize", "STANDARD_D2_V2"}, {"scaleSettings", {{"maxNodeCount", 1}}}}}}}}, &status);
     BOOST_REQUIRE_EQUAL(status, 201);
-    arm.call("PUT", "/models/theirs/versions/1",
-             {{"properties", {{"modelUri", "azureml://datastores/workspaceblobstore/paths/m/model.pt"}, {"modelType", "custom_model"}}}}, &status);
-    BOOST_REQUIRE_EQUAL(status, 201);
 
     // amlflow's: one job done on `brief` and one on `warm`, then a long one on `busy`.
-    box.write("a/run.py", "print('short', flush=True)\n");
+    box.write("a/run.py", "import os\nprint('short', flush=True)\nos.makedirs('outputs', exist_ok=True)\n"
+                          "open('outputs/model.pt', 'w').write('weights')\n");
     box.write("b/run.py", "print('warm', flush=True)\n");
     box.write("c/run.py", "import time\nprint('started', flush=True)\ntime.sleep(120)\n");
     box.write("done.amlflow", std::string(kGcWorkspace) + "experiment e {\n" + job("one", "a", "brief", "quick") +
@@ -132,6 +132,19 @@ BOOST_AUTO_TEST_CASE(gc_workspace_lists_then_removes_only_what_amlflow_made_and_
     box.write("long.amlflow", std::string(kGcWorkspace) + "experiment e {\n" + job("long", "c", "busy", "slow") + "}\n");
     Outcome done = box.go({"run", "done.amlflow"});
     BOOST_REQUIRE_MESSAGE(done.code == 0, done);
+    // Their model, registered from job `one`'s output (the service wants its files there).
+    std::string one_job;
+    {
+        auto store = box.store();
+        for (const RemoteJob& job : read_remote_jobs(store->run_folder(box.only_run()))) {
+            if (job.step == "one") one_job = job.job;
+        }
+    }
+    BOOST_REQUIRE(!one_job.empty());
+    arm.call("PUT", "/models/theirs/versions/1",
+             {{"properties", {{"modelUri", "azureml://jobs/" + one_job + "/outputs/artifacts/paths/outputs/model.pt"},
+                              {"modelType", "custom_model"}}}}, &status);
+    BOOST_REQUIRE_EQUAL(status, 201);
     auto running = box.launch({"run", "long.amlflow"});
     fs::path out = box.root() / ("az-" + std::to_string(box.launches) + ".out");
     BOOST_REQUIRE_MESSAGE(wait_until([&] { return read_file(out).find("started") != std::string::npos; }, 60),

@@ -8,25 +8,10 @@
 // the file's size. Skipped (77) without node_modules.
 #include <cstdlib>
 
-#include "runtime/azureml/workspace_session.h"
 #include "runtime/core/artifacts.h"
 #include "tests/unit/azureml_emulator_fixture.h"
 
 namespace {
-
-// The latest version of `name` as a client of the emulator's workspace in this process reads
-// it, with the variables amlflow gets (one event loop at a time: the session ends here).
-az::WorkspaceModelVersion workspace_version(const std::string& name) {
-    for (const auto& [key, value] : emulator().vars) setenv(key.c_str(), value.c_str(), 1);
-    az::WorkspaceRef ws{emulator().vars["AZURE_SUBSCRIPTION_ID"], emulator().vars["AZURE_RESOURCE_GROUP"],
-                        emulator().vars["AZUREML_WORKSPACE"]};
-    std::string error;
-    auto session = az::WorkspaceSession::open(ws, &error);
-    BOOST_REQUIRE_MESSAGE(session, error);
-    auto version = session->model_version(name, "", &error);
-    BOOST_REQUIRE_MESSAGE(version, error);
-    return *version;
-}
 
 std::string digest_of(const fs::path& path) {
     std::string error;
