@@ -1,4 +1,5 @@
 #include "runtime/azureml/azureml_backend.h"
+#include "runtime/azureml/azureml_attempt.h"
 
 #include <filesystem>
 
@@ -18,33 +19,6 @@
 namespace amlflow::runtime::azureml {
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-struct AzureMlBackend::Attempt {
-    AttemptRequest request;
-    AttemptCallbacks callbacks;
-    std::unique_ptr<ArmClient> arm;
-    std::string compute;               // the cluster's name in the workspace
-    std::string workspace_key;
-    JobIds ids;
-    std::string job;                   // the job's name once it is being submitted
-    bool submitted = false, stopping = false, cancel_sent = false, ranks_started = false;
-    std::string stop_why;
-    std::vector<std::unique_ptr<LogRelay>> relays;
-    std::shared_ptr<ComputeSetup> setup;
-    std::shared_ptr<JobWatch> watch;
-    std::shared_ptr<SweepWatch> sweep;       // a sweep step's sweep job
-    std::shared_ptr<MlflowMetrics> metrics;  // a job's metrics from the tracking server
-    std::optional<AttemptResult> result;  // held while the outputs come back
-    std::shared_ptr<JobInputs> inputs;
-    std::string studio;                // the job's page in Azure ML studio
-    std::string reattach;              // --resume: the job to follow instead of a new one
-    // The service's states as seen, with when each began (for the board and the summary).
-    std::vector<std::pair<std::string, EventLoop::Clock::time_point>> states;
-    EventLoop::Clock::time_point running_since{};
-    EventLoop::TimerId silence_timer = 0;
-    bool hung = false;
-    int hung_rank = -1;
-};
 
 AzureMlBackend::AzureMlBackend(EventLoop& loop, AzureMlBackendOptions options, LineSink* sink)
     : loop_(loop), options_(std::move(options)), sink_(sink) {}
@@ -541,61 +515,6 @@ void AzureMlBackend::finish(const std::string& step, AttemptResult result) {
     finished_.push_back(std::move(attempt));
     loop_.after(std::chrono::milliseconds(0), [this] { finished_.clear(); });
     callbacks.done(result);
-}
-
-// A sweep job: the sweep's own states are shown, each trial followed as it appears (its
-// ranks' logs relayed, its metrics read into its channel), and at the end the best trial's
-// outputs brought into that trial's outputs folder.
-void AzureMlBackend::watch_sweep(Attempt& attempt) {
-    std::string step = attempt.request.step->name;
-    SweepWatchOptions options;
-    options.job.job = attempt.job;
-    options.job.history_base = workspaces_[attempt.workspace_key].history_base;
-    options.job.log_interval = options_.log_interval;
-    options.job.status_interval = options_.status_interval;
-    options.experiment = experiment_name(attempt.request.step->experiment);
-    options.mlflow_base = workspaces_[attempt.workspace_key].mlflow_base;
-    auto state = [this, step](const std::string& status) { state_seen(step, status); };
-    auto started = [this, step](const TrialStart& trial) {
-        Attempt* attempt = find(step);
-        if (!attempt || !attempt->callbacks.trial_started) return TrialFiles{};
-        say(*attempt, "trial job '" + trial.remote_job + "' started: " + trial.params.dump());
-        return attempt->callbacks.trial_started(trial);
-    };
-    auto ended = [this, step](const TrialEnd& trial) {
-        Attempt* attempt = find(step);
-        if (attempt && attempt->callbacks.trial_ended) attempt->callbacks.trial_ended(trial);
-    };
-    attempt.sweep = std::make_shared<SweepWatch>(*attempt.arm, sink_, options, started, ended, state,
-                                                 [this, step](const SweepEnd& end) { sweep_ended(step, end); });
-    attempt.sweep->start();
-}
-
-void AzureMlBackend::sweep_ended(const std::string& step, const SweepEnd& end) {
-    Attempt* attempt = find(step);
-    if (!attempt) return;
-    if (!attempt->states.empty()) say(*attempt, "service states: " + state_durations(attempt->states, EventLoop::Clock::now()));
-    record(*attempt, end.status);
-    AttemptResult result;
-    result.remote_job = attempt->job;
-    result.succeeded = end.status == "Completed" && end.best_index >= 0;
-    if (!result.succeeded) {
-        bool canceled = end.status == "Canceled" && attempt->stopping;
-        result.facts.reason = canceled ? "canceled" : "exit";
-        result.facts.exit_code = canceled ? -1 : 1;
-        result.message = canceled ? attempt->stop_why
-                                  : "sweep job '" + attempt->job + "' ended " + end.status +
-                                        (end.error.empty() ? (end.status == "Completed" ? ": the service named no best trial" : "")
-                                                           : ": " + end.error);
-        return finish(step, result);
-    }
-    result.best_trial = end.best_index;
-    say(*attempt, "best trial: job '" + end.best_job + "' (" + end.best_files.name + ")");
-    attempt->result = result;
-    completed_jobs_[end.best_files.name] = end.best_job;  // later steps read its outputs there
-    ArtifactTargets best;
-    best.outputs = end.best_files.outputs;
-    bring_outputs(step, end.best_job, best);
 }
 
 }  // namespace amlflow::runtime::azureml
