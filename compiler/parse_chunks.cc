@@ -11,7 +11,7 @@
 #include "AmlflowParser.h"
 #include "compiler/ast_builder.h"
 #include "compiler/fast_parser.h"
-#include "compiler/lexer_cache.h"
+#include "compiler/fast_lexer.h"
 #include "compiler/text_char_stream.h"
 #include "compiler/utf8.h"
 
@@ -84,7 +84,6 @@ public:
     Chunker(const SourceFile& file, std::string_view text)
         : file_(file), offsets_(text, 0), input_(text), lexer_(&input_), parser_(nullptr),
           builder_(file, offsets_, reported_, false) {
-        install_lexer_edge_cache(lexer_);
         lexer_.removeErrorListeners();
         parser_.removeErrorListeners();
         parser_.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
@@ -114,7 +113,7 @@ private:
     const SourceFile& file_;
     OffsetMap offsets_;
     TextCharStream input_;
-    AmlflowLexer lexer_;
+    FastLexer lexer_;
     FastParser parser_;
     Diagnostics reported_;  // the AST builder's, handed on when the whole file parsed
     AstBuilder builder_;

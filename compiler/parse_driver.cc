@@ -11,7 +11,7 @@
 #include "AmlflowParser.h"
 #include "compiler/ast_builder.h"
 #include "compiler/fast_parser.h"
-#include "compiler/lexer_cache.h"
+#include "compiler/fast_lexer.h"
 #include "compiler/parse_chunks.h"
 #include "compiler/syntax_errors.h"
 #include "compiler/text_char_stream.h"
@@ -54,8 +54,7 @@ auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostic
     if (replacement.size() == slice.size()) slice = replacement;
     OffsetMap offsets(slice, begin);
     TextCharStream input(slice);
-    AmlflowLexer lexer(&input);
-    install_lexer_edge_cache(lexer);
+    FastLexer lexer(&input);
     lexer.removeErrorListeners();
     antlr4::CommonTokenStream tokens(&lexer);
     if (!nesting_is_bounded(tokens, file, offsets, diagnostics)) return build(nullptr, offsets, true);

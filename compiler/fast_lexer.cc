@@ -1,4 +1,4 @@
-#include "compiler/lexer_cache.h"
+#include "compiler/fast_lexer.h"
 
 #include <array>
 #include <memory>
@@ -10,7 +10,8 @@
 #include <dfa/DFA.h>
 #include <dfa/DFAState.h>
 
-#include "AmlflowLexer.h"
+#include <Exceptions.h>
+#include <LexerNoViableAltException.h>
 
 namespace amlflow::compiler {
 
@@ -68,10 +69,48 @@ thread_local std::array<std::vector<std::unique_ptr<CachingLexerSimulator::Row>>
 
 }  // namespace
 
-void install_lexer_edge_cache(grammar::AmlflowLexer& lexer) {
-    const antlr4::atn::ATN& atn = lexer.getATN();
-    auto* simulator = new CachingLexerSimulator(&lexer, atn, shared_dfa(atn));
-    lexer.setInterpreter(simulator);  // deletes the generated lexer's own
+FastLexer::FastLexer(antlr4::CharStream* input) : grammar::AmlflowLexer(input) {
+    const antlr4::atn::ATN& atn = getATN();
+    simulator_ = new CachingLexerSimulator(this, atn, shared_dfa(atn));
+    setInterpreter(simulator_);  // deletes the generated lexer's own
+}
+
+// antlr4::Lexer::nextToken (4.9), with `simulator_` for getInterpreter<...>().
+std::unique_ptr<antlr4::Token> FastLexer::nextToken() {
+    ssize_t marker = _input->mark();
+    struct Release {
+        antlr4::CharStream* input;
+        ssize_t marker;
+        ~Release() { input->release(marker); }
+    } release{_input, marker};
+    for (;;) {
+        if (hitEOF) {
+            emitEOF();
+            return std::move(token);
+        }
+        token.reset();
+        channel = antlr4::Token::DEFAULT_CHANNEL;
+        tokenStartCharIndex = _input->index();
+        tokenStartCharPositionInLine = simulator_->getCharPositionInLine();
+        tokenStartLine = simulator_->getLine();
+        _text = "";
+        do {
+            type = antlr4::Token::INVALID_TYPE;
+            size_t matched;
+            try {
+                matched = simulator_->match(_input, mode);
+            } catch (antlr4::LexerNoViableAltException& e) {
+                notifyListeners(e);
+                recover(e);
+                matched = SKIP;
+            }
+            if (_input->LA(1) == antlr4::Token::EOF) hitEOF = true;
+            if (type == antlr4::Token::INVALID_TYPE) type = matched;
+        } while (type == MORE);
+        if (type == SKIP) continue;
+        if (token == nullptr) emit();
+        return std::move(token);
+    }
 }
 
 }  // namespace amlflow::compiler
