@@ -47,6 +47,7 @@ bool stays_inside(const std::string& path) {
 }  // namespace
 
 void Checker::check_steps(CheckedProgram& program) {
+    program.steps.reserve(step_order_.size());  // no doubling of a large program's steps
     for (const std::string& name : step_order_) {
         const StepSymbol& symbol = steps_.at(name);
         if (auto step = check_step(symbol)) program.steps.push_back(std::move(*step));
