@@ -81,7 +81,7 @@ void Checker::collect_symbols() {
     for (size_t m = 0; m < modules_.modules.size(); ++m) {
         const LoadedModule& module = *modules_.modules[m];
         std::string prefix = labels_[m].empty() ? "" : labels_[m] + ".";
-        for (const ast::Decl& decl : module.ast->decls) {
+        for (ast::Decl& decl : module.ast->decls) {
             using K = Symbol::Kind;
             K kind = K::Param;
             std::string id;
@@ -111,7 +111,7 @@ void Checker::collect_symbols() {
                     .note("only the file given to amlflow holds experiments; imported files share declarations");
                 continue;
             }
-            for (const ast::Step& step : decl.steps) {
+            for (ast::Step& step : decl.steps) {
                 if (auto found = steps_.find(step.name.name); found != steps_.end()) {
                     diagnostics_.error("duplicate", step.name.range, "step '" + step.name.name + "' is already declared")
                         .note("first declared here", found->second.step->name.range)

@@ -45,6 +45,10 @@ struct CheckOptions {
     // `--compute NAME`: every job, binding and sweep runs on that declared compute, as if
     // each said `compute = NAME`; empty: where the file says.
     std::string compute;
+    // Free each checked step's syntax tree (its block), except job templates, which later
+    // steps bind: set by compile_file when it builds a plan, which needs only the checked
+    // program; the trees and the evaluated values are then never all held at once.
+    bool drop_step_trees = false;
 };
 
 class Checker : public NameResolver {
@@ -71,7 +75,7 @@ private:
         std::string id;  // "param:epochs", "environment:curated.pytorch_1_6_gpu", "module:1"
     };
     struct StepSymbol {
-        const ast::Step* step;
+        ast::Step* step;  // not const: its tree may be freed once checked (drop_step_trees)
         std::string experiment;
     };
     // A hosts compute's entry as checked, with where it and its slot count are written.

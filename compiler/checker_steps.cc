@@ -47,8 +47,16 @@ bool stays_inside(const std::string& path) {
 }  // namespace
 
 void Checker::check_steps(CheckedProgram& program) {
+    program.steps.reserve(step_order_.size());  // no doubling of a large program's steps
     for (const std::string& name : step_order_) {
-        if (auto step = check_step(steps_.at(name))) program.steps.push_back(std::move(*step));
+        const StepSymbol& symbol = steps_.at(name);
+        if (auto step = check_step(symbol)) program.steps.push_back(std::move(*step));
+        // Later steps read only a checked step's name and kind (step_result), except a
+        // binding or a sweep, which reads its job template's whole tree.
+        if (options_.drop_step_trees && !symbol.step->is_template) {
+            symbol.step->block.reset();
+            std::vector<ast::Arg>().swap(symbol.step->bind_args);
+        }
     }
     warn_downloads_into_sources(program);
 }

@@ -25,6 +25,7 @@ std::unique_ptr<CompileResult> compile_file(const std::string& path, const Compi
     check.sets = options.sets;
     check.machine = options.machine;
     check.compute = options.compute;
+    check.drop_step_trees = options.build_plan;
     CheckedProgram program;
     {
         Checker checker(result->modules, check, result->diagnostics);

@@ -10,6 +10,8 @@
 #include "AmlflowLexer.h"
 #include "AmlflowParser.h"
 #include "compiler/ast_builder.h"
+#include "compiler/fast_parser.h"
+#include "compiler/fast_lexer.h"
 #include "compiler/text_char_stream.h"
 #include "compiler/utf8.h"
 
@@ -111,8 +113,8 @@ private:
     const SourceFile& file_;
     OffsetMap offsets_;
     TextCharStream input_;
-    AmlflowLexer lexer_;
-    AmlflowParser parser_;
+    FastLexer lexer_;
+    FastParser parser_;
     Diagnostics reported_;  // the AST builder's, handed on when the whole file parsed
     AstBuilder builder_;
 

@@ -10,6 +10,8 @@
 #include "AmlflowLexer.h"
 #include "AmlflowParser.h"
 #include "compiler/ast_builder.h"
+#include "compiler/fast_parser.h"
+#include "compiler/fast_lexer.h"
 #include "compiler/parse_chunks.h"
 #include "compiler/syntax_errors.h"
 #include "compiler/text_char_stream.h"
@@ -52,11 +54,11 @@ auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostic
     if (replacement.size() == slice.size()) slice = replacement;
     OffsetMap offsets(slice, begin);
     TextCharStream input(slice);
-    AmlflowLexer lexer(&input);
+    FastLexer lexer(&input);
     lexer.removeErrorListeners();
     antlr4::CommonTokenStream tokens(&lexer);
     if (!nesting_is_bounded(tokens, file, offsets, diagnostics)) return build(nullptr, offsets, true);
-    AmlflowParser parser(&tokens);
+    FastParser parser(&tokens);
     parser.removeErrorListeners();
     parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
         antlr4::atn::PredictionMode::SLL);

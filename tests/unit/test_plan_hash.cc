@@ -170,4 +170,29 @@ BOOST_AUTO_TEST_CASE(json_form_is_stable_and_ordered) {
     BOOST_TEST(nodes[3].id == "step:m");
 }
 
+// compile_file frees each step's syntax tree once the step is checked (drop_step_trees),
+// keeping job templates: bindings and sweeps read their template's tree whether it is
+// declared before or after them, and a later step still reads an earlier one's results.
+BOOST_AUTO_TEST_CASE(steps_checked_after_earlier_trees_are_freed) {
+    TempProject project;
+    write_project(project);
+    auto result = project.compile(
+        "experiment e {\n"
+        "  job early = train(lr = 0.5)\n"
+        "  job train(lr: float = 0.1) { source = \"src\", script = \"train.py\", args = [\"--lr\", lr] }\n"
+        "  sweep s over train { space { lr = loguniform(0.001, 0.1) }, objective = maximize(\"acc\"), trials = 2 }\n"
+        "  job late = train(lr = 0.2) { args = [\"--from\", early.outputs / \"m.pt\"] }\n"
+        "}\n");
+    BOOST_TEST_REQUIRE(result->ok(), messages(result->diagnostics));
+    std::map<std::string, nlohmann::json> spec;
+    for (const PlanNode& node : result->plan->nodes) spec[node.id] = node.spec;
+    BOOST_TEST(spec["step:early"]["$template"]["bound"]["lr"] == 0.5);
+    BOOST_TEST(spec["step:late"]["$template"]["bound"]["lr"] == 0.2);
+    BOOST_TEST(spec["step:s"]["$template"]["fields"].contains("script"));
+    BOOST_TEST(spec.count("step:train") == 0u);  // a template runs only when bound
+    bool data_edge = false;
+    for (const PlanEdge& edge : result->plan->edges) data_edge |= edge.from == "step:early" && edge.to == "step:late";
+    BOOST_TEST(data_edge);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
