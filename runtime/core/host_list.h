@@ -47,6 +47,10 @@ std::vector<std::string> ssh_options(const HostsCompute& compute);
 // "" when it cannot be made safely (then every ssh connects on its own).
 std::string ssh_control_folder();
 
+// `path` as a folder of this user's that no one else can read or enter (made 0700, or
+// closed to 0700 when others could only read it); "" when it cannot be made so.
+std::string private_folder(const std::string& path);
+
 // `ssh <options> <host> -- <remote>`: `remote` is one shell command line on the host
 // (quote its words with shell_quote).
 std::vector<std::string> ssh_command(const HostsCompute& compute, const std::string& host, const std::string& remote);

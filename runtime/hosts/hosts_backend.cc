@@ -10,6 +10,7 @@
 #include "runtime/hosts/hosts_launch.h"
 #include "runtime/hosts/hosts_ranks.h"
 #include "runtime/hosts/local_address.h"
+#include "runtime/hosts/ssh_masters.h"
 
 namespace amlflow::runtime {
 
@@ -21,6 +22,7 @@ struct HostsBackend::Attempt {
     std::vector<std::string> hosts;  // the job's hosts, in rank order
     StagingMode staging_mode = StagingMode::none;
     std::unique_ptr<HostPreflight> preflight;
+    std::unique_ptr<SshMasters> masters;  // mpirun waits for the shared ssh connections
     std::unique_ptr<HostStaging> staging;
     std::unique_ptr<ShimGroup> group;
     PreflightReport report;
@@ -94,7 +96,9 @@ void HostsBackend::start(const AttemptRequest& request, AttemptCallbacks callbac
 // Before any rank starts: every host reachable, with this Open MPI, the interpreter, the
 // packages, the GPUs and slots (host_preflight.h); one message per problem. Where the hosts
 // see this machine's files, mpirun starts meanwhile (its ssh connections take as long as
-// the check), and its shims wait for their plans until the check has passed.
+// the check), and its shims wait for their plans until the check has passed. It starts
+// once the check's ssh has opened the shared connection to each host (ssh_masters.h), so
+// that it rides them instead of a second key exchange per host at the same moment.
 void HostsBackend::check_hosts(Attempt& attempt) {
     PreflightRequest ask;
     ask.nodes = attempt.shape.nodes;
@@ -116,6 +120,7 @@ void HostsBackend::check_hosts(Attempt& attempt) {
         Attempt& attempt = *found->second;
         attempt.report = report;
         finished_preflights_.push_back(std::move(attempt.preflight));
+        attempt.masters.reset();  // mpirun has started, or starts now, or not at all
         if (!report.ok()) {
             std::string message = "the hosts cannot run this job:";
             for (const std::string& problem : report.problems) message += "\n  " + problem;
@@ -129,7 +134,14 @@ void HostsBackend::check_hosts(Attempt& attempt) {
     if (attempt.staging_mode == StagingMode::none) {
         std::string ignored;
         std::string address = supervisor_address(attempt.compute, "", &ignored);
-        if (!address.empty()) start_launcher(attempt, address);
+        if (address.empty()) return;
+        attempt.masters = std::make_unique<SshMasters>(loop_, attempt.compute, attempt.hosts);
+        attempt.masters->wait([this, step, address] {
+            auto found = running_.find(step);
+            if (found != running_.end() && !found->second->group && !found->second->stopping) {
+                start_launcher(*found->second, address);
+            }
+        });
     }
 }
 
@@ -347,6 +359,7 @@ void HostsBackend::stop_attempt(Attempt& attempt, EventLoop::Clock::duration gra
     if (attempt.stopping) return;
     attempt.stopping = true;
     finished_preflights_.push_back(std::move(attempt.preflight));
+    attempt.masters.reset();
     AttemptResult result = attempt.result.value_or(AttemptResult{});
     if (!attempt.result) {
         result.facts.reason = "canceled";

@@ -23,7 +23,9 @@
 #
 # 0. The fixed cost: a 2 x 2 job of /bin/true through `amlflow run` (the hosts' check, one
 #    ssh round trip each; mpirun; the shims' connections) against the same mpirun starting
-#    /bin/true by hand. It is in every figure below, so it is shown on its own.
+#    /bin/true by hand. It is in every figure below, so it is shown on its own. amlflow's
+#    ssh connections are shared (one per host, kept a minute: warm after the warm-up run);
+#    a reference row gives the hand-typed mpirun the same sharing (its own ControlPath).
 # 1. A 2 x 2 gloo job. runtime_ddp.py (init_process_group from env://, one all_reduce,
 #    destroy) as a `pytorch { nodes = 2, processes_per_node = 2 }` job on a `hosts`
 #    compute through `amlflow run`, against the same ranks started by the `mpirun`
@@ -70,6 +72,11 @@ $PY -c 'import torch.distributed' 2>/dev/null || skip "$PY cannot import torch.d
 NAME=bh-$$
 WORK=$(mktemp -d /tmp/amlflow-bench-hosts.XXXXXX)
 cleanup() {
+    if [[ -d $WORK/cm ]]; then  # the reference row's shared ssh connections
+        for h in $FAKE_CLUSTER_HOSTS; do
+            ssh -F "$FAKE_CLUSTER_SSH_CONFIG" -o "ControlPath=$WORK/cm/%C" -O exit "$h" >/dev/null 2>&1
+        done
+    fi
     bash "$CLUSTER_SCRIPT" down --name "$NAME" >/dev/null 2>&1
     if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "scratch kept: $WORK"; else rm -rf "$WORK"; fi
 }
@@ -164,15 +171,28 @@ if wants noop; then
     echo
     echo "== 0. fixed cost: 2 x 2 ranks of /bin/true, wall clock (s)"
     hand_noop() { "${MPIRUN[@]}" /bin/true; }
+    # The reference: the same by hand with ssh connections shared as amlflow shares them
+    # (a folder of its own; the warm-up opens them, they persist a minute).
+    mkdir -m 700 "$WORK/cm"
+    SHARED=(-o ControlMaster=auto -o "ControlPath=$WORK/cm/%C" -o ControlPersist=60)
+    MPIRUN_SHARED=()
+    for word in "${MPIRUN[@]}"; do
+        [[ $word == "-F $FAKE_CLUSTER_SSH_CONFIG -o BatchMode=yes" ]] && word+=" ${SHARED[*]}"
+        MPIRUN_SHARED+=("$word")
+    done
+    hand_noop_shared() { "${MPIRUN_SHARED[@]}" /bin/true; }
     timed "$WORK/out/noop.txt" "$AMLFLOW" run --force "$WORK/noop.amlflow" >/dev/null  # warm-up
-    ours="" base=""
+    timed "$WORK/out/hand-noop-shared.txt" hand_noop_shared >/dev/null
+    ours="" base="" shared=""
     for ((i = 0; i < REPS; i++)); do
         a=$(timed "$WORK/out/noop.txt" "$AMLFLOW" run --force "$WORK/noop.amlflow")
         b=$(timed "$WORK/out/hand-noop.txt" hand_noop)
-        echo "  rep $((i + 1)): amlflow $a s, mpirun by hand $b s"
-        ours+="$a " base+="$b "
+        c=$(timed "$WORK/out/hand-noop-shared.txt" hand_noop_shared)
+        echo "  rep $((i + 1)): amlflow $a s, mpirun by hand $b s, by hand with shared ssh connections $c s"
+        ours+="$a " base+="$b " shared+="$c "
     done
     record "2 x 2 /bin/true: amlflow / mpirun by hand" "$ours" "$base" s "-"
+    record "  the same / by hand, ssh connections shared" "$ours" "$shared" s "-"
 fi
 
 if wants launch; then

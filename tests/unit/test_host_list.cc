@@ -2,6 +2,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "runtime/core/host_list.h"
 
@@ -50,6 +52,38 @@ BOOST_AUTO_TEST_CASE(ssh_options_carry_config_port_key_and_user) {
     BOOST_CHECK_NE(joined.find("BatchMode=yes"), std::string::npos);
     BOOST_CHECK_EQUAL(argv.back(), "echo hi");
     BOOST_CHECK_EQUAL(argv[argv.size() - 3], "a");
+}
+
+// The shared connections' folder: a folder of ours that others may only read is closed and
+// used (refusing it silently cost every ssh a key exchange); one others may write is refused.
+BOOST_AUTO_TEST_CASE(the_control_folder_is_ours_alone) {
+    namespace fs = std::filesystem;
+    char scratch_template[] = "/tmp/amlflow-test-folder.XXXXXX";
+    fs::path scratch = mkdtemp(scratch_template);
+    auto mode = [](const fs::path& path) { return static_cast<int>(fs::status(path).permissions() & fs::perms::all); };
+
+    fs::path fresh = scratch / "fresh";
+    BOOST_CHECK_EQUAL(private_folder(fresh), fresh.string());
+    BOOST_CHECK_EQUAL(mode(fresh), 0700);
+
+    fs::path readable = scratch / "readable";
+    fs::create_directory(readable);
+    fs::permissions(readable, static_cast<fs::perms>(0755));
+    BOOST_CHECK_EQUAL(private_folder(readable), readable.string());
+    BOOST_CHECK_EQUAL(mode(readable), 0700);
+
+    fs::path writable = scratch / "writable";
+    fs::create_directory(writable);
+    fs::permissions(writable, static_cast<fs::perms>(0777));
+    BOOST_CHECK_EQUAL(private_folder(writable), "");
+    BOOST_CHECK_EQUAL(mode(writable), 0777);
+
+    fs::path file = scratch / "file", link = scratch / "link";
+    std::ofstream(file) << "x";
+    fs::create_directory_symlink(fresh, link);
+    BOOST_CHECK_EQUAL(private_folder(file), "");
+    BOOST_CHECK_EQUAL(private_folder(link), "");
+    fs::remove_all(scratch);
 }
 
 BOOST_AUTO_TEST_CASE(home_expansion_leaves_other_paths) {
