@@ -16,6 +16,8 @@
 #include <iostream>
 #include <optional>
 
+#include "runtime/core/process.h"
+
 extern char** environ;
 
 namespace amlflow::cli {
@@ -58,13 +60,7 @@ pid_t spawn_driver(const std::vector<std::string>& args, int early, int pipe_end
     posix_spawn_file_actions_adddup2(&actions, early, 2);
     posix_spawn_file_actions_adddup2(&actions, pipe_end, 3);
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
+    runtime::init_session_spawn(&attr);
     pid_t pid = -1;
     int rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, cargv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);

@@ -11,6 +11,16 @@
 #include <unistd.h>
 
 namespace amlflow::runtime {
+
+void init_session_spawn(posix_spawnattr_t* attr) {
+    posix_spawnattr_init(attr);
+    posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(attr, &none);
+    posix_spawnattr_setsigdefault(attr, &all);
+}
 namespace {
 
 bool is_executable_file(const std::string& path) {

@@ -25,11 +25,17 @@
 #include <string>
 #include <vector>
 
+#include <spawn.h>
 #include <sys/types.h>
 
 #include "runtime/core/event_loop.h"
 
 namespace amlflow::runtime {
+
+// Initializes `attr` for a process that outlives amlflow on purpose (the per-run reaper, a
+// `run --detach` driver): a session of its own, no signal blocked, every signal at its
+// default, whatever amlflow had set.
+void init_session_spawn(posix_spawnattr_t* attr);
 
 // How a process ended, as waitid reported it.
 struct ExitStatus {

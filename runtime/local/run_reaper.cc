@@ -10,6 +10,8 @@
 #include <random>
 #include <vector>
 
+#include "runtime/core/process.h"
+
 extern char** environ;
 
 namespace amlflow::runtime {
@@ -52,16 +54,10 @@ bool RunReaper::start(const std::string& program, std::string* error) {
     posix_spawn_file_actions_init(&actions);
     for (int fd = 0; fd < 3; ++fd) posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd ? O_WRONLY : O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, ends[0], 3);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
     // A session of its own: a Ctrl-C, a closed terminal or a kill of amlflow's process
     // group does not reach it. No parent-death signal: outliving amlflow is its purpose.
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_t attr;
+    init_session_spawn(&attr);
     std::vector<char*> argv = {const_cast<char*>(program.c_str()), const_cast<char*>(mark_.c_str()), nullptr};
     pid_t pid = -1;
     int rc = ends[0] < 0 ? EMFILE : posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), environ);
