@@ -325,6 +325,13 @@ void LogRelay::emit_split(Stream stream, const char* at, const char* end) {
     emit(stream, std::string_view(at, static_cast<std::size_t>(end - at)), Origin::buffer_line);
 }
 
+bool LogRelay::file_only(std::string_view text) const {
+    for (const std::string& marker : options_.file_only) {
+        if (text.find(marker) != std::string_view::npos) return true;
+    }
+    return false;
+}
+
 void LogRelay::emit(Stream stream, std::string_view text, Origin origin, bool line_end) {
     if (file_) {
         Scratch& s = scratch();
@@ -345,8 +352,10 @@ void LogRelay::emit(Stream stream, std::string_view text, Origin origin, bool li
         }
         if (s.staged.size() >= kStageLimit) flush_file();
     }
-    if (sink_ && showing_) sink_->line(prefix_, stream, text);
-    else if (sink_) unshown_ += text.size() + 1;
+    if (sink_ && !file_only(text)) {
+        if (showing_) sink_->line(prefix_, stream, text);
+        else unshown_ += text.size() + 1;
+    }
     if (views_.empty()) return;
     if (origin == Origin::copy) {
         commit_views();

@@ -72,6 +72,9 @@ struct LogRelayOptions {
     std::string path;                // the log file, opened for appending; empty: none
     std::size_t tail_lines = 50;     // lines kept for tail()
     std::size_t max_line = 64 * 1024;
+    // Lines containing one of these go to the log file only, never to the display: known,
+    // harmless noise of a launcher (Open MPI's), kept where a person can still read it.
+    std::vector<std::string> file_only;
 };
 
 class LogRelay {
@@ -141,6 +144,7 @@ private:
     // buffer with its "\n" right after it (so the file can take it from there as is).
     enum class Origin { copy, buffer, buffer_line };
     void emit(Stream stream, std::string_view text, Origin origin, bool line_end = true);
+    bool file_only(std::string_view text) const;  // options_.file_only names it
     void feed_plain(Pipe& pipe, const char* at, const char* end);
     void stage_run(const char* begin, const char* end);
     void remember_last_lines(const char* begin, const char* last);

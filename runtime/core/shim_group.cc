@@ -147,6 +147,9 @@ bool ShimGroup::start(SpawnSpec launch, RankPlanner planner, std::string* error)
         log_options.colour = options_.ranks;
         log_options.path = options_.launcher_log;
         log_options.tail_lines = options_.tail_lines;
+        // Open MPI's rsh launcher warns when its ssh child has already exec'd before the
+        // parent's setpgid reaches it: a harmless race, kept in mpirun.log only.
+        log_options.file_only = {"plm:rsh: Warning: setpgid("};
         launcher_log_ = std::make_unique<LogRelay>(loop_, std::move(log_options), sink_);
         launcher_ = std::make_unique<Process>(loop_);
         launcher_->on_exit([this](const ExitStatus& status) { launcher_exited(status); });

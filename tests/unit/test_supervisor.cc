@@ -372,6 +372,31 @@ BOOST_AUTO_TEST_CASE(progress_redraws_collapse_and_partial_lines_flush) {
     BOOST_TEST(read_file(log) == "start\n100%\nnext\nfinal\n");
 }
 
+// A launcher's known noise (Open MPI's setpgid race) reaches its log file, not the display.
+BOOST_AUTO_TEST_CASE(file_only_lines_reach_the_log_but_not_the_display) {
+    TempDir dir;
+    EventLoop loop;
+    CollectSink sink;
+    LogRelayOptions options;
+    options.label = "train mpirun";
+    options.path = dir.file("mpirun.log");
+    options.file_only = {"plm:rsh: Warning: setpgid("};
+    {
+        LogRelay relay(loop, options, &sink);
+        std::string error;
+        BOOST_REQUIRE_MESSAGE(relay.open(&error), error);
+        relay.write(Stream::err, "[h1:42] plm:rsh: Warning: setpgid(43,43) failed in parent with errno=Permission denied\n");
+        relay.write(Stream::err, "mpirun noticed that process rank 1 exited\n");
+        relay.end(Stream::err);
+        relay.finish();
+    }
+    BOOST_TEST(sink.lines == (std::vector<std::string>{"mpirun noticed that process rank 1 exited"}),
+               boost::test_tools::per_element());
+    std::string written = read_file(options.path);
+    BOOST_TEST(written.find("setpgid(43,43) failed") != std::string::npos, written);
+    BOOST_TEST(written.find("mpirun noticed") != std::string::npos, written);
+}
+
 BOOST_AUTO_TEST_CASE(carriage_returns_across_reads) {
     // Each write is its own read: the decision about a "\r" waits for the next byte.
     std::string code =
