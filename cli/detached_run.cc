@@ -147,6 +147,7 @@ DetachedJobs detached_jobs(RunStore& store, const RunRecord& run) {
         out.error = "the plan recorded for run '" + run.id + "' cannot be read: " + error;
         return out;
     }
+    out.plan = plan;
     fs::path folder = store.run_folder(run.id);
     for (const RemoteJob& record : read_remote_jobs(folder)) {
         const StepPlan* step = plan->find(record.step);
@@ -155,7 +156,7 @@ DetachedJobs detached_jobs(RunStore& store, const RunRecord& run) {
         static_cast<azureml::RemoteJobRef&>(job) = remote_job_ref(*plan, *step, run, record.job);
         if (step->kind != "sweep") {  // a sweep job's trials are jobs of their own
             Distribution shape = distribution_of(step->spec);
-            int ranks = shape.kind == "per_node" ? shape.nodes : shape.world_size();
+            int ranks = shape.launched();
             for (int rank = 0; rank < ranks; ++rank) {
                 job.rank_logs.push_back(store.rank_log(run.id, record.step, record.attempt, rank).string());
             }
@@ -172,9 +173,7 @@ int record_detached(RunStore& store, const RunRecord& run, const DetachedJobs& j
                     const azureml::FollowOutcome& outcome, std::ostream& out) {
     auto now = store.find_run(run.id);
     bool recording = now && now->state == RunState::Detached;  // not if a --resume took it meanwhile
-    json plan_json = json::parse(run.plan_json, nullptr, false);
-    std::string error;
-    auto plan = plan_json.is_discarded() ? std::nullopt : load_plan(plan_json, &error);
+    const std::optional<RunPlan>& plan = jobs.plan;
     int code = 0;
     bool live = false;
     for (size_t i = 0; i < jobs.records.size() && i < outcome.jobs.size(); ++i) {

@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ namespace amlflow::cli {
 struct DetachedJobs {
     std::vector<runtime::RemoteJob> records;
     std::vector<runtime::azureml::FollowedJob> jobs;  // jobs[i] is records[i]
+    std::optional<runtime::RunPlan> plan;             // the run's recorded plan, read once
     std::string error;                                // the run's plan cannot be read
 };
 

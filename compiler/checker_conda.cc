@@ -72,7 +72,7 @@ void Checker::check_conda_environment(const CheckedDecl& environment) {
     } else {
         requirements = inline_requirements(environment);
     }
-    check_conda_requirements(requirements, environment.name, diagnostics_);
+    check_conda_requirements(requirements, diagnostics_);
 }
 
 // The inline lists, each item where it is written (a list written elsewhere, a `let`, points

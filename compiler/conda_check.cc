@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <set>
 
 #include "compiler/python_support.h"
 #include "compiler/suggest.h"
@@ -184,8 +183,7 @@ void check_pin(const CondaRequirement& req, const Requirement& parsed, const std
 
 }  // namespace
 
-void check_conda_requirements(const CondaRequirements& requirements, const std::string& environment,
-                              Diagnostics& diagnostics) {
+void check_conda_requirements(const CondaRequirements& requirements, Diagnostics& diagnostics) {
     std::optional<Ask> ask;
     if (requirements.python) {
         auto range = python_range(parse_requirement(requirements.python->text, requirements.python->pip));

@@ -34,7 +34,6 @@ CondaRequirements read_conda_file(const SourceFile& file, const std::string& env
 
 // Warns about each pinned release that does not exist or does not support the Python the
 // requirements ask for.
-void check_conda_requirements(const CondaRequirements& requirements, const std::string& environment,
-                              Diagnostics& diagnostics);
+void check_conda_requirements(const CondaRequirements& requirements, Diagnostics& diagnostics);
 
 }  // namespace amlflow::compiler

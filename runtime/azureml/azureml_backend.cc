@@ -36,7 +36,7 @@ AzureMlBackend::~AzureMlBackend() {
 int AzureMlBackend::process_count(const StepPlan& step) const {
     if (step.kind == "sweep") return 0;  // its trials' processes are counted as they appear
     Distribution shape = distribution_of(step.spec);
-    return shape.kind == "per_node" ? shape.nodes : shape.world_size();
+    return shape.launched();
 }
 
 bool AzureMlBackend::running(const std::string& step) const { return running_.count(step) > 0; }
@@ -324,7 +324,7 @@ void AzureMlBackend::state_seen(const std::string& step, const std::string& stat
     int per_node = shape.launched_per_node();
     for (size_t rank = 0; rank < attempt->relays.size(); ++rank) {
         int r = static_cast<int>(rank);
-        attempt->callbacks.started({r, r % per_node, r / per_node, 0, attempt->request.rank_logs[rank]});
+        attempt->callbacks.started({r, r % per_node, r / per_node, 0, attempt->request.rank_logs[rank], ""});
     }
 }
 

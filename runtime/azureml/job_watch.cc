@@ -6,6 +6,7 @@
 #include <map>
 
 #include "runtime/azureml/blob_storage.h"
+#include "runtime/core/state_times.h"
 
 namespace amlflow::runtime::azureml {
 
@@ -40,27 +41,18 @@ std::string our_state(const std::string& status) {
 }
 
 std::string span_text(EventLoop::Clock::duration duration) {
-    double s = std::chrono::duration<double>(duration).count();
-    char text[64];
-    if (s < 10) {
-        std::snprintf(text, sizeof text, "%.1f s", s);
-    } else if (s < 120) {
-        std::snprintf(text, sizeof text, "%.0f s", s);
-    } else {
-        std::snprintf(text, sizeof text, "%d min %d s", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-    }
-    return text;
+    return seconds_text(std::chrono::duration<double>(duration).count());
 }
 
 std::string state_durations(const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states,
                             EventLoop::Clock::time_point now) {
-    std::string out;
+    std::vector<std::pair<std::string, double>> spans;
     for (size_t i = 0; i < states.size(); ++i) {
         if (terminal_status(states[i].first)) continue;
         auto until = i + 1 < states.size() ? states[i + 1].second : now;
-        out += (out.empty() ? "" : ", ") + states[i].first + " " + span_text(until - states[i].second);
+        spans.emplace_back(states[i].first, std::chrono::duration<double>(until - states[i].second).count());
     }
-    return out;
+    return state_times_text(spans);
 }
 
 std::vector<std::pair<std::string, double>> state_seconds(

@@ -27,11 +27,6 @@ std::string text(const json& object, const char* key) {
     return found != object.end() && found->is_string() ? found->get<std::string>() : "";
 }
 
-std::string lower(std::string value) {
-    for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return value;
-}
-
 const json& properties(const json& item) {
     static const json none = json::object();
     auto found = item.is_object() ? item.find("properties") : item.end();
@@ -92,11 +87,11 @@ private:
         const json trial = p.value("trial", json::object());
         for (const json* part : {&p, &trial}) {
             for (const char* key : {"codeId", "environmentId"}) {
-                if (!text(*part, key).empty()) used_ids_[lower(text(*part, key))] = name;
+                if (!text(*part, key).empty()) used_ids_[lowercase(text(*part, key))] = name;
             }
         }
         std::string compute = text(p, "computeId");
-        if (!compute.empty()) used_computes_[lower(compute.substr(compute.rfind('/') + 1))] = name;
+        if (!compute.empty()) used_computes_[lowercase(compute.substr(compute.rfind('/') + 1))] = name;
         const json inputs = p.value("inputs", json::object());
         for (const auto& [input, value] : inputs.items()) {
             if (!text(value, "uri").empty()) used_uris_.emplace_back(text(value, "uri"), name);
@@ -109,9 +104,9 @@ private:
         GcItem item = item_of("compute", text(compute, "name"));
         std::string state = text(p, "provisioningState");
         int nodes = number(properties(p), "currentNodeCount");
-        auto job = used_computes_.find(lower(item.name));
+        auto job = used_computes_.find(lowercase(item.name));
         if (state == "Creating" || state == "Deleting" || state == "Updating") {
-            item.kept = "it is " + lower(state);
+            item.kept = "it is " + lowercase(state);
         } else if (job != used_computes_.end()) {
             item.kept = "job '" + job->second + "' runs on it";
         } else if (nodes > 0) {
@@ -147,7 +142,7 @@ private:
     void judge_version(const std::string& kind, const std::string& name, const json& version) {
         const json& p = properties(version);
         GcItem item = item_of(kind == "codes" ? "code" : "environment", name, text(version, "name"));
-        auto user = used_ids_.find(lower(text(version, "id")));
+        auto user = used_ids_.find(lowercase(text(version, "id")));
         std::string uri = text(p, "codeUri");
         if (!tagged(p.value("tags", json::object()))) {
             item.tagged = false;

@@ -54,6 +54,8 @@ struct Distribution {
     // Processes another launcher starts per node: a per-node launch starts one, which
     // starts that node's ranks itself.
     int launched_per_node() const { return kind == "per_node" ? 1 : processes_per_node; }
+    // Processes launched in all: one log each.
+    int launched() const { return nodes * launched_per_node(); }
 };
 Distribution distribution_of(const nlohmann::json& spec);
 

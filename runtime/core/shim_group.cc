@@ -310,7 +310,10 @@ void ShimGroup::admit(Connection& connection, const ShimHello& hello) {
     LogRelayOptions log_options;
     if (plan) {
         // A rank that writes its log itself needs a relay for the display only.
-        log_options = {plan->label, hello.rank, plan->remote_log.empty() ? plan->log_path : "", options_.tail_lines};
+        log_options.label = plan->label;
+        log_options.colour = hello.rank;
+        log_options.path = plan->remote_log.empty() ? plan->log_path : "";
+        log_options.tail_lines = options_.tail_lines;
         rank.log = std::make_unique<LogRelay>(loop_, log_options, sink_);
         if (!rank.log->open(&error)) plan.reset();
     }
@@ -526,12 +529,22 @@ void ShimGroup::check_done() {
     connect_timer_ = 0;
     // A rank's last lines: relayed, or read back from the file it wrote itself (on a folder
     // this machine shares).
-    auto tail_of = [this](int r) {
+    // Each read once: a rank's own file is read from disk.
+    std::vector<std::optional<std::vector<std::string>>> tails(ranks_.size());
+    auto tail_of = [this, &tails](int r) -> const std::vector<std::string>& {
+        auto& kept = tails[static_cast<std::size_t>(r)];
+        if (kept) return *kept;
         const Rank& rank = *ranks_[static_cast<std::size_t>(r)];
         if (!rank.plan.remote_log.empty()) {
-            return last_lines(loop_, {rank.plan.label, 0, rank.plan.log_path, options_.tail_lines});
+            LogRelayOptions file;
+            file.label = rank.plan.label;
+            file.path = rank.plan.log_path;
+            file.tail_lines = options_.tail_lines;
+            kept = last_lines(loop_, file);
+        } else {
+            kept = rank.log ? rank.log->tail() : std::vector<std::string>{};
         }
-        return rank.log ? rank.log->tail() : std::vector<std::string>{};
+        return *kept;
     };
     reconsider_root_cause(failure_, static_cast<int>(ranks_.size()), tail_of);  // root_cause.h
     outcome_.succeeded = failure_.kind == FailureKind::none;

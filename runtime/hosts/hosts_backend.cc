@@ -39,7 +39,7 @@ HostsBackend::~HostsBackend() = default;
 
 int HostsBackend::process_count(const StepPlan& step) const {
     Distribution shape = distribution_of(step.spec);
-    return shape.kind == "per_node" ? shape.nodes : shape.world_size();
+    return shape.launched();
 }
 
 bool HostsBackend::running(const std::string& step) const { return running_.count(step) > 0; }

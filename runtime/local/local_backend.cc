@@ -13,7 +13,7 @@ LocalBackend::~LocalBackend() = default;
 
 int LocalBackend::process_count(const StepPlan& step) const {
     Distribution shape = distribution_of(step.spec);
-    return shape.kind == "per_node" ? shape.nodes : shape.world_size();
+    return shape.launched();
 }
 
 bool LocalBackend::running(const std::string& step) const { return running_.count(step) > 0; }
@@ -134,7 +134,8 @@ void LocalBackend::start(const AttemptRequest& request, AttemptCallbacks callbac
     group.on_rank_started([this, step](const RankStarted& rank) {
         auto found = running_.find(step);
         if (found == running_.end() || !found->second->callbacks.started) return;
-        found->second->callbacks.started({rank.rank, rank.local_rank, rank.node_rank, static_cast<long>(rank.pid), rank.log_path});
+        found->second->callbacks.started({rank.rank, rank.local_rank, rank.node_rank, static_cast<long>(rank.pid), rank.log_path,
+                                          ""});  // on this machine
     });
     group.on_rank_exit([this, step](const RankExit& exit) {
         auto found = running_.find(step);

@@ -117,7 +117,7 @@ bool RankGroup::start_rank(int index, std::string* error) {
     if (on_rank_started_) {
         const RankSpec& spec = rank.spec;
         on_rank_started_({spec.rank >= 0 ? spec.rank : index, spec.local_rank, spec.node_rank,
-                          rank.process->pid(), spec.log_path});
+                          rank.process->pid(), spec.log_path, ""});  // on this machine
     }
     if (options_.hang_timeout > Clock::duration::zero()) {
         rank.hang_timer = loop_.at(started_ + options_.hang_timeout, [this, index] { check_hang(index); });
@@ -170,8 +170,7 @@ void RankGroup::check_hang(int index) {
     if (rank.exited || failure_.kind != FailureKind::none) return;
     // Re-armed from the last output when the timer fires, rather than on every read, so
     // a chatty rank costs nothing here.
-    auto last = rank.file_log ? rank.file_log->last_output() : rank.log->last_output();
-    Clock::time_point due = last.value_or(started_) + options_.hang_timeout;
+    Clock::time_point due = last_output(index).value_or(started_) + options_.hang_timeout;
     if (Clock::now() < due) {
         rank.hang_timer = loop_.at(due, [this, index] { check_hang(index); });
         return;
@@ -253,12 +252,18 @@ void RankGroup::check_done() {
     loop_.cancel(timeout_timer_);
     timeout_timer_ = 0;
     // The first rank to fail may have been only a victim of another's error (root_cause.h).
-    reconsider_root_cause(failure_, static_cast<int>(ranks_.size()), [this](int r) { return tail(r); });
+    // Each rank's last lines read once (a rank's own log file is read from disk).
+    std::vector<std::optional<std::vector<std::string>>> tails(ranks_.size());
+    auto tail_of = [this, &tails](int r) -> const std::vector<std::string>& {
+        auto& kept = tails[static_cast<size_t>(r)];
+        if (!kept) kept = tail(r);
+        return *kept;
+    };
+    reconsider_root_cause(failure_, static_cast<int>(ranks_.size()), tail_of);
     outcome_.succeeded = failure_.kind == FailureKind::none;
     outcome_.failure = failure_;
     if (failure_.rank >= 0 && (ranks_[failure_.rank]->log || ranks_[failure_.rank]->file_log)) {
-        const Rank& root = *ranks_[failure_.rank];
-        outcome_.tail = root.file_log ? root.file_log->tail() : root.log->tail();
+        outcome_.tail = tail_of(failure_.rank);
         outcome_.error_file = read_error_file(ranks_[failure_.rank]->spec.error_file);
     }
     outcome_.exits = exits_;

@@ -76,18 +76,6 @@ bool record_remote_job(const fs::path& run_folder, const RemoteJob& job, std::st
     return true;
 }
 
-std::string state_times_text(const std::vector<std::pair<std::string, double>>& states) {
-    std::string out;
-    for (const auto& [state, seconds] : states) {
-        char time[48];
-        if (seconds < 10) std::snprintf(time, sizeof time, "%.1f s", seconds);
-        else if (seconds < 120) std::snprintf(time, sizeof time, "%.0f s", seconds);
-        else std::snprintf(time, sizeof time, "%d min %d s", static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60);
-        out += (out.empty() ? "" : ", ") + state + " " + time;
-    }
-    return out;
-}
-
 std::optional<RemoteJob> live_remote_job(const fs::path& run_folder, const std::string& step) {
     std::optional<RemoteJob> found;
     for (const RemoteJob& job : read_remote_jobs(run_folder)) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/core/state_times.h"  // state_times_text of a job's states
+
 namespace amlflow::runtime {
 
 struct RemoteJob {
@@ -21,9 +23,6 @@ struct RemoteJob {
     // When it ended: each of the service's states it walked and the seconds spent there.
     std::vector<std::pair<std::string, double>> states;
 };
-
-// "Queued 1.2 s, Preparing 3 s, Running 41 s" (`runs show`, the report).
-std::string state_times_text(const std::vector<std::pair<std::string, double>>& states);
 
 // Every job recorded for the run whose folder is `run_folder`, oldest first (none when the
 // file is absent or unreadable).

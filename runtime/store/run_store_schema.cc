@@ -258,6 +258,12 @@ CREATE TABLE verified_environment (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 6: where a rank ran, for `hosts` jobs (NULL: this machine); its pid is that
+// host's.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE rank ADD COLUMN host TEXT;
+)sql";
+
 // Version 7: a registered model's version in a remote registry (an Azure ML workspace's
 // model version, as `register model` of a remote job's outputs makes it), as JSON.
 constexpr const char* kSchemaV7 = R"sql(
@@ -319,12 +325,6 @@ bool check_foreign_keys(sqlite::Connection& db, std::string* error) {
                               : check.error();
     return false;
 }
-
-// Version 6: where a rank ran, for `hosts` jobs (NULL: this machine); its pid is that
-// host's.
-constexpr const char* kSchemaV6 = R"sql(
-ALTER TABLE rank ADD COLUMN host TEXT;
-)sql";
 
 // Creates or upgrades the schema inside one write transaction, re-reading the version
 // under the lock: two processes opening a fresh store at once must not both create it.

@@ -17,7 +17,7 @@ std::vector<std::string> warnings(const std::string& yaml) {
     SourceFile file("env.yml", yaml);
     Diagnostics diagnostics;
     CondaRequirements requirements = read_conda_file(file, "torch", diagnostics);
-    check_conda_requirements(requirements, "torch", diagnostics);
+    check_conda_requirements(requirements, diagnostics);
     std::vector<std::string> out;
     for (const Diagnostic& d : diagnostics.sorted()) {
         LineColumn at = d.range.start();
@@ -136,7 +136,7 @@ BOOST_AUTO_TEST_CASE(the_yaml_amlflow_builds_is_one_the_check_reads) {
     BOOST_REQUIRE(requirements.python);
     BOOST_TEST(requirements.python->text == "python=3.12");
     BOOST_REQUIRE_EQUAL(requirements.packages.size(), 4u);  // pip itself, numpy, then the pip list
-    check_conda_requirements(requirements, "train", diagnostics);
+    check_conda_requirements(requirements, diagnostics);
     BOOST_REQUIRE_EQUAL(diagnostics.all().size(), 1u);
     BOOST_TEST(diagnostics.all()[0].message == "'torch==1.13.1' cannot be installed with python 3.12");
 }

@@ -82,4 +82,15 @@ function client(emulator, bearer, apiVersion = '2023-04-01') {
   };
 }
 
-module.exports = { ROOT, requireDeps, startAzurite, startAll, token, client };
+// Polls a job through `call` (client()'s) until the service's state is terminal; its body.
+async function waitTerminal(call, name, limitMs = 120000) {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const job = await call('GET', `/jobs/${name}`);
+    if (['Completed', 'Failed', 'Canceled'].includes(job.body.properties.status)) return job.body;
+    if (Date.now() > end) throw new Error(`job ${name} still ${job.body.properties.status}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+module.exports = { ROOT, requireDeps, startAzurite, startAll, token, client, waitTerminal };

@@ -10,7 +10,7 @@ require('./harness').requireDeps();
 const test = require('node:test');
 const assert = require('node:assert');
 const crypto = require('crypto');
-const { startAll, token, client } = require('./harness');
+const { startAll, token, client, waitTerminal: waitJob } = require('./harness');
 
 const PYTHON = '/usr/bin/python3';
 let all;
@@ -44,15 +44,7 @@ async function uploadCode(name, files) {
   return { id: put.body.id, hash };
 }
 
-async function waitTerminal(name, limitMs = 120000) {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const job = await call('GET', `/jobs/${name}`);
-    if (['Completed', 'Failed', 'Canceled'].includes(job.body.properties.status)) return job.body;
-    if (Date.now() > end) throw new Error(`job ${name} still ${job.body.properties.status}`);
-    await sleep(100);
-  }
-}
+const waitTerminal = (name, limitMs) => waitJob(call, name, limitMs);
 
 async function details(name) {
   const res = await fetch(`${all.base}/history/v1.0${all.emulator.workspace.id}/runs/${name}/details`,

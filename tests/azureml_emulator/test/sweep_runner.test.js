@@ -9,7 +9,7 @@
 require('./harness').requireDeps();
 const test = require('node:test');
 const assert = require('node:assert');
-const { startAll, token, client } = require('./harness');
+const { startAll, token, client, waitTerminal: waitJob } = require('./harness');
 
 let all;
 let call;
@@ -21,8 +21,6 @@ test.before(async () => {
   call = client(all.emulator, bearer, '2024-04-01');
 });
 test.after(async () => { if (all) await all.stop(); });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A trial that reports `acc` = x * (step + 1) for 6 steps through MLflow's REST API.
 const TRIAL = [
@@ -49,15 +47,7 @@ function sweep(extra = {}) {
   } };
 }
 
-async function waitTerminal(name, limitMs = 120000) {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const job = await call('GET', `/jobs/${name}`);
-    if (['Completed', 'Failed', 'Canceled'].includes(job.body.properties.status)) return job.body;
-    if (Date.now() > end) throw new Error(`job ${name} still ${job.body.properties.status}`);
-    await sleep(100);
-  }
-}
+const waitTerminal = (name, limitMs) => waitJob(call, name, limitMs);
 
 const history = async (rest) => (await fetch(`${all.base}/history/v1.0${all.emulator.workspace.id}${rest}`,
                                              { headers: { Authorization: `Bearer ${bearer}` } })).json();
