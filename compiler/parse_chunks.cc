@@ -1,24 +1,16 @@
 #include "compiler/parse_chunks.h"
 
-#include <BailErrorStrategy.h>
-#include <CommonTokenFactory.h>
-#include <CommonTokenStream.h>
-#include <Exceptions.h>
-#include <atn/ParserATNSimulator.h>
-#include <atn/PredictionMode.h>
+#include <deque>
 
 #include "AmlflowLexer.h"
-#include "AmlflowParser.h"
-#include "compiler/ast_builder.h"
-#include "compiler/fast_parser.h"
 #include "compiler/fast_lexer.h"
+#include "compiler/piece_parsers.h"
 #include "compiler/text_char_stream.h"
 #include "compiler/utf8.h"
 
 namespace amlflow::compiler {
 
 using grammar::AmlflowLexer;
-using grammar::AmlflowParser;
 using L = AmlflowLexer;
 
 namespace {
@@ -51,61 +43,34 @@ bool needs_more(size_t type) {
 // `ident` in the grammar: an ID, or a keyword used as a name.
 bool is_name(size_t type) { return type == L::ID || (type >= L::IMPORT && type <= L::FROM); }
 
-// One piece's tokens, then end-of-file tokens for as long as the parser asks.
-class PieceSource : public antlr4::TokenSource {
-public:
-    PieceSource(std::vector<std::unique_ptr<antlr4::Token>> tokens, antlr4::CharStream* input)
-        : tokens_(std::move(tokens)), input_(input) {
-        if (!tokens_.empty()) end_ = tokens_.back()->getStopIndex() + 1;
-    }
-
-    std::unique_ptr<antlr4::Token> nextToken() override {
-        if (next_ < tokens_.size()) return std::move(tokens_[next_++]);
-        return antlr4::CommonTokenFactory::DEFAULT->create({this, input_}, antlr4::Token::EOF, "EOF",
-                                                           antlr4::Token::DEFAULT_CHANNEL, end_, end_ - 1, 0, 0);
-    }
-    size_t getLine() const override { return 0; }
-    size_t getCharPositionInLine() override { return 0; }
-    antlr4::CharStream* getInputStream() override { return input_; }
-    std::string getSourceName() override { return input_->getSourceName(); }
-    antlr4::TokenFactory<antlr4::CommonToken>* getTokenFactory() override {
-        return antlr4::CommonTokenFactory::DEFAULT.get();
-    }
-
-private:
-    std::vector<std::unique_ptr<antlr4::Token>> tokens_;
-    antlr4::CharStream* input_;
-    size_t next_ = 0;
-    size_t end_ = 0;
-};
-
 class Chunker {
 public:
-    Chunker(const SourceFile& file, std::string_view text)
-        : file_(file), offsets_(text, 0), input_(text), lexer_(&input_), parser_(nullptr),
-          builder_(file, offsets_, reported_, false) {
+    Chunker(const SourceFile& file, std::string_view text, int workers)
+        : file_(file), offsets_(text, 0), input_(text), lexer_(&input_),
+          parsers_(file, offsets_, &input_, workers) {
         lexer_.removeErrorListeners();
-        parser_.removeErrorListeners();
-        parser_.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
-            antlr4::atn::PredictionMode::SLL);
-        parser_.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
     }
 
     // False when the file must be parsed whole instead.
     bool run();
-    std::vector<ast::Decl>& decls() { return decls_; }
-    const Diagnostics& reported() const { return reported_; }
+    // The declarations in file order, once run() returned true.
+    std::vector<ast::Decl> decls();
 
 private:
     enum class State { Top, ExperimentName, ExperimentBrace, Steps };
+    // A run of top-level declarations, or an experiment and its steps.
+    struct Entry {
+        Piece* declarations = nullptr;
+        ast::Decl experiment;
+        std::vector<Piece*> steps;
+    };
 
     bool nesting_bounded(size_t type);
     bool take(std::unique_ptr<antlr4::Token> token, int depth_before);
     bool take_experiment_head(antlr4::Token& token);
     bool flush_declarations();
     bool flush_step();
-    template <typename Entry, typename Build>
-    bool parse_piece(Entry entry, Build build);
+    Piece* submit(Piece::Kind kind);
     SourceRange range(antlr4::Token& token) const {
         return {&file_, offsets_.byte_offset(token.getStartIndex()), offsets_.byte_offset(token.getStopIndex() + 1)};
     }
@@ -114,16 +79,16 @@ private:
     OffsetMap offsets_;
     TextCharStream input_;
     FastLexer lexer_;
-    FastParser parser_;
-    Diagnostics reported_;  // the AST builder's, handed on when the whole file parsed
-    AstBuilder builder_;
+    std::deque<Piece> pieces_;  // where they stay while parsed
+    PieceParsers parsers_;      // after pieces_: its workers are joined before pieces_ goes
 
     State state_ = State::Top;
     std::vector<std::unique_ptr<antlr4::Token>> piece_;
     size_t last_type_ = kNoToken;  // of the piece's last token
     int depth_ = 0, minus_run_ = 0;
-    ast::Decl experiment_;  // the experiment being read, with the steps so far
-    std::vector<ast::Decl> decls_;
+    ast::Decl experiment_;  // the experiment being read, without its steps
+    std::vector<Piece*> steps_;
+    std::vector<Entry> entries_;
 };
 
 bool Chunker::run() {
@@ -135,7 +100,22 @@ bool Chunker::run() {
         int depth_before = depth_;
         if (!nesting_bounded(type) || !take(std::move(token), depth_before)) return false;
     }
-    return state_ == State::Top && flush_declarations();
+    return state_ == State::Top && flush_declarations() && parsers_.finish();
+}
+
+std::vector<ast::Decl> Chunker::decls() {
+    std::vector<ast::Decl> decls;
+    for (Entry& entry : entries_) {
+        if (entry.declarations != nullptr) {
+            for (ast::Decl& decl : entry.declarations->decls) decls.push_back(std::move(decl));
+            continue;
+        }
+        for (Piece* step : entry.steps) {
+            if (step->step) entry.experiment.steps.push_back(std::move(*step->step));
+        }
+        decls.push_back(std::move(entry.experiment));
+    }
+    return decls;
 }
 
 // As nesting_is_bounded in parse_driver.cc, token by token: false when too deep.
@@ -163,7 +143,8 @@ bool Chunker::take(std::unique_ptr<antlr4::Token> token, int depth_before) {
         if (type == L::RBRACE) {  // the experiment's end
             if (!flush_step()) return false;
             experiment_.range = SourceRange::cover(experiment_.keyword_range, range(*token));
-            decls_.push_back(std::move(experiment_));
+            entries_.push_back({nullptr, std::move(experiment_), std::move(steps_)});
+            steps_.clear();
             state_ = State::Top;
             return true;
         }
@@ -188,45 +169,37 @@ bool Chunker::take_experiment_head(antlr4::Token& token) {
     return true;
 }
 
-template <typename Entry, typename Build>
-bool Chunker::parse_piece(Entry entry, Build build) {
-    PieceSource source(std::move(piece_), &input_);
+// Hands the tokens gathered so far to the parsers as one piece; nullptr once a piece failed.
+Piece* Chunker::submit(Piece::Kind kind) {
+    Piece& piece = pieces_.emplace_back();
+    piece.kind = kind;
+    piece.tokens = std::move(piece_);
     piece_.clear();
     last_type_ = kNoToken;
-    antlr4::CommonTokenStream tokens(&source);
-    parser_.setTokenStream(&tokens);  // frees the previous piece's tree
-    try {
-        build(entry(parser_));
-    } catch (const antlr4::ParseCancellationException&) {
-        return false;
-    }
-    return true;
+    return parsers_.submit(&piece) ? &piece : nullptr;
 }
 
 bool Chunker::flush_declarations() {
     if (piece_.empty()) return true;
-    return parse_piece([](AmlflowParser& parser) { return parser.file(); },
-                       [&](AmlflowParser::FileContext* tree) {
-                           for (ast::Decl& decl : builder_.declarations(tree)) decls_.push_back(std::move(decl));
-                       });
+    Piece* piece = submit(Piece::Kind::Declarations);
+    if (piece != nullptr) entries_.push_back({piece, {}, {}});
+    return piece != nullptr;
 }
 
 bool Chunker::flush_step() {
     if (piece_.empty()) return true;
-    return parse_piece([](AmlflowParser& parser) { return parser.stepChunk(); },
-                       [&](AmlflowParser::StepChunkContext* tree) {
-                           if (auto step = builder_.step(tree)) experiment_.steps.push_back(std::move(*step));
-                       });
+    Piece* piece = submit(Piece::Kind::Step);
+    if (piece != nullptr) steps_.push_back(piece);
+    return piece != nullptr;
 }
 
 }  // namespace
 
 std::optional<std::vector<ast::Decl>> parse_in_chunks(const SourceFile& file, std::string_view text,
-                                                      Diagnostics& diagnostics) {
-    Chunker chunker(file, text);
+                                                      int workers) {
+    Chunker chunker(file, text, workers == kWorkersAsFitting ? PieceParsers::workers_for(text.size()) : workers);
     if (!chunker.run()) return std::nullopt;
-    diagnostics.append(chunker.reported());
-    return std::move(chunker.decls());
+    return chunker.decls();
 }
 
 }  // namespace amlflow::compiler

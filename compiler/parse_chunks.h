@@ -7,9 +7,11 @@
 // made before a keyword that starts a declaration (or a step) where the token before it
 // can end one; if every piece parses, the pieces joined are a parse of the whole file
 // (the grammar is context-free and unambiguous), so the AST is the one a whole-file parse
-// gives. Anything else (a syntax error, text nested too deeply, a cut in the wrong place)
-// returns nullopt with nothing reported: the caller then parses the whole file as before,
-// and words every error exactly as before.
+// gives. Anything else (a syntax error, text nested too deeply, a cut in the wrong place,
+// a diagnostic of the AST builder's such as an unterminated string) returns nullopt with
+// nothing reported: the caller then parses the whole file as before, and words every
+// message exactly as before. A large file's pieces are parsed on several threads
+// (compiler/piece_parsers.h).
 #pragma once
 
 #include <optional>
@@ -26,9 +28,10 @@ namespace amlflow::compiler {
 constexpr int kMaxNesting = 200;
 
 // `text` is `file`'s text, or the same number of bytes standing in for it (a byte order
-// mark turned into spaces). The AST builder's own diagnostics (an unterminated string,
-// an unknown unit) are reported to `diagnostics` only when the whole file parsed.
+// mark turned into spaces). `workers`: the parser threads to start besides this one; by
+// default as many as the text's size and this machine's processors make worth it.
+constexpr int kWorkersAsFitting = -1;
 std::optional<std::vector<ast::Decl>> parse_in_chunks(const SourceFile& file, std::string_view text,
-                                                      Diagnostics& diagnostics);
+                                                      int workers = kWorkersAsFitting);
 
 }  // namespace amlflow::compiler

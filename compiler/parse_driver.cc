@@ -100,7 +100,7 @@ std::unique_ptr<ast::Module> parse_file(std::shared_ptr<const SourceFile> source
     // error is parsed whole, which is where every syntax error is worded.
     std::string_view text = without_bom.empty() ? std::string_view(file.text()) : std::string_view(without_bom);
     if (in_chunks) {
-        if (auto decls = parse_in_chunks(file, text, diagnostics)) {
+        if (auto decls = parse_in_chunks(file, text)) {
             module->decls = std::move(*decls);
             return module;
         }

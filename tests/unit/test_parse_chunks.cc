@@ -118,10 +118,40 @@ Outcome parse(const std::string& text, bool whole) {
 }
 
 // Whether the text parses in pieces at all (else parse_module parses it whole).
-bool parses_in_pieces(const std::string& text) {
+bool parses_in_pieces(const std::string& text, int workers = kWorkersAsFitting) {
     SourceFile file("t.amlflow", text);
-    Diagnostics diagnostics;
-    return parse_in_chunks(file, text, diagnostics).has_value();
+    return parse_in_chunks(file, text, workers).has_value();
+}
+
+// The AST of the text parsed in pieces by `workers` threads besides this one.
+std::string pieces_ast(const std::string& text, int workers) {
+    auto source = std::make_shared<SourceFile>("t.amlflow", text);
+    auto decls = parse_in_chunks(*source, text, workers);
+    BOOST_TEST_REQUIRE(decls.has_value());
+    ast::Module module;
+    module.source = source;
+    module.decls = std::move(*decls);
+    return Dump().module(module);
+}
+
+// A file of `steps` varied steps in experiments of 100, with comments, strings with
+// interpolations and non-ASCII text, bindings and sweeps: large enough to be parsed on
+// several threads.
+std::string large_file(int steps) {
+    std::string text = "param lr: float = 0.1\nenvironment env { python = \"3.11\" }\n";
+    for (int i = 0; i < steps; ++i) {
+        std::string n = std::to_string(i);
+        if (i % 100 == 0) text += (i ? "}\n" : "") + std::string("experiment e") + n + " { // caf\xC3\xA9\n";
+        if (i % 10 == 3) {
+            text += "  sweep s" + n + " over t" + std::to_string(i - 3) + " { space { lr = choice(0.1, 0.2) } }\n";
+        } else if (i % 10 == 0) {
+            text += "  job t" + n + "(lr: float = 0.1) { script = \"train.py\", args = [\"--lr\", \"${lr}\"] }\n";
+        } else {
+            text += "  /* step " + n + " */ job j" + n + " { script = \"s.py\", args = [\"\xE2\x80\x94 ${lr * 2}\", " + n +
+                    " + 1, -" + n + "], inputs = { data = \"x\" }, timeout = 10m, shm = 2GB }\n";
+        }
+    }
+    return text + "}\n";
 }
 
 void expect_same(const std::string& text, const std::string& name) {
@@ -210,8 +240,32 @@ BOOST_AUTO_TEST_CASE(text_nested_too_deeply_is_reported_as_before) {
     std::string sum = "let a = 1";
     for (int i = 0; i < 600; ++i) sum += " + 1";
     std::string file = sum + "\n" + sum + "\nexperiment e { job j { x = 1 } }\n";
-    BOOST_TEST(parses_in_pieces(file));
+    BOOST_TEST(!parses_in_pieces(file));  // what the AST builder reports sends it to the whole-file parse
     expect_same(file, "two deep sums");
+}
+
+BOOST_AUTO_TEST_CASE(a_large_file_parses_the_same_on_several_threads) {
+    std::string text = large_file(3000);
+    BOOST_TEST_REQUIRE(text.size() > 300u * 1024u);  // over the threaded size (piece_parsers.cc)
+    std::string alone = pieces_ast(text, 0);
+    BOOST_TEST(pieces_ast(text, 1) == alone);
+    BOOST_TEST(pieces_ast(text, 3) == alone);
+    expect_same(text, "large file");
+}
+
+BOOST_AUTO_TEST_CASE(a_large_file_with_a_problem_late_in_it_is_worded_as_before) {
+    std::string text = large_file(3000);
+    size_t late = text.rfind("job j2");
+    std::string syntax = text;
+    syntax.insert(syntax.find('}', late), ", = 1");
+    std::string unterminated = text;
+    unterminated.insert(unterminated.find('}', late), ", x = \"open\n");
+    for (const std::string& bad : {syntax, unterminated}) {
+        BOOST_TEST(!parses_in_pieces(bad, 0));
+        BOOST_TEST(!parses_in_pieces(bad, 2));
+        expect_same(bad, "a problem late in a large file");
+        BOOST_TEST(!parse(bad, false).diagnostics.empty());
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

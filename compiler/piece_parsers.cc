@@ -1,0 +1,294 @@
+#include "compiler/piece_parsers.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <sched.h>
+
+#include <BailErrorStrategy.h>
+#include <CommonTokenFactory.h>
+#include <CommonTokenStream.h>
+#include <Exceptions.h>
+#include <atn/ParserATNSimulator.h>
+#include <atn/PredictionMode.h>
+
+#include "AmlflowParser.h"
+#include "compiler/ast_builder.h"
+#include "compiler/fast_parser.h"
+
+namespace amlflow::compiler {
+
+using grammar::AmlflowParser;
+
+namespace {
+
+// Below this, a file is parsed on the calling thread alone (about 500 steps).
+constexpr size_t kThreadedBytes = 256 * 1024;
+// Lexing is about a third of the work of parsing, so more workers would mostly wait.
+constexpr int kMaxWorkers = 3;
+// Pieces waiting; when full, the submitting thread parses one itself.
+constexpr size_t kQueueLimit = 64;
+// Parsed pieces a worker may hold, each a tree waiting for its AST to be built.
+constexpr int kSlotsPerWorker = 4;
+
+// One piece's tokens, then end-of-file tokens for as long as the parser asks.
+class PieceSource : public antlr4::TokenSource {
+public:
+    PieceSource(std::vector<std::unique_ptr<antlr4::Token>> tokens, antlr4::CharStream* input)
+        : tokens_(std::move(tokens)), input_(input) {
+        if (!tokens_.empty()) end_ = tokens_.back()->getStopIndex() + 1;
+    }
+
+    std::unique_ptr<antlr4::Token> nextToken() override {
+        if (next_ < tokens_.size()) return std::move(tokens_[next_++]);
+        return antlr4::CommonTokenFactory::DEFAULT->create({this, input_}, antlr4::Token::EOF, "EOF",
+                                                           antlr4::Token::DEFAULT_CHANNEL, end_, end_ - 1, 0, 0);
+    }
+    size_t getLine() const override { return 0; }
+    size_t getCharPositionInLine() override { return 0; }
+    antlr4::CharStream* getInputStream() override { return input_; }
+    std::string getSourceName() override { return input_->getSourceName(); }
+    antlr4::TokenFactory<antlr4::CommonToken>* getTokenFactory() override {
+        return antlr4::CommonTokenFactory::DEFAULT.get();
+    }
+
+private:
+    std::vector<std::unique_ptr<antlr4::Token>> tokens_;
+    antlr4::CharStream* input_;
+    size_t next_ = 0;
+    size_t end_ = 0;
+};
+
+// A parser with SLL prediction that bails out at the first problem, and the tree of the
+// piece it parsed last, kept (with its tokens) until the next.
+struct Slot {
+    Slot() : parser(nullptr) {
+        parser.removeErrorListeners();
+        parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
+            antlr4::atn::PredictionMode::SLL);
+        parser.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
+    }
+
+    void parse(Piece& parsed, antlr4::CharStream* input) {
+        piece = &parsed;
+        auto next_source = std::make_unique<PieceSource>(std::move(parsed.tokens), input);
+        auto next_tokens = std::make_unique<antlr4::CommonTokenStream>(next_source.get());
+        parser.setTokenStream(next_tokens.get());  // frees the previous tree
+        tokens = std::move(next_tokens);
+        source = std::move(next_source);
+        try {
+            tree = parsed.kind == Piece::Kind::Declarations ? static_cast<antlr4::ParserRuleContext*>(parser.file())
+                                                             : parser.stepChunk();
+        } catch (const antlr4::ParseCancellationException&) {
+            tree = nullptr;
+        }
+    }
+
+    // When the answer is already known: the piece is let go unparsed.
+    void skip(Piece& skipped) {
+        piece = &skipped;
+        tree = nullptr;
+        std::vector<std::unique_ptr<antlr4::Token>>().swap(skipped.tokens);
+    }
+
+    FastParser parser;
+    std::unique_ptr<PieceSource> source;
+    std::unique_ptr<antlr4::CommonTokenStream> tokens;
+    antlr4::ParserRuleContext* tree = nullptr;  // nullptr: the piece did not parse
+    Piece* piece = nullptr;
+    bool busy = false;  // a worker's: parsed, and its AST not built yet
+};
+
+}  // namespace
+
+// Workers only parse: the AST is built on the submitting thread, so everything that
+// outlives the parse is allocated there. (glibc gives each thread its own arena; an AST
+// built on a worker and freed later by the checker would leave its memory in the
+// worker's arena, out of reach of the plan that is built next.)
+struct PieceParsers::Shared {
+    Shared(const SourceFile& file, const OffsetMap& offsets, antlr4::CharStream* input)
+        : input(input), builder(file, offsets, reported, false) {}
+
+    void work(std::vector<std::unique_ptr<Slot>>& slots);
+    Slot* free_slot(std::vector<std::unique_ptr<Slot>>& slots);
+    void parse(Slot& slot, Piece& piece);
+    void build(Slot& slot);
+    void build_parsed(bool wait);
+
+    antlr4::CharStream* input;
+    Diagnostics reported;  // the AST builder's: only ever a reason to parse the whole file
+    AstBuilder builder;
+    Slot here;             // the submitting thread's
+    std::atomic<bool> failed{false};
+    size_t submitted = 0, built = 0;  // by the submitting thread
+
+    std::mutex mutex;
+    std::condition_variable work_ready, slot_freed, parsed;
+    std::deque<Piece*> queue;  // to parse
+    std::deque<Slot*> done;    // parsed, to build
+    bool closed = false;
+    std::vector<std::vector<std::unique_ptr<Slot>>> slots;  // per worker
+    std::vector<std::thread> workers;
+};
+
+void PieceParsers::Shared::work(std::vector<std::unique_ptr<Slot>>& own) {
+    for (;;) {
+        Piece* piece = nullptr;
+        Slot* slot = nullptr;
+        {
+            std::unique_lock<std::mutex> lock(mutex);
+            work_ready.wait(lock, [&] { return !queue.empty() || closed; });
+            if (queue.empty()) return;
+            piece = queue.front();
+            queue.pop_front();
+            slot_freed.wait(lock, [&] { return (slot = free_slot(own)) != nullptr; });
+            slot->busy = true;
+        }
+        parse(*slot, *piece);
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            done.push_back(slot);
+        }
+        parsed.notify_one();
+    }
+}
+
+Slot* PieceParsers::Shared::free_slot(std::vector<std::unique_ptr<Slot>>& own) {
+    for (auto& slot : own) {
+        if (!slot->busy) return slot.get();
+    }
+    return nullptr;
+}
+
+void PieceParsers::Shared::parse(Slot& slot, Piece& piece) {
+    if (failed) return slot.skip(piece);
+    try {
+        slot.parse(piece, input);
+    } catch (...) {
+        slot.tree = nullptr;  // the whole-file parse will meet the same problem and say it
+    }
+}
+
+// On the submitting thread.
+void PieceParsers::Shared::build(Slot& slot) {
+    Piece& piece = *slot.piece;
+    if (slot.tree == nullptr) {
+        failed = true;
+    } else if (!failed) {
+        if (piece.kind == Piece::Kind::Declarations) {
+            piece.decls = builder.declarations(slot.tree);
+        } else {
+            piece.step = builder.step(slot.tree);
+        }
+        if (!reported.all().empty()) failed = true;
+    }
+    ++built;
+}
+
+// Builds the ASTs of the pieces the workers have parsed; with `wait`, of all submitted.
+void PieceParsers::Shared::build_parsed(bool wait) {
+    while (built < submitted) {
+        Slot* slot = nullptr;
+        {
+            std::unique_lock<std::mutex> lock(mutex);
+            if (wait) parsed.wait(lock, [&] { return !done.empty(); });
+            if (done.empty()) return;
+            slot = done.front();
+            done.pop_front();
+        }
+        build(*slot);
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            slot->busy = false;
+        }
+        slot_freed.notify_all();
+    }
+}
+
+PieceParsers::PieceParsers(const SourceFile& file, const OffsetMap& offsets, antlr4::CharStream* input,
+                           int workers)
+    : shared_(std::make_unique<Shared>(file, offsets, input)) {
+    shared_->slots.resize(static_cast<size_t>(workers));
+    for (auto& own : shared_->slots) {
+        for (int i = 0; i < kSlotsPerWorker; ++i) own.push_back(std::make_unique<Slot>());
+    }
+    for (auto& own : shared_->slots) {
+        try {
+            shared_->workers.emplace_back([shared = shared_.get(), &own] { shared->work(own); });
+        } catch (const std::system_error&) {
+            break;  // no thread to be had: this thread parses
+        }
+    }
+}
+
+PieceParsers::~PieceParsers() {
+    shared_->failed = true;  // what is still queued is not wanted (finish() may never have been called)
+    finish();
+}
+
+bool PieceParsers::submit(Piece* piece) {
+    Shared& shared = *shared_;
+    if (shared.failed) return false;
+    ++shared.submitted;
+    if (shared.workers.empty()) {
+        shared.parse(shared.here, *piece);
+        shared.build(shared.here);
+        return !shared.failed;
+    }
+    Piece* own = nullptr;
+    {
+        std::lock_guard<std::mutex> lock(shared.mutex);
+        if (shared.queue.size() >= kQueueLimit) {
+            own = shared.queue.front();
+            shared.queue.pop_front();
+        }
+        shared.queue.push_back(piece);
+    }
+    shared.work_ready.notify_one();
+    if (own != nullptr) {
+        shared.parse(shared.here, *own);
+        shared.build(shared.here);
+    }
+    shared.build_parsed(false);
+    return !shared.failed;
+}
+
+bool PieceParsers::finish() {
+    Shared& shared = *shared_;
+    if (!shared.workers.empty()) {
+        {
+            std::lock_guard<std::mutex> lock(shared.mutex);
+            shared.closed = true;
+        }
+        shared.work_ready.notify_all();
+        for (;;) {  // help with what is left, building as the workers finish theirs
+            Piece* piece = nullptr;
+            {
+                std::lock_guard<std::mutex> lock(shared.mutex);
+                if (shared.queue.empty()) break;
+                piece = shared.queue.front();
+                shared.queue.pop_front();
+            }
+            shared.parse(shared.here, *piece);
+            shared.build(shared.here);
+            shared.build_parsed(false);
+        }
+        shared.build_parsed(true);
+        for (std::thread& worker : shared.workers) worker.join();
+        shared.workers.clear();
+    }
+    return !shared.failed;
+}
+
+int PieceParsers::workers_for(size_t bytes) {
+    if (bytes < kThreadedBytes) return 0;
+    cpu_set_t cpus;
+    int usable = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+    return std::clamp(usable - 1, 0, kMaxWorkers);
+}
+
+}  // namespace amlflow::compiler
