@@ -10,8 +10,6 @@
 #include <sched.h>
 
 #include <BailErrorStrategy.h>
-#include <CommonTokenFactory.h>
-#include <CommonTokenStream.h>
 #include <Exceptions.h>
 #include <atn/ParserATNSimulator.h>
 #include <atn/PredictionMode.h>
@@ -19,6 +17,7 @@
 #include "AmlflowParser.h"
 #include "compiler/ast_builder.h"
 #include "compiler/fast_parser.h"
+#include "compiler/piece_token_stream.h"
 
 namespace amlflow::compiler {
 
@@ -35,34 +34,6 @@ constexpr size_t kQueueLimit = 64;
 // Parsed pieces a worker may hold, each a tree waiting for its AST to be built.
 constexpr int kSlotsPerWorker = 4;
 
-// One piece's tokens, then end-of-file tokens for as long as the parser asks.
-class PieceSource : public antlr4::TokenSource {
-public:
-    PieceSource(std::vector<std::unique_ptr<antlr4::Token>> tokens, antlr4::CharStream* input)
-        : tokens_(std::move(tokens)), input_(input) {
-        if (!tokens_.empty()) end_ = tokens_.back()->getStopIndex() + 1;
-    }
-
-    std::unique_ptr<antlr4::Token> nextToken() override {
-        if (next_ < tokens_.size()) return std::move(tokens_[next_++]);
-        return antlr4::CommonTokenFactory::DEFAULT->create({this, input_}, antlr4::Token::EOF, "EOF",
-                                                           antlr4::Token::DEFAULT_CHANNEL, end_, end_ - 1, 0, 0);
-    }
-    size_t getLine() const override { return 0; }
-    size_t getCharPositionInLine() override { return 0; }
-    antlr4::CharStream* getInputStream() override { return input_; }
-    std::string getSourceName() override { return input_->getSourceName(); }
-    antlr4::TokenFactory<antlr4::CommonToken>* getTokenFactory() override {
-        return antlr4::CommonTokenFactory::DEFAULT.get();
-    }
-
-private:
-    std::vector<std::unique_ptr<antlr4::Token>> tokens_;
-    antlr4::CharStream* input_;
-    size_t next_ = 0;
-    size_t end_ = 0;
-};
-
 // A parser with SLL prediction that bails out at the first problem, and the tree of the
 // piece it parsed last, kept (with its tokens) until the next.
 struct Slot {
@@ -75,11 +46,9 @@ struct Slot {
 
     void parse(Piece& parsed, antlr4::CharStream* input) {
         piece = &parsed;
-        auto next_source = std::make_unique<PieceSource>(std::move(parsed.tokens), input);
-        auto next_tokens = std::make_unique<antlr4::CommonTokenStream>(next_source.get());
+        auto next_tokens = std::make_unique<PieceTokenStream>(std::move(parsed.tokens), input);
         parser.setTokenStream(next_tokens.get());  // frees the previous tree
         tokens = std::move(next_tokens);
-        source = std::move(next_source);
         try {
             tree = parsed.kind == Piece::Kind::Declarations ? static_cast<antlr4::ParserRuleContext*>(parser.file())
                                                              : parser.stepChunk();
@@ -96,8 +65,7 @@ struct Slot {
     }
 
     FastParser parser;
-    std::unique_ptr<PieceSource> source;
-    std::unique_ptr<antlr4::CommonTokenStream> tokens;
+    std::unique_ptr<PieceTokenStream> tokens;
     antlr4::ParserRuleContext* tree = nullptr;  // nullptr: the piece did not parse
     Piece* piece = nullptr;
     bool busy = false;  // a worker's: parsed, and its AST not built yet
