@@ -1,4 +1,5 @@
-// The generated parser with ANTLR 4.9's rule bookkeeping done by static casts. The
+// The generated parser with its predictions made by compiler/fast_prediction.h, and
+// ANTLR 4.9's rule bookkeeping done by static casts. The
 // runtime's enterRule and enterOuterAlt find a rule's parent context with a dynamic_cast
 // (about 280 instructions each, ~3 % of a large file's compile; exitRule does too, but
 // it is not virtual); every parent in a tree this parser builds is a ParserRuleContext,
@@ -11,12 +12,16 @@
 #include <TokenStream.h>
 
 #include "AmlflowParser.h"
+#include "compiler/fast_prediction.h"
 
 namespace amlflow::compiler {
 
 class FastParser : public grammar::AmlflowParser {
 public:
-    using grammar::AmlflowParser::AmlflowParser;
+    explicit FastParser(antlr4::TokenStream* input) : grammar::AmlflowParser(input) {
+        delete _interpreter;  // the generated parser's simulator, unused yet
+        _interpreter = make_fast_prediction(this);
+    }
 
     void enterRule(antlr4::ParserRuleContext* context, size_t state, size_t) override {
         setState(state);
