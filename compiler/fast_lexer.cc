@@ -16,6 +16,8 @@
 #include <Exceptions.h>
 #include <LexerNoViableAltException.h>
 
+#include "compiler/text_char_stream.h"
+
 namespace amlflow::compiler {
 
 namespace {
@@ -42,23 +44,26 @@ SharedDfa& shared_dfa(const antlr4::atn::ATN& atn) {
 
 class CachingLexerSimulator : public LexerATNSimulator {
 public:
-    CachingLexerSimulator(antlr4::Lexer* lexer, const antlr4::atn::ATN& atn, SharedDfa& shared)
-        : LexerATNSimulator(lexer, atn, shared.dfa, shared.contexts), lexer_(lexer) {}
+    CachingLexerSimulator(antlr4::Lexer* lexer, const antlr4::atn::ATN& atn, SharedDfa& shared, TextCharStream* text)
+        : LexerATNSimulator(lexer, atn, shared.dfa, shared.contexts), lexer_(lexer), text_(text) {}
 
     // The runtime's match (4.9) once the mode's DFA has a start state; the first token of
     // a mode is matched by the runtime, which makes that state.
     size_t match(antlr4::CharStream* input, size_t mode) override {
         DFAState* start = mode < kModes ? _decisionToDFA[mode].s0 : nullptr;
-        if (start == nullptr) return LexerATNSimulator::match(input, mode);
+        if (start == nullptr || input != text_) return LexerATNSimulator::match(input, mode);
         _mode = mode;
-        _startIndex = input->index();
-        return walk(input, start);
+        _startIndex = text_->index();
+        return walk(start);
     }
 
 protected:
+    DFAState* getExistingTargetState(DFAState* from, size_t symbol) override { return edge(from, symbol); }
+
+private:
     // Edges are only ever added to the DFA, never changed or removed (nothing here
     // clears it), so an edge read once stays true; each thread keeps its own copy.
-    DFAState* getExistingTargetState(DFAState* from, size_t symbol) override {
+    DFAState* edge(DFAState* from, size_t symbol) {
         if (symbol > MAX_DFA_EDGE || from->stateNumber < 0 || _mode >= kModes) {
             return LexerATNSimulator::getExistingTargetState(from, symbol);
         }
@@ -71,7 +76,6 @@ protected:
         return edge;
     }
 
-private:
     // Where the longest match so far ended.
     struct Accept {
         DFAState* state = nullptr;
@@ -84,8 +88,8 @@ private:
         size_t channel = 0;
     };
 
-    size_t walk(antlr4::CharStream* input, DFAState* state);
-    void take(antlr4::CharStream* input, const Accept& accepted);
+    size_t walk(DFAState* state);
+    void take(const Accept& accepted);
     Command command_of(const DFAState& state);
 
     static constexpr size_t kModes = 4;
@@ -93,6 +97,7 @@ private:
     static thread_local std::array<std::vector<std::unique_ptr<Row>>, kModes> edges_;
     static thread_local std::array<std::vector<Command>, kModes> commands_;
     antlr4::Lexer* lexer_;
+    TextCharStream* text_;  // the lexer's input: its calls need no virtual dispatch
 };
 
 thread_local std::array<std::vector<std::unique_ptr<CachingLexerSimulator::Row>>, CachingLexerSimulator::kModes>
@@ -103,13 +108,14 @@ thread_local std::array<std::vector<CachingLexerSimulator::Command>, CachingLexe
 // The runtime's execATN and failOrAccept (4.9), step for step, without its per-token
 // bookkeeping (a std::function to release the mark, shared_ptr copies, the lexer
 // action executor's virtual dispatch for every space skipped).
-size_t CachingLexerSimulator::walk(antlr4::CharStream* input, DFAState* state) {
+size_t CachingLexerSimulator::walk(DFAState* state) {
+    TextCharStream* input = text_;
     Accept accepted;
     auto capture = [&](DFAState* at) { accepted = {at, input->index(), _line, _charPositionInLine}; };
     if (state->isAcceptState) capture(state);
     size_t symbol = input->LA(1);
     for (;;) {
-        DFAState* target = getExistingTargetState(state, symbol);
+        DFAState* target = edge(state, symbol);
         if (target == nullptr) target = computeTargetState(input, state, symbol);
         if (target == ERROR.get()) break;
         if (symbol != antlr4::Token::EOF) {
@@ -129,7 +135,7 @@ size_t CachingLexerSimulator::walk(antlr4::CharStream* input, DFAState* state) {
         state = target;
     }
     if (accepted.state != nullptr) {
-        take(input, accepted);
+        take(accepted);
         return accepted.state->prediction;
     }
     if (symbol == antlr4::Token::EOF && input->index() == _startIndex) return antlr4::Token::EOF;
@@ -138,8 +144,8 @@ size_t CachingLexerSimulator::walk(antlr4::CharStream* input, DFAState* state) {
 
 // The runtime's accept: back to where the match ended, and the token's lexer commands.
 // A lone `skip` or `channel(...)`, which is all this grammar has, is done here directly.
-void CachingLexerSimulator::take(antlr4::CharStream* input, const Accept& accepted) {
-    input->seek(accepted.index);
+void CachingLexerSimulator::take(const Accept& accepted) {
+    text_->seek(accepted.index);
     _line = accepted.line;
     _charPositionInLine = accepted.position;
     const auto& executor = accepted.state->lexerActionExecutor;
@@ -150,7 +156,7 @@ void CachingLexerSimulator::take(antlr4::CharStream* input, const Accept& accept
     } else if (command.kind == Command::Channel) {
         lexer_->setChannel(command.channel);
     } else {
-        executor->execute(lexer_, input, _startIndex);
+        executor->execute(lexer_, text_, _startIndex);
     }
 }
 
@@ -175,9 +181,9 @@ CachingLexerSimulator::Command CachingLexerSimulator::command_of(const DFAState&
 
 }  // namespace
 
-FastLexer::FastLexer(antlr4::CharStream* input) : grammar::AmlflowLexer(input) {
+FastLexer::FastLexer(TextCharStream* input) : grammar::AmlflowLexer(input) {
     const antlr4::atn::ATN& atn = getATN();
-    simulator_ = new CachingLexerSimulator(this, atn, shared_dfa(atn));
+    simulator_ = new CachingLexerSimulator(this, atn, shared_dfa(atn), input);
     setInterpreter(simulator_);  // deletes the generated lexer's own
 }
 

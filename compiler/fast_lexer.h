@@ -18,9 +18,11 @@
 
 namespace amlflow::compiler {
 
+class TextCharStream;
+
 class FastLexer : public grammar::AmlflowLexer {
 public:
-    explicit FastLexer(antlr4::CharStream* input);
+    explicit FastLexer(TextCharStream* input);
 
     std::unique_ptr<antlr4::Token> nextToken() override;
     // Asked by every token made (CommonToken's constructor): as the runtime's, uncast.

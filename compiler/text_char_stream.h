@@ -14,7 +14,7 @@
 
 namespace amlflow::compiler {
 
-class TextCharStream : public antlr4::CharStream {
+class TextCharStream final : public antlr4::CharStream {
 public:
     // `text` must outlive the stream and every token lexed from it: tokens read their
     // text from the stream. Malformed UTF-8 reads as U+FFFD, one code point per byte. A
