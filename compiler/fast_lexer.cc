@@ -13,6 +13,7 @@
 #include <dfa/DFA.h>
 #include <dfa/DFAState.h>
 
+#include <CommonToken.h>
 #include <Exceptions.h>
 #include <LexerNoViableAltException.h>
 
@@ -185,6 +186,16 @@ FastLexer::FastLexer(TextCharStream* input) : grammar::AmlflowLexer(input) {
     const antlr4::atn::ATN& atn = getATN();
     simulator_ = new CachingLexerSimulator(this, atn, shared_dfa(atn), input);
     setInterpreter(simulator_);  // deletes the generated lexer's own
+}
+
+antlr4::Token* FastLexer::emit() {
+    auto made = std::make_unique<antlr4::CommonToken>(std::pair<antlr4::TokenSource*, antlr4::CharStream*>(this, _input),
+                                                      type, channel, tokenStartCharIndex, _input->index() - 1);
+    made->setLine(tokenStartLine);
+    made->setCharPositionInLine(tokenStartCharPositionInLine);
+    if (!_text.empty()) made->setText(_text);
+    token = std::move(made);
+    return token.get();
 }
 
 // antlr4::Lexer::nextToken (4.9), with `simulator_` for getInterpreter<...>().

@@ -25,6 +25,8 @@ public:
     explicit FastLexer(TextCharStream* input);
 
     std::unique_ptr<antlr4::Token> nextToken() override;
+    // The runtime's emit through CommonTokenFactory::DEFAULT, without the factory.
+    antlr4::Token* emit() override;
     // Asked by every token made (CommonToken's constructor): as the runtime's, uncast.
     size_t getLine() const override { return simulator_->getLine(); }
     size_t getCharPositionInLine() override { return simulator_->getCharPositionInLine(); }
