@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "compiler/sha256_compress.h"
+
 namespace amlflow::compiler {
 namespace {
 
@@ -34,7 +36,52 @@ inline uint32_t load_big_endian(const uint8_t* bytes) {
            uint32_t{bytes[3]};
 }
 
+// One block: the standard's message schedule and 64 rounds.
+void compress_block(uint32_t* state, const uint8_t* block) {
+    uint32_t schedule[64];
+    for (int i = 0; i < 16; ++i) schedule[i] = load_big_endian(block + 4 * i);
+    for (int i = 16; i < 64; ++i) {
+        uint32_t w15 = schedule[i - 15];
+        uint32_t w2 = schedule[i - 2];
+        uint32_t s0 = rotate_right(w15, 7) ^ rotate_right(w15, 18) ^ (w15 >> 3);
+        uint32_t s1 = rotate_right(w2, 17) ^ rotate_right(w2, 19) ^ (w2 >> 10);
+        schedule[i] = schedule[i - 16] + s0 + schedule[i - 7] + s1;
+    }
+
+    uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+    uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
+    for (int i = 0; i < 64; ++i) {
+        uint32_t s1 = rotate_right(e, 6) ^ rotate_right(e, 11) ^ rotate_right(e, 25);
+        uint32_t choose = (e & f) ^ (~e & g);
+        uint32_t t1 = h + s1 + choose + kRoundConstants[i] + schedule[i];
+        uint32_t s0 = rotate_right(a, 2) ^ rotate_right(a, 13) ^ rotate_right(a, 22);
+        uint32_t majority = (a & b) ^ (a & c) ^ (b & c);
+        uint32_t t2 = s0 + majority;
+        h = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
+    }
+    state[0] += a;
+    state[1] += b;
+    state[2] += c;
+    state[3] += d;
+    state[4] += e;
+    state[5] += f;
+    state[6] += g;
+    state[7] += h;
+}
+
+
 }  // namespace
+
+void sha256_portable_compress(uint32_t state[8], const uint8_t* blocks, size_t count) {
+    for (; count > 0; --count, blocks += 64) compress_block(state, blocks);
+}
 
 Sha256::Sha256() { reset(); }
 
@@ -58,54 +105,30 @@ void Sha256::update(const void* data, size_t size) {
         bytes += take;
         size -= take;
         if (buffered_ < buffer_.size()) return;
-        compress(buffer_.data());
+        compress(buffer_.data(), 1);
         buffered_ = 0;
     }
-    for (; size >= 64; bytes += 64, size -= 64) compress(bytes);
+    if (size >= 64) {
+        size_t blocks = size / 64;
+        compress(bytes, blocks);
+        bytes += blocks * 64;
+        size -= blocks * 64;
+    }
     if (size > 0) {
         std::memcpy(buffer_.data(), bytes, size);
         buffered_ = size;
     }
 }
 
-void Sha256::compress(const uint8_t* block) {
-    uint32_t schedule[64];
-    for (int i = 0; i < 16; ++i) schedule[i] = load_big_endian(block + 4 * i);
-    for (int i = 16; i < 64; ++i) {
-        uint32_t w15 = schedule[i - 15];
-        uint32_t w2 = schedule[i - 2];
-        uint32_t s0 = rotate_right(w15, 7) ^ rotate_right(w15, 18) ^ (w15 >> 3);
-        uint32_t s1 = rotate_right(w2, 17) ^ rotate_right(w2, 19) ^ (w2 >> 10);
-        schedule[i] = schedule[i - 16] + s0 + schedule[i - 7] + s1;
+void Sha256::compress(const uint8_t* blocks, size_t count) {
+    if (sha256_hardware_available()) {
+        sha256_hardware_compress(state_.data(), blocks, count);
+    } else {
+        sha256_portable_compress(state_.data(), blocks, count);
     }
-
-    uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
-    uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
-    for (int i = 0; i < 64; ++i) {
-        uint32_t s1 = rotate_right(e, 6) ^ rotate_right(e, 11) ^ rotate_right(e, 25);
-        uint32_t choose = (e & f) ^ (~e & g);
-        uint32_t t1 = h + s1 + choose + kRoundConstants[i] + schedule[i];
-        uint32_t s0 = rotate_right(a, 2) ^ rotate_right(a, 13) ^ rotate_right(a, 22);
-        uint32_t majority = (a & b) ^ (a & c) ^ (b & c);
-        uint32_t t2 = s0 + majority;
-        h = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
-    state_[0] += a;
-    state_[1] += b;
-    state_[2] += c;
-    state_[3] += d;
-    state_[4] += e;
-    state_[5] += f;
-    state_[6] += g;
-    state_[7] += h;
 }
+
+
 
 std::string Sha256::hex_digest() {
     // Padding: a 1 bit, zeros up to 56 mod 64 bytes, then the bit length as a 64-bit

@@ -23,7 +23,7 @@ public:
     std::string hex_digest();
 
 private:
-    void compress(const uint8_t* block);
+    void compress(const uint8_t* blocks, size_t count);
     void reset();
 
     std::array<uint32_t, 8> state_;

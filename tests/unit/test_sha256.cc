@@ -7,6 +7,7 @@
 #include <string>
 
 #include "compiler/sha256.h"
+#include "compiler/sha256_compress.h"
 
 using amlflow::compiler::Sha256;
 using amlflow::compiler::sha256_hex;
@@ -84,6 +85,30 @@ BOOST_AUTO_TEST_CASE(hex_digest_resets_for_reuse) {
     hasher.hex_digest();
     hasher.update(std::string_view("abc"));
     BOOST_TEST(hasher.hex_digest() == sha256_hex("abc"));
+}
+
+
+// The processor's SHA instructions and the portable code give the same state, for many
+// blocks at once and for states other than the initial one. (Where the processor has no
+// such instructions, the vectors above test the portable code alone.)
+BOOST_AUTO_TEST_CASE(hardware_and_portable_compression_agree) {
+    using namespace amlflow::compiler;
+    if (!sha256_hardware_available()) {
+        BOOST_TEST_MESSAGE("this processor has no SHA instructions: the portable code alone is in use");
+        return;
+    }
+    uint32_t seed = 12345;
+    auto next = [&seed] { return seed = seed * 1103515245u + 12345u; };
+    for (size_t blocks = 1; blocks <= 17; ++blocks) {
+        std::string data(64 * blocks, '\0');
+        for (char& c : data) c = static_cast<char>(next() >> 24);
+        uint32_t hardware[8], portable[8];
+        for (int i = 0; i < 8; ++i) hardware[i] = portable[i] = next();
+        const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
+        sha256_hardware_compress(hardware, bytes, blocks);
+        sha256_portable_compress(portable, bytes, blocks);
+        BOOST_TEST_REQUIRE(std::equal(hardware, hardware + 8, portable), blocks << " blocks");
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
