@@ -191,15 +191,7 @@ void AzureMlBackend::ready_inputs(Attempt& attempt) {
     fs::path source = request.step->source.empty() ? fs::path(request.workdir)
                                                    : fs::path(request.plan_folder) / request.step->source;
     std::string helper = !request.context.python_lib.empty() ? request.context.python_lib : options_.python_lib;
-    // A sweep's inputs are its trial's: the template job with the swept parameters as
-    // references (collect reads the request only while it runs).
-    StepPlan trial;
-    AttemptRequest as_trial = request;
-    if (request.step->kind == "sweep") {
-        trial = sweep_trial_template(*request.step);
-        as_trial.step = &trial;
-    }
-    auto inputs = JobInputs::collect(as_trial, source, completed_jobs_, helper, &error);
+    auto inputs = JobInputs::collect(request, source, completed_jobs_, helper, &error);
     if (!inputs) return fail_setup(step, error);
     attempt.inputs = std::make_shared<JobInputs>(std::move(*inputs));
     CodeRequest how;
