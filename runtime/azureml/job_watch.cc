@@ -71,7 +71,7 @@ std::vector<PlaceState> place_states(const std::vector<std::pair<std::string, Ev
     std::vector<PlaceState> out;
     for (const auto& [name, since] : states) {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since.time_since_epoch()).count();
-        out.push_back({name, our_state(name), static_cast<int64_t>(ms)});
+        out.push_back({name, our_state(name), static_cast<int64_t>(ms), terminal_status(name)});
     }
     return out;
 }

@@ -60,7 +60,7 @@ std::string state_durations(const std::vector<std::pair<std::string, EventLoop::
 std::vector<std::pair<std::string, double>> state_seconds(
     const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states, EventLoop::Clock::time_point now);
 // The states as the board shows them (core/backend.h PlaceState): the service's word, ours,
-// and when each was first seen.
+// and when each was first seen (a terminal one marked final).
 std::vector<PlaceState> place_states(const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states);
 // The job's page in Azure ML studio, from a job resource (`properties.services.Studio`).
 std::string studio_link(const nlohmann::json& job);
