@@ -23,10 +23,13 @@ const char* kGated =
     "if rank == '0':\n    os.makedirs('outputs', exist_ok=True)\n    open('outputs/model.txt', 'w').write('model of rank 0')\n"
     "sys.exit(int(os.environ.get('EXIT_CODE', '0')))\n";
 
-std::string gated_pipeline(const fs::path& gate, const std::string& exit_code = "0") {
-    return one_job_on_cluster("gated", "gated.py",
-                              "    distribution = pytorch { nodes = 1, processes_per_node = 2 }\n"
-                              "    variables = { GATE = " + quoted(gate) + ", EXIT_CODE = \"" + exit_code + "\" }\n");
+// src/gated.py and p.amlflow, whose job `gated` runs it on two ranks.
+void write_gated(AzureBox& box, const fs::path& gate, const std::string& exit_code = "0") {
+    box.write("src/gated.py", kGated);
+    box.write("p.amlflow", one_job_on_cluster("gated", "gated.py",
+                                              "    distribution = pytorch { nodes = 1, processes_per_node = 2 }\n"
+                                              "    variables = { GATE = " + quoted(gate) + ", EXIT_CODE = \"" +
+                                                  exit_code + "\" }\n"));
 }
 
 // "run <id> started in the background ..." -> <id>.
@@ -86,8 +89,7 @@ BOOST_AUTO_TEST_SUITE(azureml_detach_e2e, *boost::unit_test::precondition(Emulat
 BOOST_AUTO_TEST_CASE(run_detach_returns_while_the_job_runs_and_follow_sees_every_rank) {
     AzureBox box;
     fs::path gate = box.path("gate");
-    box.write("src/gated.py", kGated);
-    box.write("p.amlflow", gated_pipeline(gate));
+    write_gated(box, gate);
     auto [started, run, record, driver] = start_detached(box);
     BOOST_TEST(record.state == RunState::Running);
     BOOST_TEST(driver.alive());
@@ -128,8 +130,7 @@ BOOST_AUTO_TEST_CASE(run_detach_returns_while_the_job_runs_and_follow_sees_every
 // the service: canceled there and in the store.
 BOOST_AUTO_TEST_CASE(a_detached_run_is_canceled_from_another_process) {
     AzureBox box;
-    box.write("src/gated.py", kGated);
-    box.write("p.amlflow", gated_pipeline(box.path("never")));
+    write_gated(box, box.path("never"));
     auto [started, run, record, driver] = start_detached(box);
     Outcome cancel = box.go({"cancel", run});
     BOOST_TEST(cancel.code == 0, cancel);
@@ -145,8 +146,7 @@ BOOST_AUTO_TEST_CASE(a_detached_run_is_canceled_from_another_process) {
 BOOST_AUTO_TEST_CASE(driver_killed_then_runs_show_catches_up_with_the_jobs_end) {
     AzureBox box;
     fs::path gate = box.path("gate");
-    box.write("src/gated.py", kGated);
-    box.write("p.amlflow", gated_pipeline(gate));
+    write_gated(box, gate);
     auto [started, run, record, driver] = start_detached(box);
     kill(static_cast<pid_t>(driver.pid), SIGKILL);
     BOOST_REQUIRE(driver.gone_within(10));
@@ -186,8 +186,7 @@ BOOST_AUTO_TEST_CASE(driver_killed_then_logs_follow_streams_from_the_service) {
     for (const char* exit_code : {"0", "3"}) {
         AzureBox box;
         fs::path gate = box.path("gate");
-        box.write("src/gated.py", kGated);
-        box.write("p.amlflow", gated_pipeline(gate, exit_code));
+        write_gated(box, gate, exit_code);
         auto [started, run, record, driver] = start_detached(box);
         kill(static_cast<pid_t>(driver.pid), SIGKILL);
         BOOST_REQUIRE(driver.gone_within(10));
@@ -213,8 +212,7 @@ BOOST_AUTO_TEST_CASE(driver_killed_then_logs_follow_streams_from_the_service) {
 // the foreground says why, with the last lines of its output, and exits with its code.
 BOOST_AUTO_TEST_CASE(a_driver_failing_before_its_first_job_is_said) {
     AzureBox box;
-    box.write("src/gated.py", kGated);
-    box.write("p.amlflow", gated_pipeline(box.path("never")));
+    write_gated(box, box.path("never"));
     std::string good = emulator().vars["AZURE_CLIENT_SECRET"];
     emulator().vars["AZURE_CLIENT_SECRET"] = "not-the-secret";
     Outcome r = box.go({"run", "p.amlflow", "--detach"}, 180);
