@@ -30,17 +30,24 @@ azureml::AzureMlBackendOptions azureml_run_options(const RunPlan& plan, RunStore
     if (resumed) {
         // A step's job that may still run, or one that completed while the run was detached
         // but whose outputs did not come back then (detached_run.h): followed, not submitted again.
-        std::map<std::string, std::string> completed;
+        // remote-jobs.json is read once for the run, not once for every step.
+        std::map<std::string, std::string> completed, live;
         for (const RemoteJob& job : read_remote_jobs(run_folder)) {
             if (job.state == "Completed") completed[job.step] = job.job;
+            // The step's latest job, while it may still run (as live_remote_job says).
+            if (job.state == "submitted") {
+                live[job.step] = job.job;
+            } else {
+                live.erase(job.step);
+            }
         }
         auto steps = store.steps_of(run_id);
         for (const StepRecord& step : steps ? *steps : std::vector<StepRecord>{}) {
             if (step.state == StepState::Succeeded || step.state == StepState::Cached) completed.erase(step.name);
         }
         for (const StepPlan& step : plan.steps) {
-            if (auto job = live_remote_job(run_folder, step.name)) {
-                options.reattach[step.name] = job->job;
+            if (live.count(step.name)) {
+                options.reattach[step.name] = live[step.name];
             } else if (completed.count(step.name)) {
                 options.reattach[step.name] = completed[step.name];
             }

@@ -225,15 +225,22 @@ bool check_steps(const RunArgs& args, const RunPlan& plan, const std::string& fi
     return true;
 }
 
-int execute(const RunArgs& args, const compiler::Plan& compiled) {
-    nlohmann::json plan_json = compiler::plan_to_json(compiled);
+// The runtime's plan of the compiled file, its --step names checked; nullopt with the exit code.
+std::optional<RunPlan> checked_plan(const RunArgs& args, const nlohmann::json& plan_json, int* code) {
     std::string error;
     auto plan = load_plan(plan_json, &error);
-    if (!plan) {
-        std::cerr << "amlflow: error: " << error << "\n";
-        return 1;
-    }
-    if (!check_steps(args, *plan, args.file)) return 64;
+    if (!plan) std::cerr << "amlflow: error: " << error << "\n";
+    if (plan && check_steps(args, *plan, args.file)) return plan;
+    *code = plan ? 64 : 1;
+    return std::nullopt;
+}
+
+int execute(const RunArgs& args, const compiler::Plan& compiled) {
+    nlohmann::json plan_json = compiler::plan_to_json(compiled);
+    int code = 0;
+    auto plan = checked_plan(args, plan_json, &code);
+    if (!plan) return code;
+    std::string error;
     if (args.dry_run) {
         return dry_run(*plan, EnvironmentBuilder::current_process_environment(), {needed_steps(*plan, args.steps), {}});
     }
@@ -411,14 +418,8 @@ Runner add_run_command(CLI::App& app) {
         }
         if (!result->plan) return 1;
         if (args->detach) {
-            nlohmann::json plan_json = compiler::plan_to_json(*result->plan);
-            std::string error;
-            auto plan = load_plan(plan_json, &error);
-            if (!plan) {
-                std::cerr << "amlflow: error: " << error << "\n";
-                return 1;
-            }
-            if (!check_steps(*args, *plan, args->file)) return 64;
+            int code = 0;
+            if (!checked_plan(*args, compiler::plan_to_json(*result->plan), &code)) return code;
             return start_detached(driver_args(*args), store_hint(*args));
         }
         return execute(*args, *result->plan);

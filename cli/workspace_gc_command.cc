@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "compiler/compile.h"
+#include "cli/workspace_option.h"
 #include "runtime/azureml/workspace_from_plan.h"
 #include "runtime/azureml/workspace_gc.h"
 
@@ -20,12 +20,9 @@ namespace {
 
 // The workspaces a pipeline file declares, each resolved as `run` resolves it.
 std::optional<std::vector<az::WorkspaceRef>> workspaces_of_file(const std::string& file) {
-    compiler::CompileOptions options;
-    options.machine = this_machine;
-    auto result = compiler::compile_file(file, options);
-    std::cerr << compiler::render_text(result->diagnostics, {use_color_on_stderr()});
-    if (!result->plan) return std::nullopt;
-    nlohmann::json plan = compiler::plan_to_json(*result->plan);
+    auto compiled = plan_of_file(file);
+    if (!compiled) return std::nullopt;
+    const nlohmann::json& plan = *compiled;
     fs::path folder = fs::absolute(file).parent_path();
     std::vector<az::WorkspaceRef> out;
     const nlohmann::json declared = plan.value("workspaces", nlohmann::json::object());
@@ -43,22 +40,10 @@ std::optional<std::vector<az::WorkspaceRef>> workspaces_of_file(const std::strin
     return out;
 }
 
-// The config.json the Azure ML SDK's from_config() would read, searching upwards.
-std::optional<fs::path> find_config() {
-    std::error_code ec;
-    for (fs::path folder = fs::current_path(ec); !folder.empty(); folder = folder.parent_path()) {
-        for (const fs::path& candidate : {folder / "config.json", folder / ".azureml" / "config.json"}) {
-            if (fs::is_regular_file(candidate, ec)) return candidate;
-        }
-        if (folder == folder.parent_path()) break;
-    }
-    return std::nullopt;
-}
-
 std::optional<std::vector<az::WorkspaceRef>> workspaces_to_clean(const std::string& file) {
     std::string path = file;
     if (path.empty()) {
-        auto found = find_config();
+        auto found = find_workspace_config();
         if (!found) {
             std::cerr << "amlflow: error: which workspace? give a pipeline file (amlflow gc --workspace FILE) or a "
                          "config.json, or run where a config.json is (as the Azure portal downloads it)\n";

@@ -17,15 +17,12 @@ using runtime::azureml::WorkspaceRef;
 namespace {
 
 std::optional<WorkspaceRef> from_file(const std::string& file, std::string* error) {
-    compiler::CompileOptions options;
-    options.machine = this_machine;
-    auto result = compiler::compile_file(file, options);
-    std::cerr << compiler::render_text(result->diagnostics, {use_color_on_stderr()});
-    if (!result->plan) {
+    auto compiled = plan_of_file(file);
+    if (!compiled) {
         *error = "'" + file + "' has errors; its workspace cannot be read";
         return std::nullopt;
     }
-    json plan = compiler::plan_to_json(*result->plan);
+    const json& plan = *compiled;
     json workspaces = plan.value("workspaces", json::object());
     if (workspaces.empty()) {
         *error = "'" + file + "' declares no workspace";
@@ -54,15 +51,11 @@ std::optional<WorkspaceRef> from_file(const std::string& file, std::string* erro
 }
 
 std::optional<WorkspaceRef> from_config(std::string* error) {
-    std::error_code ec;
-    fs::path folder = fs::current_path(ec);
-    for (fs::path at = folder; !at.empty(); at = at.parent_path()) {
-        for (fs::path config : {at / "config.json", at / ".azureml" / "config.json"}) {
-            if (!fs::is_regular_file(config, ec)) continue;
-            json plan = {{"workspaces", {{"workspace:config", {{"config", config.string()}}}}}};
-            return runtime::azureml::workspace_from_plan(plan, json::object(), at.string(), error);
-        }
-        if (at == at.parent_path()) break;
+    if (auto config = find_workspace_config()) {
+        fs::path at = config->parent_path();
+        if (at.filename() == ".azureml") at = at.parent_path();
+        json plan = {{"workspaces", {{"workspace:config", {{"config", config->string()}}}}}};
+        return runtime::azureml::workspace_from_plan(plan, json::object(), at.string(), error);
     }
     *error = "no workspace: pass --file FILE (a pipeline that declares one), or put the config.json the Azure "
              "portal downloads in this folder or one above it";
@@ -70,6 +63,26 @@ std::optional<WorkspaceRef> from_config(std::string* error) {
 }
 
 }  // namespace
+
+std::optional<json> plan_of_file(const std::string& file) {
+    compiler::CompileOptions options;
+    options.machine = this_machine;
+    auto result = compiler::compile_file(file, options);
+    std::cerr << compiler::render_text(result->diagnostics, {use_color_on_stderr()});
+    if (!result->plan) return std::nullopt;
+    return compiler::plan_to_json(*result->plan);
+}
+
+std::optional<fs::path> find_workspace_config() {
+    std::error_code ec;
+    for (fs::path folder = fs::current_path(ec); !folder.empty(); folder = folder.parent_path()) {
+        for (const fs::path& candidate : {folder / "config.json", folder / ".azureml" / "config.json"}) {
+            if (fs::is_regular_file(candidate, ec)) return candidate;
+        }
+        if (folder == folder.parent_path()) break;
+    }
+    return std::nullopt;
+}
 
 std::optional<WorkspaceRef> choose_workspace(const std::string& file, std::string* error) {
     return file.empty() ? from_config(error) : from_file(file, error);

@@ -110,26 +110,14 @@ void AzureMlBackend::start(const AttemptRequest& request, AttemptCallbacks callb
 void AzureMlBackend::open_workspace(Attempt& attempt) {
     if (workspaces_.count(attempt.workspace_key)) return attempt.reattach.empty() ? ready_compute(attempt) : reattach(attempt);
     std::string step = attempt.request.step->name;
-    ArmClient& arm = *attempt.arm;
-    arm.call("GET", workspace_path(arm.workspace()), nullptr, [this, step](ArmAnswer answer) {
+    find_workspace_addresses(*attempt.arm, [this, step](std::optional<WorkspaceAddresses> found, std::string error) {
         Attempt* attempt = find(step);
         if (!attempt || attempt->stopping) return;
-        if (!answer.ok()) return fail_setup(step, "cannot reach the workspace: " + answer.error);
-        std::string location = answer.body.value("location", "");
-        std::string discovery = answer.body.value("properties", json::object()).value("discoveryUrl", "");
-        std::string tracking = answer.body.value("properties", json::object()).value("mlFlowTrackingUri", "");
-        if (discovery.empty()) return fail_setup(step, "the workspace names no discovery url");
-        attempt->arm->get_url(discovery, false, [this, step, location, tracking](ArmAnswer found) {
-            Attempt* attempt = find(step);
-            if (!attempt || attempt->stopping) return;
-            std::string history = found.ok() ? found.body.value("history", found.body.value("api", "")) : "";
-            if (history.empty()) return fail_setup(step, "cannot find run history: " + found.error);
-            while (!history.empty() && history.back() == '/') history.pop_back();
-            std::string api = found.body.value("api", history);
-            workspaces_[attempt->workspace_key] = {location, history, mlflow_base(api, tracking, attempt->arm->workspace())};
-            if (!attempt->reattach.empty()) return reattach(*attempt);
-            ready_compute(*attempt);
-        });
+        if (!found) return fail_setup(step, error);
+        workspaces_[attempt->workspace_key] = {found->location, found->history_base,
+                                               mlflow_base(found->api_base, found->tracking_uri, attempt->arm->workspace())};
+        if (!attempt->reattach.empty()) return reattach(*attempt);
+        ready_compute(*attempt);
     });
 }
 
@@ -191,15 +179,7 @@ void AzureMlBackend::ready_inputs(Attempt& attempt) {
     fs::path source = request.step->source.empty() ? fs::path(request.workdir)
                                                    : fs::path(request.plan_folder) / request.step->source;
     std::string helper = !request.context.python_lib.empty() ? request.context.python_lib : options_.python_lib;
-    // A sweep's inputs are its trial's: the template job with the swept parameters as
-    // references (collect reads the request only while it runs).
-    StepPlan trial;
-    AttemptRequest as_trial = request;
-    if (request.step->kind == "sweep") {
-        trial = sweep_trial_template(*request.step);
-        as_trial.step = &trial;
-    }
-    auto inputs = JobInputs::collect(as_trial, source, completed_jobs_, helper, &error);
+    auto inputs = JobInputs::collect(request, source, completed_jobs_, helper, &error);
     if (!inputs) return fail_setup(step, error);
     attempt.inputs = std::make_shared<JobInputs>(std::move(*inputs));
     CodeRequest how;

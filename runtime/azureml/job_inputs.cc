@@ -4,6 +4,7 @@
 
 #include "compiler/sha256.h"
 #include "runtime/azureml/command_job.h"
+#include "runtime/azureml/sweep_job.h"
 #include "runtime/core/artifacts.h"
 #include "runtime/core/value_text.h"
 
@@ -25,6 +26,16 @@ std::string input_word(const std::string& name) { return "\"${{inputs." + name +
 std::optional<JobInputs> JobInputs::collect(const AttemptRequest& request, const fs::path& source,
                                             const std::map<std::string, std::string>& remote_jobs,
                                             const fs::path& helper, std::string* error) {
+    // A sweep's inputs are its trial's: the template job with the swept parameters as
+    // references. The request is read only while collecting.
+    if (request.step->kind == "sweep") {
+        StepPlan trial = sweep_trial_template(*request.step);
+        AttemptRequest as_trial = request;
+        as_trial.step = &trial;
+        auto out = collect(as_trial, source, remote_jobs, helper, error);
+        if (out) out->request_ = nullptr;
+        return out;
+    }
     JobInputs out;
     out.request_ = &request;
     out.source_ = source.lexically_normal();

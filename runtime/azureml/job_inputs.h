@@ -37,7 +37,8 @@ struct JobInput {
 class JobInputs {
 public:
     // `source`: the job's source folder; `remote_jobs`: step -> the Azure ML job that made its
-    // outputs; `helper`: amlflow's Python helper folder ("" for none).
+    // outputs; `helper`: amlflow's Python helper folder ("" for none). A sweep's inputs are
+    // its trial's (sweep_job.h sweep_trial_template).
     static std::optional<JobInputs> collect(const AttemptRequest& request, const std::filesystem::path& source,
                                             const std::map<std::string, std::string>& remote_jobs,
                                             const std::filesystem::path& helper, std::string* error);

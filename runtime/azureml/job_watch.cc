@@ -71,7 +71,7 @@ std::vector<PlaceState> place_states(const std::vector<std::pair<std::string, Ev
     std::vector<PlaceState> out;
     for (const auto& [name, since] : states) {
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since.time_since_epoch()).count();
-        out.push_back({name, our_state(name), static_cast<int64_t>(ms)});
+        out.push_back({name, our_state(name), static_cast<int64_t>(ms), terminal_status(name)});
     }
     return out;
 }
@@ -82,6 +82,28 @@ std::string studio_link(const nlohmann::json& job) {
     const auto& studio = services.is_object() ? services.value("Studio", nlohmann::json::object()) : nlohmann::json::object();
     auto endpoint = studio.is_object() ? studio.find("endpoint") : studio.end();
     return endpoint != studio.end() && endpoint->is_string() ? endpoint->get<std::string>() : "";
+}
+
+void find_workspace_addresses(ArmClient& arm,
+                              std::function<void(std::optional<WorkspaceAddresses>, std::string)> done) {
+    ArmClient* client = &arm;
+    arm.call("GET", workspace_path(arm.workspace()), nullptr, [client, done](ArmAnswer answer) {
+        if (!answer.ok()) return done(std::nullopt, "cannot reach the workspace: " + answer.error);
+        const nlohmann::json properties = answer.body.value("properties", nlohmann::json::object());
+        WorkspaceAddresses out;
+        out.location = answer.body.value("location", "");
+        out.tracking_uri = properties.value("mlFlowTrackingUri", "");
+        std::string discovery = properties.value("discoveryUrl", "");
+        if (discovery.empty()) return done(std::nullopt, "the workspace names no discovery url");
+        client->get_url(discovery, false, [out, done](ArmAnswer found) mutable {
+            std::string history = found.ok() ? found.body.value("history", found.body.value("api", "")) : "";
+            while (!history.empty() && history.back() == '/') history.pop_back();
+            if (history.empty()) return done(std::nullopt, "cannot find run history: " + found.error);
+            out.history_base = history;
+            out.api_base = found.body.value("api", history);
+            done(out, "");
+        });
+    });
 }
 
 std::function<void(bool, const std::string&)> outage_notes(const std::string& job,

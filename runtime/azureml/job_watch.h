@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,10 +61,19 @@ std::string state_durations(const std::vector<std::pair<std::string, EventLoop::
 std::vector<std::pair<std::string, double>> state_seconds(
     const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states, EventLoop::Clock::time_point now);
 // The states as the board shows them (core/backend.h PlaceState): the service's word, ours,
-// and when each was first seen.
+// and when each was first seen (a terminal one marked final).
 std::vector<PlaceState> place_states(const std::vector<std::pair<std::string, EventLoop::Clock::time_point>>& states);
 // The job's page in Azure ML studio, from a job resource (`properties.services.Studio`).
 std::string studio_link(const nlohmann::json& job);
+
+// What a workspace's resource and its discovery URL say of where its services are: its
+// location, run history's base URL (for logs), the API host and the MLflow tracking URI.
+struct WorkspaceAddresses {
+    std::string location, history_base, api_base, tracking_uri;
+};
+// Asks (the workspace, then its discovery URL); done(addresses, "") or done(nullopt, why).
+void find_workspace_addresses(ArmClient& arm,
+                              std::function<void(std::optional<WorkspaceAddresses>, std::string)> done);
 
 // The `reachability` that says on `say` once when the service stops answering the polls of
 // `job` and once when it answers again (the backend's terminal, `logs --follow`).

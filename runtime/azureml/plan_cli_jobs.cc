@@ -101,14 +101,8 @@ std::optional<RemoteStepJob> remote_step_job(const RunPlan& plan, const StepPlan
     request.context.python_lib = options.python_lib;
     std::map<std::string, std::string> remote_jobs;
     placeholder_results(plan, options, request, remote_jobs);
-    StepPlan trial;
-    AttemptRequest as_trial = request;  // a sweep's inputs are its trial's, as `run` collects them
-    if (step.kind == "sweep") {
-        trial = sweep_trial_template(step);
-        as_trial.step = &trial;
-    }
     fs::path source = step.source.empty() ? fs::path(options.plan_folder) : fs::path(options.plan_folder) / step.source;
-    auto inputs = JobInputs::collect(as_trial, source, remote_jobs, options.python_lib, error);
+    auto inputs = JobInputs::collect(request, source, remote_jobs, options.python_lib, error);
     if (!inputs) return std::nullopt;
     for (JobInput& input : inputs->inputs()) {
         if (input.uri.empty()) input.uri = shown_path(input.local, options);  // the CLI uploads it

@@ -138,16 +138,10 @@ void find_history(Session& session, Follow& follow) {
     if (session.history.count(follow.workspace)) return watch(session, follow);
     Follow* raw = &follow;
     Session* owner = &session;
-    follow.arm->call("GET", workspace_path(follow.arm->workspace()), nullptr, [raw, owner](ArmAnswer answer) {
-        std::string discovery = answer.ok() ? answer.body.value("properties", json::object()).value("discoveryUrl", "") : "";
-        if (discovery.empty()) return finish(*raw, "cannot find run history: " + (answer.ok() ? "no discovery url" : answer.error));
-        raw->arm->get_url(discovery, false, [raw, owner](ArmAnswer found) {
-            std::string history = found.ok() ? found.body.value("history", found.body.value("api", "")) : "";
-            while (!history.empty() && history.back() == '/') history.pop_back();
-            if (history.empty()) return finish(*raw, "cannot find run history: " + found.error);
-            owner->history[raw->workspace] = history;
-            watch(*owner, *raw);
-        });
+    find_workspace_addresses(*follow.arm, [raw, owner](std::optional<WorkspaceAddresses> found, std::string error) {
+        if (!found) return finish(*raw, error);
+        owner->history[raw->workspace] = found->history_base;
+        watch(*owner, *raw);
     });
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "runtime/azureml/compute_setup.h"
+#include "runtime/core/sweep_trial.h"
 
 namespace amlflow::runtime::azureml {
 using nlohmann::json;
@@ -33,24 +34,6 @@ std::optional<json> service_search_expression(const json& space, std::string* er
 }
 
 namespace {
-
-json with_references(const json& value, const json& refs) {
-    if (value.is_object()) {
-        if (value.size() == 1 && value.contains("$param")) {
-            std::string name = value["$param"].get<std::string>();
-            return refs.contains(name) ? refs[name] : value;
-        }
-        json out = json::object();
-        for (auto it = value.begin(); it != value.end(); ++it) out[it.key()] = with_references(it.value(), refs);
-        return out;
-    }
-    if (value.is_array()) {
-        json out = json::array();
-        for (const json& item : value) out.push_back(with_references(item, refs));
-        return out;
-    }
-    return value;
-}
 
 json sampling_of(const StepPlan& sweep) {
     std::string sampling = sweep.spec.value("sampling", "random");
@@ -108,18 +91,9 @@ StepPlan sweep_trial_template(const StepPlan& sweep) {
         std::string name = param.value("name", "");
         if (!refs.contains(name) && param.contains("default")) refs[name] = param["default"];
     }
-    StepPlan trial;
+    StepPlan trial = trial_job_step(sweep, refs);
     trial.name = sweep.name;
     trial.id = sweep.id;
-    trial.kind = "job";
-    trial.experiment = sweep.experiment;
-    trial.spec = with_references(sweep.spec["$template"].value("fields", json::object()), refs);
-    for (const char* link : {"$environment", "$compute", "$source"}) {
-        if (sweep.spec.contains(link)) trial.spec[link] = sweep.spec[link];
-    }
-    trial.environment = sweep.environment;
-    trial.compute = sweep.compute;
-    trial.source = sweep.source;
     trial.hash = sweep.hash;
     return trial;
 }

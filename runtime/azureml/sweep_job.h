@@ -29,7 +29,7 @@ std::optional<nlohmann::json> service_search_expression(const nlohmann::json& sp
 StepPlan sweep_trial_template(const StepPlan& sweep);
 
 // The PUT body of the sweep job of `request` (request.step is the sweep).
-// `inputs`: the trial's (collected from sweep_trial_template), given to the sweep job.
+// `inputs`: the sweep's (JobInputs::collect: its trial's), given to the sweep job.
 std::optional<nlohmann::json> sweep_job_body(const AttemptRequest& request, const JobIds& ids, std::string* error,
                                              const JobInputs* inputs = nullptr);
 

@@ -9,9 +9,8 @@
 
 #include "runtime/azureml/arm_client.h"
 #include "runtime/azureml/arm_pages.h"
-#include "runtime/azureml/http_client.h"
 #include "runtime/azureml/job_watch.h"
-#include "runtime/core/event_loop.h"
+#include "runtime/azureml/workspace_session.h"
 
 namespace amlflow::runtime::azureml {
 using nlohmann::json;
@@ -261,18 +260,13 @@ private:
 
 WorkspaceGcOutcome collect_workspace_garbage(const WorkspaceRef& workspace, bool dry_run) {
     WorkspaceGcOutcome out;
-    auto endpoint = ArmEndpoint::from_environment(&out.error);
-    if (!endpoint) return out;
-    EventLoop loop;
-    HttpClient http(loop);
-    RetryingClient client(http);
-    DefaultCredential credential(client, CredentialOptions::from_process_environment());
-    ArmClient arm(client, credential, *endpoint, workspace);
-    auto gc = std::make_shared<WorkspaceGc>(arm, dry_run, out);
+    auto session = WorkspaceSession::open(workspace, &out.error);
+    if (!session) return out;
+    auto gc = std::make_shared<WorkspaceGc>(session->arm(), dry_run, out);
     gc->start();
-    loop.run_until([&] { return gc->done(); });
-    out.error = credential.scrub(out.error);
-    for (GcItem& item : out.items) item.error = credential.scrub(item.error);
+    session->loop().run_until([&] { return gc->done(); });
+    out.error = session->scrub(out.error);
+    for (GcItem& item : out.items) item.error = session->scrub(item.error);
     return out;
 }
 

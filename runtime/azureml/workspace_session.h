@@ -1,5 +1,5 @@
 // One workspace spoken to from a command that is not a run (`amlflow models list
-// --workspace`, `models download`): its own event loop, HTTP client, credential chain and
+// --workspace`, `models download`, `gc --workspace`): its own event loop, HTTP client, credential chain and
 // resource-manager client, and synchronous calls that run the loop until their answer came.
 // The same credentials and endpoint as a run (credentials.h, AMLFLOW_ARM_ENDPOINT); errors
 // are one sentence with no secret in it (an authentication failure lists what was tried).
@@ -31,10 +31,14 @@ public:
     TransferOutcome fetch(const std::string& uri, const std::filesystem::path& to);
 
     const WorkspaceRef& workspace() const { return workspace_; }
+    // For calls of other kinds (workspace_gc.h): the client, its loop, and the credential's
+    // scrub for their errors.
+    ArmClient& arm() { return *arm_; }
+    EventLoop& loop() { return *loop_; }
+    std::string scrub(const std::string& text) const;
 
 private:
     WorkspaceSession(WorkspaceRef workspace, ArmEndpoint endpoint);
-    std::string scrub(const std::string& text) const;
 
     WorkspaceRef workspace_;
     std::unique_ptr<EventLoop> loop_;

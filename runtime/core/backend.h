@@ -74,6 +74,7 @@ struct PlaceState {
     std::string name;   // "Preparing"
     std::string ours;   // "preparing"
     int64_t since_ms = 0;
+    bool final = false;  // a state the place ends in (Completed, Failed, ...): it takes no time
 };
 
 struct AttemptCallbacks {

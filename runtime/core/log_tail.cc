@@ -53,12 +53,8 @@ LogTail::~LogTail() { finish(); }
 
 bool LogTail::open(std::string* error) {
     if (write_fd_ >= 0) return true;
-    write_fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (write_fd_ >= 0) read_fd_ = ::open(options_.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (read_fd_ < 0) {
+    if (!open_rank_log(options_.path, &write_fd_, &read_fd_)) {
         if (error) *error = "cannot open log file '" + options_.path + "': " + strerror(errno);
-        if (write_fd_ >= 0) ::close(write_fd_);
-        write_fd_ = -1;
         return false;
     }
     struct stat st {};
@@ -115,13 +111,7 @@ void LogTail::show() {
         shown_to_ += static_cast<off_t>(got);
         budget -= got;
         std::string_view text(chunk_buffer(), got);
-        if (resync_) {
-            std::size_t nl = text.find('\n');
-            std::size_t dropped = nl == std::string_view::npos ? text.size() : nl + 1;
-            display_.skip(Stream::out, dropped);
-            text.remove_prefix(dropped);
-            resync_ = nl == std::string_view::npos;
-        }
+        if (resync_) display_.skip(Stream::out, drop_skipped_line(&text, &resync_));
         if (!text.empty()) display_.write(Stream::out, text);
     }
     if (shown_to_ < size && following_) look_again_later();  // the round's share is read
@@ -163,13 +153,9 @@ void LogTail::drain() {
 void LogTail::finish() {
     if (finished_) return;
     drain();
-    // A last line without its "\n" (a rank killed mid-line) is ended, as the relay does.
-    char last = '\n';
     off_t size = 0;
     update_size(&size);
-    if (size > 0 && pread(read_fd_, &last, 1, size - 1) == 1 && last != '\n') {
-        if (::write(write_fd_, "\n", 1) == 1) update_size(&size);
-    }
+    if (end_last_line(read_fd_, write_fd_)) update_size(&size);
     final_tail_ = read_tail();
     finished_ = true;
     if (write_fd_ >= 0) ::close(write_fd_);
@@ -207,6 +193,33 @@ std::vector<std::string> last_lines(EventLoop& loop, const LogRelayOptions& opti
     std::vector<std::string> lines = last_lines(loop, fd, options);
     if (fd >= 0) ::close(fd);
     return lines;
+}
+
+bool open_rank_log(const std::string& path, int* write_fd, int* read_fd) {
+    *write_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    *read_fd = *write_fd >= 0 ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC) : -1;
+    if (*read_fd >= 0) return true;
+    int why = errno;
+    if (*write_fd >= 0) ::close(*write_fd);
+    *write_fd = -1;
+    errno = why;
+    return false;
+}
+
+bool end_last_line(int read_fd, int write_fd) {
+    struct stat st {};
+    char last = '\n';
+    if (read_fd < 0 || fstat(read_fd, &st) != 0 || st.st_size == 0) return false;
+    if (pread(read_fd, &last, 1, st.st_size - 1) != 1 || last == '\n') return false;
+    return ::write(write_fd, "\n", 1) == 1;
+}
+
+std::size_t drop_skipped_line(std::string_view* text, bool* resync) {
+    std::size_t nl = text->find('\n');
+    std::size_t dropped = nl == std::string_view::npos ? text->size() : nl + 1;
+    text->remove_prefix(dropped);
+    *resync = nl == std::string_view::npos;
+    return dropped;
 }
 
 bool whole_line_logs() {

@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sys/types.h>
@@ -101,6 +102,19 @@ private:
 // relay splits them ("\r" redraws at their last state), from at most its last kTailBytes.
 std::vector<std::string> last_lines(EventLoop& loop, const LogRelayOptions& options);
 std::vector<std::string> last_lines(EventLoop& loop, int fd, const LogRelayOptions& options);
+
+// What LogTail and the shim's LogFollow (shim/log_follow.h) do alike with such a file:
+//
+// Opens `path` (created) for appending, the rank's stdout and stderr, and for reading, both
+// close-on-exec; false with errno set (and neither open) when either cannot be opened.
+bool open_rank_log(const std::string& path, int* write_fd, int* read_fd);
+// Ends a last line the rank did not finish with "\n" (a rank killed mid-line), so that the
+// next writer's lines start on a line of their own, as the relay does. True when it wrote.
+bool end_last_line(int read_fd, int write_fd);
+// After a skip into the middle of a line (*resync), the display resumes at the next line:
+// drops from `text` what is left of the skipped one and returns how many bytes that was;
+// *resync stays set while no "\n" came.
+std::size_t drop_skipped_line(std::string_view* text, bool* resync);
 
 // AMLFLOW_LOG_LINES=1: logs relayed through amlflow (whole lines) instead of written by
 // the ranks themselves, for local ranks and for ranks behind a shim alike.

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "compiler/sha256.h"
+#include "runtime/core/sweep_trial.h"
 
 namespace amlflow::runtime {
 
@@ -47,24 +48,6 @@ json draw(const json& space, std::mt19937_64& random) {
 // A value as the template parameter's type wants it: ints stay ints.
 json typed(const json& value, const std::string& type) {
     if (type == "int" && value.is_number_float()) return static_cast<int64_t>(std::llround(value.get<double>()));
-    return value;
-}
-
-json substitute(const json& value, const json& params) {
-    if (value.is_object()) {
-        if (value.size() == 1 && value.contains("$param")) {
-            std::string name = value["$param"].get<std::string>();
-            return params.contains(name) ? params[name] : value;
-        }
-        json out = json::object();
-        for (auto it = value.begin(); it != value.end(); ++it) out[it.key()] = substitute(it.value(), params);
-        return out;
-    }
-    if (value.is_array()) {
-        json out = json::array();
-        for (const json& item : value) out.push_back(substitute(item, params));
-        return out;
-    }
     return value;
 }
 
@@ -169,18 +152,9 @@ TpeSampler bayesian_sampler(const StepPlan& sweep) {
 }
 
 StepPlan trial_step(const StepPlan& sweep, const Trial& trial) {
-    StepPlan step;
+    StepPlan step = trial_job_step(sweep, trial.params);
     step.name = trial.name;
     step.id = "step:" + trial.name;
-    step.kind = "job";
-    step.experiment = sweep.experiment;
-    step.spec = substitute(sweep.spec["$template"]["fields"], trial.params);
-    step.environment = sweep.environment;
-    step.compute = sweep.compute;
-    step.source = sweep.source;
-    for (const char* link : {"$environment", "$compute", "$source"}) {
-        if (sweep.spec.contains(link)) step.spec[link] = sweep.spec[link];
-    }
     // The sweep's hash covers the template, its environment and source; the values
     // complete what decides this trial's result.
     step.hash = compiler::sha256_hex(sweep.hash + "\n" + trial.params.dump());

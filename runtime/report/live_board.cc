@@ -59,10 +59,6 @@ std::string took(int64_t ms) {
     return clock(ms);
 }
 
-bool final_place_state(const std::string& name) {
-    return name == "Completed" || name == "Failed" || name == "Canceled" || name == "NotResponding" || name == "Paused";
-}
-
 }  // namespace
 
 std::string place_states_text(const std::vector<PlaceState>& states, int64_t now_ms) {
@@ -70,7 +66,7 @@ std::string place_states_text(const std::vector<PlaceState>& states, int64_t now
     for (size_t i = 0; i < states.size(); ++i) {
         if (i > 0) out += " › ";
         out += states[i].name;
-        if (final_place_state(states[i].name)) continue;
+        if (states[i].final) continue;
         int64_t until = i + 1 < states.size() ? states[i + 1].since_ms : now_ms;
         out += " " + took(std::max<int64_t>(0, until - states[i].since_ms));
     }

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/core/log_tail.h"
+
 namespace amlflow::shim {
 namespace {
 
@@ -32,9 +34,7 @@ LogFollow::~LogFollow() {
 }
 
 bool LogFollow::open(std::string* error) {
-    write_fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (write_fd_ >= 0) read_fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (read_fd_ < 0) {
+    if (!runtime::open_rank_log(path_, &write_fd_, &read_fd_)) {
         // The supervisor took this host to share its folder (shared_fs = true).
         *error = "cannot open the rank's log file '" + path_ + "': " + std::strerror(errno) +
                  " (does this host share the run store's folder? if not, set shared_fs = false)";
@@ -87,13 +87,7 @@ void LogFollow::pump(const Send& send, bool final) {
         sent_to_ += n;
         round += static_cast<std::size_t>(n);
         std::string_view text(buffer.data(), static_cast<std::size_t>(n));
-        if (resync_) {  // skipped into the middle of a line: the display resumes at the next
-            std::size_t nl = text.find('\n');
-            std::size_t dropped = nl == std::string_view::npos ? text.size() : nl + 1;
-            send(runtime::FrameType::skipped, std::to_string(dropped));
-            text.remove_prefix(dropped);
-            resync_ = nl == std::string_view::npos;
-        }
+        if (resync_) send(runtime::FrameType::skipped, std::to_string(runtime::drop_skipped_line(&text, &resync_)));
         if (text.empty()) continue;
         send(runtime::FrameType::out, text);
         sent_in_window_ += static_cast<long long>(text.size());
@@ -101,13 +95,7 @@ void LogFollow::pump(const Send& send, bool final) {
 }
 
 void LogFollow::finish() {
-    off_t size = size_of(read_fd_);
-    char last = '\n';
-    if (size > 0 && pread(read_fd_, &last, 1, size - 1) == 1 && last != '\n') {
-        if (write(write_fd_, "\n", 1) != 1) {
-            // Best effort: the bytes the rank wrote are there either way.
-        }
-    }
+    runtime::end_last_line(read_fd_, write_fd_);  // best effort: the rank's bytes are there either way
     for (int* fd : {&write_fd_, &read_fd_, &watch_fd_}) {
         if (*fd >= 0) close(*fd);
         *fd = -1;

@@ -156,17 +156,32 @@ std::string workspace_block() {
 }
 const std::string kWorkspace = workspace_block();
 
+// A pipeline of one job `name` on `cluster` that runs src/`script`; `more`: the job's other
+// fields, each line ending in "\n".
+std::string one_job_on_cluster(const std::string& name, const std::string& script, const std::string& more = "") {
+    return kWorkspace + "experiment e {\n  job " + name + " {\n    source = \"src\"\n    script = \"" + script +
+           "\"\n    compute = cluster\n" + more + "  }\n}\n";
+}
+
 // A sandbox whose amlflow talks to the emulator.
 struct AzureBox : Sandbox {
     std::unique_ptr<Amlflow> launch(const std::vector<std::string>& args) {
         auto env = environment();
         for (const auto& [key, value] : emulator().vars) env[key] = value;
         ++launches;
-        return std::make_unique<Amlflow>(args, root(), env, root() / ("az-" + std::to_string(launches) + ".out"),
-                                         root() / ("az-" + std::to_string(launches) + ".err"));
+        return std::make_unique<Amlflow>(args, root(), env, log_of("out"), log_of("err"));
     }
     Outcome go(const std::vector<std::string>& args, double seconds = 120) {
         return launch(args)->wait(emulator().patience(seconds));
+    }
+    // The file the latest launch's stdout ("out") or stderr ("err") goes to.
+    fs::path log_of(const std::string& stream) const {
+        return root() / ("az-" + std::to_string(launches) + "." + stream);
+    }
+    // Whether the latest launch wrote `text` there within `seconds`.
+    bool wait_for_output(const std::string& text, double seconds, const std::string& stream = "out") const {
+        fs::path file = log_of(stream);
+        return wait_until([&] { return contains(read_file(file), text); }, seconds);
     }
     int launches = 0;
 };

@@ -23,11 +23,13 @@ const char* kGated =
     "if rank == '0':\n    os.makedirs('outputs', exist_ok=True)\n    open('outputs/model.txt', 'w').write('model of rank 0')\n"
     "sys.exit(int(os.environ.get('EXIT_CODE', '0')))\n";
 
-std::string gated_pipeline(const fs::path& gate, const std::string& exit_code = "0") {
-    return std::string(kWorkspace) +
-           "experiment e {\n  job gated {\n    source = \"src\"\n    script = \"gated.py\"\n    compute = cluster\n"
-           "    distribution = pytorch { nodes = 1, processes_per_node = 2 }\n"
-           "    variables = { GATE = " + quoted(gate) + ", EXIT_CODE = \"" + exit_code + "\" }\n  }\n}\n";
+// src/gated.py and p.amlflow, whose job `gated` runs it on two ranks.
+void write_gated(AzureBox& box, const fs::path& gate, const std::string& exit_code = "0") {
+    box.write("src/gated.py", kGated);
+    box.write("p.amlflow", one_job_on_cluster("gated", "gated.py",
+                                              "    distribution = pytorch { nodes = 1, processes_per_node = 2 }\n"
+                                              "    variables = { GATE = " + quoted(gate) + ", EXIT_CODE = \"" +
+                                                  exit_code + "\" }\n"));
 }
 
 // "run <id> started in the background ..." -> <id>.
@@ -42,14 +44,37 @@ std::string run_id_of(const std::string& out) {
 // failed half way, so that no driver outlives the test (only one whose command line says it
 // is a driver, so a reused pid is never hit).
 struct Driver {
+    explicit Driver(long pid) : pid(pid) {}
+    Driver(const Driver&) = delete;
+    Driver& operator=(const Driver&) = delete;
     long pid = 0;
     bool alive() const {
         return process_alive(pid) && read_file("/proc/" + std::to_string(pid) + "/cmdline").find("--driver-fd") != std::string::npos;
+    }
+    bool gone_within(double seconds) const {
+        return wait_until([this] { return !alive(); }, seconds);
     }
     ~Driver() {
         if (alive()) kill(static_cast<pid_t>(pid), SIGKILL);
     }
 };
+
+// `run p.amlflow --detach`, required to start: its output, the run's id and record, and its
+// background amlflow.
+struct Detached {
+    Outcome started;
+    std::string run;
+    RunRecord record;
+    Driver driver;
+};
+Detached start_detached(AzureBox& box) {
+    Outcome started = box.go({"run", "p.amlflow", "--detach"}, 180);
+    BOOST_REQUIRE_MESSAGE(started.code == 0, started);
+    std::string run = run_id_of(started.out);
+    auto record = box.store()->find_run(run);
+    BOOST_REQUIRE_MESSAGE(record, started);
+    return Detached{started, run, *record, Driver(record->supervisor_pid)};
+}
 
 void open_gate(const fs::path& gate) {
     std::ofstream(gate) << "go\n";
@@ -64,21 +89,15 @@ BOOST_AUTO_TEST_SUITE(azureml_detach_e2e, *boost::unit_test::precondition(Emulat
 BOOST_AUTO_TEST_CASE(run_detach_returns_while_the_job_runs_and_follow_sees_every_rank) {
     AzureBox box;
     fs::path gate = box.path("gate");
-    box.write("src/gated.py", kGated);
-    box.write("p.amlflow", gated_pipeline(gate));
-    Outcome started = box.go({"run", "p.amlflow", "--detach"}, 180);
-    BOOST_REQUIRE_MESSAGE(started.code == 0, started);
-    std::string run = run_id_of(started.out);
-    auto record = box.store()->find_run(run);
-    BOOST_REQUIRE_MESSAGE(record, started);
-    Driver driver{record->supervisor_pid};
-    BOOST_TEST(record->state == RunState::Running);
+    write_gated(box, gate);
+    auto [started, run, record, driver] = start_detached(box);
+    BOOST_TEST(record.state == RunState::Running);
     BOOST_TEST(driver.alive());
-    BOOST_REQUIRE(!record->remote_job.empty());
-    BOOST_TEST(contains(started.out, "job '" + record->remote_job + "' submitted"), started);
+    BOOST_REQUIRE(!record.remote_job.empty());
+    BOOST_TEST(contains(started.out, "job '" + record.remote_job + "' submitted"), started);
     BOOST_TEST(contains(started.out, "amlflow logs " + run + " --follow"), started);
     BOOST_TEST(contains(started.out, "amlflow cancel " + run), started);
-    std::string status = emulator().job_status(record->remote_job);
+    std::string status = emulator().job_status(record.remote_job);
     BOOST_TEST(!az::terminal_status(status), "the job ended before the foreground returned: " << status);
     // Its own session, stdin /dev/null, its output in the run's folder.
     std::string stat = read_file("/proc/" + std::to_string(driver.pid) + "/stat");
@@ -98,7 +117,7 @@ BOOST_AUTO_TEST_CASE(run_detach_returns_while_the_job_runs_and_follow_sees_every
             BOOST_TEST(contains(followed.out, text), text << "\n" << followed);
         }
     }
-    BOOST_REQUIRE(wait_until([&] { return !driver.alive(); }, 60));
+    BOOST_REQUIRE(driver.gone_within(60));
     auto after = box.store()->find_run(run);
     BOOST_TEST(after->state == RunState::Succeeded);
     BOOST_TEST(read_file(box.store()->step_outputs(run, "gated") / "model.txt") == "model of rank 0");
@@ -111,19 +130,13 @@ BOOST_AUTO_TEST_CASE(run_detach_returns_while_the_job_runs_and_follow_sees_every
 // the service: canceled there and in the store.
 BOOST_AUTO_TEST_CASE(a_detached_run_is_canceled_from_another_process) {
     AzureBox box;
-    box.write("src/gated.py", kGated);
-    box.write("p.amlflow", gated_pipeline(box.path("never")));
-    Outcome started = box.go({"run", "p.amlflow", "--detach"}, 180);
-    BOOST_REQUIRE_MESSAGE(started.code == 0, started);
-    std::string run = run_id_of(started.out);
-    auto record = box.store()->find_run(run);
-    BOOST_REQUIRE(record);
-    Driver driver{record->supervisor_pid};
+    write_gated(box, box.path("never"));
+    auto [started, run, record, driver] = start_detached(box);
     Outcome cancel = box.go({"cancel", run});
     BOOST_TEST(cancel.code == 0, cancel);
-    BOOST_TEST(emulator().job_status(record->remote_job) == "Canceled");
+    BOOST_TEST(emulator().job_status(record.remote_job) == "Canceled");
     BOOST_TEST(box.store()->find_run(run)->state == RunState::Canceled);
-    BOOST_TEST(wait_until([&] { return !driver.alive(); }, 30));
+    BOOST_TEST(driver.gone_within(30));
 }
 
 // The background amlflow killed with SIGKILL while the job waits: the run is detached, `runs
@@ -133,23 +146,17 @@ BOOST_AUTO_TEST_CASE(a_detached_run_is_canceled_from_another_process) {
 BOOST_AUTO_TEST_CASE(driver_killed_then_runs_show_catches_up_with_the_jobs_end) {
     AzureBox box;
     fs::path gate = box.path("gate");
-    box.write("src/gated.py", kGated);
-    box.write("p.amlflow", gated_pipeline(gate));
-    Outcome started = box.go({"run", "p.amlflow", "--detach"}, 180);
-    BOOST_REQUIRE_MESSAGE(started.code == 0, started);
-    std::string run = run_id_of(started.out);
-    auto record = box.store()->find_run(run);
-    BOOST_REQUIRE(record);
-    Driver driver{record->supervisor_pid};
+    write_gated(box, gate);
+    auto [started, run, record, driver] = start_detached(box);
     kill(static_cast<pid_t>(driver.pid), SIGKILL);
-    BOOST_REQUIRE(wait_until([&] { return !driver.alive(); }, 10));
+    BOOST_REQUIRE(driver.gone_within(10));
     Outcome during = box.go({"runs", "show", run});
     BOOST_TEST(contains(during.out, "detached"), during);
     BOOST_TEST(contains(during.out, "on Azure ML ("), during);
     BOOST_TEST(box.store()->find_run(run)->state == RunState::Detached);
 
     open_gate(gate);
-    BOOST_REQUIRE(wait_until([&] { return emulator().job_status(record->remote_job) == "Completed"; }, 60));
+    BOOST_REQUIRE(wait_until([job = record.remote_job] { return emulator().job_status(job) == "Completed"; }, 60));
     Outcome after = box.go({"runs", "show", run});
     BOOST_TEST(after.code == 0, after);
     BOOST_TEST(contains(after.out, "ended Completed"), after);
@@ -179,19 +186,12 @@ BOOST_AUTO_TEST_CASE(driver_killed_then_logs_follow_streams_from_the_service) {
     for (const char* exit_code : {"0", "3"}) {
         AzureBox box;
         fs::path gate = box.path("gate");
-        box.write("src/gated.py", kGated);
-        box.write("p.amlflow", gated_pipeline(gate, exit_code));
-        Outcome started = box.go({"run", "p.amlflow", "--detach"}, 180);
-        BOOST_REQUIRE_MESSAGE(started.code == 0, started);
-        std::string run = run_id_of(started.out);
-        auto record = box.store()->find_run(run);
-        BOOST_REQUIRE(record);
-        Driver driver{record->supervisor_pid};
+        write_gated(box, gate, exit_code);
+        auto [started, run, record, driver] = start_detached(box);
         kill(static_cast<pid_t>(driver.pid), SIGKILL);
-        BOOST_REQUIRE(wait_until([&] { return !driver.alive(); }, 10));
+        BOOST_REQUIRE(driver.gone_within(10));
         auto follow = box.launch({"logs", run, "--follow"});
-        fs::path out = box.root() / ("az-" + std::to_string(box.launches) + ".err");
-        BOOST_TEST(wait_until([&] { return contains(read_file(out), "following its job on Azure ML"); }, 30));
+        BOOST_TEST(box.wait_for_output("following its job on Azure ML", 30, "err"));
         open_gate(gate);
         Outcome followed = follow->wait(120);
         bool ok = std::string(exit_code) == "0";
@@ -212,8 +212,7 @@ BOOST_AUTO_TEST_CASE(driver_killed_then_logs_follow_streams_from_the_service) {
 // the foreground says why, with the last lines of its output, and exits with its code.
 BOOST_AUTO_TEST_CASE(a_driver_failing_before_its_first_job_is_said) {
     AzureBox box;
-    box.write("src/gated.py", kGated);
-    box.write("p.amlflow", gated_pipeline(box.path("never")));
+    write_gated(box, box.path("never"));
     std::string good = emulator().vars["AZURE_CLIENT_SECRET"];
     emulator().vars["AZURE_CLIENT_SECRET"] = "not-the-secret";
     Outcome r = box.go({"run", "p.amlflow", "--detach"}, 180);
@@ -230,12 +229,9 @@ BOOST_AUTO_TEST_CASE(a_driver_failing_before_its_first_job_is_said) {
 BOOST_AUTO_TEST_CASE(an_outage_mid_run_loses_no_line) {
     AzureBox box;
     box.write("src/ticks.py", "import time\nfor i in range(30):\n    print('tick', i, flush=True)\n    time.sleep(1)\n");
-    box.write("p.amlflow", std::string(kWorkspace) +
-                               "experiment e {\n  job ticks {\n    source = \"src\"\n    script = \"ticks.py\"\n"
-                               "    compute = cluster\n  }\n}\n");
+    box.write("p.amlflow", one_job_on_cluster("ticks", "ticks.py"));
     auto process = box.launch({"run", "p.amlflow"});
-    fs::path out = box.root() / ("az-" + std::to_string(box.launches) + ".out");
-    BOOST_REQUIRE(wait_until([&] { return contains(read_file(out), "tick 2"); }, 120));
+    BOOST_REQUIRE(box.wait_for_output("tick 2", 120));
     emulator().control("POST", "/faults", {{"path", ".*"}, {"status", 503}, {"forMs", 20000}});
     Outcome r = process->wait(180);
     emulator().control("DELETE", "/faults");

@@ -63,10 +63,9 @@ BOOST_AUTO_TEST_CASE(two_nodes_two_processes_every_rank_logs_its_variables) {
               "import os\nprint('rank', os.environ['RANK'], 'local', os.environ['LOCAL_RANK'], 'node',"
               " os.environ['NODE_RANK'], 'world', os.environ['WORLD_SIZE'], 'restart',"
               " os.environ['TORCHELASTIC_RESTART_COUNT'], 'v', os.environ['GREETING'], flush=True)\n");
-    box.write("p.amlflow", std::string(kWorkspace) +
-                               "experiment e {\n  job ddp {\n    source = \"src\"\n    script = \"ddp.py\"\n"
-                               "    compute = cluster\n    distribution = pytorch { nodes = 2, processes_per_node = 2 }\n"
-                               "    variables = { GREETING = \"hello there\" }\n  }\n}\n");
+    box.write("p.amlflow", one_job_on_cluster("ddp", "ddp.py",
+                                              "    distribution = pytorch { nodes = 2, processes_per_node = 2 }\n"
+                                              "    variables = { GREETING = \"hello there\" }\n"));
     Outcome r = box.go({"run", "p.amlflow"});
     BOOST_REQUIRE_MESSAGE(r.code == 0, r);
     auto store = box.store();
@@ -83,14 +82,9 @@ BOOST_AUTO_TEST_CASE(two_nodes_two_processes_every_rank_logs_its_variables) {
 BOOST_AUTO_TEST_CASE(ctrl_c_cancels_the_job_on_the_service) {
     AzureBox box;
     box.write("src/long.py", "import time\nprint('started', flush=True)\nfor i in range(600):\n    time.sleep(0.1)\n");
-    box.write("p.amlflow", std::string(kWorkspace) +
-                               "experiment e {\n  job long {\n    source = \"src\"\n    script = \"long.py\"\n"
-                               "    compute = cluster\n  }\n}\n");
+    box.write("p.amlflow", one_job_on_cluster("long", "long.py"));
     auto process = box.launch({"run", "p.amlflow"});
-    fs::path out = box.root() / ("az-" + std::to_string(box.launches) + ".out");
-    BOOST_REQUIRE_MESSAGE(
-        wait_until([&] { return read_file(out).find("started") != std::string::npos; }, emulator().patience(60)),
-        "the job's first line never arrived");
+    BOOST_REQUIRE_MESSAGE(box.wait_for_output("started", emulator().patience(60)), "the job's first line never arrived");
     process->signal(SIGINT);
     Outcome r = process->wait(emulator().patience(60));
     BOOST_TEST(r.code == 130, r);
@@ -103,9 +97,7 @@ BOOST_AUTO_TEST_CASE(a_job_failing_once_is_resubmitted_as_a_new_job,
                      *boost::unit_test::precondition(NeedsControl{"a failing job on demand"})) {
     AzureBox box;
     box.write("src/ok.py", "import os\nprint('restart', os.environ['TORCHELASTIC_RESTART_COUNT'], flush=True)\n");
-    box.write("p.amlflow", std::string(kWorkspace) +
-                               "experiment e {\n  job flaky {\n    source = \"src\"\n    script = \"ok.py\"\n"
-                               "    compute = cluster\n    restarts = 1\n    backoff = 100ms\n  }\n}\n");
+    box.write("p.amlflow", one_job_on_cluster("flaky", "ok.py", "    restarts = 1\n    backoff = 100ms\n"));
     emulator().control("POST", "/faults", {{"failJobs", 1}, {"exitCode", 1}});
     Outcome r = box.go({"run", "p.amlflow"});
     BOOST_REQUIRE_MESSAGE(r.code == 0, r);
@@ -128,9 +120,7 @@ BOOST_AUTO_TEST_CASE(a_job_failing_once_is_resubmitted_as_a_new_job,
 BOOST_AUTO_TEST_CASE(service_states_with_their_times) {
     AzureBox box;
     box.write("src/slow.py", "import time\nprint('working', flush=True)\ntime.sleep(3)\n");
-    box.write("p.amlflow", std::string(kWorkspace) +
-                               "experiment e {\n  job slow {\n    source = \"src\"\n    script = \"slow.py\"\n"
-                               "    compute = cluster\n  }\n}\n");
+    box.write("p.amlflow", one_job_on_cluster("slow", "slow.py"));
     Outcome r = box.go({"run", "p.amlflow"});
     BOOST_REQUIRE_MESSAGE(r.code == 0, r);
     std::string said = r.out + r.err;
@@ -236,13 +226,11 @@ BOOST_AUTO_TEST_CASE(kill_9_then_cancel_or_resume_reattaches) {
     box.write("src/long.py", "import os, time\nprint('started', flush=True)\n"
                              "time.sleep(float(os.environ['SECONDS_TO_RUN']))\nprint('finished', flush=True)\n");
     for (const char* mode : {"cancel", "resume"}) {
-        box.write("p.amlflow", std::string(kWorkspace) +
-                                   "experiment e {\n  job long {\n    source = \"src\"\n    script = \"long.py\"\n"
-                                   "    compute = cluster\n    variables = { SECONDS_TO_RUN = \"" +
-                                   (std::string(mode) == "cancel" ? "60" : "4") + "\" }\n  }\n}\n");
+        box.write("p.amlflow", one_job_on_cluster("long", "long.py",
+                                                  "    variables = { SECONDS_TO_RUN = \"" +
+                                                      std::string(std::string(mode) == "cancel" ? "60" : "4") + "\" }\n"));
         auto process = box.launch({"run", "p.amlflow"});
-        fs::path out = box.root() / ("az-" + std::to_string(box.launches) + ".out");
-        BOOST_REQUIRE(wait_until([&] { return read_file(out).find("started") != std::string::npos; }, emulator().patience(60)));
+        BOOST_REQUIRE(box.wait_for_output("started", emulator().patience(60)));
         process->signal(SIGKILL);
         process->wait(10);
         auto store = box.store();
@@ -277,9 +265,7 @@ BOOST_AUTO_TEST_CASE(each_fault_kind_survived_with_the_job_created_once,
                      *boost::unit_test::precondition(NeedsControl{"faults on demand, request counts"})) {
     AzureBox box;
     box.write("src/ok.py", "print('fine', flush=True)\n");
-    box.write("p.amlflow", std::string(kWorkspace) +
-                               "experiment e {\n  job ok {\n    source = \"src\"\n    script = \"ok.py\"\n"
-                               "    compute = cluster\n  }\n}\n");
+    box.write("p.amlflow", one_job_on_cluster("ok", "ok.py"));
     std::vector<json> faults = {
         {{"method", "PUT"}, {"path", "/jobs/"}, {"status", 429}, {"retryAfter", 1}},
         {{"method", "PUT"}, {"path", "/jobs/"}, {"status", 503}, {"count", 2}},
@@ -304,9 +290,7 @@ BOOST_AUTO_TEST_CASE(each_fault_kind_survived_with_the_job_created_once,
 BOOST_AUTO_TEST_CASE(a_bad_credential_gets_its_message) {
     AzureBox box;
     box.write("src/ok.py", "print('fine')\n");
-    box.write("p.amlflow", std::string(kWorkspace) +
-                               "experiment e {\n  job ok {\n    source = \"src\"\n    script = \"ok.py\"\n"
-                               "    compute = cluster\n  }\n}\n");
+    box.write("p.amlflow", one_job_on_cluster("ok", "ok.py"));
     std::string good = emulator().vars["AZURE_CLIENT_SECRET"];
     if (good.empty()) {  // live mode without a service principal: nothing to get wrong
         BOOST_TEST_MESSAGE("live mode: no AZURE_CLIENT_SECRET, so no wrong one to try");
@@ -325,9 +309,7 @@ BOOST_AUTO_TEST_CASE(a_bad_credential_gets_its_message) {
 BOOST_AUTO_TEST_CASE(hang_timeout_on_remote_log_silence) {
     AzureBox box;
     box.write("src/quiet.py", "import time\nprint('one line', flush=True)\ntime.sleep(60)\n");
-    box.write("p.amlflow", std::string(kWorkspace) +
-                               "experiment e {\n  job quiet {\n    source = \"src\"\n    script = \"quiet.py\"\n"
-                               "    compute = cluster\n    hang_timeout = 3s\n  }\n}\n");
+    box.write("p.amlflow", one_job_on_cluster("quiet", "quiet.py", "    hang_timeout = 3s\n"));
     Outcome r = box.go({"run", "p.amlflow"});
     BOOST_TEST(r.code == 2, r);
     BOOST_TEST(r.err.find("wrote no output for") != std::string::npos, r);
@@ -343,9 +325,7 @@ BOOST_AUTO_TEST_CASE(hang_timeout_on_remote_log_silence) {
 BOOST_AUTO_TEST_CASE(root_cause_is_the_rank_with_the_first_own_traceback) {
     AzureBox box;
     box.write("src/fail.py", kRank1RaisesFirst);
-    box.write("p.amlflow", std::string(kWorkspace) +
-                               "experiment e {\n  job pair {\n    source = \"src\"\n    script = \"fail.py\"\n"
-                               "    compute = cluster\n    distribution = pytorch { processes_per_node = 2 }\n  }\n}\n");
+    box.write("p.amlflow", one_job_on_cluster("pair", "fail.py", "    distribution = pytorch { processes_per_node = 2 }\n"));
     Outcome r = box.go({"run", "p.amlflow"});
     BOOST_TEST(r.code == 2, r);
     std::string report = failure_report(r.err, "pair");

@@ -146,9 +146,7 @@ BOOST_AUTO_TEST_CASE(gc_workspace_lists_then_removes_only_what_amlflow_made_and_
                               {"modelType", "custom_model"}}}}, &status);
     BOOST_REQUIRE_EQUAL(status, 201);
     auto running = box.launch({"run", "long.amlflow"});
-    fs::path out = box.root() / ("az-" + std::to_string(box.launches) + ".out");
-    BOOST_REQUIRE_MESSAGE(wait_until([&] { return read_file(out).find("started") != std::string::npos; }, 60),
-                          "the long job never started");
+    BOOST_REQUIRE_MESSAGE(box.wait_for_output("started", 60), "the long job never started");
     BOOST_REQUIRE(wait_until([&] {
         return arm.call("GET", "/computes/brief")["properties"]["properties"].value("currentNodeCount", -1) == 0;
     }, 30));

@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(a_remote_jobs_states_with_their_times_in_its_row) {
                                       {"Preparing", "preparing", 2500}, {"Running", "running", 5500}};
     BOOST_TEST(place_states_text(states, 46500) ==
                "NotStarted 0.3 s \u203a Queued 1.2 s \u203a Preparing 3.0 s \u203a Running 41 s");
-    states.push_back({"Completed", "succeeded", 200000});
+    states.push_back({"Completed", "succeeded", 200000, true});
     BOOST_TEST(place_states_text(states, 300000) ==
                "NotStarted 0.3 s \u203a Queued 1.2 s \u203a Preparing 3.0 s \u203a Running 3:14 \u203a Completed");
 
