@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/compact_vector.h"
 #include "compiler/source.h"
 
 namespace amlflow::compiler::ast {
@@ -33,7 +34,7 @@ struct Member {
 };
 
 struct Block {
-    std::vector<Member> members;
+    CompactVector<Member> members;
     SourceRange range;
     // A member inside was dropped for a syntax error: the checker then does not report
     // missing fields, which would only repeat that error.
@@ -53,7 +54,7 @@ struct Arg {
     SourceRange range;
 };
 
-enum class ExprKind {
+enum class ExprKind : uint8_t {
     Int,
     Float,
     Bool,
@@ -71,19 +72,23 @@ enum class ExprKind {
     Error,      // what a syntax error left behind
 };
 
+// A large file holds hundreds of thousands of these at once, most of them literals: the
+// numbers share their storage (a kind has one of them) and the lists are one pointer each.
 struct Expr {
     ExprKind kind = ExprKind::Error;
-    SourceRange range;
-    int64_t int_value = 0;
-    double float_value = 0;
+    char op = 0;
     bool bool_value = false;
-    std::vector<StringPart> parts;
+    SourceRange range;
+    union {
+        int64_t int_value = 0;  // Int, Duration, Size
+        double float_value;     // Float
+    };
+    CompactVector<StringPart> parts;
     Identifier name;
     ExprPtr object;
     ExprPtr rhs;
-    char op = 0;
-    std::vector<Arg> args;
-    std::vector<ExprPtr> items;
+    CompactVector<Arg> args;
+    CompactVector<ExprPtr> items;
     BlockPtr block;
 };
 

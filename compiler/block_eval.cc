@@ -183,7 +183,7 @@ Value Evaluator::eval_field(const ast::Expr& expr, const FieldSpec& spec, const 
             return Value::error();
         }
     }
-    if (converted->kind == ValueKind::Path && converted->digest.empty() &&
+    if (converted->kind == ValueKind::Path && converted->digest().empty() &&
         converted->text.find("://") == std::string::npos) {
         converted->text = rebase_path(scope.module, converted->text);
     }

@@ -3,6 +3,7 @@
 // except for diagnostics' sake.
 #pragma once
 
+#include <deque>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -51,7 +52,9 @@ struct CheckedProgram {
     std::vector<CheckedDecl> workspaces;
     std::vector<CheckedDecl> environments;
     std::vector<CheckedDecl> computes;
-    std::vector<CheckedStep> steps;  // in file order
+    // In file order. A deque: it grows one block at a time while the checker frees each
+    // step's syntax tree, instead of holding room for all of them beside the whole tree.
+    std::deque<CheckedStep> steps;
 };
 
 }  // namespace amlflow::compiler

@@ -11,9 +11,10 @@ namespace {
 Value output(const std::string& step, std::vector<std::string> members, std::string type) {
     Value v;
     v.kind = ValueKind::Output;
-    v.step = step;
-    v.members = std::move(members);
-    v.type = std::move(type);
+    ValueDetail& detail = v.detail();
+    detail.step = step;
+    detail.members = std::move(members);
+    detail.type = std::move(type);
     return v;
 }
 
@@ -106,26 +107,26 @@ Value Checker::step_result(const StepSymbol& symbol, const ast::Identifier& name
 
 // Members of a symbolic result: a sweep's best trial and its parameters and metrics.
 Value Checker::output_member(const Value& object, const ast::Identifier& name) {
-    std::vector<std::string> members = object.members;
+    std::vector<std::string> members = object.members();
     members.push_back(name.name);
     std::vector<std::string> names;
-    if (object.type == "trial") {
+    if (object.type() == "trial") {
         names = {"outputs", "logs", "params", "metrics"};
-        if (name.name == "outputs" || name.name == "logs") return output(object.step, members, "path");
-        if (name.name == "params") return output(object.step, members, "params");
-        if (name.name == "metrics") return output(object.step, members, "metrics");
-    } else if (object.type == "params") {
-        const ast::Step* sweep = steps_.at(object.step).step;
+        if (name.name == "outputs" || name.name == "logs") return output(object.step(), members, "path");
+        if (name.name == "params") return output(object.step(), members, "params");
+        if (name.name == "metrics") return output(object.step(), members, "metrics");
+    } else if (object.type() == "params") {
+        const ast::Step* sweep = steps_.at(object.step()).step;
         const ast::Step* job = sweep->target ? (steps_.count(sweep->target->name) ? steps_.at(sweep->target->name).step : nullptr) : nullptr;
         if (job == nullptr) return Value::error();
         for (const ast::JobParam& param : job->params) {
-            if (param.name.name == name.name) return output(object.step, members, param.type.name.name);
+            if (param.name.name == name.name) return output(object.step(), members, param.type.name.name);
             names.push_back(param.name.name);
         }
-    } else if (object.type == "metrics") {
-        return output(object.step, members, "float");
+    } else if (object.type() == "metrics") {
+        return output(object.step(), members, "float");
     }
-    std::string what = object.type == "params" ? "parameter" : "result";
+    std::string what = object.type() == "params" ? "parameter" : "result";
     Diagnostic& d = diagnostics_.error("unknown-name", name.range, "'" + show_value(object) + "' has no " + what + " '" + name.name + "'");
     if (auto near = closest_name(name.name, names)) d.help("did you mean '" + *near + "'?");
     else if (!names.empty()) d.note("it has " + list_names(names));

@@ -12,7 +12,7 @@ namespace {
 
 // Steps a value reads the results of: the plan's data edges.
 void collect_steps(const Value& value, std::set<std::string>& out) {
-    if (value.kind == ValueKind::Output) out.insert(value.step);
+    if (value.kind == ValueKind::Output) out.insert(value.step());
     if (value.kind == ValueKind::Ref && value.text.rfind("step:", 0) == 0) out.insert(value.text.substr(5));
     for (const Value& item : value.items) collect_steps(item, out);
     for (const auto& field : value.fields) collect_steps(field.second, out);
@@ -47,7 +47,6 @@ bool stays_inside(const std::string& path) {
 }  // namespace
 
 void Checker::check_steps(CheckedProgram& program) {
-    program.steps.reserve(step_order_.size());  // no doubling of a large program's steps
     for (const std::string& name : step_order_) {
         const StepSymbol& symbol = steps_.at(name);
         if (auto step = check_step(symbol)) program.steps.push_back(std::move(*step));
@@ -189,7 +188,7 @@ std::vector<std::pair<std::string, Value>> Checker::template_locals(const ast::S
         Value placeholder;
         placeholder.kind = ValueKind::Param;
         placeholder.text = param.name.name;
-        placeholder.type = param.type.name.name;
+        placeholder.detail().type = param.type.name.name;
         locals.emplace_back(param.name.name, placeholder);
     }
     return locals;

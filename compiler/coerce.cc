@@ -11,7 +11,7 @@ using T = FieldType;
 bool runtime_of(const Value& v, std::initializer_list<std::string_view> types) {
     if (v.kind != ValueKind::Param && v.kind != ValueKind::Output) return false;
     for (std::string_view t : types) {
-        if (v.type == t) return true;
+        if (v.type() == t) return true;
     }
     return false;
 }

@@ -220,7 +220,7 @@ Value Evaluator::join_path(const ast::Expr& expr, Value left, const Value& right
     if (base.empty()) base = piece;
     else if (!piece.empty()) base += (base.back() == '/' ? "" : "/") + piece;
     if (left.kind == ValueKind::String) left.kind = ValueKind::Path;
-    left.digest.clear();
+    left.clear_digest();
     return left;
 }
 

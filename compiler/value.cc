@@ -9,6 +9,33 @@
 
 namespace amlflow::compiler {
 
+Value::Value(const Value& other)
+    : kind(other.kind), boolean(other.boolean), text(other.text), items(other.items), fields(other.fields),
+      detail_(other.detail_ ? std::make_unique<ValueDetail>(*other.detail_) : nullptr) {
+    if (kind == ValueKind::Float) real = other.real;
+    else number = other.number;
+}
+
+Value& Value::operator=(const Value& other) {
+    if (this != &other) *this = Value(other);
+    return *this;
+}
+
+const std::string& Value::empty_text() {
+    static const std::string empty;
+    return empty;
+}
+
+const std::vector<std::string>& Value::members() const {
+    static const std::vector<std::string> none;
+    return detail_ ? detail_->members : none;
+}
+
+ValueDetail& Value::detail() {
+    if (!detail_) detail_ = std::make_unique<ValueDetail>();
+    return *detail_;
+}
+
 Value Value::of_bool(bool b) { Value v; v.kind = ValueKind::Bool; v.boolean = b; return v; }
 Value Value::of_int(int64_t i) { Value v; v.kind = ValueKind::Int; v.number = i; return v; }
 Value Value::of_float(double f) { Value v; v.kind = ValueKind::Float; v.real = f; return v; }
@@ -22,7 +49,7 @@ Value Value::of_path(std::string p, std::string digest) {
     Value v;
     v.kind = ValueKind::Path;
     v.text = expand_home(p);
-    v.digest = std::move(digest);
+    if (!digest.empty()) v.detail().digest = std::move(digest);
     return v;
 }
 
@@ -136,8 +163,8 @@ std::string format_size(int64_t bytes) {
 }
 
 std::string output_path(const Value& value) {
-    std::string out = value.step;
-    for (const std::string& member : value.members) out += "." + member;
+    std::string out = value.step();
+    for (const std::string& member : value.members()) out += "." + member;
     if (!value.text.empty()) out += " / \"" + value.text + "\"";
     return out;
 }
@@ -208,14 +235,14 @@ nlohmann::json value_to_json(const Value& value) {
         case ValueKind::Size: return {{"$bytes", value.number}};
         case ValueKind::Path: {
             json out = {{"$path", value.text}};
-            if (!value.digest.empty()) out["sha256"] = value.digest;
+            if (!value.digest().empty()) out["sha256"] = value.digest();
             return out;
         }
         case ValueKind::Ref: return {{"$ref", value.text}};
         case ValueKind::Param: return {{"$param", value.text}};
         case ValueKind::Unset: return {{"$unset_env", value.text}};
         case ValueKind::Output:
-            return {{"$output", {{"step", value.step}, {"result", value.members}, {"path", value.text}}}};
+            return {{"$output", {{"step", value.step()}, {"result", value.members()}, {"path", value.text}}}};
         case ValueKind::Format: {
             json parts = json::array();
             for (const Value& part : value.items) parts.push_back(value_to_json(part));

@@ -4,15 +4,18 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "compiler/compact_vector.h"
+
 namespace amlflow::compiler {
 
-enum class ValueKind {
+enum class ValueKind : uint8_t {
     Null,
     Bool,
     Int,
@@ -33,18 +36,42 @@ enum class ValueKind {
     Error,     // the result of an expression whose error is already reported
 };
 
+// What only a few kinds carry (a file()'s digest; an Output's step, members and type; a
+// Param's type), kept apart so that the other values do not pay for it.
+struct ValueDetail {
+    std::string digest;                // Path from file(): its sha256
+    std::string step;                  // Output
+    std::vector<std::string> members;  // Output
+    std::string type;                  // Param and Output: the type the value will have ("path", "float", ...)
+};
+
+// A large file's evaluated fields are held until its plan is built: a Value is kept small
+// (the kind, one number, the text, and one pointer for each of its lists and its detail).
 struct Value {
     ValueKind kind = ValueKind::Null;
     bool boolean = false;
-    int64_t number = 0;
-    double real = 0;
+    union {
+        int64_t number = 0;  // Int, Duration, Size
+        double real;         // Float
+    };
     std::string text;
-    std::string digest;
-    std::string step;
-    std::vector<std::string> members;
-    std::string type;  // Param and Output: the type the value will have ("path", "float", ...)
-    std::vector<Value> items;
-    std::vector<std::pair<std::string, Value>> fields;
+    CompactVector<Value> items;
+    CompactVector<std::pair<std::string, Value>> fields;
+
+    Value() = default;
+    Value(const Value& other);
+    Value(Value&& other) noexcept = default;
+    Value& operator=(const Value& other);
+    Value& operator=(Value&& other) noexcept = default;
+    ~Value() = default;
+
+    const std::string& digest() const { return detail_ ? detail_->digest : empty_text(); }
+    const std::string& step() const { return detail_ ? detail_->step : empty_text(); }
+    const std::vector<std::string>& members() const;
+    const std::string& type() const { return detail_ ? detail_->type : empty_text(); }
+    // The detail, made on first use: to set a digest, a step, members or a type.
+    ValueDetail& detail();
+    void clear_digest() { if (detail_) detail_->digest.clear(); }
 
     static Value null() { return {}; }
     static Value error() { Value v; v.kind = ValueKind::Error; return v; }
@@ -66,6 +93,10 @@ struct Value {
     double as_double() const { return kind == ValueKind::Int ? static_cast<double>(number) : real; }
     // Known only when the plan runs (contains Output, Param or Format).
     bool is_deferred() const;
+
+private:
+    static const std::string& empty_text();
+    std::unique_ptr<ValueDetail> detail_;
 };
 
 // "an int", "a string", "a list", ... for messages.
