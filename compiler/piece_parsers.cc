@@ -30,9 +30,12 @@ constexpr size_t kThreadedBytes = 256 * 1024;
 // Lexing is about a third of the work of parsing, so more workers would mostly wait.
 constexpr int kMaxWorkers = 3;
 // Pieces waiting; when full, the submitting thread parses one itself.
-constexpr size_t kQueueLimit = 64;
+constexpr size_t kQueueLimit = 128;
+// Pieces handed over, and taken by a worker, at a time: one wake-up per batch, not per
+// piece (a step is a piece; per piece, the wake-ups cost a sixth of the parse).
+constexpr size_t kBatch = 16;
 // Parsed pieces a worker may hold, each a tree waiting for its AST to be built.
-constexpr int kSlotsPerWorker = 4;
+constexpr int kSlotsPerWorker = 2 * kBatch;
 
 // A parser with SLL prediction that bails out at the first problem, and the tree of the
 // piece it parsed last, kept (with its tokens) until the next.
@@ -86,6 +89,7 @@ struct PieceParsers::Shared {
     void parse(Slot& slot, Piece& piece);
     void build(Slot& slot);
     void build_parsed(bool wait);
+    void hand_over();
 
     antlr4::CharStream* input;
     Diagnostics reported;  // the AST builder's: only ever a reason to parse the whole file
@@ -93,6 +97,7 @@ struct PieceParsers::Shared {
     Slot here;             // the submitting thread's
     std::atomic<bool> failed{false};
     size_t submitted = 0, built = 0;  // by the submitting thread
+    std::vector<Piece*> pending;      // submitted, not handed over yet
 
     std::mutex mutex;
     std::condition_variable work_ready, slot_freed, parsed;
@@ -104,22 +109,26 @@ struct PieceParsers::Shared {
 };
 
 void PieceParsers::Shared::work(std::vector<std::unique_ptr<Slot>>& own) {
+    std::vector<std::pair<Piece*, Slot*>> taken;
     for (;;) {
-        Piece* piece = nullptr;
-        Slot* slot = nullptr;
+        taken.clear();
         {
             std::unique_lock<std::mutex> lock(mutex);
             work_ready.wait(lock, [&] { return !queue.empty() || closed; });
             if (queue.empty()) return;
-            piece = queue.front();
-            queue.pop_front();
-            slot_freed.wait(lock, [&] { return (slot = free_slot(own)) != nullptr; });
-            slot->busy = true;
+            slot_freed.wait(lock, [&] { return free_slot(own) != nullptr; });
+            while (!queue.empty() && taken.size() < kBatch) {
+                Slot* slot = free_slot(own);
+                if (slot == nullptr) break;
+                slot->busy = true;
+                taken.emplace_back(queue.front(), slot);
+                queue.pop_front();
+            }
         }
-        parse(*slot, *piece);
+        for (auto& [piece, slot] : taken) parse(*slot, *piece);
         {
             std::lock_guard<std::mutex> lock(mutex);
-            done.push_back(slot);
+            for (auto& [piece, slot] : taken) done.push_back(slot);
         }
         parsed.notify_one();
     }
@@ -207,27 +216,36 @@ bool PieceParsers::submit(Piece* piece) {
         shared.build(shared.here);
         return !shared.failed;
     }
-    Piece* own = nullptr;
-    {
-        std::lock_guard<std::mutex> lock(shared.mutex);
-        if (shared.queue.size() >= kQueueLimit) {
-            own = shared.queue.front();
-            shared.queue.pop_front();
-        }
-        shared.queue.push_back(piece);
-    }
-    shared.work_ready.notify_one();
-    if (own != nullptr) {
-        shared.parse(shared.here, *own);
-        shared.build(shared.here);
-    }
+    shared.pending.push_back(piece);
+    if (shared.pending.size() >= kBatch) shared.hand_over();
     shared.build_parsed(false);
     return !shared.failed;
+}
+
+// Queues the pending pieces for the workers; when the queue is over its limit (the
+// workers are behind), this thread parses the oldest itself.
+void PieceParsers::Shared::hand_over() {
+    std::vector<Piece*> own;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        for (Piece* piece : pending) queue.push_back(piece);
+        while (queue.size() > kQueueLimit) {
+            own.push_back(queue.front());
+            queue.pop_front();
+        }
+    }
+    pending.clear();
+    work_ready.notify_one();
+    for (Piece* piece : own) {
+        parse(here, *piece);
+        build(here);
+    }
 }
 
 bool PieceParsers::finish() {
     Shared& shared = *shared_;
     if (!shared.workers.empty()) {
+        shared.hand_over();
         {
             std::lock_guard<std::mutex> lock(shared.mutex);
             shared.closed = true;
