@@ -8,6 +8,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   antlr4 default-jre-headless libantlr4-runtime-dev
   nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libsqlite3-dev
+  libmimalloc-dev
   libopenmpi-dev openmpi-bin
   # tests: Boost.Test, and clang with its sanitizer/libFuzzer runtimes for the fuzz smoke test
   libboost-test-dev clang libclang-rt-14-dev
