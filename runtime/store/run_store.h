@@ -8,8 +8,9 @@
 // at any moment (the WAL is in the OS's hands once COMMIT returns) and the file always
 // passes integrity_check. The commits that mark a step succeeded or a run finished are
 // made with synchronous=FULL, so they also survive power loss: those are the records
-// whose loss would redo real work. Everything else (attempts, ranks, metrics, cached
-// steps) can be rebuilt or re-derived, and an fsync each would cost more than it saves.
+// whose loss would redo real work (a run's last step and its end can share one such commit:
+// finish_run_with_step). Everything else (attempts, ranks, metrics, cached steps) can be
+// rebuilt or re-derived, and an fsync each would cost more than it saves.
 //
 // Concurrency: readers (`amlflow runs list`) never block a writer or each other under
 // WAL; writers wait up to five seconds (busy_timeout) for one another. One RunStore is
