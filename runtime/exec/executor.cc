@@ -9,6 +9,10 @@ namespace {
 
 bool is_done(StepState state) { return state == StepState::Succeeded || state == StepState::Cached; }
 
+RunState run_state_of(int exit_code) {
+    return exit_code == 0 ? RunState::Succeeded : exit_code == 130 ? RunState::Canceled : RunState::Failed;
+}
+
 }  // namespace
 
 Executor::Executor(EventLoop& loop, RunStore& store, Backend& backend, const RunPlan& plan, ExecutorOptions options,
@@ -75,17 +79,19 @@ std::vector<StepSummary> Executor::summary_rows() {
     return rows;
 }
 
-int Executor::summarize() {
-    int exit_code = 0;
+int Executor::exit_code() const {
+    int code = 0;
     for (const StepRun& step : steps_) {
-        if (step.state == StepState::Failed && step.parent.empty()) exit_code = 2;
-        if (step.state == StepState::Canceled && exit_code == 0) exit_code = 130;
+        if (step.state == StepState::Failed && step.parent.empty()) code = 2;
+        if (step.state == StepState::Canceled && code == 0) code = 130;
     }
+    return canceling_ ? 130 : code;
+}
+
+int Executor::summarize() {
+    int exit_code = this->exit_code();
     std::vector<StepSummary> rows = summary_rows();
-    if (canceling_) exit_code = 130;
-    store_.set_run_state(run_id_, exit_code == 0 ? RunState::Succeeded : exit_code == 130 ? RunState::Canceled
-                                                                                        : RunState::Failed,
-                         exit_code);
+    if (!run_recorded_) store_.set_run_state(run_id_, run_state_of(exit_code), exit_code);
     for (size_t i = 0; i < steps_.size(); ++i) {
         const StepRun& step = steps_[i];
         if (step.state == StepState::Failed) {
@@ -203,7 +209,7 @@ void Executor::finish_step(StepRun& step, StepState state, bool record) {
     step.state = state;
     step.finished_ms = wall_ms();
     show(step, to_string(state));
-    if (record) store_.set_step_state(run_id_, step.plan->name, state);
+    if (record) record_step_end(step, state);
     if (held_slots) {
         free_slots_ += step.slots;
         --active_;
@@ -224,6 +230,19 @@ void Executor::finish_step(StepRun& step, StepState state, bool record) {
     }
     if (!step.parent.empty()) trial_finished(step);
     schedule();
+}
+
+// A succeeded step that leaves nothing to run (step.state is set already) ends the run:
+// its record and the run's end share one durable commit, so the end of a run costs one
+// fsync, not two (it is what stands between the last rank's exit and amlflow's). Nothing
+// is reported in between, and summarize() does not record the run's end again.
+void Executor::record_step_end(const StepRun& step, StepState state) {
+    if (state == StepState::Succeeded && step.parent.empty() && all_final()) {
+        int code = exit_code();
+        run_recorded_ = store_.finish_run_with_step(run_id_, step.plan->name, state, run_state_of(code), code);
+        if (run_recorded_) return;
+    }
+    store_.set_step_state(run_id_, step.plan->name, state);
 }
 
 void Executor::skip_dependents(const std::string& failed) {

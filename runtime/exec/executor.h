@@ -126,10 +126,12 @@ private:
     bool off_machine(const StepRun& step) const;
     // `record`: false when the store already says so (a cached or resumed step).
     void finish_step(StepRun& step, StepState state, bool record = true);
+    void record_step_end(const StepRun& step, StepState state);
     void fail_step(StepRun& step, const std::string& message);
     void skip_dependents(const std::string& failed);
     void cancel(bool force);
     bool all_final() const;
+    int exit_code() const;  // of the run as its steps stand
     int summarize();
     std::vector<StepSummary> summary_rows();
 
@@ -207,6 +209,7 @@ private:
     EventLoop::TimerId metrics_timer_ = 0;
     int active_ = 0;
     bool canceling_ = false;
+    bool run_recorded_ = false;  // the run's end is in the store (with its last step's)
     int interrupts_ = 0;
     int scheduling_ = 0;  // schedule() re-entered from a step finishing inside it
     std::map<std::string, std::vector<std::string>> fetch_waiters_;  // local path -> steps waiting for its fetch

@@ -199,6 +199,9 @@ void Executor::start_attempt(StepRun& step) {
     bool resumed = step.attempt > 0 && step.restarts_used == 0;
     reporter_.attempt_started(step.plan->name, step.attempt, processes, port, resumed);
     backend_.start(request, attempt_callbacks(step.plan->name, step.attempt));
+    // The ranks are starting, the loop has time: the store's one-time sync of the WAL's
+    // folder happens now rather than in the commit that ends the step.
+    store_.sync_ahead();
 }
 
 // What the backend reports of one attempt, recorded and passed on to the step.

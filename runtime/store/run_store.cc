@@ -183,9 +183,13 @@ std::optional<std::string> RunStore::create_run(const NewRun& run, std::optional
 }
 
 bool RunStore::set_run_state(const std::string& run, RunState state, int exit_code) {
+    sqlite::FullSyncScope durable(*db_, state != RunState::Running);
+    return update_run_state(run, state, exit_code);
+}
+
+bool RunStore::update_run_state(const std::string& run, RunState state, int exit_code) {
     const std::string what = "cannot record run " + quoted(run) + " as " + to_string(state);
     bool finished = state != RunState::Running;
-    sqlite::FullSyncScope durable(*db_, finished);
     sqlite::Query update = db_->query(
         "UPDATE run SET state = ?2, finished_ms = ?3, exit_code = ?4,"
         " supervisor_pid = coalesce(?5, supervisor_pid) WHERE id = ?1");

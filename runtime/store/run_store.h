@@ -8,8 +8,9 @@
 // at any moment (the WAL is in the OS's hands once COMMIT returns) and the file always
 // passes integrity_check. The commits that mark a step succeeded or a run finished are
 // made with synchronous=FULL, so they also survive power loss: those are the records
-// whose loss would redo real work. Everything else (attempts, ranks, metrics, cached
-// steps) can be rebuilt or re-derived, and an fsync each would cost more than it saves.
+// whose loss would redo real work (a run's last step and its end can share one such commit:
+// finish_run_with_step). Everything else (attempts, ranks, metrics, cached steps) can be
+// rebuilt or re-derived, and an fsync each would cost more than it saves.
 //
 // Concurrency: readers (`amlflow runs list`) never block a writer or each other under
 // WAL; writers wait up to five seconds (busy_timeout) for one another. One RunStore is
@@ -190,6 +191,15 @@ public:
     // as the supervisor; the other states set them. A finished run is committed with
     // synchronous=FULL.
     bool set_run_state(const std::string& run, RunState state, int exit_code = -1);
+    // The run's last step reaching `step_state` and the run ending, in one commit with
+    // synchronous=FULL: what set_step_state then set_run_state record, with one fsync
+    // instead of two at the end of every run.
+    bool finish_run_with_step(const std::string& run, const std::string& step, StepState step_state,
+                              RunState state, int exit_code);
+    // Syncs the WAL now, once per RunStore: SQLite syncs the WAL's folder along with the
+    // first sync of the WAL in a process, so a caller with time to spare (the ranks just
+    // started) takes that fsync off the commit that later ends a step. Best effort.
+    void sync_ahead();
     // A run whose work lives on a remote service names the service's job here; when its
     // interpreter dies the run is then detached, not interrupted.
     bool set_remote_job(const std::string& run, const std::string& job);
@@ -322,11 +332,16 @@ private:
     // <store>/runs/<parts...>, each part checked to be one plain folder name.
     std::filesystem::path folder_under(const std::vector<std::string>& parts, bool create);
     bool insert_metric(const MetricRecord& metric, int64_t step_id);
+    // The statements of set_run_state and set_step_state, without their sync setting.
+    bool update_run_state(const std::string& run, RunState state, int exit_code);
+    bool update_step_state(const std::string& run, const std::string& step, StepState state,
+                           const std::string& cached_from, int64_t finished_ms);
 
     std::unique_ptr<sqlite::Connection> db_;
     std::filesystem::path root_;  // absolute
     std::string last_error_;
     int64_t last_ms_ = 0;  // never stamp a time earlier than one already stamped
+    bool synced_ahead_ = false;
 };
 
 // An attempt's number as people see it, everywhere amlflow shows one (terminal, `runs

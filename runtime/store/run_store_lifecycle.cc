@@ -1,6 +1,7 @@
-// The end of a run's life in the store: runs whose interpreter died (recorded as
-// interrupted or detached once that is known: run_liveness.h), and runs removed
-// (`amlflow runs rm`, `amlflow gc`: run_removal.h decides what, this deletes the records).
+// The end of a run's life in the store: a run's last step and its end in one durable
+// commit; runs whose interpreter died (recorded as interrupted or detached once that is
+// known: run_liveness.h), and runs removed (`amlflow runs rm`, `amlflow gc`: run_removal.h
+// decides what, this deletes the records); the WAL's first sync made ahead of need.
 #include <unistd.h>
 
 #include "runtime/store/run_store.h"
@@ -16,6 +17,30 @@ constexpr const char* kInterruptedAttempt =
     R"({"reason":"interrupted","rank":-1,"message":"amlflow stopped before the attempt ended"})";
 
 }  // namespace
+
+bool RunStore::finish_run_with_step(const std::string& run, const std::string& step, StepState step_state,
+                                    RunState state, int exit_code) {
+    // One transaction, one fsync (synchronous=FULL) for both records: the run's end is
+    // durable with the step's, and set_step_state + set_run_state would sync twice.
+    sqlite::FullSyncScope durable(*db_, true);
+    sqlite::Transaction transaction(*db_);
+    if (!transaction.ok()) return fail("cannot record the end of run " + quoted(run), transaction.error());
+    if (!update_step_state(run, step, step_state, "", 0)) return false;
+    if (!update_run_state(run, state, exit_code)) return false;
+    if (!transaction.commit()) return fail("cannot record the end of run " + quoted(run), transaction.error());
+    return true;
+}
+
+void RunStore::sync_ahead() {
+    if (synced_ahead_) return;
+    synced_ahead_ = true;
+    // SQLite's unix VFS syncs the WAL's folder too the first time a process syncs the WAL
+    // (it cannot know whether that process created the file), an fsync of its own (0.1 to
+    // 8 ms measured here). Syncing the WAL now, through the VFS, does that once here.
+    sqlite3_file* wal = nullptr;
+    if (sqlite3_file_control(db_->get(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK) return;
+    if (wal && wal->pMethods) wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+}
 
 bool RunStore::set_remote_job(const std::string& run, const std::string& job) {
     sqlite::Query update = db_->query("UPDATE run SET remote_job = ?2 WHERE id = ?1");

@@ -52,10 +52,15 @@ bool RunStore::add_step(const std::string& run, const std::string& step, const s
 
 bool RunStore::set_step_state(const std::string& run, const std::string& step, StepState state,
                               const std::string& cached_from, int64_t finished_ms) {
-    const std::string what = "cannot record " + step_name(run, step) + " as " + to_string(state);
     // A succeeded step is the record whose loss would redo real work: make it survive
     // power loss too (see run_store.h).
     sqlite::FullSyncScope durable(*db_, state == StepState::Succeeded);
+    return update_step_state(run, step, state, cached_from, finished_ms);
+}
+
+bool RunStore::update_step_state(const std::string& run, const std::string& step, StepState state,
+                                 const std::string& cached_from, int64_t finished_ms) {
+    const std::string what = "cannot record " + step_name(run, step) + " as " + to_string(state);
     sqlite::Query update = db_->query(
         "UPDATE step SET state = ?3,"
         " started_ms = CASE WHEN ?3 = 'running' THEN coalesce(started_ms, ?4) ELSE started_ms END,"

@@ -235,6 +235,73 @@ BOOST_AUTO_TEST_CASE(cancel_of_a_killed_run_says_it_is_not_running) {
 // 5. rm and gc free old runs but keep what a later run's cache and --resume read: the
 // outputs of the run that first made a result, while a kept run's cached step points at
 // them; the cache key goes to that kept step; what stops being cached is said.
+// A step amlflow said succeeded is in the store however soon amlflow is SIGKILLed after
+// saying it: the next run takes it from the cache. A run that ended with its last step
+// succeeding says so too (the two records are committed together, before the line).
+BOOST_AUTO_TEST_CASE(a_step_reported_succeeded_survives_a_sigkill_right_after) {
+    Sandbox box;
+    box.write("src/readme.txt", "x\n");
+    box.write("p.amlflow", R"(experiment e {
+  job make {
+    source = "src"
+    command = "echo made > outputs/model.txt"
+  }
+  job use {
+    source = "src"
+    command = ["/bin/sh", "-c", "sleep 60", make.outputs]
+  }
+}
+)");
+    auto process = box.start({"run", "p.amlflow"});
+    fs::path err = box.path("amlflow-1.err");
+    BOOST_REQUIRE_MESSAGE(wait_until([&] { return contains(read_file(err), "step 'make' succeeded"); }, 30),
+                          "'make' did not succeed: " << read_file(err));
+    process->signal(SIGKILL);
+    Outcome killed = process->wait(10);
+    BOOST_TEST((killed.signaled && killed.signal == SIGKILL), killed);
+    std::string first = box.only_run();
+    BOOST_TEST(step_record(*box.store(), first, "make")->state == StepState::Succeeded);
+
+    Outcome again = box.run({"run", "p.amlflow", "--step", "make"});
+    BOOST_TEST(again.code == 0, again);
+    std::string second = box.store()->list_runs(1)->front().id;
+    BOOST_TEST(second != first);
+    BOOST_TEST(step_record(*box.store(), second, "make")->state == StepState::Cached, again);
+    // The last step: the run's end is recorded before the step's line is shown.
+    auto last = box.start({"run", "--force", "p.amlflow", "--step", "make"});
+    fs::path last_err = box.path("amlflow-3.err");
+    BOOST_REQUIRE_MESSAGE(wait_until([&] { return contains(read_file(last_err), "step 'make' succeeded"); }, 30),
+                          "'make' did not succeed: " << read_file(last_err));
+    last->signal(SIGKILL);
+    last->wait(10);
+    auto third = box.store()->list_runs(1)->front();
+    BOOST_TEST(third.id != second);
+    BOOST_TEST(third.state == RunState::Succeeded);
+    BOOST_TEST(third.exit_code == 0);
+    BOOST_TEST(step_record(*box.store(), third.id, "make")->state == StepState::Succeeded);
+}
+
+// A local run does not load libcurl: only talking to Azure ML needs it, and the thirty
+// libraries it brings would cost each run ~5.6 MB of resident memory (curl_library.cc).
+// The rank reads its parent's (amlflow's) mappings; SQLite is there as the control.
+BOOST_AUTO_TEST_CASE(a_local_run_does_not_load_libcurl) {
+    Sandbox box;
+    box.write("src/readme.txt", "x\n");
+    box.write("p.amlflow", R"X(experiment e {
+  job look {
+    source = "src"
+    command = ["/bin/sh", "-c", "echo maps: sqlite $(grep -c libsqlite3 /proc/$PPID/maps), curl $(grep -c libcurl /proc/$PPID/maps)"]
+  }
+}
+)X");
+    Outcome r = box.run({"run", "p.amlflow"});
+    BOOST_TEST(r.code == 0, r);
+    std::string shown = r.out + r.err;
+    BOOST_TEST(contains(shown, "maps: sqlite "), r);
+    BOOST_TEST(!contains(shown, "maps: sqlite 0,"), r);
+    BOOST_TEST(contains(shown, ", curl 0"), r);
+}
+
 BOOST_AUTO_TEST_CASE(rm_and_gc_keep_what_a_cached_run_needs) {
     Sandbox box;
     box.write("src/readme.txt", "x\n");

@@ -168,6 +168,38 @@ BOOST_AUTO_TEST_CASE(a_run_round_trips) {
     BOOST_TEST(contains(store->last_error(), "no such run"), store->last_error());
 }
 
+// The end of a run with its last step: both records in one commit, or neither (a step
+// that is not there leaves the run running, as it was).
+BOOST_AUTO_TEST_CASE(a_run_ends_with_its_last_step_in_one_commit) {
+    TempFolder temp;
+    auto store = open_store(temp.root());
+    auto id = store->create_run(new_run());
+    BOOST_TEST_REQUIRE(id.has_value(), store->last_error());
+    BOOST_TEST_REQUIRE(store->add_step(*id, "train", "job", "h1"), store->last_error());
+    BOOST_TEST_REQUIRE(store->set_step_state(*id, "train", StepState::Running), store->last_error());
+    store->sync_ahead();  // no effect on what is recorded, before or after
+
+    BOOST_TEST(!store->finish_run_with_step(*id, "nope", StepState::Succeeded, RunState::Succeeded, 0));
+    BOOST_TEST(contains(store->last_error(), "no such step"), store->last_error());
+    BOOST_TEST((store->find_run(*id)->state == RunState::Running));
+
+    BOOST_TEST_REQUIRE(store->finish_run_with_step(*id, "train", StepState::Succeeded, RunState::Succeeded, 0),
+                       store->last_error());
+    // What another process reads: a connection of its own.
+    auto reader = open_store(temp.root());
+    auto run = reader->find_run(*id);
+    BOOST_TEST_REQUIRE(run.has_value(), reader->last_error());
+    BOOST_TEST((run->state == RunState::Succeeded));
+    BOOST_TEST(run->exit_code == 0);
+    BOOST_TEST(run->finished_ms >= run->created_ms);
+    auto steps = reader->steps_of(*id);
+    BOOST_TEST_REQUIRE(steps->size() == 1u);
+    BOOST_TEST((steps->at(0).state == StepState::Succeeded));
+    BOOST_TEST(steps->at(0).finished_ms >= steps->at(0).started_ms);
+    BOOST_TEST(!store->finish_run_with_step("20000101-000000-0000", "train", StepState::Succeeded,
+                                            RunState::Succeeded, 0));
+}
+
 // A run is created locked; while its lock is held it stays running, once nobody holds it
 // the next look records it interrupted (detached with a remote job), and the kernel's lock
 // table names the holder.
