@@ -71,26 +71,31 @@ struct Slot {
     std::unique_ptr<PieceTokenStream> tokens;
     antlr4::ParserRuleContext* tree = nullptr;  // nullptr: the piece did not parse
     Piece* piece = nullptr;
-    bool busy = false;  // a worker's: parsed, and its AST not built yet
+    bool busy = false;   // a worker's: parsed, and not yet counted by the submitting thread
+    bool built = false;  // its AST built by the worker  // a worker's: parsed, and its AST not built yet
 };
 
 }  // namespace
 
-// Workers only parse: the AST is built on the submitting thread, so everything that
-// outlives the parse is allocated there. (glibc gives each thread its own arena; an AST
-// built on a worker and freed later by the checker would leave its memory in the
-// worker's arena, out of reach of the plan that is built next.)
+// Each thread builds the ASTs of the pieces it parsed: the builder reads a tree still in
+// its own cache. The ASTs outlive the workers; mimalloc (which amlflow links) hands a
+// finished thread's memory to the threads still running, so what the checker frees of
+// them is reused by the plan. (glibc's malloc would keep it in the worker's arena.)
+// The submitting thread counts the parsed pieces off and frees their slots.
 struct PieceParsers::Shared {
     Shared(const SourceFile& file, const OffsetMap& offsets, antlr4::CharStream* input)
-        : input(input), builder(file, offsets, reported, false) {}
+        : file(file), offsets(offsets), input(input), builder(file, offsets, reported, false) {}
 
     void work(std::vector<std::unique_ptr<Slot>>& slots);
     Slot* free_slot(std::vector<std::unique_ptr<Slot>>& slots);
     void parse(Slot& slot, Piece& piece);
     void build(Slot& slot);
+    bool build_with(AstBuilder& with, const Diagnostics& reported_there, Slot& slot);
     void build_parsed(bool wait);
     void hand_over();
 
+    const SourceFile& file;
+    const OffsetMap& offsets;
     antlr4::CharStream* input;
     Diagnostics reported;  // the AST builder's: only ever a reason to parse the whole file
     AstBuilder builder;
@@ -109,6 +114,8 @@ struct PieceParsers::Shared {
 };
 
 void PieceParsers::Shared::work(std::vector<std::unique_ptr<Slot>>& own) {
+    Diagnostics reported_here;
+    AstBuilder builder_here(file, offsets, reported_here, false);
     std::vector<std::pair<Piece*, Slot*>> taken;
     for (;;) {
         taken.clear();
@@ -125,7 +132,11 @@ void PieceParsers::Shared::work(std::vector<std::unique_ptr<Slot>>& own) {
                 queue.pop_front();
             }
         }
-        for (auto& [piece, slot] : taken) parse(*slot, *piece);
+        for (auto& [piece, slot] : taken) {
+            parse(*slot, *piece);
+            if (!build_with(builder_here, reported_here, *slot)) failed = true;
+            slot->built = true;
+        }
         {
             std::lock_guard<std::mutex> lock(mutex);
             for (auto& [piece, slot] : taken) done.push_back(slot);
@@ -150,19 +161,23 @@ void PieceParsers::Shared::parse(Slot& slot, Piece& piece) {
     }
 }
 
+// The AST of the piece `slot` parsed; false when there is none to have.
+bool PieceParsers::Shared::build_with(AstBuilder& with, const Diagnostics& reported_there, Slot& slot) {
+    Piece& piece = *slot.piece;
+    if (slot.tree == nullptr) return false;
+    if (failed) return true;
+    if (piece.kind == Piece::Kind::Declarations) {
+        piece.decls = with.declarations(slot.tree);
+    } else {
+        piece.step = with.step(slot.tree);
+    }
+    return reported_there.all().empty();
+}
+
 // On the submitting thread.
 void PieceParsers::Shared::build(Slot& slot) {
-    Piece& piece = *slot.piece;
-    if (slot.tree == nullptr) {
-        failed = true;
-    } else if (!failed) {
-        if (piece.kind == Piece::Kind::Declarations) {
-            piece.decls = builder.declarations(slot.tree);
-        } else {
-            piece.step = builder.step(slot.tree);
-        }
-        if (!reported.all().empty()) failed = true;
-    }
+    if (!slot.built && !build_with(builder, reported, slot)) failed = true;
+    slot.built = false;
     ++built;
 }
 

@@ -1,8 +1,8 @@
 // The parsers of a file cut into pieces (compiler/parse_chunks.cc), on this thread and on
 // worker threads. Parsing is more than half of a large file's compile and every piece is
-// independent of the others, so while this thread lexes and cuts, the workers parse, and
-// this thread builds the ASTs of what they parsed; it parses too whenever the queue is
-// full, and when the cutting is done. A small file is parsed here alone: threads would
+// independent of the others, so while this thread lexes and cuts, the workers parse and
+// build the pieces' ASTs; this thread does too whenever the queue is full, and when the
+// cutting is done. A small file is parsed here alone: threads would
 // cost more than they save. Part of the parse driver: only it includes the generated code.
 //
 // ANTLR 4.9 shares its parser DFA between parsers and guards it with its own locks; each
