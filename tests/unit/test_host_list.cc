@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "compiler/host_entry.h"
 #include "runtime/core/host_list.h"
 
 using namespace amlflow::runtime;
@@ -31,6 +32,17 @@ BOOST_AUTO_TEST_CASE(bad_hosts_and_workdirs_are_refused) {
     std::string error;
     BOOST_CHECK(!hosts_compute_from(json{{"hosts", {"node1:x"}}}, &error));
     BOOST_CHECK_NE(error.find("node1:x"), std::string::npos);
+    // The checker's reading (compiler/host_entry.h), word for word: what `check` refuses, a
+    // hand-written plan cannot slip past.
+    for (const char* entry : {"node1:x", "fe80::1", "[fe80::1", "node 1:2", ":4"}) {
+        amlflow::compiler::HostEntry parsed;
+        std::string checker = amlflow::compiler::parse_host_entry(entry, 1, parsed).message;
+        BOOST_TEST_CONTEXT(entry) {
+            BOOST_CHECK(!checker.empty());
+            BOOST_CHECK(!hosts_compute_from(json{{"hosts", {entry}}}, &error));
+            BOOST_CHECK_EQUAL(error, checker);
+        }
+    }
     BOOST_CHECK(!hosts_compute_from(json{{"hosts", json::array()}}, &error));
     BOOST_CHECK(!hosts_compute_from(json{{"hosts", {"a"}}, {"workdir", "scratch"}}, &error));
     BOOST_CHECK_NE(error.find("absolute"), std::string::npos);
