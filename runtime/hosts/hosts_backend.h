@@ -53,7 +53,8 @@ private:
     struct Attempt;
     void check_hosts(Attempt& attempt);
     void stage_files(Attempt& attempt);
-    std::optional<std::vector<ProcessLaunch>> plan_ranks(Attempt& attempt, HostsRankContext* ranks, std::string* error);
+    bool plan_ranks(Attempt& attempt, std::string* error);
+    void add_facts(Attempt& attempt);
     // `address`: this machine's as the hosts reach it, when already known.
     void start_launcher(Attempt& attempt, std::string address = "");
     void open_ranks(Attempt& attempt);
