@@ -131,6 +131,7 @@ void HostsBackend::check_hosts(Attempt& attempt) {
             attempt.setup_error = message;  // reported when the waiting shims are gone
             return attempt.group->stop_all(EventLoop::Clock::duration::zero(), message);
         }
+        if (attempt.callbacks.checked) attempt.callbacks.checked();  // "step 'x' started" only now
         if (attempt.group) return open_ranks(attempt);
         stage_files(attempt);
     });

@@ -44,6 +44,8 @@ public:
     ~HostsBackend() override;
 
     int process_count(const StepPlan& step) const override;
+    // Every attempt checks its hosts first (host_preflight.h).
+    bool checks_first(const StepPlan&) const override { return true; }
     void start(const AttemptRequest& request, AttemptCallbacks callbacks) override;
     void stop_all(const std::string& why, bool immediately) override;
     void stop(const std::string& step, const std::string& why) override;

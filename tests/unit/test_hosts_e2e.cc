@@ -174,6 +174,44 @@ experiment e {
     BOOST_TEST(ranks->size() == 2u);
 }
 
+// "step 'n' started" comes once the hosts' check has passed, not before it: when the line
+// first shows, the check's record of the hosts' packages (<store>/hosts/host-packages.json,
+// written as the check ends) is already there. (An unreachable host, whose check fails, never
+// prints it: test_hosts_faults_e2e.cc.)
+BOOST_AUTO_TEST_CASE(the_started_line_comes_once_the_hosts_check_passed) {
+    const Cluster& cluster = Cluster::get();
+    Sandbox box;
+    box.write("src/keep", "");
+    box.write("p.amlflow", "environment py { python = \"/usr/bin/python3\", pip = [\"torch\"] }\n" +
+                               cluster.compute("farm") + R"(
+experiment e {
+  job n {
+    source = "src", environment = py, compute = farm
+    command = "echo node $NODE_RANK done"
+    distribution = per_node { nodes = 2, processes_per_node = 1 }
+  }
+}
+)");
+    fs::path record = box.home() / "hosts" / "host-packages.json";
+    auto amlflow = box.start({"run", "p.amlflow"});
+    fs::path err = box.root() / "amlflow-1.err";
+    bool shown = false, checked_before = false;
+    wait_until([&] {
+        std::string said = read_file(err);
+        shown = contains(said, "step 'n' started");
+        if (shown) checked_before = fs::exists(record);
+        return shown || contains(said, "\nrun ");  // or the run's summary: it ended without
+    }, 180);
+    Outcome r = amlflow->wait(180);
+    BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
+    BOOST_TEST(shown, r);
+    BOOST_TEST(checked_before, "the started line came before the hosts' check had ended\n" << r);
+    size_t first = r.err.find("step 'n' started: 2 processes");
+    BOOST_TEST(first != std::string::npos, r);
+    BOOST_TEST(r.err.find("step 'n' started", first + 1) == std::string::npos, "one started line\n" << r);
+    for (int node = 0; node < 2; ++node) BOOST_TEST(contains(r.out, "@" + cluster.hosts[node] + "] node " + std::to_string(node) + " done"), r);
+}
+
 // A rank killed on the second host: the whole group stops on both hosts and starts again,
 // and the restarted ranks go on from rank 0's checkpoint.
 BOOST_AUTO_TEST_CASE(rank_killed_on_second_host_restarts_the_group_from_its_checkpoint) {
