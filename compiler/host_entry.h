@@ -1,6 +1,7 @@
-// One entry of a hosts compute's `hosts` list, "name[:slots]", read the way the runtime
-// reads it (runtime/hosts/host_list.cc): the checker refuses what the runtime would, and
-// the capacity check counts the same slots the runtime gives each host.
+// One entry of a hosts compute's `hosts` list, "name[:slots]": the one reading of it, for
+// the checker and the runtime alike (runtime/core/host_list.cc), so the checker refuses
+// what the runtime would, and the capacity check counts the same slots the runtime gives
+// each host.
 #pragma once
 
 #include <cstdint>

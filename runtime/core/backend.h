@@ -83,6 +83,9 @@ struct AttemptCallbacks {
     std::function<void(const std::vector<PlaceState>&)> place_states;
     std::function<void(int rank, int exit_code, int signal)> exited;
     std::function<void(const AttemptResult&)> done;  // exactly once
+    // For a place that checks first (Backend::checks_first): the check passed, and the ranks
+    // start now. At most once, before any `started`; never when the check failed.
+    std::function<void()> checked;
     // The ranks meet on another MASTER_PORT than the one asked for: it was taken on the host
     // where they meet (hosts). Before any rank starts; at most once.
     std::function<void(int port)> port_moved;
@@ -141,6 +144,13 @@ public:
     virtual void stop(const std::string& step, const std::string& why) = 0;
     // Whether an attempt of this step is running.
     virtual bool running(const std::string& step) const = 0;
+    // Whether an attempt of `step` is checked at its place before any rank starts (hosts:
+    // every host reachable, with what the job needs), and says when that passed through
+    // AttemptCallbacks::checked; the executor says the attempt started only then.
+    virtual bool checks_first(const StepPlan& step) const {
+        (void)step;
+        return false;
+    }
     // Whether this place runs the sweep `step` whole, as one attempt that draws, runs and
     // judges its trials itself (an Azure ML sweep job), rather than trial by trial.
     virtual bool runs_sweeps(const StepPlan& step) const {

@@ -24,6 +24,10 @@ public:
     void stop_all(const std::string& why, bool immediately) override;
     void stop(const std::string& step, const std::string& why) override;
     bool running(const std::string& step) const override;
+    bool checks_first(const StepPlan& step) const override {
+        Backend* backend = backend_for(step);
+        return backend != nullptr && backend->checks_first(step);
+    }
     bool runs_sweeps(const StepPlan& step) const override {
         Backend* backend = backend_for(step);
         return backend != nullptr && backend->runs_sweeps(step);

@@ -1,11 +1,10 @@
 #include "runtime/core/host_list.h"
 
 #include "compiler/home_path.h"
+#include "compiler/host_entry.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <cstdlib>
 
 namespace amlflow::runtime {
 
@@ -23,30 +22,16 @@ int int_field(const json& node, const char* name, int fallback) {
     return found != node.end() && found->is_number_integer() ? found->get<int>() : fallback;
 }
 
-// "node1:4" -> {node1, 4}; "node1" -> {node1, fallback}; "[fe80::1]:2" for IPv6.
+// One entry of the list, read as the checker reads it (compiler/host_entry.h): what the
+// checker refused is refused here with the same words.
 std::optional<HostEntry> parse_host(const std::string& text, int fallback, std::string* error) {
-    HostEntry entry{text, fallback};
-    size_t colon = text.rfind(':');
-    bool bracketed = !text.empty() && text.front() == '[';
-    if (colon != std::string::npos && (!bracketed || (colon > 0 && text[colon - 1] == ']'))) {
-        std::string count = text.substr(colon + 1);
-        char* end = nullptr;
-        long slots = std::strtol(count.c_str(), &end, 10);
-        if (count.empty() || *end != '\0' || slots < 1 || slots > 100000) {
-            *error = "host '" + text + "' has no valid slot count after ':'";
-            return std::nullopt;
-        }
-        entry.name = text.substr(0, colon);
-        entry.slots = static_cast<int>(slots);
-    }
-    if (entry.name.size() > 2 && entry.name.front() == '[' && entry.name.back() == ']') {
-        entry.name = entry.name.substr(1, entry.name.size() - 2);
-    }
-    if (entry.name.empty()) {
-        *error = "host '" + text + "' names no machine";
+    compiler::HostEntry entry;
+    compiler::HostEntryProblem problem = compiler::parse_host_entry(text, fallback, entry);
+    if (!problem.message.empty()) {
+        *error = problem.message;
         return std::nullopt;
     }
-    return entry;
+    return HostEntry{entry.name, static_cast<int>(entry.slots)};  // at most 100000 (host_entry.cc)
 }
 
 }  // namespace

@@ -197,8 +197,14 @@ void Executor::start_attempt(StepRun& step) {
     step.clean_exits = 0;
     // An attempt after others but before any restart of this interpreter: a --resume.
     bool resumed = step.attempt > 0 && step.restarts_used == 0;
-    reporter_.attempt_started(step.plan->name, step.attempt, processes, port, resumed);
-    backend_.start(request, attempt_callbacks(step.plan->name, step.attempt));
+    AttemptCallbacks callbacks = attempt_callbacks(step.plan->name, step.attempt);
+    // A place that checks first (hosts) has started the attempt once its check passed.
+    auto say_started = [this, name = step.plan->name, number = step.attempt, processes, port, resumed] {
+        reporter_.attempt_started(name, number, processes, port, resumed);
+    };
+    if (backend_.checks_first(*step.plan)) callbacks.checked = say_started;
+    else say_started();
+    backend_.start(request, std::move(callbacks));
     // The ranks are starting, the loop has time: the store's one-time sync of the WAL's
     // folder happens now rather than in the commit that ends the step.
     store_.sync_ahead();

@@ -30,6 +30,9 @@ struct HostsBackend::Attempt {
     bool stopping = false, done_reported = false;
     std::string setup_error;  // the hosts failed their check while mpirun was starting
     AttemptRequest remote;    // the request as the hosts see it (their paths)
+    // The ranks, planned once (plan_ranks); shared with the group's planner.
+    std::shared_ptr<HostsRankContext> ranks;
+    std::shared_ptr<std::vector<ProcessLaunch>> launches;
 };
 
 HostsBackend::HostsBackend(EventLoop& loop, HostsBackendOptions options, LineSink* sink)
@@ -128,6 +131,7 @@ void HostsBackend::check_hosts(Attempt& attempt) {
             attempt.setup_error = message;  // reported when the waiting shims are gone
             return attempt.group->stop_all(EventLoop::Clock::duration::zero(), message);
         }
+        if (attempt.callbacks.checked) attempt.callbacks.checked();  // "step 'x' started" only now
         if (attempt.group) return open_ranks(attempt);
         stage_files(attempt);
     });
@@ -186,51 +190,63 @@ void HostsBackend::stage_files(Attempt& attempt) {
     });
 }
 
-// What the ranks of the attempt run, with the hosts' facts: see hosts_ranks.h.
-std::optional<std::vector<ProcessLaunch>> HostsBackend::plan_ranks(Attempt& attempt, HostsRankContext* ranks,
-                                                                    std::string* error) {
-    const HostsCompute& compute = attempt.compute;
+// What the ranks of the attempt run (hosts_ranks.h), planned once, when mpirun is about to
+// start: mpirun's own variables and each rank's environment both come from it. Where the
+// ranks meet and which GPUs they see are the hosts' facts, added by add_facts() once their
+// check has answered (mpirun may start before that).
+bool HostsBackend::plan_ranks(Attempt& attempt, std::string* error) {
+    if (attempt.launches) return true;
+    auto ranks = std::make_shared<HostsRankContext>();
     ranks->compute = &attempt.compute;
     ranks->hosts = attempt.hosts;
-    ranks->addresses.clear();
-    for (const HostFacts& facts : attempt.report.hosts) ranks->addresses.push_back(facts.address);
-    ranks->master_port = attempt.report.hosts.empty() ? 0 : attempt.report.hosts[0].free_port;
     ranks->per_host = attempt.shape.launched_per_node();
     ranks->layout = attempt.staging ? &attempt.staging->layout() : nullptr;
-    std::vector<std::vector<int>> found;
-    for (const HostFacts& facts : attempt.report.hosts) {
-        found.emplace_back();
-        for (const HostGpuFact& gpu : facts.gpus) found.back().push_back(gpu.index);
-    }
     auto named = [](const nlohmann::json& fields) {
         return fields.contains("variables") && fields["variables"].is_object() && fields["variables"].contains("CUDA_VISIBLE_DEVICES");
     };
     ranks->file_sets_gpus = named(attempt.request.environment) || named(attempt.request.step->spec);
+    attempt.remote = request_on_hosts(attempt.request, *ranks);
+    // The ranks start from their host's own environment (the shim's), not this machine's.
+    auto launches = plan_processes(attempt.remote, {}, error);
+    if (!launches) return false;
+    if (ranks->layout) relocate_inputs(*launches, *ranks->layout);
+    attempt.ranks = std::move(ranks);
+    attempt.launches = std::make_shared<std::vector<ProcessLaunch>>(std::move(*launches));
+    return true;
+}
+
+// The hosts' answers to their check: their addresses (the first is where the ranks meet),
+// the rendezvous port free on the first host, and the GPUs each host grants the job.
+void HostsBackend::add_facts(Attempt& attempt) {
+    HostsRankContext& ranks = *attempt.ranks;
+    ranks.addresses.clear();
+    std::vector<std::vector<int>> found;
+    for (const HostFacts& facts : attempt.report.hosts) {
+        ranks.addresses.push_back(facts.address);
+        found.emplace_back();
+        for (const HostGpuFact& gpu : facts.gpus) found.back().push_back(gpu.index);
+    }
+    ranks.master_port = attempt.report.hosts.empty() ? 0 : attempt.report.hosts[0].free_port;
     std::vector<std::vector<int>> slots;
     for (const nlohmann::json& held : attempt.request.compute.value("$slots", nlohmann::json::array())) {
         slots.push_back(held.is_array() ? held.get<std::vector<int>>() : std::vector<int>{});
     }
-    ranks->gpus = gpus_by_host(compute.gpus, found, ranks->file_sets_gpus, slots);
-    attempt.remote = request_on_hosts(attempt.request, *ranks);
-    // The ranks start from their host's own environment (the shim's), not this machine's.
-    auto launches = plan_processes(attempt.remote, {}, error);
-    if (launches && ranks->layout) relocate_inputs(*launches, *ranks->layout);
-    return launches;
+    ranks.gpus = gpus_by_host(attempt.compute.gpus, found, ranks.file_sets_gpus, slots);
 }
 
 // mpirun, once per attempt; its shims wait for open_ranks().
 void HostsBackend::start_launcher(Attempt& attempt, std::string address) {
     const std::string step = attempt.request.step->name;
     const HostsCompute& compute = attempt.compute;
-    HostsRankContext ranks;
     std::string error;
-    auto launches = plan_ranks(attempt, &ranks, &error);  // for the file's variables only
-    if (!launches) return fail_setup(step, error);
+    if (!plan_ranks(attempt, &error)) return fail_setup(step, error);
     if (address.empty()) {
-        std::string first = ranks.addresses.empty() ? "" : ranks.addresses[0];
+        std::string first = attempt.report.hosts.empty() ? "" : attempt.report.hosts[0].address;
         address = supervisor_address(compute, first, &error);
         if (address.empty()) return fail_setup(step, error);
     }
+    const std::vector<ProcessLaunch>& launches = *attempt.launches;
+    const HostsRankContext& ranks = *attempt.ranks;
 
     HostsLaunchShape shape;
     shape.nodes = attempt.shape.nodes;
@@ -240,7 +256,7 @@ void HostsBackend::start_launcher(Attempt& attempt, std::string address) {
     shape.subnet = network_of(compute);
 
     ShimGroupOptions options;
-    options.ranks = static_cast<int>(launches->size());
+    options.ranks = static_cast<int>(launches.size());
     options.listen_address = address;
     options.launcher = options_.launcher;
     options.timeout = std::chrono::milliseconds(duration_ms(attempt.request.step->spec, "timeout", 0));
@@ -254,7 +270,7 @@ void HostsBackend::start_launcher(Attempt& attempt, std::string address) {
     // mpirun runs with amlflow's environment and the file's variables (OMPI_MCA_* among
     // them), not any rank's identity.
     std::map<std::string, std::string> launcher_env = options_.base_env;
-    for (const auto& [key, value] : (*launches)[0].env) {
+    for (const auto& [key, value] : launches[0].env) {
         if (!compiler::is_distribution_variable(key) && key.rfind("AMLFLOW_", 0) != 0) launcher_env[key] = value;
     }
     SpawnSpec spawn{hosts_mpirun_argv(compute, shape), EnvironmentBuilder::to_envp(launcher_env),
@@ -282,22 +298,15 @@ void HostsBackend::start_launcher(Attempt& attempt, std::string address) {
 // The hosts passed their check: each waiting (and later) shim gets its rank's plan.
 void HostsBackend::open_ranks(Attempt& attempt) {
     if (!attempt.group || attempt.group->done()) return;
-    auto ranks = std::make_shared<HostsRankContext>();
-    std::string error;
-    auto launches = plan_ranks(attempt, ranks.get(), &error);
-    if (!launches) {
-        attempt.setup_error = error;
-        return attempt.group->stop_all(EventLoop::Clock::duration::zero(), error);
-    }
-    int asked = attempt.request.context.master_port;
-    if (ranks->master_port > 0 && ranks->master_port != asked && attempt.callbacks.port_moved) {
-        attempt.callbacks.port_moved(ranks->master_port);
-    }
-    auto shared = std::make_shared<std::vector<ProcessLaunch>>(std::move(*launches));
+    add_facts(attempt);
+    int asked = attempt.request.context.master_port, port = attempt.ranks->master_port;
+    if (port > 0 && port != asked && attempt.callbacks.port_moved) attempt.callbacks.port_moved(port);
+    auto launches = attempt.launches;
+    auto ranks = attempt.ranks;
     AttemptRequest local = attempt.request;
     std::string cwd = attempt.remote.workdir;
-    attempt.group->set_planner([shared, ranks, local, cwd](const ShimHello& hello, std::string* why) {
-        return rank_plan_for(hello, *shared, *ranks, local, cwd, why);
+    attempt.group->set_planner([launches, ranks, local, cwd](const ShimHello& hello, std::string* why) {
+        return rank_plan_for(hello, *launches, *ranks, local, cwd, why);
     });
 }
 

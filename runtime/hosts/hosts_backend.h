@@ -44,6 +44,8 @@ public:
     ~HostsBackend() override;
 
     int process_count(const StepPlan& step) const override;
+    // Every attempt checks its hosts first (host_preflight.h).
+    bool checks_first(const StepPlan&) const override { return true; }
     void start(const AttemptRequest& request, AttemptCallbacks callbacks) override;
     void stop_all(const std::string& why, bool immediately) override;
     void stop(const std::string& step, const std::string& why) override;
@@ -53,7 +55,8 @@ private:
     struct Attempt;
     void check_hosts(Attempt& attempt);
     void stage_files(Attempt& attempt);
-    std::optional<std::vector<ProcessLaunch>> plan_ranks(Attempt& attempt, HostsRankContext* ranks, std::string* error);
+    bool plan_ranks(Attempt& attempt, std::string* error);
+    void add_facts(Attempt& attempt);
     // `address`: this machine's as the hosts reach it, when already known.
     void start_launcher(Attempt& attempt, std::string address = "");
     void open_ranks(Attempt& attempt);

@@ -64,9 +64,7 @@ AttemptRequest request_on_hosts(const AttemptRequest& request, const HostsRankCo
     AttemptRequest out = request;
     const HostsCompute& compute = *context.compute;
     if (!compute.python.empty()) out.environment["python"] = compute.python;
-    out.context.master_addr = !context.addresses.empty() && !context.addresses[0].empty() ? context.addresses[0]
-                                                                                          : context.hosts[0];
-    if (context.master_port > 0) out.context.master_port = context.master_port;
+    out.context.master_addr = context.hosts[0];  // until the hosts' facts say better (rank_plan_for)
     out.context.gpus.clear();  // this machine's GPUs mean nothing on the hosts
     if (const RemoteLayout* layout = context.layout) {
         out.workdir = layout->work;
@@ -147,6 +145,13 @@ std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vec
     const ProcessLaunch& launch = launches[index];
     ShimRankPlan plan = shim_plan_of(launch, cwd, index < local.rank_logs.size() ? local.rank_logs[index] : "");
     plan.inherit_env = true;
+    // Where the ranks meet is a fact of the hosts' check, which may answer after the plan
+    // was made: the first host as it answered, on the port free there.
+    if (plan.env.count("MASTER_ADDR")) {
+        plan.env["MASTER_ADDR"] = !context.addresses.empty() && !context.addresses[0].empty() ? context.addresses[0]
+                                                                                              : context.hosts[0];
+    }
+    if (plan.env.count("MASTER_PORT") && context.master_port > 0) plan.env["MASTER_PORT"] = std::to_string(context.master_port);
     const auto* visible = host_index < context.gpus.size() ? &context.gpus[host_index] : nullptr;
     if (visible && *visible) {
         plan.env["CUDA_VISIBLE_DEVICES"] = **visible;

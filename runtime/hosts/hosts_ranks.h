@@ -43,13 +43,15 @@ std::vector<std::optional<std::string>> gpus_by_host(const nlohmann::json& gpus,
 // folder given as a path): what must travel to hosts without this machine's disk.
 std::vector<std::string> job_inputs(const AttemptRequest& request);
 
-// The request with the paths a rank on a host must see (`layout` null: unchanged).
+// The request with the paths a rank on a host must see (`layout` null: unchanged) and its
+// interpreter; MASTER_ADDR is the first host's name until rank_plan_for adds the facts.
 AttemptRequest request_on_hosts(const AttemptRequest& request, const HostsRankContext& context);
 
 // Every launch with local input paths turned into their staged places.
 void relocate_inputs(std::vector<ProcessLaunch>& launches, const RemoteLayout& layout);
 
-// What the shim of `hello` runs, or nullopt with *why (a rank Open MPI placed elsewhere).
+// What the shim of `hello` runs, or nullopt with *why (a rank Open MPI placed elsewhere):
+// its launch with the hosts' facts in `context` (MASTER_ADDR, MASTER_PORT, GPUs).
 std::optional<ShimRankPlan> rank_plan_for(const ShimHello& hello, const std::vector<ProcessLaunch>& launches,
                                           const HostsRankContext& context, const AttemptRequest& local,
                                           const std::string& cwd, std::string* why);

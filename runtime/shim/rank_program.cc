@@ -1,14 +1,10 @@
 #include "runtime/shim/rank_program.h"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <map>
 
+#include "runtime/core/local_network.h"
 #include "runtime/core/shim_protocol.h"
 
 extern char** environ;
@@ -16,26 +12,6 @@ extern char** environ;
 namespace amlflow::shim {
 
 using nlohmann::json;
-
-std::string interface_in(const std::string& cidr) {
-    size_t slash = cidr.find('/');
-    if (slash == std::string::npos) return "";
-    in_addr network{};
-    if (inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &network) != 1) return "";
-    int bits = std::atoi(cidr.c_str() + slash + 1);
-    if (bits < 0 || bits > 32) return "";
-    uint32_t mask = bits == 0 ? 0 : htonl(~uint32_t{0} << (32 - bits));
-    ifaddrs* list = nullptr;
-    if (getifaddrs(&list) != 0) return "";
-    std::string found;
-    for (ifaddrs* at = list; at && found.empty(); at = at->ifa_next) {
-        if (!at->ifa_addr || at->ifa_addr->sa_family != AF_INET) continue;
-        auto* address = reinterpret_cast<sockaddr_in*>(at->ifa_addr);
-        if ((address->sin_addr.s_addr & mask) == (network.s_addr & mask)) found = at->ifa_name;
-    }
-    freeifaddrs(list);
-    return found;
-}
 
 bool program_from(const json& start, Program* program, std::string* error) {
     if (!start.is_object() || !start.contains("argv") || !start.contains("env")) {
@@ -63,7 +39,11 @@ bool program_from(const json& start, Program* program, std::string* error) {
     // A value the job set itself stays.
     std::string interface = start.value("interface", "");
     if (!interface.empty()) {
-        std::string nic = interface.find('/') == std::string::npos ? interface : interface_in(interface);
+        std::string nic = interface;
+        if (interface.find('/') != std::string::npos) {
+            auto found = runtime::local_nic_in(interface);
+            nic = found ? found->name : "";
+        }
         if (nic.empty()) {
             *error = "this host has no address in the job's network " + interface;
             return false;

@@ -24,7 +24,4 @@ struct Program {
 // nullopt with *error when the start frame is not usable.
 bool program_from(const nlohmann::json& start, Program* program, std::string* error);
 
-// The name of this host's NIC with an IPv4 address in `cidr` ("10.0.0.0/24"); "" if none.
-std::string interface_in(const std::string& cidr);
-
 }  // namespace amlflow::shim

@@ -5,7 +5,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "compiler/host_entry.h"
 #include "runtime/core/host_list.h"
+#include "runtime/core/local_network.h"
+#include "runtime/hosts/local_address.h"
 
 using namespace amlflow::runtime;
 using nlohmann::json;
@@ -31,11 +34,47 @@ BOOST_AUTO_TEST_CASE(bad_hosts_and_workdirs_are_refused) {
     std::string error;
     BOOST_CHECK(!hosts_compute_from(json{{"hosts", {"node1:x"}}}, &error));
     BOOST_CHECK_NE(error.find("node1:x"), std::string::npos);
+    // The checker's reading (compiler/host_entry.h), word for word: what `check` refuses, a
+    // hand-written plan cannot slip past.
+    for (const char* entry : {"node1:x", "fe80::1", "[fe80::1", "node 1:2", ":4"}) {
+        amlflow::compiler::HostEntry parsed;
+        std::string checker = amlflow::compiler::parse_host_entry(entry, 1, parsed).message;
+        BOOST_TEST_CONTEXT(entry) {
+            BOOST_CHECK(!checker.empty());
+            BOOST_CHECK(!hosts_compute_from(json{{"hosts", {entry}}}, &error));
+            BOOST_CHECK_EQUAL(error, checker);
+        }
+    }
     BOOST_CHECK(!hosts_compute_from(json{{"hosts", json::array()}}, &error));
     BOOST_CHECK(!hosts_compute_from(json{{"hosts", {"a"}}, {"workdir", "scratch"}}, &error));
     BOOST_CHECK_NE(error.find("absolute"), std::string::npos);
     BOOST_CHECK(!hosts_compute_from(json{{"hosts", {"a"}}, {"shared_fs", false}}, &error));
     BOOST_CHECK_NE(error.find("workdir"), std::string::npos);
+}
+
+// This machine's networks (core/local_network.h), where both the supervisor's address and
+// each shim's NIC come from: loopback is in 127.0.0.0/8 on every Linux machine.
+BOOST_AUTO_TEST_CASE(a_cidr_or_a_name_finds_a_nic_of_this_machine) {
+    auto loopback = local_nic_in("127.0.0.0/8");
+    BOOST_REQUIRE(loopback);
+    auto named = local_nic_named(loopback->name);
+    BOOST_REQUIRE(named);
+    BOOST_CHECK_EQUAL(ipv4_text(named->network.address).rfind("127.", 0), 0u);
+    BOOST_CHECK_EQUAL(prefix_length(named->network.mask), 8);
+    BOOST_CHECK(!local_nic_in("127.0.0.0/33"));
+    BOOST_CHECK(!local_nic_in(loopback->name));  // a name is not a CIDR
+    BOOST_CHECK(!parse_cidr("300.0.0.0/8"));
+    BOOST_CHECK(!local_nic_named("no-such-nic0"));
+    // The compute's `interface` as the supervisor and Open MPI read it.
+    HostsCompute compute;
+    compute.hosts = {{"node1", 1}};
+    compute.interface = "127.0.0.0/8";
+    std::string error;
+    BOOST_CHECK_EQUAL(supervisor_address(compute, "", &error).rfind("127.", 0), 0u);
+    compute.interface = "10.1.2.3/24";
+    BOOST_CHECK_EQUAL(network_of(compute), "10.1.2.0/24");
+    compute.interface = loopback->name;
+    BOOST_CHECK_EQUAL(network_of(compute), "127.0.0.0/8");
 }
 
 BOOST_AUTO_TEST_CASE(ssh_options_carry_config_port_key_and_user) {

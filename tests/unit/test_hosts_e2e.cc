@@ -142,11 +142,16 @@ experiment e {
 }
 
 // A per-node command runs once on each host with NODE_RANK, NODES and the master's address.
+// "step 'n' started" comes once the hosts' check has passed, not before it: when the line
+// first shows, the check's record of the hosts' packages (<store>/hosts/host-packages.json,
+// written as the check ends) is there. (A host whose check fails never prints it:
+// test_hosts_faults_e2e.cc.)
 BOOST_AUTO_TEST_CASE(per_node_command_runs_once_on_each_host) {
     const Cluster& cluster = Cluster::get();
     Sandbox box;
     box.write("src/keep", "");
-    box.write("p.amlflow", "environment py { python = \"/usr/bin/python3\" }\n" + cluster.compute("farm") + R"(
+    box.write("p.amlflow", "environment py { python = \"/usr/bin/python3\", pip = [\"torch\"] }\n" +
+                               cluster.compute("farm") + R"(
 experiment e {
   job n {
     source = "src", environment = py, compute = farm
@@ -155,8 +160,22 @@ experiment e {
   }
 }
 )");
-    Outcome r = box.run({"run", "p.amlflow"}, 180);
+    fs::path record = box.home() / "hosts" / "host-packages.json";
+    auto amlflow = box.start({"run", "p.amlflow"});
+    bool shown = false, checked_before = false;
+    wait_until([&] {
+        std::string said = read_file(box.root() / "amlflow-1.err");
+        shown = contains(said, "step 'n' started");
+        if (shown) checked_before = fs::exists(record);
+        return shown || contains(said, "\nrun ");  // or the run's summary: it ended without
+    }, 180);
+    Outcome r = amlflow->wait(180);
     BOOST_REQUIRE_MESSAGE(r.finished && r.code == 0, r);
+    BOOST_TEST(shown, r);
+    BOOST_TEST(checked_before, "the started line came before the hosts' check had ended\n" << r);
+    size_t started = r.err.find("step 'n' started: 2 processes");
+    BOOST_TEST(started != std::string::npos, r);
+    BOOST_TEST(r.err.find("step 'n' started", started + 1) == std::string::npos, "one started line\n" << r);
     auto store = box.store();
     std::string run = box.only_run();
     auto step = step_record(*store, run, "n");

@@ -201,6 +201,11 @@ experiment e {
     }
     BOOST_TEST(contains(missing, "surely-not-installed-xyz"), r);
     BOOST_TEST(!contains(r.out, "rank ran"), r);
+    // Neither job says it started: that line comes only once the hosts' check has passed.
+    for (const char* step : {"u", "p"}) {
+        BOOST_TEST(contains(r.err, "step '" + std::string(step) + "' attempt 1 failed: the hosts cannot run this job"), r);
+        BOOST_TEST(!contains(r.err, "step '" + std::string(step) + "' started"), r);
+    }
     auto store = box.store();
     std::string run = box.only_run();
     for (const char* step : {"u", "p"}) {
