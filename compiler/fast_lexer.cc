@@ -17,6 +17,7 @@
 #include <Exceptions.h>
 #include <LexerNoViableAltException.h>
 
+#include "compiler/shared_dfa.h"
 #include "compiler/text_char_stream.h"
 
 namespace amlflow::compiler {
@@ -25,23 +26,6 @@ namespace {
 
 using antlr4::atn::LexerATNSimulator;
 using antlr4::dfa::DFAState;
-
-// The lexer's DFA, one per mode, shared by every lexer of this process as the generated
-// lexer shares its own (which is left unused).
-struct SharedDfa {
-    explicit SharedDfa(const antlr4::atn::ATN& atn) {
-        size_t count = atn.getNumberOfDecisions();
-        dfa.reserve(count);
-        for (size_t i = 0; i < count; ++i) dfa.emplace_back(atn.getDecisionState(i), i);
-    }
-    std::vector<antlr4::dfa::DFA> dfa;
-    antlr4::atn::PredictionContextCache contexts;
-};
-
-SharedDfa& shared_dfa(const antlr4::atn::ATN& atn) {
-    static SharedDfa shared(atn);
-    return shared;
-}
 
 class CachingLexerSimulator : public LexerATNSimulator {
 public:
@@ -184,7 +168,7 @@ CachingLexerSimulator::Command CachingLexerSimulator::command_of(const DFAState&
 
 FastLexer::FastLexer(TextCharStream* input) : grammar::AmlflowLexer(input) {
     const antlr4::atn::ATN& atn = getATN();
-    simulator_ = new CachingLexerSimulator(this, atn, shared_dfa(atn), input);
+    simulator_ = new CachingLexerSimulator(this, atn, shared_dfa_of<grammar::AmlflowLexer>(atn), input);
     setInterpreter(simulator_);  // deletes the generated lexer's own
 }
 

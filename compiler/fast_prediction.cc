@@ -13,29 +13,15 @@
 #include <dfa/DFAState.h>
 #include <support/CPPUtils.h>
 
+#include "AmlflowParser.h"
+#include "compiler/shared_dfa.h"
+
 namespace amlflow::compiler {
 
 namespace {
 
 using antlr4::atn::ParserATNSimulator;
 using antlr4::dfa::DFAState;
-
-// The parser's DFA, one per decision, shared by every parser made here (the generated
-// parser's own is private to it).
-struct SharedDfa {
-    explicit SharedDfa(const antlr4::atn::ATN& atn) {
-        size_t count = atn.getNumberOfDecisions();
-        dfa.reserve(count);
-        for (size_t i = 0; i < count; ++i) dfa.emplace_back(atn.getDecisionState(i), i);
-    }
-    std::vector<antlr4::dfa::DFA> dfa;
-    antlr4::atn::PredictionContextCache contexts;
-};
-
-SharedDfa& shared_dfa(const antlr4::atn::ATN& atn) {
-    static SharedDfa shared(atn);
-    return shared;
-}
 
 class CachingParserSimulator : public ParserATNSimulator {
 public:
@@ -120,7 +106,7 @@ DFAState* CachingParserSimulator::edge(Decision& known, DFAState* from, size_t s
 
 antlr4::atn::ParserATNSimulator* make_fast_prediction(antlr4::Parser* parser) {
     const antlr4::atn::ATN& atn = parser->getATN();
-    return new CachingParserSimulator(parser, atn, shared_dfa(atn));
+    return new CachingParserSimulator(parser, atn, shared_dfa_of<grammar::AmlflowParser>(atn));
 }
 
 }  // namespace amlflow::compiler

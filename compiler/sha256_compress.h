@@ -10,6 +10,9 @@
 
 namespace amlflow::compiler {
 
+// The standard's round constants (compiler/sha256.cc).
+extern const uint32_t kSha256RoundConstants[64];
+
 // Compresses `count` 64-byte blocks into `state` (compiler/sha256.cc).
 void sha256_portable_compress(uint32_t state[8], const uint8_t* blocks, size_t count);
 

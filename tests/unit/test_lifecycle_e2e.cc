@@ -232,26 +232,20 @@ BOOST_AUTO_TEST_CASE(cancel_of_a_killed_run_says_it_is_not_running) {
     kill_leftovers(pids);
 }
 
-// 5. rm and gc free old runs but keep what a later run's cache and --resume read: the
-// outputs of the run that first made a result, while a kept run's cached step points at
-// them; the cache key goes to that kept step; what stops being cached is said.
+// A pipeline of two jobs: `make` writes outputs/model.txt, `use` runs `use_command` after it.
+void write_make_and_use(Sandbox& box, const std::string& use_command) {
+    box.write("src/readme.txt", "x\n");
+    box.write("p.amlflow", "experiment e {\n  job make {\n    source = \"src\"\n"
+                           "    command = \"echo made > outputs/model.txt\"\n  }\n"
+                           "  job use {\n    source = \"src\"\n    command = " + use_command + "\n  }\n}\n");
+}
+
 // A step amlflow said succeeded is in the store however soon amlflow is SIGKILLed after
 // saying it: the next run takes it from the cache. A run that ended with its last step
 // succeeding says so too (the two records are committed together, before the line).
 BOOST_AUTO_TEST_CASE(a_step_reported_succeeded_survives_a_sigkill_right_after) {
     Sandbox box;
-    box.write("src/readme.txt", "x\n");
-    box.write("p.amlflow", R"(experiment e {
-  job make {
-    source = "src"
-    command = "echo made > outputs/model.txt"
-  }
-  job use {
-    source = "src"
-    command = ["/bin/sh", "-c", "sleep 60", make.outputs]
-  }
-}
-)");
+    write_make_and_use(box, R"(["/bin/sh", "-c", "sleep 60", make.outputs])");
     auto process = box.start({"run", "p.amlflow"});
     fs::path err = box.path("amlflow-1.err");
     BOOST_REQUIRE_MESSAGE(wait_until([&] { return contains(read_file(err), "step 'make' succeeded"); }, 30),
@@ -302,20 +296,12 @@ BOOST_AUTO_TEST_CASE(a_local_run_does_not_load_libcurl) {
     BOOST_TEST(contains(shown, ", curl 0"), r);
 }
 
+// 5. rm and gc free old runs but keep what a later run's cache and --resume read: the
+// outputs of the run that first made a result, while a kept run's cached step points at
+// them; the cache key goes to that kept step; what stops being cached is said.
 BOOST_AUTO_TEST_CASE(rm_and_gc_keep_what_a_cached_run_needs) {
     Sandbox box;
-    box.write("src/readme.txt", "x\n");
-    box.write("p.amlflow", R"(experiment e {
-  job make {
-    source = "src"
-    command = "echo made > outputs/model.txt"
-  }
-  job use {
-    source = "src"
-    command = ["/bin/cat", make.outputs / "model.txt"]
-  }
-}
-)");
+    write_make_and_use(box, R"(["/bin/cat", make.outputs / "model.txt"])");
     BOOST_REQUIRE_EQUAL(box.run({"run", "p.amlflow"}).code, 0);
     std::string first = box.only_run();
     Outcome second_run = box.run({"run", "p.amlflow"});
