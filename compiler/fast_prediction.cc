@@ -2,6 +2,8 @@
 
 #include <array>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <vector>
 
 #include <Token.h>
@@ -37,21 +39,26 @@ private:
     using Row = std::array<DFAState*, kColumns>;
     struct Decision {
         std::vector<std::unique_ptr<Row>> rows;        // by DFA state number
+        DFAState* start = nullptr;                     // the start state, once there is one
         std::array<DFAState*, kPrecedences> starts{};  // a precedence DFA's start states
     };
 
+    size_t runtime_prediction(antlr4::TokenStream* input, size_t decision, antlr4::ParserRuleContext* outer);
     DFAState* start_state(antlr4::dfa::DFA& dfa, Decision& known);
     DFAState* edge(Decision& known, DFAState* from, size_t symbol);
 
     std::vector<Decision> decisions_;  // this parser's: no lock needed
+    static std::shared_mutex precedence_starts_;
 };
+
+std::shared_mutex CachingParserSimulator::precedence_starts_;
 
 // The walk of the runtime's execATN over edges already in the DFA, in SLL mode, until
 // an accept state without predicates and without a conflict.
 size_t CachingParserSimulator::adaptivePredict(antlr4::TokenStream* input, size_t decision,
                                                antlr4::ParserRuleContext* outer) {
     if (getPredictionMode() != antlr4::atn::PredictionMode::SLL || decision >= decisions_.size()) {
-        return ParserATNSimulator::adaptivePredict(input, decision, outer);
+        return runtime_prediction(input, decision, outer);
     }
     Decision& known = decisions_[decision];
     DFAState* state = start_state(decisionToDFA[decision], known);
@@ -72,11 +79,37 @@ size_t CachingParserSimulator::adaptivePredict(antlr4::TokenStream* input, size_
         }
     }
     input->seek(start);
+    return runtime_prediction(input, decision, outer);
+}
+
+// The runtime's adaptivePredict. For a precedence DFA (the left-recursive `expr`) it looks
+// up the start state of the parser's precedence without a lock while another thread may be
+// adding one under ANTLR's edge lock (4.9's DFA::getPrecedenceStartState): a thread that
+// is about to add one runs alone here, the others together.
+size_t CachingParserSimulator::runtime_prediction(antlr4::TokenStream* input, size_t decision,
+                                                  antlr4::ParserRuleContext* outer) {
+    antlr4::dfa::DFA& dfa = decisionToDFA[decision];
+    if (!dfa.isPrecedenceDfa()) return ParserATNSimulator::adaptivePredict(input, decision, outer);
+    _edgeLock.readLock();
+    bool known = dfa.getPrecedenceStartState(parser->getPrecedence()) != nullptr;
+    _edgeLock.readUnlock();
+    if (known) {
+        std::shared_lock<std::shared_mutex> together(precedence_starts_);
+        return ParserATNSimulator::adaptivePredict(input, decision, outer);
+    }
+    std::unique_lock<std::shared_mutex> alone(precedence_starts_);
     return ParserATNSimulator::adaptivePredict(input, decision, outer);
 }
 
 DFAState* CachingParserSimulator::start_state(antlr4::dfa::DFA& dfa, Decision& known) {
-    if (!dfa.isPrecedenceDfa()) return dfa.s0;  // set once, before any edge from it
+    if (!dfa.isPrecedenceDfa()) {
+        if (known.start == nullptr) {  // the runtime sets it (once) under its state lock
+            _stateLock.readLock();
+            known.start = dfa.s0;
+            _stateLock.readUnlock();
+        }
+        return known.start;
+    }
     int precedence = parser->getPrecedence();
     if (precedence < 0 || static_cast<size_t>(precedence) >= kPrecedences) return nullptr;
     DFAState*& start = known.starts[static_cast<size_t>(precedence)];

@@ -91,6 +91,7 @@ struct PieceParsers::Shared {
     void parse(Slot& slot, Piece& piece);
     void build(Slot& slot);
     bool build_with(AstBuilder& with, const Diagnostics& reported_there, Slot& slot);
+    bool build_safely(AstBuilder& with, const Diagnostics& reported_there, Slot& slot);
     void build_parsed(bool wait);
     void hand_over();
 
@@ -134,7 +135,7 @@ void PieceParsers::Shared::work(std::vector<std::unique_ptr<Slot>>& own) {
         }
         for (auto& [piece, slot] : taken) {
             parse(*slot, *piece);
-            if (!build_with(builder_here, reported_here, *slot)) failed = true;
+            if (!build_safely(builder_here, reported_here, *slot)) failed = true;
             slot->built = true;
         }
         {
@@ -176,9 +177,19 @@ bool PieceParsers::Shared::build_with(AstBuilder& with, const Diagnostics& repor
 
 // On the submitting thread.
 void PieceParsers::Shared::build(Slot& slot) {
-    if (!slot.built && !build_with(builder, reported, slot)) failed = true;
+    ++built;  // first: a throw below must not leave finish() waiting for this piece
+    bool built_there = slot.built;
     slot.built = false;
-    ++built;
+    if (!built_there && !build_safely(builder, reported, slot)) failed = true;
+}
+
+// build_with, where a throw (out of memory) is one more reason for the whole-file parse.
+bool PieceParsers::Shared::build_safely(AstBuilder& with, const Diagnostics& reported_there, Slot& slot) {
+    try {
+        return build_with(with, reported_there, slot);
+    } catch (...) {
+        return false;
+    }
 }
 
 // Builds the ASTs of the pieces the workers have parsed; with `wait`, of all submitted.

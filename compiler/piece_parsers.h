@@ -5,8 +5,8 @@
 // cutting is done. A small file is parsed here alone: threads would
 // cost more than they save. Part of the parse driver: only it includes the generated code.
 //
-// ANTLR 4.9 shares its parser DFA between parsers and guards it with its own locks; each
-// worker has its own parsers. Nothing a piece's parse reports reaches the caller: a piece
+// ANTLR 4.9 shares its parser DFA between parsers and guards most of it with its own locks
+// (compiler/fast_prediction.cc guards the rest); each worker has its own parsers. Nothing a piece's parse reports reaches the caller: a piece
 // that does not parse, or whose AST builder reports anything, makes finish() false, and
 // the caller parses the whole file instead, which words every message once and in order.
 #pragma once

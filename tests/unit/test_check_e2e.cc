@@ -1,7 +1,8 @@
 // What `amlflow check`, `plan` and `run` tell a new user before anything runs, through
 // the real binary: warnings that keep exit 0 (steps this version cannot run, more ranks
 // than this machine's cores), errors said once, hints for `--step` and `--set`, and a
-// job's `source_include` keeping an edited README out of its cache key.
+// job's `source_include` keeping an edited README out of its cache key; a large file,
+// parsed on several threads, the same in every fresh process.
 #include <unistd.h>
 
 #include "tests/unit/e2e_harness.h"
@@ -14,9 +15,47 @@ size_t count_of(const std::string& text, const std::string& part) {
     return count;
 }
 
+// A file of `steps` jobs in experiments of 100, over the size that is parsed on several
+// threads (compiler/piece_parsers.cc), with expressions at every precedence.
+std::string large_pipeline(int steps) {
+    std::string text = "param lr: float = 0.1\n";
+    for (int i = 0; i < steps; ++i) {
+        std::string n = std::to_string(i);
+        if (i % 100 == 0) text += (i ? "}\n" : "") + std::string("experiment e") + n + " {\n";
+        text += "  job j" + n + " { source = \"src\", command = \"/bin/true\", args = [\"${lr * 2 + " + n + " % 7}\", -" + n +
+                " * 2 + 1], timeout = 10m, variables = { A = \"x\" } }\n";
+    }
+    return text + "}\n";
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(check_e2e)
+
+// Each process starts with ANTLR's prediction caches empty, so the threads fill them
+// together: every run must give the same answer.
+BOOST_AUTO_TEST_CASE(a_large_file_gives_the_same_answer_in_every_fresh_process) {
+    Sandbox box;
+    std::string text = large_pipeline(4000);
+    BOOST_REQUIRE_GT(text.size(), 300u * 1024u);
+    box.write("src/readme.txt", "x\n");  // not the sandbox, where each run leaves its output
+    box.write("big.amlflow", text);
+    Outcome first = box.run({"plan", "big.amlflow", "--format", "json"}, 60);
+    BOOST_REQUIRE_MESSAGE(first.finished && first.code == 0, first.err);
+    BOOST_TEST(count_of(first.out, "\"step:j") >= 4000u);
+    for (int i = 0; i < 6; ++i) {
+        Outcome again = box.run({"plan", "big.amlflow", "--format", "json"}, 60);
+        BOOST_TEST_REQUIRE((again.code == 0 && again.out == first.out), "run " << i << ": " << again.err);
+    }
+    // A mistake near the end: the same message, at the same place, every time.
+    std::string broken = text;
+    broken.insert(broken.rfind("timeout"), "= ");
+    box.write("big.amlflow", broken);
+    Outcome wrong = box.run({"check", "big.amlflow"}, 60);
+    BOOST_TEST(wrong.code == 1, wrong);
+    BOOST_TEST(contains(wrong.err, "big.amlflow:4080:102: error: expected a field or '}', found '='"), wrong);
+    for (int i = 0; i < 3; ++i) BOOST_TEST(box.run({"check", "big.amlflow"}, 60).err == wrong.err);
+}
 
 BOOST_AUTO_TEST_CASE(warnings_say_what_will_not_run_here_and_keep_exit_zero) {
     Sandbox box;
