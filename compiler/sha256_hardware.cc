@@ -1,6 +1,7 @@
 #include "compiler/sha256_compress.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define AMLFLOW_SHA_NI 1
 #endif
@@ -9,8 +10,15 @@ namespace amlflow::compiler {
 
 #ifdef AMLFLOW_SHA_NI
 
+// CPUID, as clang's __builtin_cpu_supports knows no "sha": leaf 1 ECX bit 19 is SSE4.1,
+// leaf 7 EBX bit 29 is SHA.
 bool sha256_hardware_available() {
-    static const bool available = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+    static const bool available = [] {
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19))) return false;
+        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+        return (b & (1u << 29)) != 0;
+    }();
     return available;
 }
 
