@@ -109,19 +109,22 @@ Runner add_plan_command(CLI::App& app) {
         const compiler::Plan& plan = *kept->plan;
         std::optional<std::string> remote = args->format == "azureml" ? azureml_section(plan, *args) : std::nullopt;
         if (args->format == "azureml" && !remote) return 1;
-        std::string text = remote ? *remote : args->format == "json" ? compiler::plan_to_json(plan).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
-                         : args->format == "dot" ? compiler::plan_to_dot(plan)
-                         : args->format == "mermaid" ? compiler::plan_to_mermaid(plan)
-                         : compiler::plan_to_text(plan) + cache_section(plan, args->file);
-        if (args->output.empty()) {
-            std::cout << text;
+        std::ofstream file;
+        if (!args->output.empty()) file.open(args->output);
+        std::ostream& out = args->output.empty() ? std::cout : file;
+        if (args->format == "text") {
+            // Written as it is rendered: a large plan's text is never held whole.
+            compiler::write_plan_text(plan, out);
+            out << cache_section(plan, args->file);
         } else {
-            std::ofstream out(args->output);
-            out << text;
-            if (!out) {
-                std::cerr << "amlflow: error: cannot write '" << args->output << "'\n";
-                return 1;
-            }
+            out << (remote ? *remote : args->format == "json" ? compiler::plan_to_json(plan).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
+                    : args->format == "dot" ? compiler::plan_to_dot(plan)
+                    : compiler::plan_to_mermaid(plan));
+        }
+        out.flush();
+        if (!out) {
+            std::cerr << "amlflow: error: cannot write '" << (args->output.empty() ? "standard output" : args->output) << "'\n";
+            return 1;
         }
         return 0;
     };

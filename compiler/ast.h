@@ -118,6 +118,10 @@ struct Step {
     std::optional<Identifier> target;
     std::vector<Arg> bind_args;
     BlockPtr block;  // may be empty for a binding with no overrides
+    // `block` and `bind_args` packed into bytes (compiler/ast_pack.h) while the step waits
+    // to be checked: a large file's trees then cost about its size, not 15 times it.
+    // Empty when they are in place.
+    std::string packed;
 };
 
 enum class DeclKind { Import, Param, Let, Workspace, Environment, Compute, Experiment };

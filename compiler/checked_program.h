@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -21,6 +22,16 @@ struct CheckedDecl {
     std::string subkind;  // a compute's kind: local, hosts, amlcompute
     Value fields;         // a Map of the evaluated fields
     SourceRange range;
+};
+
+// A step's part of the plan that depends on the step alone, as compact JSON text
+// (plan_step.h): rendered as soon as the step is checked when a plan is wanted, so the
+// evaluated values of a large program never pile up. The hash's other parts (the hashes
+// of its inputs, environment and source) are added by build_plan.
+struct RenderedStep {
+    std::string spec;              // the node's spec, links included (its hashed fields are picked from it)
+    std::string hashed_template;   // a sweep's: its template's hashed fields
+    std::string template_params;   // a sweep's: its template's declared parameters
 };
 
 struct CheckedStep {
@@ -42,7 +53,11 @@ struct CheckedStep {
     std::string compute_id;
     std::string source_folder;          // relative to the main file's folder; jobs and sweeps
     std::vector<std::string> source_include;  // `source_include`: empty for the whole folder
+    std::string download_to;  // a download's `to`, when it is a path (checked against sources)
     SourceRange range;
+    // Set by render_step (plan_step.h), which frees the values above (fields, params, ...).
+    // A pointer: most of a large program's steps hold one only while the plan is built.
+    std::shared_ptr<RenderedStep> rendered;
 };
 
 struct CheckedProgram {

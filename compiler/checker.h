@@ -49,6 +49,9 @@ struct CheckOptions {
     // steps bind: set by compile_file when it builds a plan, which needs only the checked
     // program; the trees and the evaluated values are then never all held at once.
     bool drop_step_trees = false;
+    // Called with each step once it is checked, before the next: compile_file renders the
+    // step's part of the plan there (render_step), which frees its evaluated values.
+    std::function<void(CheckedStep&)> on_step_checked;
 };
 
 class Checker : public NameResolver {

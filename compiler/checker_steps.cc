@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <unordered_map>
+#include "compiler/ast_pack.h"
 #include "compiler/checker.h"
 #include "compiler/ignore_rules.h"
 #include "compiler/suggest.h"
@@ -49,12 +50,18 @@ bool stays_inside(const std::string& path) {
 void Checker::check_steps(CheckedProgram& program) {
     for (const std::string& name : step_order_) {
         const StepSymbol& symbol = steps_.at(name);
-        if (auto step = check_step(symbol)) program.steps.push_back(std::move(*step));
+        ast::unpack_step_body(*symbol.step, *modules_.modules[0]->ast->source);  // steps are in the main file
+        if (auto step = check_step(symbol)) {
+            program.steps.push_back(std::move(*step));
+            if (options_.on_step_checked) options_.on_step_checked(program.steps.back());
+        }
         // Later steps read only a checked step's name and kind (step_result), except a
         // binding or a sweep, which reads its job template's whole tree.
         if (options_.drop_step_trees && !symbol.step->is_template) {
             symbol.step->block.reset();
             std::vector<ast::Arg>().swap(symbol.step->bind_args);
+            // Its blocks' addresses may come back in the next step's unpacked tree.
+            evaluator_.forget_unknown_fields();
         }
     }
     warn_downloads_into_sources(program);
@@ -86,10 +93,9 @@ void Checker::warn_downloads_into_sources(const CheckedProgram& program) {
         }
     };
     for (const CheckedStep& download : program.steps) {
-        const Value* to = download.kind == ast::StepKind::Download ? download.fields.field("to") : nullptr;
-        if (!to || to->kind != ValueKind::Path || !stays_inside(to->text)) continue;
+        if (download.download_to.empty() || !stays_inside(download.download_to)) continue;
         if (!collected) collect_folders();
-        fs::path target = fs::path(to->text).lexically_normal();
+        fs::path target = fs::path(download.download_to).lexically_normal();
         for (Folder& folder : folders) {
             const fs::path& source = folder.source;
             fs::path relative = source == "." ? target : target.lexically_relative(source);
@@ -162,6 +168,7 @@ std::optional<CheckedStep> Checker::check_step(const StepSymbol& symbol) {
                                    "'to' of " + owner + " leaves the folder of the file: '" + to->text + "'")
                     .help("downloads go to a folder inside the file's folder, e.g. \"downloads/model\"");
             }
+            if (to && to->kind == ValueKind::Path) out.download_to = to->text;
             break;
         }
     }

@@ -1,6 +1,7 @@
 #include "compiler/compile.h"
 
 #include "compiler/checker.h"
+#include "compiler/plan_step.h"
 
 namespace amlflow::compiler {
 
@@ -19,6 +20,7 @@ std::unique_ptr<CompileResult> compile_file(const std::string& path, const Compi
     auto result = std::make_unique<CompileResult>();
     LoadOptions load;
     if (options.main_text) load.main_text = std::string_view(*options.main_text);
+    load.pack_steps = options.build_plan;  // the checker unpacks each step in turn (drop_step_trees)
     result->modules = load_modules(path, load, result->diagnostics);
     if (result->modules.modules.empty()) return result;
     CheckOptions check;
@@ -26,6 +28,7 @@ std::unique_ptr<CompileResult> compile_file(const std::string& path, const Compi
     check.machine = options.machine;
     check.compute = options.compute;
     check.drop_step_trees = options.build_plan;
+    if (options.build_plan) check.on_step_checked = render_step;
     CheckedProgram program;
     {
         Checker checker(result->modules, check, result->diagnostics);

@@ -70,6 +70,9 @@ public:
     // Whether a block had a field the schema does not know (most likely a misspelt one):
     // its required-field checks are then not reported, they would repeat the typo.
     bool had_unknown_field(const ast::Block* block) const { return blocks_with_unknown_fields_.count(block) > 0; }
+    // Once the blocks evaluated so far are freed (a checked step's tree): a new block at
+    // one's address must not seem to have had an unknown field.
+    void forget_unknown_fields() { blocks_with_unknown_fields_.clear(); }
 
     // A path written in `module`, made relative to the main file's folder (the one
     // convention of paths in the plan).

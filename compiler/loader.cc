@@ -48,7 +48,8 @@ std::optional<std::string> read_regular_file(const fs::path& path, std::string* 
 
 class Loader {
 public:
-    Loader(ModuleSet& set, Diagnostics& diagnostics) : set_(set), diagnostics_(diagnostics) {}
+    Loader(ModuleSet& set, Diagnostics& diagnostics, bool pack_steps)
+        : set_(set), diagnostics_(diagnostics), pack_steps_(pack_steps) {}
 
     std::optional<size_t> load(const std::string& display, const fs::path& folder, std::string text,
                                bool is_stdlib, const std::string& key);
@@ -59,6 +60,7 @@ private:
 
     ModuleSet& set_;
     Diagnostics& diagnostics_;
+    bool pack_steps_;  // the main file's: only it has steps
     std::map<std::string, size_t> loaded_;  // canonical key -> module index
     std::vector<std::string> stack_;        // keys being loaded, for cycles
     std::map<std::string, std::string> display_of_;
@@ -76,7 +78,7 @@ std::optional<size_t> Loader::load(const std::string& display, const fs::path& f
         diagnostics_.error("syntax", {source.get(), *bad, *bad + 1}, "the file is not valid UTF-8")
             .help("save it as UTF-8");
     } else {
-        module->ast = parse_module(source, diagnostics_);
+        module->ast = parse_module(source, diagnostics_, pack_steps_ && set_.modules.empty());
     }
     size_t index = set_.modules.size();
     set_.modules.push_back(std::move(module));
@@ -179,7 +181,7 @@ std::vector<std::string> stdlib_module_names() {
 ModuleSet load_modules(const std::string& main_path, const LoadOptions& options,
                        Diagnostics& diagnostics) {
     ModuleSet set;
-    Loader loader(set, diagnostics);
+    Loader loader(set, diagnostics, options.pack_steps);
     std::string text;
     if (options.main_text) {
         text = std::string(*options.main_text);

@@ -32,6 +32,9 @@ struct LoadOptions {
     // The main file's text when it is not (or not yet) on disk: an editor buffer, a fuzz
     // input. Copied once, into the module's source; it must outlive the call.
     std::optional<std::string_view> main_text;
+    // The main file's steps come back packed (ast_pack.h) when it parses in pieces: for a
+    // caller that unpacks and checks one step at a time (compile_file for a plan).
+    bool pack_steps = false;
 };
 
 ModuleSet load_modules(const std::string& main_path, const LoadOptions& options,

@@ -45,9 +45,9 @@ bool is_name(size_t type) { return type == L::ID || (type >= L::IMPORT && type <
 
 class Chunker {
 public:
-    Chunker(const SourceFile& file, std::string_view text, int workers)
+    Chunker(const SourceFile& file, std::string_view text, int workers, bool pack_steps)
         : file_(file), offsets_(text, 0), input_(text), lexer_(&input_),
-          parsers_(file, offsets_, &input_, workers) {
+          parsers_(file, offsets_, &input_, workers, pack_steps) {
         lexer_.removeErrorListeners();
     }
 
@@ -196,8 +196,9 @@ bool Chunker::flush_step() {
 }  // namespace
 
 std::optional<std::vector<ast::Decl>> parse_in_chunks(const SourceFile& file, std::string_view text,
-                                                      int workers) {
-    Chunker chunker(file, text, workers == kWorkersAsFitting ? PieceParsers::workers_for(text.size()) : workers);
+                                                      int workers, bool pack_steps) {
+    Chunker chunker(file, text, workers == kWorkersAsFitting ? PieceParsers::workers_for(text.size()) : workers,
+                    pack_steps);
     if (!chunker.run()) return std::nullopt;
     return chunker.decls();
 }

@@ -30,8 +30,10 @@ constexpr int kMaxNesting = 200;
 // `text` is `file`'s text, or the same number of bytes standing in for it (a byte order
 // mark turned into spaces). `workers`: the parser threads to start besides this one; by
 // default as many as the text's size and this machine's processors make worth it.
+// `pack_steps`: every step but a template comes back packed (ast_pack.h), for a caller
+// that checks one step at a time.
 constexpr int kWorkersAsFitting = -1;
 std::optional<std::vector<ast::Decl>> parse_in_chunks(const SourceFile& file, std::string_view text,
-                                                      int workers = kWorkersAsFitting);
+                                                      int workers = kWorkersAsFitting, bool pack_steps = false);
 
 }  // namespace amlflow::compiler

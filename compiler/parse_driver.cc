@@ -85,7 +85,7 @@ auto parse_with(const SourceFile& file, uint32_t begin, uint32_t end, Diagnostic
 namespace {
 
 std::unique_ptr<ast::Module> parse_file(std::shared_ptr<const SourceFile> source, Diagnostics& diagnostics,
-                                        bool in_chunks) {
+                                        bool in_chunks, bool pack_steps) {
     auto module = std::make_unique<ast::Module>();
     module->source = source;
     const SourceFile& file = *source;
@@ -100,7 +100,7 @@ std::unique_ptr<ast::Module> parse_file(std::shared_ptr<const SourceFile> source
     // error is parsed whole, which is where every syntax error is worded.
     std::string_view text = without_bom.empty() ? std::string_view(file.text()) : std::string_view(without_bom);
     if (in_chunks) {
-        if (auto decls = parse_in_chunks(file, text)) {
+        if (auto decls = parse_in_chunks(file, text, kWorkersAsFitting, pack_steps)) {
             module->decls = std::move(*decls);
             return module;
         }
@@ -118,13 +118,13 @@ std::unique_ptr<ast::Module> parse_file(std::shared_ptr<const SourceFile> source
 }  // namespace
 
 std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> source,
-                                          Diagnostics& diagnostics) {
-    return parse_file(std::move(source), diagnostics, true);
+                                          Diagnostics& diagnostics, bool pack_steps) {
+    return parse_file(std::move(source), diagnostics, true, pack_steps);
 }
 
 std::unique_ptr<ast::Module> parse_module_whole(std::shared_ptr<const SourceFile> source,
                                                 Diagnostics& diagnostics) {
-    return parse_file(std::move(source), diagnostics, false);
+    return parse_file(std::move(source), diagnostics, false, false);
 }
 
 ast::ExprPtr parse_expression(const SourceFile& file, uint32_t begin, uint32_t end,

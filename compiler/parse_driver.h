@@ -12,8 +12,10 @@ namespace amlflow::compiler {
 
 // A valid file is parsed one declaration (and one step) at a time (parse_chunks.h); any
 // other file is parsed whole, SLL first and LL with error recovery when that fails.
+// `pack_steps`: when the file parses in pieces, its steps but templates come back packed
+// (ast_pack.h); a file with a syntax error comes back unpacked.
 std::unique_ptr<ast::Module> parse_module(std::shared_ptr<const SourceFile> source,
-                                          Diagnostics& diagnostics);
+                                          Diagnostics& diagnostics, bool pack_steps = false);
 // The whole-file parse alone, as parse_module does it for a file that does not parse in
 // pieces: for the tests that hold the two to the same result.
 std::unique_ptr<ast::Module> parse_module_whole(std::shared_ptr<const SourceFile> source,

@@ -16,6 +16,7 @@
 
 #include "AmlflowParser.h"
 #include "compiler/ast_builder.h"
+#include "compiler/ast_pack.h"
 #include "compiler/fast_parser.h"
 #include "compiler/piece_token_stream.h"
 
@@ -40,8 +41,8 @@ constexpr size_t kBatch = 16;
 // until the next piece.
 class PieceParser {
 public:
-    PieceParser(const SourceFile& file, const OffsetMap& offsets, antlr4::CharStream* input)
-        : input_(input), parser_(nullptr), builder_(file, offsets, reported_, false) {
+    PieceParser(const SourceFile& file, const OffsetMap& offsets, antlr4::CharStream* input, bool pack_steps)
+        : file_(file), input_(input), pack_steps_(pack_steps), parser_(nullptr), builder_(file, offsets, reported_, false) {
         parser_.removeErrorListeners();
         parser_.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(
             antlr4::atn::PredictionMode::SLL);
@@ -59,6 +60,8 @@ public:
                 piece.decls = builder_.declarations(parser_.file());
             } else {
                 piece.step = builder_.step(parser_.stepChunk());
+                // A template stays unpacked: the bindings and sweeps of it read its tree.
+                if (pack_steps_ && piece.step && !piece.step->is_template) ast::pack_step_body(*piece.step, file_);
             }
             return reported_.all().empty();
         } catch (...) {
@@ -67,7 +70,9 @@ public:
     }
 
 private:
+    const SourceFile& file_;
     antlr4::CharStream* input_;
+    bool pack_steps_;
     FastParser parser_;
     std::unique_ptr<PieceTokenStream> tokens_;  // the last piece's: its tree points into them
     Diagnostics reported_;                     // the builder's: only ever a reason to give up
@@ -81,8 +86,8 @@ private:
 // finished thread's memory to the threads still running, so what the checker frees of
 // them is reused by the plan. (glibc's malloc would keep it in the worker's arena.)
 struct PieceParsers::Shared {
-    Shared(const SourceFile& file, const OffsetMap& offsets, antlr4::CharStream* input)
-        : file(file), offsets(offsets), input(input), here(file, offsets, input) {}
+    Shared(const SourceFile& file, const OffsetMap& offsets, antlr4::CharStream* input, bool pack_steps)
+        : file(file), offsets(offsets), input(input), pack_steps(pack_steps), here(file, offsets, input, pack_steps) {}
 
     void work();
     void run(PieceParser& parser, Piece& piece);
@@ -92,6 +97,7 @@ struct PieceParsers::Shared {
     const SourceFile& file;
     const OffsetMap& offsets;
     antlr4::CharStream* input;
+    bool pack_steps;
     PieceParser here;  // the submitting thread's
     std::atomic<bool> failed{false};
     size_t submitted = 0;         // by the submitting thread
@@ -106,7 +112,7 @@ struct PieceParsers::Shared {
 };
 
 void PieceParsers::Shared::work() {
-    PieceParser parser(file, offsets, input);
+    PieceParser parser(file, offsets, input, pack_steps);
     std::vector<Piece*> taken;
     for (;;) {
         taken.clear();
@@ -141,8 +147,8 @@ void PieceParsers::Shared::count(size_t pieces) {
 }
 
 PieceParsers::PieceParsers(const SourceFile& file, const OffsetMap& offsets, antlr4::CharStream* input,
-                           int workers)
-    : shared_(std::make_unique<Shared>(file, offsets, input)) {
+                           int workers, bool pack_steps)
+    : shared_(std::make_unique<Shared>(file, offsets, input, pack_steps)) {
     for (int i = 0; i < workers; ++i) {
         try {
             shared_->workers.emplace_back([shared = shared_.get()] { shared->work(); });

@@ -41,7 +41,9 @@ class PieceParsers {
 public:
     // `input` is the stream the tokens were lexed from; it, `file` and `offsets` outlive
     // this object. `workers` threads are started (0: every piece is parsed on this thread).
-    PieceParsers(const SourceFile& file, const OffsetMap& offsets, antlr4::CharStream* input, int workers);
+    // `pack_steps`: each step's body is packed once built (ast_pack.h), templates aside.
+    PieceParsers(const SourceFile& file, const OffsetMap& offsets, antlr4::CharStream* input, int workers,
+                 bool pack_steps = false);
     ~PieceParsers();
     PieceParsers(const PieceParsers&) = delete;
     PieceParsers& operator=(const PieceParsers&) = delete;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "compiler/checker.h"
+#include "compiler/plan_step.h"
 #include "compiler/schema.h"
 #include "compiler/sha256.h"
 #include "compiler/source_tree.h"
@@ -16,36 +17,29 @@ using nlohmann::json;
 
 namespace {
 
-const char* kind_word(ast::StepKind kind) {
-    switch (kind) {
-        case ast::StepKind::Job: return "job";
-        case ast::StepKind::Sweep: return "sweep";
-        case ast::StepKind::Register: return "register";
-        case ast::StepKind::Export: return "export";
-        case ast::StepKind::Download: return "download";
+std::string hash_json(const json& value) { return sha256_hex(compact_json(value)); }
+
+// The text a step's hash is taken of: the JSON object of its kind, its rendered fields and
+// the hashes of the nodes it needs, written as nlohmann's dump writes an object (keys in
+// byte order, compact), so the hashes are the ones the plan has always had.
+class HashedStep {
+public:
+    void add(const std::string& key, std::string json_text) { parts_[key] = std::move(json_text); }
+    void add_string(const std::string& key, const std::string& text) { parts_[key] = compact_json(json(text)); }
+    std::string hash() const {
+        std::string text = "{";
+        for (const auto& [key, value] : parts_) {
+            if (text.size() > 1) text += ',';
+            text += compact_json(json(key));
+            text += ':';
+            text += value;
+        }
+        return sha256_hex(text + "}");
     }
-    return "step";
-}
 
-json fields_json(const Value& fields) {
-    json out = json::object();
-    for (const auto& [key, value] : fields.fields) out[key] = value_to_json(value);
-    return out;
-}
-
-// Only the fields that decide a step's result enter its hash: a new timeout or restart
-// budget reuses the result; a new argument does not. Picked from the fields already
-// rendered (`fields_json`), so each value is turned into JSON once.
-json hashed_fields(const json& rendered, const BlockSpec& spec) {
-    json out = json::object();
-    for (const auto& [key, value] : rendered.items()) {
-        const FieldSpec* field = spec.find(key);
-        if (field && field->in_hash) out[key] = value;
-    }
-    return out;
-}
-
-std::string hash_json(const json& value) { return sha256_hex(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); }
+private:
+    std::map<std::string, std::string> parts_;
+};
 
 // Steps in dependency order, file order among equals: Kahn's algorithm with the ready
 // steps in a queue ordered by their place in the file, so a chain written consumers
@@ -119,76 +113,68 @@ Plan build_plan(CheckedProgram program, Diagnostics& diagnostics) {
             diagnostics.error("missing-file", {}, "cannot snapshot source folder '" + folder + "': " + error);
             continue;
         }
-        std::string name = folder;
-        if (!include.empty()) {
-            name += " [";
-            for (size_t i = 0; i < include.size(); ++i) name += (i ? ", " : "") + include[i];
-            name += "]";
-        }
+        std::string name = source_node_name(folder, include);
         id = "source:" + name;
-        PlanNode node{id, "source", name, "", json::object(), digest->hash};
-        node.spec = {{"path", folder}, {"files", digest->files.size()}, {"bytes", digest->total_bytes},
+        json spec = {{"path", folder}, {"files", digest->files.size()}, {"bytes", digest->total_bytes},
                      {"ignore_file", digest->ignore_origin}};
-        if (!include.empty()) node.spec["include"] = include;
+        if (!include.empty()) spec["include"] = include;
+        PlanNode node{id, "source", name, "", compact_json(spec), digest->hash};
         hash_of[node.id] = node.hash;
         plan.nodes.push_back(std::move(node));
     }
     for (const CheckedDecl& env : program.environments) {
-        PlanNode node{env.id, "environment", env.name, "", fields_json(env.fields), ""};
-        node.hash = hash_json(hashed_fields(node.spec, schema::environment()));
+        json spec = fields_json(env.fields);
+        PlanNode node{env.id, "environment", env.name, "", compact_json(spec), ""};
+        node.hash = hash_json(hashed_fields(spec, schema::environment()));
         hash_of[node.id] = node.hash;
         plan.nodes.push_back(std::move(node));
     }
     for (CheckedStep* step : dependency_order(program)) {
-        PlanNode node{"step:" + step->name, kind_word(step->kind), step->name, step->experiment, fields_json(step->fields), ""};
-        json hashed = {{"kind", node.kind}, {"fields", hashed_fields(node.spec, step_schema(step->kind))}};
-        step->fields = Value{};  // rendered: freed now, so the program shrinks as the plan grows
-        if (!step->template_name.empty()) {
-            json params = json::object();
-            for (const auto& [name, value] : step->params) params[name] = value_to_json(value);
-            json tmpl = {{"name", step->template_name}};
-            if (step->kind == ast::StepKind::Sweep) {
-                json declared = json::array();
-                for (const auto& param : step->template_params) {
-                    json entry = {{"name", param.name}, {"type", param.type}};
-                    if (param.default_value) entry["default"] = value_to_json(*param.default_value);
-                    declared.push_back(entry);
-                }
-                tmpl["params"] = declared;
-                tmpl["fields"] = fields_json(step->template_fields);
-                hashed["template"] = hashed_fields(tmpl["fields"], schema::job());
-                step->template_fields = Value{};
-                hashed["template_params"] = declared;
-            } else {
-                tmpl["bound"] = params;
-            }
-            node.spec["$template"] = tmpl;
+        render_step(*step);  // frees its values: the program shrinks as the plan grows
+        RenderedStep& rendered = *step->rendered;
+        PlanNode node{"step:" + step->name, step_kind_word(step->kind), step->name, step->experiment,
+                      std::move(rendered.spec), ""};
+        HashedStep hashed;
+        hashed.add_string("kind", node.kind);
+        hashed.add("fields", hashed_members(node.spec_text, step_schema(step->kind)));
+        if (step->kind == ast::StepKind::Sweep && !step->template_name.empty()) {
+            hashed.add("template", std::move(rendered.hashed_template));
+            hashed.add("template_params", std::move(rendered.template_params));
         }
-        auto link = [&](const std::string& from, const std::string& kind, const char* field) {
-            plan.edges.push_back({from, node.id, kind});
-            if (field) node.spec[field] = from;
-            hashed[kind == "data" ? "input:" + from : kind] = hash_of[from];
-        };
-        if (!step->environment_id.empty()) link(step->environment_id, "environment", "$environment");
+        if (!step->environment_id.empty()) {
+            plan.edges.push_back({step->environment_id, node.id, "environment"});
+            hashed.add_string("environment", hash_of[step->environment_id]);
+        }
         auto source = sources.find(std::make_pair(step->source_folder, step->source_include));
         if (!step->source_folder.empty() && source != sources.end() && !source->second.empty()) {
-            link(source->second, "source", "$source");
+            plan.edges.push_back({source->second, node.id, "source"});
+            hashed.add_string("source", hash_of[source->second]);
         }
-        if (!step->compute_id.empty()) node.spec["$compute"] = step->compute_id;
         // Where a job runs is part of what its result is: a result is reused only from the
         // compute it was asked to run on (`--compute` elsewhere runs it again). The
         // compute's identity enters the hash, not its fields (hosts, ssh options, sizes).
         // A job that names no compute runs on this machine, with no compute in its hash.
         if (auto placed = compute_of.find(step->compute_id); placed != compute_of.end()) {
-            hashed["compute"] = {{"name", placed->second->name}, {"kind", placed->second->subkind}};
+            hashed.add("compute", compact_json({{"name", placed->second->name}, {"kind", placed->second->subkind}}));
         }
-        for (const std::string& input : step->data_inputs) link("step:" + input, "data", nullptr);
+        for (const std::string& input : step->data_inputs) {
+            std::string from = "step:" + input;
+            plan.edges.push_back({from, node.id, "data"});
+            hashed.add_string("input:" + from, hash_of[from]);
+        }
         for (const std::string& before : step->after) plan.edges.push_back({"step:" + before, node.id, "after"});
-        node.hash = hash_json(hashed);
+        node.hash = hashed.hash();
         hash_of[node.id] = node.hash;
+        step->rendered.reset();
         plan.nodes.push_back(std::move(node));
     }
     return plan;
 }
+
+}  // namespace amlflow::compiler
+
+namespace amlflow::compiler {
+
+nlohmann::json PlanNode::spec() const { return json::parse(spec_text); }
 
 }  // namespace amlflow::compiler

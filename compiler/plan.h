@@ -5,6 +5,7 @@
 // reuse results and the hash is the same on every machine for the same inputs.
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,12 @@ struct PlanNode {
     std::string kind;        // job, sweep, register, export, download, environment, source
     std::string name;        // as written: "train", "curated.pytorch_1_6_gpu", "pytorch-birds"
     std::string experiment;  // steps only
-    nlohmann::json spec;     // evaluated fields (docs/plan-format.md)
+    // The evaluated fields (docs/plan-format.md) as compact JSON: a large plan's specs held
+    // as text take a twelfth of the memory of JSON objects. spec() parses it.
+    std::string spec_text;
     std::string hash;        // sha256 hex
+
+    nlohmann::json spec() const;
 };
 
 struct PlanEdge {
@@ -40,12 +45,14 @@ struct Plan {
 };
 
 // Reports a source folder that cannot be hashed (unreadable files) as a diagnostic.
-// Takes the program: each step's evaluated fields are freed as soon as its node is built,
-// so a large program and its plan are never held at once.
+// Takes the program: a step not rendered yet (render_step, plan_step.h) is rendered
+// and its evaluated fields freed as soon as its node is built, so a large program and its
+// plan are never held at once.
 Plan build_plan(CheckedProgram program, Diagnostics& diagnostics);
 
 nlohmann::json plan_to_json(const Plan& plan);
 std::string plan_to_text(const Plan& plan);
+void write_plan_text(const Plan& plan, std::ostream& stream);  // as plan_to_text, a node at a time
 std::string plan_to_dot(const Plan& plan);
 std::string plan_to_mermaid(const Plan& plan);
 

@@ -3,6 +3,7 @@
 #include "compiler/plan.h"
 
 #include <map>
+#include <sstream>
 
 namespace amlflow::compiler {
 
@@ -11,7 +12,7 @@ using nlohmann::json;
 json plan_to_json(const Plan& plan) {
     json nodes = json::array();
     for (const PlanNode& node : plan.nodes) {
-        json entry = {{"id", node.id}, {"kind", node.kind}, {"name", node.name}, {"hash", node.hash}, {"spec", node.spec}};
+        json entry = {{"id", node.id}, {"kind", node.kind}, {"name", node.name}, {"hash", node.hash}, {"spec", node.spec()}};
         if (!node.experiment.empty()) entry["experiment"] = node.experiment;
         nodes.push_back(entry);
     }
@@ -77,6 +78,13 @@ std::map<std::string, std::vector<std::string>> needs_by_node(const Plan& plan) 
 }  // namespace
 
 std::string plan_to_text(const Plan& plan) {
+    std::ostringstream text;
+    write_plan_text(plan, text);
+    return text.str();
+}
+
+// Written a node at a time: a large plan's text is never held whole.
+void write_plan_text(const Plan& plan, std::ostream& stream) {
     std::string out = "plan for " + plan.file + "\n";
     if (!plan.params.empty()) {
         out += "params:";
@@ -96,7 +104,10 @@ std::string plan_to_text(const Plan& plan) {
             for (const std::string& n : needs) list += (list.empty() ? "" : ", ") + n;
             out += "   after: " + list + "\n";
         }
-        for (const auto& [key, value] : node.spec.items()) {
+        stream << out;
+        out.clear();
+        json spec = node.spec();
+        for (const auto& [key, value] : spec.items()) {
             if (key == "$template") {
                 out += "   template: " + value["name"].get<std::string>() + "\n";
                 continue;
@@ -111,8 +122,8 @@ std::string plan_to_text(const Plan& plan) {
                 continue;
             }
             std::string label = key[0] == '$' ? key.substr(1) : key;
-            if (key == "compute" && node.spec.contains("$compute")) continue;  // shown with its kind
-            if (key[0] == '$' && node.spec.contains(label)) continue;  // the field says it already
+            if (key == "compute" && spec.contains("$compute")) continue;  // shown with its kind
+            if (key[0] == '$' && spec.contains(label)) continue;  // the field says it already
             std::string shown = key[0] == '$' ? value.get<std::string>().substr(value.get<std::string>().find(':') + 1)
                                               : show_json(value);
             out += "   " + label + ": " + shown + "\n";
@@ -121,14 +132,14 @@ std::string plan_to_text(const Plan& plan) {
     out += "\n";
     for (const PlanNode& node : plan.nodes) {
         if (node.kind == "source") {
-            size_t files = node.spec["files"].get<size_t>();
+            size_t files = node.spec()["files"].get<size_t>();
             out += "source " + node.name + ": " + std::to_string(files) + (files == 1 ? " file  #" : " files  #") +
                    short_hash(node.hash) + "\n";
         } else if (node.kind == "environment") {
             out += "environment " + node.name + "  #" + short_hash(node.hash) + "\n";
         }
     }
-    return out;
+    stream << out;
 }
 
 namespace {

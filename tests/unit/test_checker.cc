@@ -49,7 +49,7 @@ BOOST_AUTO_TEST_CASE(imported_declarations_are_reached_through_the_alias) {
     BOOST_TEST_REQUIRE(result->ok(), messages(result->diagnostics));
     const auto* env = amlflow::testing::node(*result->plan, "environment:c.base");
     BOOST_TEST_REQUIRE(env != nullptr);
-    BOOST_TEST(env->spec["python"] == "python3.11");
+    BOOST_TEST(env->spec()["python"] == "python3.11");
 }
 
 BOOST_AUTO_TEST_CASE(stdlib_curated_environments_resolve) {
@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(set_overrides_a_param_with_its_type) {
                                   {"epochs=7"});
     BOOST_TEST_REQUIRE(result->ok(), messages(result->diagnostics));
     BOOST_TEST(result->plan->params["epochs"] == 7);
-    BOOST_TEST(amlflow::testing::node(*result->plan, "step:j")->spec["args"][0] == 7);
+    BOOST_TEST(amlflow::testing::node(*result->plan, "step:j")->spec()["args"][0] == 7);
 }
 
 BOOST_AUTO_TEST_CASE(set_of_an_unknown_param_suggests_one_and_points_into_the_set) {
@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(field_types_are_checked_and_converted) {
     BOOST_TEST(has_message(bad->diagnostics, "field 'restarts' of job 'j' expects an int, found a string"));
     auto good = project.compile("experiment e { job j { script = \"t.py\", variables = { N = 1 } } }\n");
     BOOST_TEST_REQUIRE(good->ok(), messages(good->diagnostics));
-    BOOST_TEST(amlflow::testing::node(*good->plan, "step:j")->spec["variables"]["N"] == "1");
+    BOOST_TEST(amlflow::testing::node(*good->plan, "step:j")->spec()["variables"]["N"] == "1");
 }
 
 BOOST_AUTO_TEST_CASE(missing_script_and_source_are_found_before_running) {
@@ -176,7 +176,7 @@ BOOST_AUTO_TEST_CASE(templates_run_only_when_bound_and_bindings_are_typed) {
     BOOST_TEST(amlflow::testing::node(*ok->plan, "step:t") == nullptr);
     const auto* small = amlflow::testing::node(*ok->plan, "step:small");
     BOOST_TEST_REQUIRE(small != nullptr);
-    BOOST_TEST(small->spec["args"][1] == 2.0);
+    BOOST_TEST(small->spec()["args"][1] == 2.0);
     auto bad = project.compile("experiment e {\n job t(lr: float) { script = \"t.py\" }\n job x = t(lr = \"fast\")\n"
                                " job y = t(rate = 1)\n job z { script = \"t.py\", inputs = { m = t.outputs } }\n}\n");
     BOOST_TEST(has_message(bad->diagnostics, "parameter 'lr' of 't' is float, not a string"));
@@ -231,6 +231,32 @@ BOOST_AUTO_TEST_CASE(a_download_into_a_source_folder_is_a_warning_unless_ignored
     project.write(".amlignore", "downloads/\n");
     auto quiet = project.compile(text);
     BOOST_TEST(quiet->diagnostics.all().empty(), messages(quiet->diagnostics));
+}
+
+// With a plan, each step's tree is unpacked, checked and freed in turn (ast_pack.h), so
+// a step's blocks may sit where an earlier step's were: a step after one with an unknown
+// field is still told what it misses, exactly as `check` (no plan, no packing) tells it.
+BOOST_AUTO_TEST_CASE(steps_checked_one_at_a_time_say_what_checking_all_at_once_says) {
+    amlflow::testing::TempProject project;
+    project.write("t.py", kScript);
+    std::string text = "experiment e {\n";
+    for (int i = 0; i < 40; ++i) {
+        std::string n = std::to_string(i);
+        text += "  job a" + n + " { scrpt = \"t.py\" }\n  job b" + n + " { args = [\"" + n + "\"] }\n";
+    }
+    text += "}\n";
+    auto planned = project.compile(text);
+    CompileOptions check_only;
+    check_only.build_plan = false;
+    auto checked = compile_file((project.root() / "main.amlflow").string(), check_only);
+    std::string said = messages(planned->diagnostics);
+    BOOST_TEST(said == messages(checked->diagnostics));
+    size_t missing = 0;
+    for (size_t at = said.find("needs 'script' or 'command'"); at != std::string::npos;
+         at = said.find("needs 'script' or 'command'", at + 1)) {
+        ++missing;
+    }
+    BOOST_TEST(missing == 40u);  // every b, and no a: its unknown field is the error there
 }
 
 BOOST_AUTO_TEST_SUITE_END()

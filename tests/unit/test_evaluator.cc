@@ -16,7 +16,7 @@ nlohmann::json eval_arg(const std::string& prelude, const std::string& expr) {
     auto result = project.compile(prelude + "\nexperiment e {\n job up { script = \"t.py\" }\n job j { script = \"t.py\", args = [" +
                                   expr + "] }\n}\n");
     BOOST_TEST_REQUIRE(result->ok(), messages(result->diagnostics));
-    return amlflow::testing::node(*result->plan, "step:j")->spec["args"][0];
+    return amlflow::testing::node(*result->plan, "step:j")->spec()["args"][0];
 }
 
 std::string eval_error(const std::string& expr) {
@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(file_hashes_its_contents) {
     auto result = project.compile("environment e1 { conda = file(\"conda.yml\") }\n"
                                   "experiment e { job j { script = \"t.py\", environment = e1 } }\n");
     BOOST_TEST_REQUIRE(result->ok(), messages(result->diagnostics));
-    auto conda = amlflow::testing::node(*result->plan, "environment:e1")->spec["conda"];
+    auto conda = amlflow::testing::node(*result->plan, "environment:e1")->spec()["conda"];
     BOOST_TEST(conda["$path"] == "conda.yml");
     BOOST_TEST(conda["sha256"].get<std::string>().size() == 64u);
 }

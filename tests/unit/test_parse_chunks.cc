@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "compiler/ast_pack.h"
 #include "compiler/parse_chunks.h"
 #include "compiler/parse_driver.h"
 
@@ -134,6 +135,29 @@ std::string pieces_ast(const std::string& text, int workers) {
     return Dump().module(module);
 }
 
+// The same parse with every step packed (ast_pack.h), then each unpacked: it must be the
+// very tree. `packed`: how many steps came back packed.
+std::string packed_then_unpacked_ast(const std::string& text, int workers, size_t* packed) {
+    auto source = std::make_shared<SourceFile>("t.amlflow", text);
+    auto decls = parse_in_chunks(*source, text, workers, true);
+    BOOST_TEST_REQUIRE(decls.has_value());
+    *packed = 0;
+    for (ast::Decl& decl : *decls) {
+        for (ast::Step& step : decl.steps) {
+            if (step.packed.empty()) continue;
+            ++*packed;
+            BOOST_TEST((step.block == nullptr));
+            BOOST_TEST(step.bind_args.empty());
+            ast::unpack_step_body(step, *source);
+            BOOST_TEST(step.packed.empty());
+        }
+    }
+    ast::Module module;
+    module.source = source;
+    module.decls = std::move(*decls);
+    return Dump().module(module);
+}
+
 // A file of `steps` varied steps in experiments of 100, with comments, strings with
 // interpolations and non-ASCII text, bindings and sweeps: large enough to be parsed on
 // several threads.
@@ -251,6 +275,45 @@ BOOST_AUTO_TEST_CASE(a_large_file_parses_the_same_on_several_threads) {
     BOOST_TEST(pieces_ast(text, 1) == alone);
     BOOST_TEST(pieces_ast(text, 3) == alone);
     expect_same(text, "large file");
+}
+
+BOOST_AUTO_TEST_CASE(packed_steps_unpack_to_the_very_tree) {
+    // Every literal and range of the corpus and the examples, and a large file on threads
+    // (strings with interpolations and non-ASCII text, bindings, sweeps, negative numbers).
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::recursive_directory_iterator("tests/golden")) {
+        if (entry.path().extension() == ".amlflow") files.push_back(entry.path());
+    }
+    for (const auto& entry : fs::recursive_directory_iterator("examples")) {
+        if (entry.path().extension() == ".amlflow") files.push_back(entry.path());
+    }
+    BOOST_TEST_REQUIRE(files.size() > 100u);
+    size_t packed_in_all = 0;
+    for (const fs::path& file : files) {
+        std::string text = read(file);
+        if (!parses_in_pieces(text, 0)) continue;
+        size_t packed = 0;
+        BOOST_TEST(packed_then_unpacked_ast(text, 0, &packed) == pieces_ast(text, 0), file.string());
+        packed_in_all += packed;
+    }
+    BOOST_TEST(packed_in_all > 200u);
+    std::string large = large_file(3000);
+    size_t packed = 0;
+    BOOST_TEST(packed_then_unpacked_ast(large, 3, &packed) == pieces_ast(large, 0));
+    BOOST_TEST(packed == 3000u - 300u);  // every step but the templates (one in ten)
+}
+
+BOOST_AUTO_TEST_CASE(a_range_into_another_file_is_never_packed) {
+    auto source = std::make_shared<SourceFile>("t.amlflow", "experiment e { job j { script = \"t.py\" } }\n");
+    auto decls = parse_in_chunks(*source, source->text(), 0);
+    BOOST_TEST_REQUIRE(decls.has_value());
+    ast::Step& step = (*decls)[0].steps[0];
+    SourceFile other("other.amlflow", "x");
+    step.block->members[0].key.range.file = &other;
+    BOOST_TEST(!ast::pack_step_body(step, *source));
+    BOOST_TEST(step.packed.empty());
+    BOOST_TEST_REQUIRE((step.block != nullptr));  // left as it was
+    BOOST_TEST(step.block->members[0].key.name == "script");
 }
 
 BOOST_AUTO_TEST_CASE(a_large_file_with_a_problem_late_in_it_is_worded_as_before) {

@@ -3,6 +3,7 @@
 // and not change with comments, formatting or run policies.
 #include <boost/test/unit_test.hpp>
 
+#include "compiler/plan_step.h"
 #include "test_support.h"
 
 using namespace amlflow::compiler;
@@ -185,7 +186,7 @@ BOOST_AUTO_TEST_CASE(steps_checked_after_earlier_trees_are_freed) {
         "}\n");
     BOOST_TEST_REQUIRE(result->ok(), messages(result->diagnostics));
     std::map<std::string, nlohmann::json> spec;
-    for (const PlanNode& node : result->plan->nodes) spec[node.id] = node.spec;
+    for (const PlanNode& node : result->plan->nodes) spec[node.id] = node.spec();
     BOOST_TEST(spec["step:early"]["$template"]["bound"]["lr"] == 0.5);
     BOOST_TEST(spec["step:late"]["$template"]["bound"]["lr"] == 0.2);
     BOOST_TEST(spec["step:s"]["$template"]["fields"].contains("script"));
@@ -193,6 +194,36 @@ BOOST_AUTO_TEST_CASE(steps_checked_after_earlier_trees_are_freed) {
     bool data_edge = false;
     for (const PlanEdge& edge : result->plan->edges) data_edge |= edge.from == "step:early" && edge.to == "step:late";
     BOOST_TEST(data_edge);
+}
+
+// A step's hash reads the hashed members of its rendered spec straight from the text
+// (hashed_members): it must pick what parsing the spec and picking from the object picks,
+// byte for byte, whatever the values hold (brackets, commas and quotes in strings).
+BOOST_AUTO_TEST_CASE(hashed_members_pick_what_the_parsed_spec_gives) {
+    TempProject project;
+    write_project(project);
+    auto result = project.compile(
+        "experiment e {\n"
+        "  job a { source = \"src\", script = \"train.py\", args = [\"},{\\\"]\", \"a,b\", 1, -3.5e-7],\n"
+        "          variables = { X = \"{\\\\\" }, timeout = 5m, restarts = 2, metrics = [\"loss\"] }\n"
+        "  job t(lr: float = 0.1) { source = \"src\", script = \"train.py\", args = [\"--lr\", lr] }\n"
+        "  job b = t(lr = 0.5) { args = [a.outputs / \"m,}.pt\"] }\n"
+        "  sweep s over t { space { lr = loguniform(0.001, 0.1) }, objective = maximize(\"acc\"), trials = 2 }\n"
+        "  register model m { path = a.outputs / \"model.pt\" }\n"
+        "  download d { path = a.outputs, to = \"out\" }\n"
+        "}\n");
+    BOOST_TEST_REQUIRE(result->ok(), messages(result->diagnostics));
+    size_t steps = 0;
+    for (const PlanNode& node : result->plan->nodes) {
+        if (node.kind == "source" || node.kind == "environment") continue;
+        ++steps;
+        const BlockSpec& schema = node.kind == "job" ? schema::job() : node.kind == "sweep" ? schema::sweep()
+                                : node.kind == "register" ? schema::register_model() : schema::download();
+        std::string picked = hashed_members(node.spec_text, schema);
+        BOOST_TEST(picked == compact_json(hashed_fields(node.spec(), schema)), node.id);
+        BOOST_TEST(nlohmann::json::parse(picked).is_object());
+    }
+    BOOST_TEST(steps == 5u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
