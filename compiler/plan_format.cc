@@ -2,6 +2,10 @@
 // (Graphviz) and Mermaid (Markdown documents).
 #include "compiler/plan.h"
 
+#include "compiler/json_text.h"
+#include "compiler/plan_step.h"
+
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -27,44 +31,67 @@ namespace {
 
 std::string short_hash(const std::string& hash) { return hash.substr(0, 12); }
 
-// Values as a person reads them: paths and references by name, objects as written.
-std::string show_json(const json& value) {
-    if (value.is_object()) {
-        if (value.contains("$path")) return value["$path"].get<std::string>();
-        if (value.contains("$ref")) {
-            std::string id = value["$ref"].get<std::string>();
+// Values as a person reads them: paths and references by name, objects as written. Read
+// from the spec's JSON text in place (json_text.h).
+std::string show_json(std::string_view value) {
+    namespace jt = json_text;
+    if (jt::is_object(value)) {
+        // Its '$' members, read in one pass: they come first (keys are in byte order).
+        std::optional<std::string_view> path, ref, output, param, ms, bytes, format, kind;
+        jt::each_member(value, [&](std::string_view key, std::string_view item) {
+            if (key.size() < 2 || key[1] != '$') return;
+            std::string_view name = key.substr(2, key.size() - 3);
+            if (name == "path") path = item;
+            else if (name == "ref") ref = item;
+            else if (name == "output") output = item;
+            else if (name == "param") param = item;
+            else if (name == "duration_ms") ms = item;
+            else if (name == "bytes") bytes = item;
+            else if (name == "format") format = item;
+            else if (name == "kind") kind = item;
+        });
+        if (path) return jt::string_of(*path);
+        if (ref) {
+            std::string id = jt::string_of(*ref);
             return id.substr(id.find(':') + 1);
         }
-        if (value.contains("$output")) {
-            const json& out = value["$output"];
-            std::string text = out["step"].get<std::string>();
-            for (const json& member : out["result"]) text += "." + member.get<std::string>();
-            if (!out["path"].get<std::string>().empty()) text += "/" + out["path"].get<std::string>();
+        if (output) {
+            std::string text = jt::string_of(jt::member(*output, "step").value_or("\"\""));
+            jt::each_item(jt::member(*output, "result").value_or("[]"), [&](std::string_view result) {
+                text += "." + jt::string_of(result);
+            });
+            std::string under = jt::string_of(jt::member(*output, "path").value_or("\"\""));
+            if (!under.empty()) text += "/" + under;
             return text;
         }
-        if (value.contains("$param")) return "<" + value["$param"].get<std::string>() + ">";
-        if (value.contains("$duration_ms")) return std::to_string(value["$duration_ms"].get<int64_t>() / 1000) + "s";
-        if (value.contains("$bytes")) return std::to_string(value["$bytes"].get<int64_t>()) + "B";
-        if (value.contains("$format")) {
+        if (param) return "<" + jt::string_of(*param) + ">";
+        if (ms) return std::to_string(std::stoll(std::string(*ms)) / 1000) + "s";
+        if (bytes) return std::to_string(std::stoll(std::string(*bytes))) + "B";
+        if (format) {
             std::string text;
-            for (const json& part : value["$format"]) text += part.is_string() ? part.get<std::string>() : "${" + show_json(part) + "}";
+            jt::each_item(*format, [&](std::string_view part) {
+                text += jt::is_string(part) ? jt::string_of(part) : "${" + show_json(part) + "}";
+            });
             return "\"" + text + "\"";
         }
-        std::string out = value.contains("$kind") ? value["$kind"].get<std::string>() + " " : "";
+        std::string out = kind ? jt::string_of(*kind) + " " : "";
         std::string fields;
-        for (const auto& [key, item] : value.items()) {
-            if (key != "$kind") fields += (fields.empty() ? "" : ", ") + key + " = " + show_json(item);
-        }
+        jt::each_member(value, [&](std::string_view key, std::string_view item) {
+            if (key != "\"$kind\"") fields += (fields.empty() ? "" : ", ") + jt::string_of(key) + " = " + show_json(item);
+        });
         return fields.empty() ? out + "{}" : out + "{ " + fields + " }";
     }
-    if (value.is_array()) {
+    if (jt::is_array(value)) {
         std::string out;
-        for (const json& item : value) out += (out.empty() ? "" : ", ") + show_json(item);
+        jt::each_item(value, [&](std::string_view item) { out += (out.empty() ? "" : ", ") + show_json(item); });
         return "[" + out + "]";
     }
-    if (value.is_string()) return value.get<std::string>();
-    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (jt::is_string(value)) return jt::string_of(value);
+    return std::string(value);  // a number, true, false or null: as nlohmann dumped it
 }
+
+// A value of the plan's own JSON (params), shown as a spec's value is.
+std::string show_json(const json& value) { return show_json(std::string_view(compact_json(value))); }
 
 // The steps each step waits for, by node id: one pass over the edges, not one per node.
 std::map<std::string, std::vector<std::string>> needs_by_node(const Plan& plan) {
@@ -106,15 +133,21 @@ void write_plan_text(const Plan& plan, std::ostream& stream) {
         }
         stream << out;
         out.clear();
-        json spec = node.spec();
-        for (const auto& [key, value] : spec.items()) {
+        std::vector<std::pair<std::string, std::string_view>> members;
+        json_text::each_member(node.spec_text, [&](std::string_view quoted, std::string_view value) {
+            members.emplace_back(json_text::string_of(quoted), value);
+        });
+        auto has = [&](const std::string& key) {
+            return std::any_of(members.begin(), members.end(), [&](const auto& m) { return m.first == key; });
+        };
+        for (const auto& [key, value] : members) {
             if (key == "$template") {
-                out += "   template: " + value["name"].get<std::string>() + "\n";
+                out += "   template: " + json_text::string_of(json_text::member(value, "name").value_or("\"\"")) + "\n";
                 continue;
             }
             if (key == "$compute") {
                 // Where it runs, with the compute's kind: as written, or as --compute placed it.
-                std::string id = value.get<std::string>();
+                std::string id = json_text::string_of(value);
                 std::string kind = plan.computes.contains(id) ? plan.computes[id].value("$kind", "") : "";
                 std::string name = id.substr(id.find(':') + 1);
                 if (name == "(local)") name = "this machine";  // the built-in compute: no declaration
@@ -122,10 +155,15 @@ void write_plan_text(const Plan& plan, std::ostream& stream) {
                 continue;
             }
             std::string label = key[0] == '$' ? key.substr(1) : key;
-            if (key == "compute" && spec.contains("$compute")) continue;  // shown with its kind
-            if (key[0] == '$' && spec.contains(label)) continue;  // the field says it already
-            std::string shown = key[0] == '$' ? value.get<std::string>().substr(value.get<std::string>().find(':') + 1)
-                                              : show_json(value);
+            if (key == "compute" && has("$compute")) continue;  // shown with its kind
+            if (key[0] == '$' && has(label)) continue;  // the field says it already
+            std::string shown;
+            if (key[0] == '$') {
+                std::string id = json_text::string_of(value);
+                shown = id.substr(id.find(':') + 1);
+            } else {
+                shown = show_json(value);
+            }
             out += "   " + label + ": " + shown + "\n";
         }
     }

@@ -226,4 +226,93 @@ BOOST_AUTO_TEST_CASE(hashed_members_pick_what_the_parsed_spec_gives) {
     BOOST_TEST(steps == 5u);
 }
 
+// The text form reads each node's spec from its JSON text in place (json_text.h): every
+// kind of value is shown as a person writes it, escapes undone, as when the specs were
+// parsed first.
+BOOST_AUTO_TEST_CASE(the_text_form_shows_every_kind_of_value) {
+    TempProject project;
+    project.write("src/train.py", "print('x')\n");
+    auto result = project.compile(
+        "param lr: float = 0.1\n"
+        "param name: string = \"run \\\"one\\\"\"\n"
+        "environment env { python = \"/usr/bin/python3\", variables = { A = \"1\" } }\n"
+        "compute here : local { cpus = 2 }\n"
+        "experiment e {\n"
+        "  job prep {\n"
+        "    source = \"src\", script = \"train.py\", environment = env, compute = here,\n"
+        "    args = [\"--out\", \"a \\\"q\\\" \\\\ b\", 1.5e-7, -3, true, \"${name}-${lr * 2}\"],\n"
+        "    timeout = 90m, restarts = 2,\n"
+        "    variables = { \"MY VAR\" = \"x${lr}\", B = \"café\\ttab\" },\n"
+        "    distribution = pytorch { processes_per_node = 2 },\n"
+        "    tags = { team = \"ml\" }\n"
+        "  }\n"
+        "  job t(lr: float = 0.1) { source = \"src\", script = \"train.py\", args = [\"--lr\", lr, \"--data\", prep.outputs / \"d\"], metrics = [\"acc\"] }\n"
+        "  job b = t(lr = 0.5) { after = [prep], args = [\"--in=${prep.outputs}/x\", prep.outputs, 1KB, 2h] }\n"
+        "  sweep s over t { space { lr = loguniform(0.001, 0.1) }, objective = maximize(\"acc\"), trials = 2 }\n"
+        "  register model m { name = \"m\", path = s.best.outputs / \"model.pt\", tags = { k = \"v\" } }\n"
+        "  download d { path = b.outputs, to = \"out\" }\n"
+        "}\n");
+    BOOST_TEST_REQUIRE(result->ok(), messages(result->diagnostics));
+    std::string text = plan_to_text(*result->plan);
+    std::string without_hashes;
+    for (size_t at = 0; at < text.size(); ++at) {
+        without_hashes += text[at];
+        if (text[at] == '#' && at + 12 < text.size()) {
+            without_hashes += "HASH";
+            at += 12;
+        }
+    }
+    BOOST_TEST(without_hashes ==
+        "plan for main.amlflow\n"
+        "params: lr=0.1 name=run \"one\"\n"
+        "\n"
+        "1. job prep  (experiment e)  #HASH\n"
+        "   compute: here (local)\n"
+        "   args: [--out, a \"q\" \\ b, 1.5e-07, -3, true, run \"one\"-0.2]\n"
+        "   distribution: pytorch { processes_per_node = 2 }\n"
+        "   environment: env\n"
+        "   restarts: 2\n"
+        "   script: train.py\n"
+        "   source: src\n"
+        "   tags: { team = ml }\n"
+        "   timeout: 5400s\n"
+        "   variables: { B = café\ttab, MY VAR = x0.1 }\n"
+        "\n"
+        "2. job b  (experiment e)  #HASH\n"
+        "   after: prep\n"
+        "   compute: this machine (local)\n"
+        "   environment: (default)\n"
+        "   template: t\n"
+        "   after: [prep]\n"
+        "   args: [\"--in=${prep.outputs}/x\", prep.outputs, 1000B, 7200s]\n"
+        "   metrics: [acc]\n"
+        "   script: train.py\n"
+        "   source: src\n"
+        "\n"
+        "3. sweep s  (experiment e)  #HASH\n"
+        "   after: prep\n"
+        "   compute: this machine (local)\n"
+        "   environment: (default)\n"
+        "   source: src\n"
+        "   template: t\n"
+        "   objective: maximize { metric = acc }\n"
+        "   space: { lr = loguniform { high = 0.1, low = 0.001 } }\n"
+        "   trials: 2\n"
+        "\n"
+        "4. register m  (experiment e)  #HASH\n"
+        "   after: s\n"
+        "   name: m\n"
+        "   path: s.best.outputs/model.pt\n"
+        "   tags: { k = v }\n"
+        "\n"
+        "5. download d  (experiment e)  #HASH\n"
+        "   after: b\n"
+        "   path: b.outputs\n"
+        "   to: out\n"
+        "\n"
+        "source src: 1 file  #HASH\n"
+        "environment env  #HASH\n"
+        "environment (default)  #HASH\n");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
