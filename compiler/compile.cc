@@ -1,7 +1,8 @@
 #include "compiler/compile.h"
 
 #include "compiler/checker.h"
-#include "compiler/plan_step.h"
+#include "compiler/piece_parsers.h"
+#include "compiler/step_renderer.h"
 
 namespace amlflow::compiler {
 
@@ -28,13 +29,18 @@ std::unique_ptr<CompileResult> compile_file(const std::string& path, const Compi
     check.machine = options.machine;
     check.compute = options.compute;
     check.drop_step_trees = options.build_plan;
-    if (options.build_plan) check.on_step_checked = render_step;
+    // A step's part of the plan is rendered as soon as it is checked, which frees its
+    // values; on a large file, on a thread of its own (step_renderer.h).
+    const std::string_view main_text = result->modules.modules[0]->ast->source->text();
+    StepRenderer renderer(options.build_plan && PieceParsers::workers_for(main_text.size()) > 0);
+    if (options.build_plan) check.on_step_checked = [&renderer](CheckedStep& step) { renderer.add(step); };
     CheckedProgram program;
     {
         Checker checker(result->modules, check, result->diagnostics);
         program = checker.run();
         result->extra_sources = checker.take_extra_sources();
     }
+    renderer.finish();
     if (options.build_plan && !result->diagnostics.has_errors()) {
         // The plan needs only the checked program: the syntax trees go first, so they and
         // the plan are never held at once (a large file's trees are ~17x its size).

@@ -3,7 +3,9 @@
 // and not change with comments, formatting or run policies.
 #include <boost/test/unit_test.hpp>
 
+#include "compiler/checker.h"
 #include "compiler/plan_step.h"
+#include "compiler/step_renderer.h"
 #include "test_support.h"
 
 using namespace amlflow::compiler;
@@ -313,6 +315,51 @@ BOOST_AUTO_TEST_CASE(the_text_form_shows_every_kind_of_value) {
         "source src: 1 file  #HASH\n"
         "environment env  #HASH\n"
         "environment (default)  #HASH\n");
+}
+
+// On a large file the checked steps are rendered on a thread of their own while the
+// checker goes on (step_renderer.h): each step's rendering is the one it gets alone.
+BOOST_AUTO_TEST_CASE(steps_rendered_on_a_thread_are_rendered_as_alone) {
+    TempProject project;
+    write_project(project);
+    std::string text = "param lr: float = 0.1\nexperiment e {\n"
+                       "  job t(lr: float = 0.1) { source = \"src\", script = \"train.py\", args = [\"--lr\", lr], metrics = [\"acc\"] }\n";
+    for (int i = 0; i < 600; ++i) {
+        std::string n = std::to_string(i);
+        text += "  job j" + n + " { source = \"src\", script = \"train.py\", args = [\"--n\", " + n + ", lr * " + n +
+                "], timeout = " + std::to_string(i + 1) + "m" + (i ? ", after = [j" + std::to_string(i - 1) + "]" : "") + " }\n";
+        if (i % 10 == 0) text += "  job b" + n + " = t(lr = 0." + n + ")\n";
+        if (i % 50 == 0) text += "  sweep s" + n + " over t { space { lr = choice(0.1, 0." + n + ") }, objective = maximize(\"acc\") }\n";
+    }
+    text += "}\n";
+    std::string path = project.write("main.amlflow", text).string();
+    auto rendered = [&](bool on_a_thread) {
+        Diagnostics diagnostics;
+        LoadOptions load;
+        load.pack_steps = true;
+        ModuleSet modules = load_modules(path, load, diagnostics);
+        StepRenderer renderer(on_a_thread);
+        CheckOptions check;
+        check.drop_step_trees = true;
+        check.on_step_checked = [&renderer](CheckedStep& step) { renderer.add(step); };
+        CheckedProgram program;
+        {
+            Checker checker(modules, check, diagnostics);
+            program = checker.run();
+        }
+        renderer.finish();
+        BOOST_TEST(!diagnostics.has_errors(), messages(diagnostics));
+        std::vector<std::string> specs;
+        for (const CheckedStep& step : program.steps) {
+            BOOST_TEST_REQUIRE((step.rendered != nullptr));
+            BOOST_TEST(step.fields.fields.empty());  // freed once rendered
+            specs.push_back(step.rendered->spec + step.rendered->hashed_template + step.rendered->template_params);
+        }
+        return specs;
+    };
+    std::vector<std::string> alone = rendered(false);
+    BOOST_TEST(alone.size() == 600u + 60u + 12u);
+    BOOST_TEST(rendered(true) == alone, "rendered on a thread");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
