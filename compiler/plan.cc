@@ -1,8 +1,10 @@
 #include "compiler/plan.h"
 
+#include <algorithm>
 #include <map>
 #include <queue>
 #include <set>
+#include <unordered_map>
 
 #include "compiler/checker.h"
 #include "compiler/plan_step.h"
@@ -25,12 +27,12 @@ std::string hash_json(const json& value) { return sha256_hex(compact_json(value)
 class HashedStep {
 public:
     void add(const std::string& key, std::string json_text) { parts_[key] = std::move(json_text); }
-    void add_string(const std::string& key, const std::string& text) { parts_[key] = compact_json(json(text)); }
+    void add_string(const std::string& key, const std::string& text) { parts_[key] = json_string(text); }
     std::string hash() const {
         std::string text = "{";
         for (const auto& [key, value] : parts_) {
             if (text.size() > 1) text += ',';
-            text += compact_json(json(key));
+            text += json_string(key);
             text += ':';
             text += value;
         }
@@ -38,6 +40,16 @@ public:
     }
 
 private:
+    // A string as nlohmann dumps it. Names, ids and hashes need no escape: quoted as they
+    // are, which spares a JSON value per key of every step.
+    static std::string json_string(const std::string& text) {
+        bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+            auto byte = static_cast<unsigned char>(c);
+            return byte >= 0x20 && byte < 0x80 && c != '"' && c != '\\';
+        });
+        return plain ? '"' + text + '"' : compact_json(json(text));
+    }
+
     std::map<std::string, std::string> parts_;
 };
 
@@ -45,7 +57,7 @@ private:
 // steps in a queue ordered by their place in the file, so a chain written consumers
 // first costs no more than one written producers first.
 std::vector<CheckedStep*> dependency_order(CheckedProgram& program) {
-    std::map<std::string, size_t> index;
+    std::unordered_map<std::string, size_t> index;
     for (size_t i = 0; i < program.steps.size(); ++i) index[program.steps[i].name] = i;
     std::vector<size_t> waiting(program.steps.size(), 0);
     std::vector<std::vector<size_t>> dependents(program.steps.size());
@@ -96,7 +108,7 @@ Plan build_plan(CheckedProgram program, Diagnostics& diagnostics) {
     for (const CheckedDecl& compute : program.computes) {
         if (compute.range.valid()) compute_of[compute.id] = &compute;
     }
-    std::map<std::string, std::string> hash_of;
+    std::unordered_map<std::string, std::string> hash_of;
     // One source node per folder and `source_include` list: the same folder narrowed
     // differently is a different snapshot.
     std::map<std::pair<std::string, std::vector<std::string>>, std::string> sources;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <sstream>
+#include <unordered_map>
 
 namespace amlflow::compiler {
 
@@ -94,8 +95,8 @@ std::string show_json(std::string_view value) {
 std::string show_json(const json& value) { return show_json(std::string_view(compact_json(value))); }
 
 // The steps each step waits for, by node id: one pass over the edges, not one per node.
-std::map<std::string, std::vector<std::string>> needs_by_node(const Plan& plan) {
-    std::map<std::string, std::vector<std::string>> needs;
+std::unordered_map<std::string, std::vector<std::string>> needs_by_node(const Plan& plan) {
+    std::unordered_map<std::string, std::vector<std::string>> needs;
     for (const PlanEdge& edge : plan.edges) {
         if (edge.kind == "data" || edge.kind == "after") needs[edge.to].push_back(edge.from.substr(5));
     }
@@ -119,7 +120,10 @@ void write_plan_text(const Plan& plan, std::ostream& stream) {
         out += "\n";
     }
     size_t number = 0;
-    std::map<std::string, std::vector<std::string>> waits = needs_by_node(plan);
+    std::unordered_map<std::string, std::vector<std::string>> waits = needs_by_node(plan);
+    std::unordered_map<std::string, std::string> compute_kinds;  // by id: read once, not per step
+    for (const auto& [id, compute] : plan.computes.items()) compute_kinds[id] = compute.value("$kind", "");
+    std::vector<std::pair<std::string, std::string_view>> members;  // of the node's spec
     for (const PlanNode& node : plan.nodes) {
         if (node.kind == "source" || node.kind == "environment") continue;
         out += "\n" + std::to_string(++number) + ". " + node.kind + " " + node.name;
@@ -133,7 +137,7 @@ void write_plan_text(const Plan& plan, std::ostream& stream) {
         }
         stream << out;
         out.clear();
-        std::vector<std::pair<std::string, std::string_view>> members;
+        members.clear();
         json_text::each_member(node.spec_text, [&](std::string_view quoted, std::string_view value) {
             members.emplace_back(json_text::string_of(quoted), value);
         });
@@ -148,7 +152,8 @@ void write_plan_text(const Plan& plan, std::ostream& stream) {
             if (key == "$compute") {
                 // Where it runs, with the compute's kind: as written, or as --compute placed it.
                 std::string id = json_text::string_of(value);
-                std::string kind = plan.computes.contains(id) ? plan.computes[id].value("$kind", "") : "";
+                auto known = compute_kinds.find(id);
+                const std::string& kind = known != compute_kinds.end() ? known->second : "";
                 std::string name = id.substr(id.find(':') + 1);
                 if (name == "(local)") name = "this machine";  // the built-in compute: no declaration
                 out += "   compute: " + name + (kind.empty() ? "" : " (" + kind + ")") + "\n";
