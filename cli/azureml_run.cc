@@ -31,15 +31,10 @@ azureml::AzureMlBackendOptions azureml_run_options(const RunPlan& plan, RunStore
         // A step's job that may still run, or one that completed while the run was detached
         // but whose outputs did not come back then (detached_run.h): followed, not submitted again.
         // remote-jobs.json is read once for the run, not once for every step.
-        std::map<std::string, std::string> completed, live;
-        for (const RemoteJob& job : read_remote_jobs(run_folder)) {
+        std::vector<RemoteJob> jobs = read_remote_jobs(run_folder);
+        std::map<std::string, std::string> completed, live = live_remote_jobs(jobs);
+        for (const RemoteJob& job : jobs) {
             if (job.state == "Completed") completed[job.step] = job.job;
-            // The step's latest job, while it may still run (as live_remote_job says).
-            if (job.state == "submitted") {
-                live[job.step] = job.job;
-            } else {
-                live.erase(job.step);
-            }
         }
         auto steps = store.steps_of(run_id);
         for (const StepRecord& step : steps ? *steps : std::vector<StepRecord>{}) {

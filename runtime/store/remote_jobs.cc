@@ -76,13 +76,16 @@ bool record_remote_job(const fs::path& run_folder, const RemoteJob& job, std::st
     return true;
 }
 
-std::optional<RemoteJob> live_remote_job(const fs::path& run_folder, const std::string& step) {
-    std::optional<RemoteJob> found;
-    for (const RemoteJob& job : read_remote_jobs(run_folder)) {
-        if (job.step == step) found = job;
+std::map<std::string, std::string> live_remote_jobs(const std::vector<RemoteJob>& jobs) {
+    std::map<std::string, std::string> live;
+    for (const RemoteJob& job : jobs) {  // oldest first: a later job of the step decides
+        if (job.state == "submitted") {
+            live[job.step] = job.job;
+        } else {
+            live.erase(job.step);
+        }
     }
-    if (found && found->state != "submitted") return std::nullopt;
-    return found;
+    return live;
 }
 
 }  // namespace amlflow::runtime

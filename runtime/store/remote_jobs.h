@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,7 +33,7 @@ std::vector<RemoteJob> read_remote_jobs(const std::filesystem::path& run_folder)
 // so a reader never sees half of it. false with *error.
 bool record_remote_job(const std::filesystem::path& run_folder, const RemoteJob& job, std::string* error);
 
-// The step's latest job that may still run (state "submitted"), if any.
-std::optional<RemoteJob> live_remote_job(const std::filesystem::path& run_folder, const std::string& step);
+// Each step's latest job while it may still run (state "submitted"): job name by step name.
+std::map<std::string, std::string> live_remote_jobs(const std::vector<RemoteJob>& jobs);
 
 }  // namespace amlflow::runtime

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/store/remote_jobs.h"
 #include "runtime/store/run_store.h"
 #include "runtime/store/run_store_schema.h"
 #include "test_support.h"
@@ -431,6 +432,24 @@ BOOST_AUTO_TEST_CASE(a_version_2_store_gets_stopped_early_and_run_options) {
     // Foreign keys hold after the rebuild: deleting the run still cascades.
     raw_exec(folder, "PRAGMA foreign_keys = ON; DELETE FROM run;");
     BOOST_TEST(raw_query(folder, "SELECT count(*) FROM attempt") == "0");
+}
+
+// A resumed Azure ML run follows each step's latest job while it may still run; a step
+// whose latest job ended, or that never had one, is not followed (its job is not live).
+BOOST_AUTO_TEST_CASE(a_steps_latest_submitted_job_is_the_live_one) {
+    TempProject project;
+    std::string error;
+    std::vector<RemoteJob> written = {
+        {"train", 1, "job-a1", "", "Failed", {}},      {"train", 2, "job-a2", "", "submitted", {}},
+        {"prep", 1, "job-p1", "", "submitted", {}},    {"prep", 1, "job-p1", "", "Completed", {{"Running", 3.0}}},
+        {"eval", 1, "job-e1", "", "submitted", {}},    {"eval", 2, "job-e2", "", "Canceled", {}},
+    };
+    for (const RemoteJob& job : written) BOOST_REQUIRE_MESSAGE(record_remote_job(project.root(), job, &error), error);
+    std::vector<RemoteJob> jobs = read_remote_jobs(project.root());
+    BOOST_TEST(jobs.size() == 5u);  // job-p1's record is updated in place
+    std::map<std::string, std::string> live = live_remote_jobs(jobs);
+    BOOST_TEST(live.size() == 1u);
+    BOOST_TEST(live["train"] == "job-a2");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
