@@ -197,6 +197,10 @@ def main():
         print(f"saved model.pt (TorchScript), model_state.pt, model_full.pt to {out_dir}", flush=True)
     if distributed:
         dist.barrier()
+        # DDP's reducer holds the process group: dropped first, the group is torn down
+        # here, while the interpreter is whole. Left to interpreter exit, torch 1.13's gloo
+        # teardown once hung there (a worker thread joined while it waited on a lock).
+        del net, optimizer
         dist.destroy_process_group()
 
 
