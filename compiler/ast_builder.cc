@@ -491,6 +491,10 @@ ast::ExprPtr Builder::literal(P::LiteralContext* context) {
         case P::FLOAT:
             e->kind = ast::ExprKind::Float;
             e->float_value = std::strtod(text.c_str(), nullptr);
+            if (!std::isfinite(e->float_value)) {  // no JSON, argument or metric can carry infinity
+                diagnostics_.error("out-of-range", e->range, "float " + text + " is too large")
+                    .note("floats are 64-bit: at most about 1.8e308");
+            }
             return e;
         case P::DURATION: return number_with_unit(token, ast::ExprKind::Duration);
         case P::SIZE: return number_with_unit(token, ast::ExprKind::Size);

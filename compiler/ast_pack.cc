@@ -76,6 +76,13 @@ private:
         flag(a.value != nullptr);
         if (a.value) expr(*a.value);
     }
+    // The number's bits, read through the member the kind says is there.
+    static uint64_t number_bits(const Expr& e) {
+        uint64_t bits = 0;
+        if (e.kind == ExprKind::Float) std::memcpy(&bits, &e.float_value, sizeof bits);
+        else bits = static_cast<uint64_t>(e.int_value);
+        return bits;
+    }
     void expr(const Expr& e) {
         byte(static_cast<uint8_t>(e.kind));
         byte(static_cast<uint8_t>(e.op));
@@ -83,7 +90,7 @@ private:
         range(e.range);
         uint8_t parts = (e.parts.empty() ? 0 : kParts) | (e.name.name.empty() && !e.name.range.valid() ? 0 : kName) |
                         (e.object ? kObject : 0) | (e.rhs ? kRhs : 0) | (e.args.empty() ? 0 : kArgs) |
-                        (e.items.empty() ? 0 : kItems) | (e.block ? kBlock : 0) | (e.int_value != 0 ? kNumber : 0);
+                        (e.items.empty() ? 0 : kItems) | (e.block ? kBlock : 0) | (number_bits(e) != 0 ? kNumber : 0);
         byte(parts);
         if (parts & kNumber) {
             if (e.kind == ExprKind::Float) {

@@ -32,7 +32,12 @@ std::string Checker::label_of(size_t module) const { return labels_[module]; }
 
 CheckedProgram Checker::run() {
     CheckedProgram program;
-    if (modules_.modules.empty()) return program;
+    run(program);
+    return program;
+}
+
+void Checker::run(CheckedProgram& program) {
+    if (modules_.modules.empty()) return;
     program.main_path = modules_.modules[0]->ast->source->path();
     program.folder = modules_.modules[0]->folder;
     collect_symbols();
@@ -51,7 +56,6 @@ CheckedProgram Checker::run() {
     for (const std::string& id : used_environments_) program.environments.push_back(environments_.at(id));
     for (const std::string& id : used_computes_) program.computes.push_back(computes_.at(id));
     program.workspaces = workspaces_;
-    return program;
 }
 
 void Checker::add_symbol(size_t module, const ast::Identifier& name, Symbol symbol, SourceRange range) {

@@ -59,6 +59,9 @@ public:
     Checker(const ModuleSet& modules, const CheckOptions& options, Diagnostics& diagnostics);
 
     CheckedProgram run();
+    // The same, into `program`: storage the caller holds (compile_file's step renderer
+    // works on the steps while the checker goes on).
+    void run(CheckedProgram& program);
     // Sources made for `--set` values: diagnostics point into them.
     std::vector<std::shared_ptr<const SourceFile>> take_extra_sources() { return std::move(extra_sources_); }
 

@@ -31,13 +31,15 @@ std::unique_ptr<CompileResult> compile_file(const std::string& path, const Compi
     check.drop_step_trees = options.build_plan;
     // A step's part of the plan is rendered as soon as it is checked, which frees its
     // values; on a large file, on a thread of its own (step_renderer.h).
+    // The program before the renderer: on a throw, the renderer's thread is gone before the
+    // steps it may be working on.
+    CheckedProgram program;
     const std::string_view main_text = result->modules.modules[0]->ast->source->text();
     StepRenderer renderer(options.build_plan && PieceParsers::workers_for(main_text.size()) > 0);
     if (options.build_plan) check.on_step_checked = [&renderer](CheckedStep& step) { renderer.add(step); };
-    CheckedProgram program;
     {
         Checker checker(result->modules, check, result->diagnostics);
-        program = checker.run();
+        checker.run(program);
         result->extra_sources = checker.take_extra_sources();
     }
     renderer.finish();

@@ -259,6 +259,10 @@ Value Evaluator::eval_binary(const ast::Expr& expr, const EvalScope& scope) {
         }
         double x = a.as_double(), y = b.as_double();
         double r = op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : op == '/' ? x / y : std::fmod(x, y);
+        if (!std::isfinite(r)) {
+            diagnostics_.error("out-of-range", expr.range, "the result does not fit in a 64-bit float");
+            return Value::error();
+        }
         return Value::of_float(r);
     }
     bool same_unit = a.kind == b.kind && (a.kind == ValueKind::Duration || a.kind == ValueKind::Size);

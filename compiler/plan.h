@@ -47,7 +47,8 @@ struct Plan {
 // Reports a source folder that cannot be hashed (unreadable files) as a diagnostic.
 // Takes the program: a step not rendered yet (render_step, plan_step.h) is rendered
 // and its evaluated fields freed as soon as its node is built, so a large program and its
-// plan are never held at once.
+// plan are never held at once. A plan built while diagnostics got an error is not one to
+// use (a step whose source could not be snapshotted still links to its source's node).
 Plan build_plan(CheckedProgram program, Diagnostics& diagnostics);
 
 nlohmann::json plan_to_json(const Plan& plan);

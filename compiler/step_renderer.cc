@@ -23,11 +23,14 @@ StepRenderer::StepRenderer(bool on_a_thread) {
 }
 
 StepRenderer::~StepRenderer() {
-    try {
-        finish();
-    } catch (...) {
-        // Only an unwinding caller gets here without finish(): its own error goes on.
+    if (!thread_.joinable()) return;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        queue_.clear();
+        closed_ = true;
     }
+    ready_.notify_one();
+    thread_.join();
 }
 
 void StepRenderer::add(CheckedStep& step) {

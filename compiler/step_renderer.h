@@ -20,11 +20,14 @@ class StepRenderer {
 public:
     // `on_a_thread` false: each step is rendered at once, on the caller's thread.
     explicit StepRenderer(bool on_a_thread);
+    // Without finish() (the caller is unwinding): what is not rendered yet is left as it is,
+    // and the thread is gone before the steps may be.
     ~StepRenderer();
     StepRenderer(const StepRenderer&) = delete;
     StepRenderer& operator=(const StepRenderer&) = delete;
 
-    // The step must stay where it is (a deque's element does) until finish().
+    // The step must stay where it is (a deque's element does) until finish() or this
+    // renderer's end: declare the steps' storage before the renderer.
     void add(CheckedStep& step);
     // Returns once every step added is rendered; rethrows what rendering threw.
     void finish();

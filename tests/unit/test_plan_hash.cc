@@ -338,14 +338,14 @@ BOOST_AUTO_TEST_CASE(steps_rendered_on_a_thread_are_rendered_as_alone) {
         LoadOptions load;
         load.pack_steps = true;
         ModuleSet modules = load_modules(path, load, diagnostics);
+        CheckedProgram program;  // before the renderer, as compile_file holds it
         StepRenderer renderer(on_a_thread);
         CheckOptions check;
         check.drop_step_trees = true;
         check.on_step_checked = [&renderer](CheckedStep& step) { renderer.add(step); };
-        CheckedProgram program;
         {
             Checker checker(modules, check, diagnostics);
-            program = checker.run();
+            checker.run(program);
         }
         renderer.finish();
         BOOST_TEST(!diagnostics.has_errors(), messages(diagnostics));
