@@ -90,7 +90,8 @@
 #    its stdout at its display rate), against the same 8 writers each writing straight to
 #    its own file from a shell script. Two shapes: 100 MB each in 65,500-byte writes, and
 #    50 MB each in 8,192-byte writes; amlflow's stdout to a file, to /dev/null, and to a
-#    pty (`script`), with the display's default budget (1 MiB/s of rank output, then a
+#    pty (`script`; that row's baseline starts the writers under `script` too), with the
+#    display's default budget (1 MiB/s of rank output, then a
 #    "not shown" line per rank and second); and, as reference rows, every line shown
 #    (AMLFLOW_TERMINAL_RATE=0) to a file and to /dev/null, and the logs relayed through
 #    amlflow in whole lines (AMLFLOW_LOG_LINES=1; how every log was written before the
@@ -434,13 +435,19 @@ if wants relay; then
         rm -rf "$AMLFLOW_HOME"/runs/*/"$1" "$WORK/out/relay.stdout"
         echo "$a ${cpu:-nan} $sizes"
     }
-    relay_direct() {  # relay_direct BYTES WRITE_BYTES -> "<s> <cpu s> <check>"
-        local t0 t1 b cpu sizes
+    # The pty rows' baseline starts the writers under `script` too: `script` alone costs
+    # ~20 ms more than `bash -c` here, which would otherwise count as amlflow's.
+    relay_direct() {  # relay_direct BYTES WRITE_BYTES [pty] -> "<s> <cpu s> <check>"
+        local t0 t1 b cpu sizes cmd
         sync
         rm -rf "$WORK/direct" && mkdir -p "$WORK/direct"
+        cmd="RUNTIME_WRITER_WRITE_BYTES=$2 /usr/bin/time -f '%U %S' -o '$WORK/out/direct.cpu' bash '$WORK/by_hand.sh' 8 0 '$WORK/direct' '$WORK/bin/runtime_writer' '$1'"
         t0=$EPOCHREALTIME
-        RUNTIME_WRITER_WRITE_BYTES=$2 /usr/bin/time -f '%U %S' -o "$WORK/out/direct.cpu" \
-            bash "$WORK/by_hand.sh" 8 0 "$WORK/direct" "$WORK/bin/runtime_writer" "$1"
+        if [[ ${3:-} == pty ]]; then
+            script -qefc "$cmd" /dev/null >/dev/null
+        else
+            bash -c "$cmd"
+        fi
         t1=$EPOCHREALTIME
         b=$(minus "$t0" "$t1")
         cpu=$(awk '{ printf "%.3f", $1 + $2 }' "$WORK/out/direct.cpu" 2>/dev/null)
@@ -452,7 +459,7 @@ if wants relay; then
     for shape in "relay $RELAY_BYTES 65500" "relay_small $((RELAY_BYTES / 2)) 8192"; do
         read -r job bytes write <<<"$shape"
         declare -A ours=() ours_cpu=()
-        base="" base_cpu=""
+        base="" base_cpu="" base_pty="" base_pty_cpu=""
         for ((i = 0; i < REPS; i++)); do
             line="  8 x $((bytes / 1000000)) MB in $write-byte writes, rep $((i + 1)):"
             for variant in $RELAY_VARIANTS; do
@@ -465,18 +472,35 @@ if wants relay; then
             done
             read -r b cpu sizes < <(relay_direct "$bytes" "$write")
             base+="$b " base_cpu+="$cpu "
-            echo "$line direct $b s (cpu $cpu, $sizes)"
+            line+=" direct $b s (cpu $cpu, $sizes);"
+            if [[ " $RELAY_VARIANTS" == *"=pty"* ]]; then
+                read -r b cpu sizes < <(relay_direct "$bytes" "$write" pty)
+                base_pty+="$b " base_pty_cpu+="$cpu "
+                line+=" direct under script $b s (cpu $cpu, $sizes)"
+            fi
+            echo "$line"
         done
         for variant in $RELAY_VARIANTS; do
             name=${variant%%=*}
-            record "log relay 8x$((bytes / 1000000)) MB, $write-byte writes, stdout to $name: amlflow / direct" \
-                   "${ours[$name]}" "$base" s "<= 1.2x"
+            spec=${variant#*=}
+            if [[ ${spec%%:*} == pty ]]; then
+                record "log relay 8x$((bytes / 1000000)) MB, $write-byte writes, stdout to $name: amlflow / direct (both under script)" \
+                       "${ours[$name]}" "$base_pty" s "<= 1.2x"
+            else
+                record "log relay 8x$((bytes / 1000000)) MB, $write-byte writes, stdout to $name: amlflow / direct" \
+                       "${ours[$name]}" "$base" s "<= 1.2x"
+            fi
         done
         # CPU seconds of everything (amlflow and the 8 ranks; by hand: the shell and the 8
         # ranks): less at the mercy of what else the machine runs than wall time.
         for variant in $RELAY_VARIANTS; do
             name=${variant%%=*}
-            record "  cpu, stdout to $name: amlflow / direct" "${ours_cpu[$name]}" "$base_cpu" s "-"
+            spec=${variant#*=}
+            if [[ ${spec%%:*} == pty ]]; then
+                record "  cpu, stdout to $name: amlflow / direct (both under script)" "${ours_cpu[$name]}" "$base_pty_cpu" s "-"
+            else
+                record "  cpu, stdout to $name: amlflow / direct" "${ours_cpu[$name]}" "$base_cpu" s "-"
+            fi
         done
         unset ours ours_cpu
     done
