@@ -112,14 +112,15 @@ Runner add_plan_command(CLI::App& app) {
         std::ofstream file;
         if (!args->output.empty()) file.open(args->output);
         std::ostream& out = args->output.empty() ? std::cout : file;
+        // Text and JSON are written as they are rendered: a large plan's is never held whole.
         if (args->format == "text") {
-            // Written as it is rendered: a large plan's text is never held whole.
             compiler::write_plan_text(plan, out);
             out << cache_section(plan, args->file);
+        } else if (args->format == "json") {
+            compiler::write_plan_json(plan, out);
+            out << "\n";
         } else {
-            out << (remote ? *remote : args->format == "json" ? compiler::plan_to_json(plan).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
-                    : args->format == "dot" ? compiler::plan_to_dot(plan)
-                    : compiler::plan_to_mermaid(plan));
+            out << (remote ? *remote : args->format == "dot" ? compiler::plan_to_dot(plan) : compiler::plan_to_mermaid(plan));
         }
         out.flush();
         if (!out) {

@@ -45,4 +45,46 @@ std::optional<std::string_view> member(std::string_view object, std::string_view
     return found;
 }
 
+void append_pretty(std::string& out, std::string_view value, int depth) {
+    auto newline = [&out](int levels) {
+        out += '\n';
+        out.append(static_cast<size_t>(levels) * 2, ' ');
+    };
+    if (is_object(value)) {
+        if (value == "{}") {
+            out += "{}";
+            return;
+        }
+        out += '{';
+        bool first = true;
+        each_member(value, [&](std::string_view key, std::string_view item) {
+            if (!first) out += ',';
+            first = false;
+            newline(depth + 1);
+            out += key;
+            out += ": ";
+            append_pretty(out, item, depth + 1);
+        });
+        newline(depth);
+        out += '}';
+    } else if (is_array(value)) {
+        if (value == "[]") {
+            out += "[]";
+            return;
+        }
+        out += '[';
+        bool first = true;
+        each_item(value, [&](std::string_view item) {
+            if (!first) out += ',';
+            first = false;
+            newline(depth + 1);
+            append_pretty(out, item, depth + 1);
+        });
+        newline(depth);
+        out += ']';
+    } else {
+        out += value;  // a string (escaped as the pretty form escapes it), number, bool or null
+    }
+}
+
 }  // namespace amlflow::compiler::json_text

@@ -48,4 +48,9 @@ void each_item(std::string_view array, Visit visit) {
 // The value of an object's member, when it has one.
 std::optional<std::string_view> member(std::string_view object, std::string_view key);
 
+// Appends the compact value as nlohmann's dump(2) writes it (two spaces a level, `": "`
+// after a key, `{}` and `[]` when empty), its nested lines indented `depth` levels: the
+// pretty text of a value nested that deep in a larger document.
+void append_pretty(std::string& out, std::string_view value, int depth);
+
 }  // namespace amlflow::compiler::json_text

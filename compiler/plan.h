@@ -52,6 +52,9 @@ struct Plan {
 Plan build_plan(CheckedProgram program, Diagnostics& diagnostics);
 
 nlohmann::json plan_to_json(const Plan& plan);
+// plan_to_json(plan).dump(2) written a node at a time from the specs' text, never parsed:
+// `plan --format json` of a large plan in a fraction of the time and memory.
+void write_plan_json(const Plan& plan, std::ostream& stream);
 std::string plan_to_text(const Plan& plan);
 void write_plan_text(const Plan& plan, std::ostream& stream);  // as plan_to_text, a node at a time
 std::string plan_to_dot(const Plan& plan);

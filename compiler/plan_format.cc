@@ -28,6 +28,46 @@ json plan_to_json(const Plan& plan) {
             {"edges", edges}};
 }
 
+void write_plan_json(const Plan& plan, std::ostream& stream) {
+    // The keys in the order nlohmann writes an object's: byte order.
+    auto quoted = [](const std::string& text) { return compact_json(json(text)); };
+    std::string out = "{\n  \"amlflow_plan\": 1,\n  \"computes\": ";
+    json_text::append_pretty(out, compact_json(plan.computes), 1);
+    out += ",\n  \"edges\": ";
+    if (plan.edges.empty()) out += "[]";
+    for (size_t i = 0; i < plan.edges.size(); ++i) {
+        const PlanEdge& edge = plan.edges[i];
+        out += i == 0 ? "[\n" : ",\n";
+        out += "    {\n      \"from\": " + quoted(edge.from) + ",\n      \"kind\": " + quoted(edge.kind) +
+               ",\n      \"to\": " + quoted(edge.to) + "\n    }";
+        if (out.size() > (1u << 16)) {
+            stream << out;
+            out.clear();
+        }
+    }
+    if (!plan.edges.empty()) out += "\n  ]";
+    out += ",\n  \"file\": " + quoted(plan.file) + ",\n  \"nodes\": ";
+    if (plan.nodes.empty()) out += "[]";
+    for (size_t i = 0; i < plan.nodes.size(); ++i) {
+        const PlanNode& node = plan.nodes[i];
+        out += i == 0 ? "[\n    {\n" : ",\n    {\n";
+        if (!node.experiment.empty()) out += "      \"experiment\": " + quoted(node.experiment) + ",\n";
+        out += "      \"hash\": " + quoted(node.hash) + ",\n      \"id\": " + quoted(node.id) + ",\n      \"kind\": " +
+               quoted(node.kind) + ",\n      \"name\": " + quoted(node.name) + ",\n      \"spec\": ";
+        json_text::append_pretty(out, node.spec_text, 3);
+        out += "\n    }";
+        stream << out;
+        out.clear();
+    }
+    if (!plan.nodes.empty()) out += "\n  ]";
+    out += ",\n  \"params\": ";
+    json_text::append_pretty(out, compact_json(plan.params), 1);
+    out += ",\n  \"workspaces\": ";
+    json_text::append_pretty(out, compact_json(plan.workspaces), 1);
+    out += "\n}";
+    stream << out;
+}
+
 namespace {
 
 std::string short_hash(const std::string& hash) { return hash.substr(0, 12); }

@@ -3,6 +3,9 @@
 // and not change with comments, formatting or run policies.
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
+#include <sstream>
+
 #include "compiler/checker.h"
 #include "compiler/plan_step.h"
 #include "compiler/step_renderer.h"
@@ -360,6 +363,40 @@ BOOST_AUTO_TEST_CASE(steps_rendered_on_a_thread_are_rendered_as_alone) {
     std::vector<std::string> alone = rendered(false);
     BOOST_TEST(alone.size() == 600u + 60u + 12u);
     BOOST_TEST(rendered(true) == alone, "rendered on a thread");
+}
+
+// `plan --format json` writes the plan from its specs' text (write_plan_json): byte for
+// byte what plan_to_json(...).dump(2) gives, on every example, every golden plan and an
+// empty plan.
+BOOST_AUTO_TEST_CASE(the_json_form_written_from_text_is_the_dumped_one) {
+    namespace fs = std::filesystem;
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::recursive_directory_iterator("examples")) {
+        if (entry.path().extension() == ".amlflow") files.push_back(entry.path());
+    }
+    for (const auto& entry : fs::directory_iterator("tests/golden")) {
+        if (entry.path().filename().string().rfind("plan-ok-", 0) == 0 && entry.path().extension() == ".amlflow") {
+            files.push_back(entry.path());
+        }
+    }
+    BOOST_TEST_REQUIRE(files.size() > 20u);
+    size_t planned = 0;
+    auto same = [&planned](const Plan& plan, const std::string& name) {
+        std::ostringstream written;
+        write_plan_json(plan, written);
+        BOOST_TEST(written.str() == plan_to_json(plan).dump(2, ' ', false, nlohmann::json::error_handler_t::replace), name);
+        ++planned;
+    };
+    for (const fs::path& file : files) {
+        auto result = compile_file(file.string(), CompileOptions{});
+        if (result->plan) same(*result->plan, file.string());
+    }
+    BOOST_TEST(planned > 20u);
+    TempProject project;
+    write_project(project);
+    auto empty = project.compile("experiment e { }\n");  // no nodes, no edges, no params
+    BOOST_TEST_REQUIRE(empty->ok(), messages(empty->diagnostics));
+    same(*empty->plan, "an empty plan");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
