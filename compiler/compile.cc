@@ -44,8 +44,9 @@ std::unique_ptr<CompileResult> compile_file(const std::string& path, const Compi
     }
     renderer.finish();
     if (options.build_plan && !result->diagnostics.has_errors()) {
-        // The plan needs only the checked program: the syntax trees go first, so they and
-        // the plan are never held at once (a large file's trees are ~17x its size).
+        // The plan needs only the checked program: what is left of the syntax trees (the
+        // declarations and the job templates; each step's went once it was checked) goes
+        // first.
         drop_syntax_trees(result->modules);
         Plan plan = build_plan(std::move(program), result->diagnostics);
         if (!result->diagnostics.has_errors()) result->plan = std::move(plan);

@@ -1,6 +1,5 @@
 #include "compiler/plan.h"
 
-#include <algorithm>
 #include <map>
 #include <queue>
 #include <set>
@@ -27,12 +26,12 @@ std::string hash_json(const json& value) { return sha256_hex(compact_json(value)
 class HashedStep {
 public:
     void add(const std::string& key, std::string json_text) { parts_[key] = std::move(json_text); }
-    void add_string(const std::string& key, const std::string& text) { parts_[key] = json_string(text); }
+    void add_string(const std::string& key, const std::string& text) { parts_[key] = quoted_json(text); }
     std::string hash() const {
         std::string text = "{";
         for (const auto& [key, value] : parts_) {
             if (text.size() > 1) text += ',';
-            text += json_string(key);
+            text += quoted_json(key);
             text += ':';
             text += value;
         }
@@ -40,16 +39,6 @@ public:
     }
 
 private:
-    // A string as nlohmann dumps it. Names, ids and hashes need no escape: quoted as they
-    // are, which spares a JSON value per key of every step.
-    static std::string json_string(const std::string& text) {
-        bool plain = std::all_of(text.begin(), text.end(), [](char c) {
-            auto byte = static_cast<unsigned char>(c);
-            return byte >= 0x20 && byte < 0x80 && c != '"' && c != '\\';
-        });
-        return plain ? '"' + text + '"' : compact_json(json(text));
-    }
-
     std::map<std::string, std::string> parts_;
 };
 

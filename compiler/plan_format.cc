@@ -30,7 +30,7 @@ json plan_to_json(const Plan& plan) {
 
 void write_plan_json(const Plan& plan, std::ostream& stream) {
     // The keys in the order nlohmann writes an object's: byte order.
-    auto quoted = [](const std::string& text) { return compact_json(json(text)); };
+    const auto& quoted = quoted_json;
     std::string out = "{\n  \"amlflow_plan\": 1,\n  \"computes\": ";
     json_text::append_pretty(out, compact_json(plan.computes), 1);
     out += ",\n  \"edges\": ";

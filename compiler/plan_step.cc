@@ -1,5 +1,7 @@
 #include "compiler/plan_step.h"
 
+#include <algorithm>
+
 #include "compiler/checker.h"
 
 namespace amlflow::compiler {
@@ -77,6 +79,14 @@ std::string hashed_members(std::string_view spec, const BlockSpec& schema) {
         if (at < spec.size() && spec[at] == ',') ++at;
     }
     return out + "}";
+}
+
+std::string quoted_json(const std::string& text) {
+    bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+        auto byte = static_cast<unsigned char>(c);
+        return byte >= 0x20 && byte < 0x80 && c != '"' && c != '\\';
+    });
+    return plain ? '"' + text + '"' : compact_json(json(text));
 }
 
 std::string compact_json(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }

@@ -37,6 +37,10 @@ nlohmann::json hashed_fields(const nlohmann::json& rendered, const BlockSpec& sp
 // gives for the same object, without parsing it back.
 std::string hashed_members(std::string_view spec, const BlockSpec& schema);
 
+// A string as compact_json writes it. Names, ids and hashes need no escape: quoted as
+// they are, without a JSON value each (a hash's keys, the JSON form's ids).
+std::string quoted_json(const std::string& text);
+
 // JSON as the plan writes it: compact, keys sorted, bad UTF-8 replaced.
 std::string compact_json(const nlohmann::json& value);
 
